@@ -1,0 +1,35 @@
+# The README's two commands: `make demo` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+VENV ?= .venv
+SANDBOX := tests/sandbox/sandbox.sh
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test venv check-postgres fmt lint test-rust test-sandbox bench
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+demo: venv ## Start the local AWS sandbox, seed it, and tour opsctl against it
+	$(CARGO) build --locked -p opsctl
+	bash tests/sandbox/demo.sh
+
+test: venv check-postgres fmt lint test-rust test-sandbox ## Every check and test (what CI runs)
+
+venv: ## Install the sandbox's Python packages into ./.venv (once)
+	@bash tests/sandbox/bootstrap.sh
+
+check-postgres: ## Fail early, and say how to fix it, when PostgreSQL is not reachable
+	@bash scripts/check-postgres.sh
+
+fmt: ## cargo fmt --check
+	$(CARGO) fmt --all --check
+
+lint: ## clippy, warnings are errors
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+test-rust: venv ## Rust tests: workflows on fakes, the service on PostgreSQL, the binary on the sandbox
+	bash $(SANDBOX) run -- $(CARGO) test --workspace --locked
+
+test-sandbox: venv ## The sandbox's own tests (it agrees with the aws CLI and ecs-deploy)
+	$(VENV)/bin/python -m pytest -q tests/sandbox/tests
