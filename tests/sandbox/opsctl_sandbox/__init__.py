@@ -1,0 +1,10 @@
+"""The opsctl AWS sandbox: moto's server with real ECS rollout behaviour.
+
+Modules:
+  config       per-account behaviour knobs (failure pattern, task timings, ...)
+  ecs_rollout  the ECS deployment model and the runtime patches to moto (ECS, ELBv2)
+  control      the WSGI middleware serving the /_sandbox/ control surface
+  seed         builds the demo environment described by opsctl.toml
+"""
+
+MOTO_VERSION = "5.2.5"

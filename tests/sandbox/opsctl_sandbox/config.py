@@ -1,0 +1,88 @@
+"""Per-account behaviour of the sandbox.
+
+Every account starts from the server-wide defaults; `POST /_sandbox/config` with an
+`account_id` overrides keys for that account only, without one it changes the defaults.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # Tasks whose essential containers' image tag matches this regex (re.search) never start.
+    "failure_pattern": "broken",
+    # How a failing task dies: "exit" (the container starts and exits 1) or "pull"
+    # (CannotPullContainerError, the container never starts).
+    "failure_mode": "exit",
+    # PENDING -> RUNNING (or -> STOPPED for a failing task).
+    "task_start_seconds": 1.0,
+    # A stopped running task drains (lastStatus DEACTIVATING, target draining) this long.
+    "task_stop_seconds": 0.5,
+    # After the circuit breaker trips, how long the FAILED deployment stays PRIMARY before
+    # ECS creates the rollback deployment (when the breaker's rollback is on).
+    "rollback_delay_seconds": 2.0,
+}
+
+_FLOAT_KEYS = ("task_start_seconds", "task_stop_seconds", "rollback_delay_seconds")
+_FAILURE_MODES = ("exit", "pull")
+
+_lock = threading.RLock()
+_defaults: dict[str, Any] = dict(DEFAULTS)
+_accounts: dict[str, dict[str, Any]] = {}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def validate(changes: dict[str, Any]) -> dict[str, Any]:
+    """Checks and normalises a partial config; raises ConfigError."""
+    out: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key not in DEFAULTS:
+            raise ConfigError(f"unknown config key {key!r}; known: {', '.join(sorted(DEFAULTS))}")
+        if key in _FLOAT_KEYS:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{key} must be a number of seconds")
+            if value < 0 or value > 3600:
+                raise ConfigError(f"{key} must be between 0 and 3600")
+            out[key] = float(value)
+        elif key == "failure_pattern":
+            if not isinstance(value, str):
+                raise ConfigError("failure_pattern must be a string (a regular expression)")
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ConfigError(f"failure_pattern is not a valid regular expression: {exc}")
+            out[key] = value
+        elif key == "failure_mode":
+            if value not in _FAILURE_MODES:
+                raise ConfigError(f"failure_mode must be one of {', '.join(_FAILURE_MODES)}")
+            out[key] = value
+    return out
+
+
+def get(account_id: str | None) -> dict[str, Any]:
+    with _lock:
+        eff = dict(_defaults)
+        if account_id:
+            eff.update(_accounts.get(account_id, {}))
+        return eff
+
+
+def update(account_id: str | None, changes: dict[str, Any]) -> dict[str, Any]:
+    clean = validate(changes)
+    with _lock:
+        if account_id:
+            _accounts.setdefault(account_id, {}).update(clean)
+        else:
+            _defaults.update(clean)
+    return get(account_id)
+
+
+def reset_accounts() -> None:
+    """Forgets the per-account overrides (moto's reset); the server-wide defaults stay."""
+    with _lock:
+        _accounts.clear()

@@ -1,0 +1,198 @@
+"""The WSGI middleware in front of moto: the /_sandbox/ control surface, and the state lock.
+
+Every AWS request is served under `ecs_rollout.LOCK`, its body read out inside the lock, so
+the lazily advanced ECS model is never seen half-way through a step. The control surface is
+plain JSON (never AWS-shaped); errors are `{"error": CODE, "message": TEXT}`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import traceback
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
+
+from moto.elbv2.models import elbv2_backends
+
+from . import MOTO_VERSION, config, ecs_rollout, seed
+
+PREFIX = "/_sandbox/"
+ACCOUNT_RE = re.compile(r"^\d{12}$")
+HEALTH_STATES = ("healthy", "unhealthy", "auto")
+
+StartResponse = Callable[..., Any]
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+            409: "Conflict", 500: "Internal Server Error"}
+
+
+def _json(start_response: StartResponse, status: int, payload: Any) -> list[bytes]:
+    body = (json.dumps(payload, indent=2, sort_keys=False) + "\n").encode()
+    start_response(
+        f"{status} {_REASONS.get(status, 'Error')}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+def _account(value: Any, required: bool = False) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise HttpError(400, "MissingAccount", "account_id is required")
+        return None
+    value = str(value)
+    if not ACCOUNT_RE.match(value):
+        raise HttpError(400, "InvalidAccount", "account_id must be 12 digits")
+    return value
+
+
+class SandboxApp:
+    def __init__(self, moto_app: Callable[..., Iterable[bytes]]):
+        self.moto_app = moto_app
+        self.base_url = ""  # set by the server once it is bound
+        self.warm = threading.Event()  # set once the server has loaded what a seed needs
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(PREFIX) or path == PREFIX.rstrip("/"):
+            return self.control(environ, start_response)
+        with ecs_rollout.LOCK:
+            result = self.moto_app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
+                seed.reset()
+                ecs_rollout.reset()
+                config.reset_accounts()
+        return [body]
+
+    # -- control surface
+
+    def control(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        route = environ.get("PATH_INFO", "")[len(PREFIX):].strip("/")
+        try:
+            handler = {
+                ("GET", "health"): self.health,
+                ("POST", "seed"): self.seed,
+                ("GET", "config"): self.get_config,
+                ("POST", "config"): self.post_config,
+                ("POST", "target-health"): self.target_health,
+                ("GET", "target-health"): self.get_target_health,
+            }.get((method, route))
+            if handler is None:
+                known = {"health", "seed", "config", "target-health"}
+                if route in known:
+                    raise HttpError(405, "MethodNotAllowed", f"{method} is not allowed on {PREFIX}{route}")
+                raise HttpError(404, "NotFound", f"no such sandbox endpoint: {PREFIX}{route}")
+            status, payload = handler(environ)
+            return _json(start_response, status, payload)
+        except HttpError as exc:
+            return _json(start_response, exc.status, {"error": exc.code, "message": exc.message})
+        except Exception as exc:  # a bug: say what it was
+            traceback.print_exc()
+            return _json(start_response, 500, {"error": "InternalError",
+                                               "message": f"{type(exc).__name__}: {exc}"})
+
+    @staticmethod
+    def _body(environ: dict[str, Any]) -> dict[str, Any]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        raw = environ["wsgi.input"].read(length) if length > 0 else b""
+        if not raw.strip():
+            return {}
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise HttpError(400, "InvalidJson", f"the body is not JSON: {exc}")
+        if not isinstance(body, dict):
+            raise HttpError(400, "InvalidJson", "the body must be a JSON object")
+        return body
+
+    @staticmethod
+    def _query(environ: dict[str, Any]) -> dict[str, str]:
+        return {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+
+    def health(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"status": "ok", "warm": self.warm.is_set(), "moto": MOTO_VERSION,
+                     "url": self.base_url}
+
+    def seed(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        body = self._body(environ)
+        unknown = set(body) - {"account_id"}
+        if unknown:
+            raise HttpError(400, "InvalidParameter", f"unknown keys: {', '.join(sorted(unknown))}")
+        account = _account(body.get("account_id"))
+        try:
+            return 200, seed.seed(self.base_url, account)
+        except seed.AlreadySeeded as exc:
+            raise HttpError(409, "AlreadySeeded", f"account {exc} is already seeded")
+
+    def get_config(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        account = _account(self._query(environ).get("account_id"))
+        return 200, {"account_id": account, **config.get(account)}
+
+    def post_config(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        body = self._body(environ)
+        account = _account(body.pop("account_id", None))
+        try:
+            effective = config.update(account, body)
+        except config.ConfigError as exc:
+            raise HttpError(400, "InvalidConfig", str(exc))
+        return 200, {"account_id": account, **effective}
+
+    @staticmethod
+    def _target_group(account: str, region: str, ref: str) -> Any:
+        backend = elbv2_backends[account][region]
+        if ref.startswith("arn:"):
+            tg = backend.target_groups.get(ref)
+        else:
+            tg = next((g for g in backend.target_groups.values() if g.name == ref), None)
+        if tg is None:
+            raise HttpError(404, "TargetGroupNotFound",
+                            f"no target group {ref!r} in account {account} ({region})")
+        return tg
+
+    def target_health(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        body = self._body(environ)
+        account = _account(body.get("account_id"), required=True)
+        region = body.get("region") or seed.REGION
+        ref, state = body.get("target_group"), body.get("state")
+        if not ref or not isinstance(ref, str):
+            raise HttpError(400, "InvalidParameter", "target_group (a name or an ARN) is required")
+        if state not in HEALTH_STATES:
+            raise HttpError(400, "InvalidParameter", f"state must be one of {', '.join(HEALTH_STATES)}")
+        assert account is not None
+        with ecs_rollout.LOCK:
+            tg = self._target_group(account, region, ref)
+            ecs_rollout.force_target_health(tg.arn, state)
+        return 200, {"account_id": account, "target_group": tg.name, "target_group_arn": tg.arn,
+                     "state": state}
+
+    def get_target_health(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        q = self._query(environ)
+        account = _account(q.get("account_id"), required=True)
+        assert account is not None
+        ref = q.get("target_group")
+        if not ref:
+            raise HttpError(400, "InvalidParameter", "target_group (a name or an ARN) is required")
+        with ecs_rollout.LOCK:
+            tg = self._target_group(account, q.get("region") or seed.REGION, ref)
+            state = ecs_rollout.forced_target_health(tg.arn)
+        return 200, {"account_id": account, "target_group": tg.name, "target_group_arn": tg.arn,
+                     "state": state}
