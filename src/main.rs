@@ -1,3 +1,55 @@
-fn main() {
-    println!("opsctl");
+use std::process::ExitCode;
+
+use clap::Parser;
+use opsctl::cli::Cli;
+use opsctl::workflows::Interrupt;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let exit = runtime.block_on(async {
+        let (handle, interrupt) = Interrupt::new();
+        tokio::spawn(async move {
+            // First Ctrl-C: stop waiting at the next safe point and report the state.
+            // Second: leave at once.
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "\ninterrupted: stopping after the call in progress (Ctrl-C again to quit now)"
+                );
+                handle.raise();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+        opsctl::commands::run(cli, interrupt).await
+    });
+    ExitCode::from(exit.code())
+}
+
+/// Logs go to stderr: warnings by default, `-v` info, `-vv` debug (AWS SDK included).
+/// `RUST_LOG` overrides.
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "opsctl=info,warn",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

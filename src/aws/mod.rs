@@ -1,0 +1,300 @@
+//! The narrow view of AWS that workflows use: traits in domain terms, no SDK types.
+//!
+//! `sdk` implements them over the AWS SDK for Rust; tests implement them in memory
+//! (`fake`) to show rollouts that fail, alarms that fire, throttling and timeouts.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::Serialize;
+
+pub mod sdk;
+
+#[cfg(test)]
+pub mod fake;
+
+/// An AWS call that failed, sorted by what the caller can do about it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AwsError {
+    /// The named resource does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// AWS asked us to slow down; retry later.
+    #[error("throttled by AWS: {0}")]
+    Throttled(String),
+    /// The credentials in use may not make this call.
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    /// AWS rejected the request as invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// Anything else (network, service error), with the SDK's full context.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Result of an AWS call.
+pub type AwsResult<T> = Result<T, AwsError>;
+
+/// The rollout state ECS reports for a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RolloutState {
+    InProgress,
+    Completed,
+    Failed,
+}
+
+impl std::fmt::Display for RolloutState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RolloutState::InProgress => "IN_PROGRESS",
+            RolloutState::Completed => "COMPLETED",
+            RolloutState::Failed => "FAILED",
+        })
+    }
+}
+
+/// One deployment of an ECS service (PRIMARY is the newest).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deployment {
+    pub id: String,
+    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
+    pub status: String,
+    pub task_definition: String,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    pub failed_tasks: i32,
+    pub rollout_state: Option<RolloutState>,
+    pub rollout_reason: Option<String>,
+    pub created_at: Option<Timestamp>,
+}
+
+impl Deployment {
+    /// Whether this is the deployment ECS is rolling towards.
+    pub fn is_primary(&self) -> bool {
+        self.status == "PRIMARY"
+    }
+}
+
+/// A line from the service's event log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceEvent {
+    pub id: String,
+    pub at: Timestamp,
+    pub message: String,
+}
+
+/// An ECS service as a deploy sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Service {
+    pub name: String,
+    pub arn: String,
+    /// `ACTIVE`, `DRAINING` or `INACTIVE`.
+    pub status: String,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    /// The task definition ARN the service is set to.
+    pub task_definition: String,
+    pub deployments: Vec<Deployment>,
+    /// Newest first, as ECS returns them.
+    pub events: Vec<ServiceEvent>,
+    /// ARNs of the target groups the service registers its tasks with.
+    pub target_groups: Vec<String>,
+    pub circuit_breaker: Option<CircuitBreaker>,
+}
+
+/// The service's deployment circuit breaker settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CircuitBreaker {
+    pub enable: bool,
+    pub rollback: bool,
+}
+
+impl Service {
+    /// The PRIMARY deployment, if ECS reports one.
+    pub fn primary(&self) -> Option<&Deployment> {
+        self.deployments.iter().find(|d| d.is_primary())
+    }
+
+    /// True when a rollout is under way: more than one deployment, or the primary's rollout
+    /// not finished.
+    pub fn deployment_in_flight(&self) -> bool {
+        self.deployments.len() > 1
+            || self
+                .primary()
+                .is_some_and(|d| d.rollout_state == Some(RolloutState::InProgress))
+    }
+}
+
+/// A container's name and image within a task definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+}
+
+/// A task definition revision, reduced to what deploys compare and show.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskDefinition {
+    pub arn: String,
+    pub family: String,
+    pub revision: i32,
+    /// `ACTIVE` or `INACTIVE`.
+    pub status: String,
+    pub containers: Vec<Container>,
+    /// The `valueFrom` of every secret any container references.
+    pub secrets: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+    pub registered_at: Option<Timestamp>,
+}
+
+impl TaskDefinition {
+    /// `family:revision`, how people name a revision.
+    pub fn short(&self) -> String {
+        format!("{}:{}", self.family, self.revision)
+    }
+
+    /// The image of the named container.
+    pub fn image_of(&self, container: &str) -> Option<&str> {
+        self.containers
+            .iter()
+            .find(|c| c.name == container)
+            .map(|c| c.image.as_str())
+    }
+}
+
+/// A task that stopped, with why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoppedTask {
+    pub id: String,
+    pub task_definition: String,
+    pub reason: String,
+    /// `container: exit code / reason` for containers that say something.
+    pub containers: Vec<String>,
+    pub stopped_at: Option<Timestamp>,
+}
+
+/// The health of one target in a target group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetHealth {
+    pub id: String,
+    pub port: Option<i32>,
+    /// `healthy`, `unhealthy`, `initial`, `draining`, `unused`, `unavailable`.
+    pub state: String,
+    pub reason: Option<String>,
+}
+
+/// An image found in the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Image {
+    /// `registry/repository:tag`, ready for a task definition.
+    pub uri: String,
+    pub digest: String,
+}
+
+/// A CloudWatch alarm's current state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alarm {
+    pub name: String,
+    /// `OK`, `ALARM` or `INSUFFICIENT_DATA`.
+    pub state: String,
+    pub reason: String,
+}
+
+/// ECS, as deploys use it.
+#[async_trait]
+pub trait Ecs: Send + Sync {
+    /// One `DescribeServices` call for up to 10 services (events included).
+    async fn describe_services(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> AwsResult<Vec<Service>>;
+    /// A task definition by ARN or `family:revision`, with its tags.
+    async fn describe_task_definition(&self, task_definition: &str) -> AwsResult<TaskDefinition>;
+    /// ARNs of the family's ACTIVE revisions, newest first.
+    async fn list_task_definitions(&self, family: &str) -> AwsResult<Vec<String>>;
+    /// Registers a new revision that copies `base` in every registrable field, with only the
+    /// named container's image changed, and the given tags added.
+    async fn register_with_image(
+        &self,
+        base: &str,
+        container: &str,
+        image: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> AwsResult<TaskDefinition>;
+    /// Points the service at a task definition (a new deployment); returns the service after.
+    async fn update_task_definition(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> AwsResult<Service>;
+    /// Sets the desired count; returns the service after.
+    async fn update_desired_count(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired: i32,
+    ) -> AwsResult<Service>;
+    /// Adds or replaces tags on a task definition.
+    async fn tag_task_definition(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> AwsResult<()>;
+    /// The service's most recently stopped tasks (at most `limit`).
+    async fn stopped_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+        limit: usize,
+    ) -> AwsResult<Vec<StoppedTask>>;
+}
+
+/// ECR: where versions live.
+#[async_trait]
+pub trait Registry: Send + Sync {
+    /// The image tagged `tag` in `repository`, or `None` when there is no such tag.
+    /// A missing repository is `NotFound`.
+    async fn find_image(&self, repository: &str, tag: &str) -> AwsResult<Option<Image>>;
+}
+
+/// Secrets Manager, to check that referenced secrets exist.
+#[async_trait]
+pub trait Secrets: Send + Sync {
+    /// Whether the secret (ARN or name) exists and is not scheduled for deletion.
+    async fn secret_exists(&self, id: &str) -> AwsResult<bool>;
+}
+
+/// CloudWatch: alarms and deployment markers.
+#[async_trait]
+pub trait Monitoring: Send + Sync {
+    /// The named alarms' states; names that do not exist are left out.
+    async fn alarms(&self, names: &[String]) -> AwsResult<Vec<Alarm>>;
+    /// Publishes a deployment marker (namespace `opsctl`, metric `Deployment`).
+    async fn put_deployment_marker(&self, env: &str, service: &str, version: &str)
+    -> AwsResult<()>;
+}
+
+/// ELBv2, as far as rolling deploys need it.
+#[async_trait]
+pub trait LoadBalancing: Send + Sync {
+    /// Health of every target registered in the target group.
+    async fn target_health(&self, target_group_arn: &str) -> AwsResult<Vec<TargetHealth>>;
+}
+
+/// The AWS services a workflow may use, behind their traits.
+#[derive(Clone)]
+pub struct Aws {
+    pub ecs: Arc<dyn Ecs>,
+    pub registry: Arc<dyn Registry>,
+    pub secrets: Arc<dyn Secrets>,
+    pub monitoring: Arc<dyn Monitoring>,
+    pub lb: Arc<dyn LoadBalancing>,
+}

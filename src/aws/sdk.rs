@@ -1,0 +1,605 @@
+//! The traits of `aws` implemented over the AWS SDK for Rust. The only place SDK types live.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
+use aws_sdk_ecs::types as ecs;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use jiff::Timestamp;
+
+use super::{
+    Alarm, Aws, AwsError, AwsResult, CircuitBreaker, Container, Deployment, Ecs, Image,
+    LoadBalancing, Monitoring, Registry, RolloutState, Secrets, Service, ServiceEvent, StoppedTask,
+    TargetHealth, TaskDefinition,
+};
+
+/// Where and as whom to reach AWS: flags and environment, resolved once.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    /// Overrides every service's endpoint (`--endpoint-url`; the SDK also reads
+    /// `AWS_ENDPOINT_URL` by itself).
+    pub endpoint_url: Option<String>,
+}
+
+/// Loads the shared SDK configuration: standard credential chain, adaptive retry so
+/// throttling slows us down instead of failing the command.
+pub async fn sdk_config(conn: &Connection) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::adaptive().with_max_attempts(6));
+    if let Some(profile) = &conn.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &conn.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(url) = &conn.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+/// Builds every adapter from one SDK configuration.
+pub fn clients(config: &SdkConfig) -> Aws {
+    Aws {
+        ecs: Arc::new(SdkEcs(aws_sdk_ecs::Client::new(config))),
+        registry: Arc::new(SdkRegistry(aws_sdk_ecr::Client::new(config))),
+        secrets: Arc::new(SdkSecrets(aws_sdk_secretsmanager::Client::new(config))),
+        monitoring: Arc::new(SdkMonitoring(aws_sdk_cloudwatch::Client::new(config))),
+        lb: Arc::new(SdkLoadBalancing(
+            aws_sdk_elasticloadbalancingv2::Client::new(config),
+        )),
+    }
+}
+
+/// Sorts an SDK error by its code; the message keeps the SDK's whole context.
+fn classify<E>(what: &str, err: E) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let code = err.code().unwrap_or_default().to_owned();
+    let text = format!("{what}: {}", DisplayErrorContext(&err));
+    match code.as_str() {
+        "Throttling"
+        | "ThrottlingException"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "RequestThrottled"
+        | "RequestThrottledException" => AwsError::Throttled(text),
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnauthorizedOperation"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "ExpiredToken"
+        | "ExpiredTokenException" => AwsError::AccessDenied(text),
+        "ClusterNotFoundException"
+        | "ServiceNotFoundException"
+        | "RepositoryNotFoundException"
+        | "ResourceNotFoundException"
+        | "TargetGroupNotFound"
+        | "TargetGroupNotFoundException" => AwsError::NotFound(text),
+        "InvalidParameterException" | "ClientException" | "ValidationError" => {
+            AwsError::Invalid(text)
+        }
+        _ => AwsError::Other(text),
+    }
+}
+
+fn ts(t: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
+    t.and_then(|t| Timestamp::new(t.secs(), t.subsec_nanos() as i32).ok())
+}
+
+/// ECS over the SDK.
+pub struct SdkEcs(pub aws_sdk_ecs::Client);
+
+fn service_from(s: &ecs::Service) -> Service {
+    let deployments = s
+        .deployments()
+        .iter()
+        .map(|d| Deployment {
+            id: d.id().unwrap_or_default().to_owned(),
+            status: d.status().unwrap_or_default().to_owned(),
+            task_definition: d.task_definition().unwrap_or_default().to_owned(),
+            desired: d.desired_count(),
+            running: d.running_count(),
+            pending: d.pending_count(),
+            failed_tasks: d.failed_tasks(),
+            rollout_state: d.rollout_state().and_then(|r| match r {
+                ecs::DeploymentRolloutState::InProgress => Some(RolloutState::InProgress),
+                ecs::DeploymentRolloutState::Completed => Some(RolloutState::Completed),
+                ecs::DeploymentRolloutState::Failed => Some(RolloutState::Failed),
+                _ => None,
+            }),
+            rollout_reason: d.rollout_state_reason().map(str::to_owned),
+            created_at: ts(d.created_at()),
+        })
+        .collect();
+    let events = s
+        .events()
+        .iter()
+        .map(|e| ServiceEvent {
+            id: e.id().unwrap_or_default().to_owned(),
+            at: ts(e.created_at()).unwrap_or(Timestamp::UNIX_EPOCH),
+            message: e.message().unwrap_or_default().to_owned(),
+        })
+        .collect();
+    Service {
+        name: s.service_name().unwrap_or_default().to_owned(),
+        arn: s.service_arn().unwrap_or_default().to_owned(),
+        status: s.status().unwrap_or_default().to_owned(),
+        desired: s.desired_count(),
+        running: s.running_count(),
+        pending: s.pending_count(),
+        task_definition: s.task_definition().unwrap_or_default().to_owned(),
+        deployments,
+        events,
+        target_groups: s
+            .load_balancers()
+            .iter()
+            .filter_map(|lb| lb.target_group_arn().map(str::to_owned))
+            .collect(),
+        circuit_breaker: s
+            .deployment_configuration()
+            .and_then(|c| c.deployment_circuit_breaker())
+            .map(|cb| CircuitBreaker {
+                enable: cb.enable(),
+                rollback: cb.rollback(),
+            }),
+    }
+}
+
+fn task_definition_from(td: &ecs::TaskDefinition, tags: &[ecs::Tag]) -> TaskDefinition {
+    TaskDefinition {
+        arn: td.task_definition_arn().unwrap_or_default().to_owned(),
+        family: td.family().unwrap_or_default().to_owned(),
+        revision: td.revision(),
+        status: td
+            .status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        containers: td
+            .container_definitions()
+            .iter()
+            .map(|c| Container {
+                name: c.name().unwrap_or_default().to_owned(),
+                image: c.image().unwrap_or_default().to_owned(),
+            })
+            .collect(),
+        secrets: td
+            .container_definitions()
+            .iter()
+            .flat_map(|c| c.secrets())
+            .map(|s| s.value_from().to_owned())
+            .collect(),
+        tags: tags
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+            .collect(),
+        registered_at: ts(td.registered_at()),
+    }
+}
+
+fn ecs_tags(tags: &BTreeMap<String, String>) -> Vec<ecs::Tag> {
+    tags.iter()
+        .map(|(k, v)| ecs::Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+impl SdkEcs {
+    async fn describe_raw(
+        &self,
+        task_definition: &str,
+    ) -> AwsResult<(ecs::TaskDefinition, Vec<ecs::Tag>)> {
+        let out = self
+            .0
+            .describe_task_definition()
+            .task_definition(task_definition)
+            .include(ecs::TaskDefinitionField::Tags)
+            .send()
+            .await
+            .map_err(|e| match classify("DescribeTaskDefinition", e) {
+                // ECS answers an unknown revision with a ClientException.
+                AwsError::Invalid(_) => {
+                    AwsError::NotFound(format!("task definition {task_definition}"))
+                }
+                other => other,
+            })?;
+        let td = out
+            .task_definition
+            .ok_or_else(|| AwsError::NotFound(format!("task definition {task_definition}")))?;
+        Ok((td, out.tags.unwrap_or_default()))
+    }
+}
+
+#[async_trait]
+impl Ecs for SdkEcs {
+    async fn describe_services(
+        &self,
+        cluster: &str,
+        services: &[String],
+    ) -> AwsResult<Vec<Service>> {
+        let out = self
+            .0
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(services.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeServices", e))?;
+        if let Some(missing) = out.failures().first() {
+            let what = missing.arn().unwrap_or("service");
+            return Err(match missing.reason() {
+                Some("MISSING") => {
+                    AwsError::NotFound(format!("service {what} in cluster {cluster}"))
+                }
+                reason => AwsError::Other(format!(
+                    "DescribeServices: {what}: {}",
+                    reason.unwrap_or("failed")
+                )),
+            });
+        }
+        Ok(out.services().iter().map(service_from).collect())
+    }
+
+    async fn describe_task_definition(&self, task_definition: &str) -> AwsResult<TaskDefinition> {
+        let (td, tags) = self.describe_raw(task_definition).await?;
+        Ok(task_definition_from(&td, &tags))
+    }
+
+    async fn list_task_definitions(&self, family: &str) -> AwsResult<Vec<String>> {
+        let mut pages = self
+            .0
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(ecs::TaskDefinitionStatus::Active)
+            .sort(ecs::SortOrder::Desc)
+            .into_paginator()
+            .send();
+        let mut arns = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("ListTaskDefinitions", e))?;
+            arns.extend(
+                page.task_definition_arns()
+                    .iter()
+                    // The prefix filter may match longer family names; keep the family only.
+                    .filter(|arn| family_of(arn) == Some(family))
+                    .cloned(),
+            );
+        }
+        Ok(arns)
+    }
+
+    async fn register_with_image(
+        &self,
+        base: &str,
+        container: &str,
+        image: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> AwsResult<TaskDefinition> {
+        let (td, base_tags) = self.describe_raw(base).await?;
+        let mut containers = td.container_definitions.clone().unwrap_or_default();
+        let target = containers
+            .iter_mut()
+            .find(|c| c.name() == Some(container))
+            .ok_or_else(|| AwsError::Invalid(format!("no container {container} in {base}")))?;
+        target.image = Some(image.to_owned());
+        let mut all_tags: BTreeMap<String, String> = base_tags
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+            .collect();
+        all_tags.extend(tags.clone());
+        // Every registrable field of the base revision is carried over as it was
+        // (inference accelerators are no longer accepted by ECS, so they are not sent).
+        let out = self
+            .0
+            .register_task_definition()
+            .set_family(td.family.clone())
+            .set_task_role_arn(td.task_role_arn.clone())
+            .set_execution_role_arn(td.execution_role_arn.clone())
+            .set_network_mode(td.network_mode.clone())
+            .set_container_definitions(Some(containers))
+            .set_volumes(td.volumes.clone())
+            .set_placement_constraints(td.placement_constraints.clone())
+            .set_requires_compatibilities(td.requires_compatibilities.clone())
+            .set_cpu(td.cpu.clone())
+            .set_memory(td.memory.clone())
+            .set_tags(Some(ecs_tags(&all_tags)))
+            .set_pid_mode(td.pid_mode.clone())
+            .set_ipc_mode(td.ipc_mode.clone())
+            .set_proxy_configuration(td.proxy_configuration.clone())
+            .set_ephemeral_storage(td.ephemeral_storage.clone())
+            .set_runtime_platform(td.runtime_platform.clone())
+            .set_enable_fault_injection(td.enable_fault_injection)
+            .send()
+            .await
+            .map_err(|e| classify("RegisterTaskDefinition", e))?;
+        let new = out
+            .task_definition
+            .ok_or_else(|| AwsError::Other("RegisterTaskDefinition returned nothing".into()))?;
+        Ok(task_definition_from(&new, &ecs_tags(&all_tags)))
+    }
+
+    async fn update_task_definition(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> AwsResult<Service> {
+        let out = self
+            .0
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .task_definition(task_definition)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateService", e))?;
+        out.service()
+            .map(service_from)
+            .ok_or_else(|| AwsError::Other("UpdateService returned no service".into()))
+    }
+
+    async fn update_desired_count(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired: i32,
+    ) -> AwsResult<Service> {
+        let out = self
+            .0
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .desired_count(desired)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateService", e))?;
+        out.service()
+            .map(service_from)
+            .ok_or_else(|| AwsError::Other("UpdateService returned no service".into()))
+    }
+
+    async fn tag_task_definition(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> AwsResult<()> {
+        self.0
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(ecs_tags(tags)))
+            .send()
+            .await
+            .map_err(|e| classify("TagResource", e))?;
+        Ok(())
+    }
+
+    async fn stopped_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+        limit: usize,
+    ) -> AwsResult<Vec<StoppedTask>> {
+        let listed = self
+            .0
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(ecs::DesiredStatus::Stopped)
+            .max_results(100)
+            .send()
+            .await
+            .map_err(|e| classify("ListTasks", e))?;
+        let arns = listed.task_arns().to_vec();
+        if arns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let described = self
+            .0
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(arns))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTasks", e))?;
+        let mut tasks: Vec<StoppedTask> = described
+            .tasks()
+            .iter()
+            .map(|t| StoppedTask {
+                id: t
+                    .task_arn()
+                    .and_then(|a| a.rsplit('/').next())
+                    .unwrap_or_default()
+                    .to_owned(),
+                task_definition: t.task_definition_arn().unwrap_or_default().to_owned(),
+                reason: t.stopped_reason().unwrap_or("no reason given").to_owned(),
+                containers: t
+                    .containers()
+                    .iter()
+                    .filter(|c| c.exit_code().is_some() || c.reason().is_some())
+                    .map(|c| {
+                        let name = c.name().unwrap_or("container");
+                        match (c.exit_code(), c.reason()) {
+                            (Some(code), Some(r)) => format!("{name}: exit {code}, {r}"),
+                            (Some(code), None) => format!("{name}: exit {code}"),
+                            (None, Some(r)) => format!("{name}: {r}"),
+                            (None, None) => name.to_owned(),
+                        }
+                    })
+                    .collect(),
+                stopped_at: ts(t.stopped_at()),
+            })
+            .collect();
+        tasks.sort_by_key(|t| std::cmp::Reverse(t.stopped_at));
+        tasks.truncate(limit);
+        Ok(tasks)
+    }
+}
+
+/// The family of a task definition ARN (`…:task-definition/FAMILY:REV`) or `FAMILY:REV`.
+pub fn family_of(arn: &str) -> Option<&str> {
+    let tail = arn.rsplit('/').next()?;
+    tail.rsplit_once(':').map(|(family, _)| family)
+}
+
+/// ECR over the SDK.
+pub struct SdkRegistry(pub aws_sdk_ecr::Client);
+
+#[async_trait]
+impl Registry for SdkRegistry {
+    async fn find_image(&self, repository: &str, tag: &str) -> AwsResult<Option<Image>> {
+        let repos = self
+            .0
+            .describe_repositories()
+            .repository_names(repository)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeRepositories", e))?;
+        let uri = repos
+            .repositories()
+            .first()
+            .and_then(|r| r.repository_uri())
+            .ok_or_else(|| AwsError::NotFound(format!("ECR repository {repository}")))?
+            .to_owned();
+        let images = self
+            .0
+            .describe_images()
+            .repository_name(repository)
+            .image_ids(
+                aws_sdk_ecr::types::ImageIdentifier::builder()
+                    .image_tag(tag)
+                    .build(),
+            )
+            .send()
+            .await;
+        match images {
+            Ok(out) => Ok(out.image_details().first().map(|d| Image {
+                uri: format!("{uri}:{tag}"),
+                digest: d.image_digest().unwrap_or_default().to_owned(),
+            })),
+            Err(e) if e.code() == Some("ImageNotFoundException") => Ok(None),
+            Err(e) => Err(classify("DescribeImages", e)),
+        }
+    }
+}
+
+/// Secrets Manager over the SDK.
+pub struct SdkSecrets(pub aws_sdk_secretsmanager::Client);
+
+#[async_trait]
+impl Secrets for SdkSecrets {
+    async fn secret_exists(&self, id: &str) -> AwsResult<bool> {
+        match self.0.describe_secret().secret_id(id).send().await {
+            Ok(out) => Ok(out.deleted_date().is_none()),
+            Err(e) => match classify("DescribeSecret", e) {
+                AwsError::NotFound(_) => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+}
+
+/// CloudWatch over the SDK.
+pub struct SdkMonitoring(pub aws_sdk_cloudwatch::Client);
+
+#[async_trait]
+impl Monitoring for SdkMonitoring {
+    async fn alarms(&self, names: &[String]) -> AwsResult<Vec<Alarm>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .0
+            .describe_alarms()
+            .set_alarm_names(Some(names.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeAlarms", e))?;
+        let metric = out.metric_alarms().iter().map(|a| Alarm {
+            name: a.alarm_name().unwrap_or_default().to_owned(),
+            state: a
+                .state_value()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            reason: a.state_reason().unwrap_or_default().to_owned(),
+        });
+        let composite = out.composite_alarms().iter().map(|a| Alarm {
+            name: a.alarm_name().unwrap_or_default().to_owned(),
+            state: a
+                .state_value()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            reason: a.state_reason().unwrap_or_default().to_owned(),
+        });
+        Ok(metric.chain(composite).collect())
+    }
+
+    async fn put_deployment_marker(
+        &self,
+        env: &str,
+        service: &str,
+        version: &str,
+    ) -> AwsResult<()> {
+        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+        let dim = |k: &str, v: &str| Dimension::builder().name(k).value(v).build();
+        self.0
+            .put_metric_data()
+            .namespace("opsctl")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name("Deployment")
+                    .dimensions(dim("env", env))
+                    .dimensions(dim("service", service))
+                    .dimensions(dim("version", version))
+                    .value(1.0)
+                    .unit(StandardUnit::Count)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| classify("PutMetricData", e))?;
+        Ok(())
+    }
+}
+
+/// ELBv2 over the SDK.
+pub struct SdkLoadBalancing(pub aws_sdk_elasticloadbalancingv2::Client);
+
+#[async_trait]
+impl LoadBalancing for SdkLoadBalancing {
+    async fn target_health(&self, target_group_arn: &str) -> AwsResult<Vec<TargetHealth>> {
+        let out = self
+            .0
+            .describe_target_health()
+            .target_group_arn(target_group_arn)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTargetHealth", e))?;
+        Ok(out
+            .target_health_descriptions()
+            .iter()
+            .map(|d| TargetHealth {
+                id: d
+                    .target()
+                    .and_then(|t| t.id())
+                    .unwrap_or_default()
+                    .to_owned(),
+                port: d.target().and_then(|t| t.port()),
+                state: d
+                    .target_health()
+                    .and_then(|h| h.state())
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                reason: d
+                    .target_health()
+                    .and_then(|h| h.description())
+                    .map(str::to_owned),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,201 @@
+//! Command-line types only: the doc comments are the help text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Deploy, wait, roll back and inspect services on Amazon ECS.
+///
+/// Environments are tables in opsctl.toml. Exit codes: 0 done, 1 failed, 2 bad input or
+/// preflight (nothing changed), 3 deploy failed and was rolled back, 4 timed out waiting,
+/// 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(
+    name = "opsctl",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The config file
+    #[arg(
+        long,
+        global = true,
+        env = "OPSCTL_CONFIG",
+        default_value = "opsctl.toml",
+        value_name = "PATH"
+    )]
+    pub config: PathBuf,
+    /// AWS profile from ~/.aws/config
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS region (default: the environment's `region`, then the SDK's chain)
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Send every AWS call to this endpoint (AWS_ENDPOINT_URL works too)
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// More log output (-v, -vv)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only the result and errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Result format on stdout
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// No spinners; plain progress lines
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// Answer yes to confirmations (needed for prod-like environments without a terminal)
+    #[arg(short, long, global = true)]
+    pub yes: bool,
+    /// When to use colour (NO_COLOR is respected)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Result format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+/// Colour choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Deploy a version: preflight, new task-definition revision, wait, bake, roll back on failure
+    Deploy(DeployArgs),
+    /// Show what a deploy would change (the task-definition diff and the calls); changes nothing
+    Plan(PlanArgs),
+    /// Wait until the environment's service is stable (opsctl's own waiter)
+    WaitStable(WaitArgs),
+    /// Roll back to the previous revision that deployed successfully
+    Rollback(RollbackArgs),
+    /// Show revisions, versions, counts, deployments, targets, events and alarms
+    Status(EnvArgs),
+    /// Show past deploys: version, revision, who, when, outcome
+    History(HistoryArgs),
+    /// Run the preflight checks alone; changes nothing
+    Check(CheckArgs),
+    /// Print shell completions
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
+}
+
+/// An environment from opsctl.toml, and which of its services.
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// The environment, a table [env.NAME] in opsctl.toml
+    pub env: String,
+    /// Act on this service instead of the environment's own
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub target: EnvArgs,
+    /// The version: an image tag in the environment's ECR repository
+    #[arg(long, value_name = "TAG")]
+    pub version: String,
+    /// Show the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Return once the service is updated, without waiting
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to wait for the rollout (default: the environment's `timeout`)
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+    /// On failure, leave the service as it is instead of rolling back
+    #[arg(long)]
+    pub no_rollback: bool,
+    /// Deploy even if a configured alarm is in ALARM (when the deploy is the fix)
+    #[arg(long)]
+    pub ignore_alarms: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub target: EnvArgs,
+    /// The version to plan for
+    #[arg(long, value_name = "TAG")]
+    pub version: String,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub target: EnvArgs,
+    /// How long to wait (default: the environment's `timeout`)
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub target: EnvArgs,
+    /// A revision number (or family:revision) or a version to go back to
+    #[arg(long, value_name = "REVISION|VERSION")]
+    pub to: Option<String>,
+    /// Show what would change and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Return once the service is updated, without waiting
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to wait (default: the environment's `timeout`)
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub target: EnvArgs,
+    /// How many revisions to show
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub target: EnvArgs,
+    /// Also check that this version's image exists
+    #[arg(long, value_name = "TAG")]
+    pub version: Option<String>,
+    /// Report alarms in ALARM as warnings
+    #[arg(long)]
+    pub ignore_alarms: bool,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::config::parse_duration(text)
+}

@@ -1,0 +1,270 @@
+//! Glue: load the config, build the AWS clients and the reporter, call a workflow, render
+//! its outcome, and return the exit code.
+
+use std::time::Duration;
+
+use clap::CommandFactory;
+
+use crate::aws::{self, Aws, AwsError};
+use crate::cli::{Cli, Command, EnvArgs};
+use crate::config::{Config, EnvConfig};
+use crate::error::{Exit, UserError};
+use crate::ui::{CliReporter, Printer};
+use crate::workflows::{self, Interrupt, deploy, inspect, preflight, rollback, wait};
+
+/// The waiter's base poll interval.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Runs the parsed command line to its exit code, printing the result or the error.
+pub async fn run(cli: Cli, interrupt: Interrupt) -> Exit {
+    let g = &cli.global;
+    let title = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
+    let printer = Printer::new(
+        g.output,
+        g.quiet,
+        g.verbose,
+        g.no_progress,
+        g.color,
+        g.yes,
+        format!("opsctl {title}"),
+    );
+    match dispatch(&cli, &printer, &interrupt).await {
+        Ok(exit) => exit,
+        Err(err) => {
+            let exit = if err.downcast_ref::<UserError>().is_some() {
+                Exit::BadInput
+            } else {
+                Exit::Failed
+            };
+            let err = match err.downcast_ref::<AwsError>() {
+                Some(AwsError::AccessDenied(_)) => anyhow::Error::new(
+                    UserError::new(format!("{err:#}"))
+                        .hint("check which credentials are in use (aws sts get-caller-identity) and their IAM policy"),
+                ),
+                _ => err,
+            };
+            printer.error(&err, exit);
+            exit
+        }
+    }
+}
+
+struct Env {
+    config: EnvConfig,
+    aws: Aws,
+}
+
+async fn load_env(cli: &Cli, name: &str) -> anyhow::Result<Env> {
+    let g = &cli.global;
+    let config = Config::load(&g.config)?;
+    let env = config.env(name)?.clone();
+    let sdk = aws::sdk::sdk_config(&aws::sdk::Connection {
+        profile: g.profile.clone(),
+        region: g.region.clone().or_else(|| env.region.clone()),
+        endpoint_url: g.endpoint_url.clone(),
+    })
+    .await;
+    if sdk.region().is_none() {
+        return Err(UserError::new(format!("no AWS region for env.{name}"))
+            .hint(format!(
+                "set region = \"...\" in [env.{name}], pass --region, or set AWS_REGION"
+            ))
+            .into());
+    }
+    Ok(Env {
+        config: env,
+        aws: aws::sdk::clients(&sdk),
+    })
+}
+
+/// The rolling service a command acts on: `--service`, else the env's own.
+fn service_of(env: &EnvConfig, target: &EnvArgs) -> anyhow::Result<String> {
+    if let Some(s) = &target.service {
+        return Ok(s.clone());
+    }
+    match &env.service {
+        Some(s) => Ok(s.clone()),
+        None => Err(UserError::new(format!(
+            "env.{} is a blue/green environment; this command acts on one service",
+            env.name
+        ))
+        .hint("name the colour's service with --service")
+        .into()),
+    }
+}
+
+async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow::Result<Exit> {
+    let reporter = CliReporter::new(printer);
+    match &cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "opsctl",
+                &mut std::io::stdout(),
+            );
+            Ok(Exit::Ok)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(Exit::Ok)
+        }
+        Command::Deploy(args) => {
+            let env = load_env(cli, &args.target.env).await?;
+            let service = service_of(&env.config, &args.target)?;
+            let opts = deploy::Options {
+                version: args.version.clone(),
+                dry_run: args.dry_run,
+                no_wait: args.no_wait,
+                no_rollback: args.no_rollback,
+                ignore_alarms: args.ignore_alarms,
+                timeout: args.timeout.unwrap_or(env.config.timeout.0),
+                poll: POLL,
+                actor: workflows::actor(),
+            };
+            let out = deploy::deploy(&env.aws, &env.config, &service, &opts, &reporter, interrupt)
+                .await?;
+            printer.finish(&out, out.exit(), &reporter);
+            Ok(out.exit())
+        }
+        Command::Plan(args) => {
+            let env = load_env(cli, &args.target.env).await?;
+            let service = service_of(&env.config, &args.target)?;
+            let opts = deploy::Options {
+                version: args.version.clone(),
+                dry_run: true,
+                no_wait: true,
+                no_rollback: false,
+                ignore_alarms: true,
+                timeout: env.config.timeout.0,
+                poll: POLL,
+                actor: workflows::actor(),
+            };
+            let out = deploy::deploy(&env.aws, &env.config, &service, &opts, &reporter, interrupt)
+                .await?;
+            printer.finish(&out, out.exit(), &reporter);
+            Ok(out.exit())
+        }
+        Command::WaitStable(args) => {
+            let env = load_env(cli, &args.target.env).await?;
+            let service = service_of(&env.config, &args.target)?;
+            let out = wait::wait(
+                &env.aws,
+                &env.config.cluster,
+                vec![wait::Target::current(&service)],
+                &wait::Options {
+                    timeout: args.timeout.unwrap_or(env.config.timeout.0),
+                    poll: POLL,
+                    check_targets: true,
+                },
+                &reporter,
+                interrupt,
+            )
+            .await?;
+            let exit = match out.verdict() {
+                wait::Verdict::Stable => Exit::Ok,
+                wait::Verdict::Failed => Exit::Failed,
+                wait::Verdict::TimedOut => Exit::TimedOut,
+                wait::Verdict::Interrupted => Exit::Interrupted,
+            };
+            printer.finish(&out, exit, &reporter);
+            Ok(exit)
+        }
+        Command::Rollback(args) => {
+            let env = load_env(cli, &args.target.env).await?;
+            let service = service_of(&env.config, &args.target)?;
+            let opts = rollback::Options {
+                to: args.to.clone(),
+                dry_run: args.dry_run,
+                no_wait: args.no_wait,
+                timeout: args.timeout.unwrap_or(env.config.timeout.0),
+                poll: POLL,
+            };
+            let out = rollback::rollback(
+                &env.aws,
+                &env.config,
+                &service,
+                &opts,
+                None,
+                &reporter,
+                interrupt,
+            )
+            .await?;
+            printer.finish(&out, out.exit(), &reporter);
+            Ok(out.exit())
+        }
+        Command::Status(target) => {
+            let env = load_env(cli, &target.env).await?;
+            let services = match (&target.service, &env.config.bluegreen) {
+                (Some(s), _) => vec![s.clone()],
+                (None, Some(bg)) => vec![bg.blue.service.clone(), bg.green.service.clone()],
+                (None, None) => vec![service_of(&env.config, target)?],
+            };
+            let out = inspect::status(&env.aws, &env.config, &services).await?;
+            printer.finish(&out, Exit::Ok, &reporter);
+            Ok(Exit::Ok)
+        }
+        Command::History(args) => {
+            let env = load_env(cli, &args.target.env).await?;
+            let service = match (&args.target.service, &env.config.bluegreen) {
+                (None, Some(bg)) => bg.blue.service.clone(),
+                _ => service_of(&env.config, &args.target)?,
+            };
+            let out = inspect::history(&env.aws, &env.config, &service, args.limit).await?;
+            printer.finish(&out, Exit::Ok, &reporter);
+            Ok(Exit::Ok)
+        }
+        Command::Check(args) => {
+            let env = load_env(cli, &args.target.env).await?;
+            let service = service_of(&env.config, &args.target)?;
+            let report = preflight::run(
+                &env.aws,
+                &preflight::Request {
+                    env: &env.config,
+                    service: &service,
+                    version: args.version.as_deref(),
+                    ignore_alarms: args.ignore_alarms,
+                },
+                &reporter,
+            )
+            .await?;
+            let out = CheckOutcome {
+                env: env.config.name.clone(),
+                service,
+                passed: report.passed(),
+                checks: report.checks,
+            };
+            let exit = if out.passed { Exit::Ok } else { Exit::BadInput };
+            printer.finish(&out, exit, &reporter);
+            Ok(exit)
+        }
+    }
+}
+
+/// `opsctl check ENV`.
+#[derive(Debug, serde::Serialize)]
+struct CheckOutcome {
+    env: String,
+    service: String,
+    passed: bool,
+    checks: Vec<workflows::Check>,
+}
+
+impl std::fmt::Display for CheckOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verdict = if self.passed {
+            "all checks passed"
+        } else {
+            "checks FAILED"
+        };
+        writeln!(
+            f,
+            "{}: {verdict} for {} ({})",
+            self.env, self.service, self.env
+        )?;
+        for c in &self.checks {
+            writeln!(f, "  {c}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,438 @@
+//! `opsctl.toml`: one table per environment, read into plain settings before any logic runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::UserError;
+
+/// The default config file, looked up in the current directory.
+pub const DEFAULT_PATH: &str = "opsctl.toml";
+
+/// A duration written as `90s`, `5m` or `1h30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Dur(#[serde(serialize_with = "ser_secs")] pub Duration);
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_secs())
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text)
+            .map(Dur)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses `90s`, `5m`, `1h30m`; the error says what was expected.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|_| {
+        format!(
+            "invalid duration `{text}`: expected a number with a unit, such as 90s, 5m or 1h30m"
+        )
+    })
+}
+
+/// `scaling = { min = 1, max = 10 }`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scaling {
+    pub min: i32,
+    pub max: i32,
+}
+
+/// `database = { instance = "...", snapshot_before_deploy = true }`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    pub instance: String,
+    #[serde(default)]
+    pub snapshot_before_deploy: bool,
+}
+
+/// One colour of a blue/green pair.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Colour {
+    pub service: String,
+    pub target_group: String,
+}
+
+/// `[env.X.bluegreen]`: two services behind one weighted listener.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlueGreen {
+    /// A listener ARN, a listener-rule ARN, or `LOAD_BALANCER_NAME:PORT`.
+    pub listener: String,
+    pub blue: Colour,
+    pub green: Colour,
+    #[serde(default = "default_steps")]
+    pub steps: Vec<u32>,
+    #[serde(default = "default_step_interval")]
+    pub step_interval: Dur,
+    /// Fail a step when CloudWatch has no datapoints for the new colour.
+    #[serde(default)]
+    pub require_metrics: bool,
+    /// Highest 5xx share of requests (percent) the new colour may show during a step.
+    #[serde(default = "default_max_5xx")]
+    pub max_5xx_percent: f64,
+    /// How much slower (percent) the new colour's p99 may be than the live colour's.
+    #[serde(default = "default_max_p99_increase")]
+    pub max_p99_increase_percent: f64,
+}
+
+fn default_steps() -> Vec<u32> {
+    vec![10, 50, 100]
+}
+fn default_step_interval() -> Dur {
+    Dur(Duration::from_secs(60))
+}
+fn default_max_5xx() -> f64 {
+    1.0
+}
+fn default_max_p99_increase() -> f64 {
+    50.0
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    env: BTreeMap<String, RawEnv>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnv {
+    region: Option<String>,
+    cluster: String,
+    service: Option<String>,
+    container: Option<String>,
+    repository: Option<String>,
+    #[serde(default)]
+    confirm: bool,
+    timeout: Option<Dur>,
+    #[serde(default)]
+    alarms: Vec<String>,
+    bake: Option<Dur>,
+    scaling: Option<Scaling>,
+    database: Option<Database>,
+    bluegreen: Option<BlueGreen>,
+}
+
+/// Everything opsctl knows about one environment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnvConfig {
+    pub name: String,
+    pub region: Option<String>,
+    pub cluster: String,
+    /// The service of a rolling environment (blue/green ones name theirs per colour).
+    pub service: Option<String>,
+    /// The container whose image a deploy changes; defaults to the only container.
+    pub container: Option<String>,
+    /// The ECR repository versions live in; defaults to the current image's repository.
+    pub repository: Option<String>,
+    /// Ask before changing anything (prod-like environments).
+    pub confirm: bool,
+    pub timeout: Dur,
+    pub alarms: Vec<String>,
+    pub bake: Dur,
+    pub scaling: Option<Scaling>,
+    pub database: Option<Database>,
+    pub bluegreen: Option<BlueGreen>,
+}
+
+impl EnvConfig {
+    /// The service deploys and waits act on by default (for blue/green: blue, until the
+    /// live colour is known).
+    pub fn primary_service(&self) -> &str {
+        match (&self.service, &self.bluegreen) {
+            (Some(s), _) => s,
+            (None, Some(bg)) => &bg.blue.service,
+            (None, None) => unreachable!("validated: a service or a bluegreen table"),
+        }
+    }
+}
+
+/// The parsed config file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub envs: BTreeMap<String, EnvConfig>,
+}
+
+impl Config {
+    /// Reads and validates the file; every error names the file, and where it can, the line.
+    pub fn load(path: &Path) -> Result<Config, UserError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                UserError::new(format!("no config file at {}", path.display())).hint(
+                    "run opsctl from the directory holding opsctl.toml, pass --config PATH, \
+                     or set OPSCTL_CONFIG",
+                )
+            } else {
+                UserError::new(format!("cannot read {}: {e}", path.display()))
+                    .hint("check the file's permissions")
+            }
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses config text that came from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, UserError> {
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            UserError::new(format!(
+                "invalid config {}: {}",
+                path.display(),
+                e.to_string().trim_end()
+            ))
+            .hint("fix the line shown; the README's configuration reference lists every key")
+        })?;
+        if raw.env.is_empty() {
+            return Err(
+                UserError::new(format!("{} defines no environment", path.display()))
+                    .hint("add a table such as [env.staging] with cluster and service"),
+            );
+        }
+        let mut envs = BTreeMap::new();
+        for (name, env) in raw.env {
+            let at = |key: &str| located(path, text, &name, key);
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(UserError::new(format!(
+                    "{}: environment name `{name}` may use only letters, digits, - and _",
+                    at("")
+                ))
+                .hint("rename the table"));
+            }
+            match (&env.service, &env.bluegreen) {
+                (None, None) => {
+                    return Err(UserError::new(format!(
+                        "{}: env.{name} names no service",
+                        at("")
+                    ))
+                    .hint(format!(
+                        "add service = \"...\" to [env.{name}], or a [env.{name}.bluegreen] table"
+                    )));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(UserError::new(format!(
+                        "{}: env.{name} has both `service` and a bluegreen table",
+                        at("service")
+                    ))
+                    .hint(
+                        "a blue/green environment names its services per colour; remove `service`",
+                    ));
+                }
+                _ => {}
+            }
+            if let Some(s) = env.scaling
+                && (s.min < 0 || s.max < s.min)
+            {
+                return Err(UserError::new(format!(
+                    "{}: env.{name}.scaling: min {} and max {} are not a range",
+                    at("scaling"),
+                    s.min,
+                    s.max
+                ))
+                .hint("use 0 <= min <= max"));
+            }
+            if let Some(bg) = &env.bluegreen {
+                validate_steps(&bg.steps).map_err(|msg| {
+                    UserError::new(format!(
+                        "{}: env.{name}.bluegreen.steps: {msg}",
+                        at("steps")
+                    ))
+                    .hint("use increasing percentages that end at 100, such as [10, 50, 100]")
+                })?;
+                if bg.blue.service == bg.green.service
+                    || bg.blue.target_group == bg.green.target_group
+                {
+                    return Err(UserError::new(format!(
+                        "{}: env.{name}.bluegreen: blue and green must name different services and target groups",
+                        at("blue")
+                    ))
+                    .hint("give each colour its own service and target group"));
+                }
+            }
+            envs.insert(
+                name.clone(),
+                EnvConfig {
+                    name,
+                    region: env.region,
+                    cluster: env.cluster,
+                    service: env.service,
+                    container: env.container,
+                    repository: env.repository,
+                    confirm: env.confirm,
+                    timeout: env.timeout.unwrap_or(Dur(Duration::from_secs(15 * 60))),
+                    alarms: env.alarms,
+                    bake: env.bake.unwrap_or(Dur(Duration::ZERO)),
+                    scaling: env.scaling,
+                    database: env.database,
+                    bluegreen: env.bluegreen,
+                },
+            );
+        }
+        Ok(Config {
+            path: path.to_owned(),
+            envs,
+        })
+    }
+
+    /// The named environment, or an error that lists the ones there are.
+    pub fn env(&self, name: &str) -> Result<&EnvConfig, UserError> {
+        self.envs.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.envs.keys().map(String::as_str).collect();
+            let mut hint = format!("use one of: {}", known.join(", "));
+            if let Some(close) = known.iter().find(|k| similar(k, name)) {
+                hint = format!("did you mean `{close}`? ({hint})");
+            }
+            UserError::new(format!(
+                "unknown environment `{name}` in {}",
+                self.path.display()
+            ))
+            .hint(hint)
+        })
+    }
+}
+
+/// Steps must increase strictly, lie in 1..=100 and end at 100.
+pub fn validate_steps(steps: &[u32]) -> Result<(), String> {
+    if steps.is_empty() {
+        return Err("no steps given".into());
+    }
+    if steps.iter().any(|&s| s == 0 || s > 100) {
+        return Err(format!(
+            "{steps:?}: each step is a percentage from 1 to 100"
+        ));
+    }
+    if steps.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(format!("{steps:?} do not increase"));
+    }
+    if steps.last() != Some(&100) {
+        return Err(format!("{steps:?} do not end at 100"));
+    }
+    Ok(())
+}
+
+/// `file:line` of a key in an env table (or of the table), for errors found after parsing.
+fn located(path: &Path, text: &str, env: &str, key: &str) -> String {
+    let header = format!("[env.{env}]");
+    let mut in_table = false;
+    let mut table_line = None;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_table = trimmed == header || trimmed.starts_with(&format!("[env.{env}."));
+            if trimmed == header {
+                table_line = Some(i + 1);
+            }
+            continue;
+        }
+        if in_table && !key.is_empty() && trimmed.split(['=', ' ']).next() == Some(key) {
+            return format!("{}:{}", path.display(), i + 1);
+        }
+    }
+    match table_line {
+        Some(n) => format!("{}:{n}", path.display()),
+        None => path.display().to_string(),
+    }
+}
+
+/// Close enough to suggest: same length ±1 and at most two differing characters, or a prefix.
+fn similar(a: &str, b: &str) -> bool {
+    if a.starts_with(b) || b.starts_with(a) {
+        return true;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // Levenshtein distance, small strings only.
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()] <= 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, UserError> {
+        Config::parse(Path::new("opsctl.toml"), text)
+    }
+
+    #[test]
+    fn repo_example_parses() {
+        let text = include_str!("../opsctl.toml");
+        let config = parse(text).expect("the example config parses");
+        let prod = config.env("prod").unwrap();
+        assert!(prod.confirm);
+        assert_eq!(prod.timeout.0, Duration::from_secs(600));
+        assert_eq!(prod.bluegreen.as_ref().unwrap().steps, vec![10, 50, 100]);
+        assert_eq!(
+            config.env("staging").unwrap().service.as_deref(),
+            Some("staging-users")
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err =
+            parse("[env.a]\ncluster = \"c\"\nservice = \"s\"\ntimeuot = \"5m\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("opsctl.toml"), "{msg}");
+        assert!(msg.contains("line 4"), "{msg}");
+        assert!(msg.contains("timeuot"), "{msg}");
+    }
+
+    #[test]
+    fn bad_duration_says_what_was_expected() {
+        let err =
+            parse("[env.a]\ncluster = \"c\"\nservice = \"s\"\ntimeout = \"soon\"\n").unwrap_err();
+        assert!(err.to_string().contains("such as 90s, 5m"), "{err}");
+        assert!(err.to_string().contains("line 4"), "{err}");
+    }
+
+    #[test]
+    fn unknown_env_suggests_the_close_one() {
+        let config = parse("[env.prod]\ncluster = \"c\"\nservice = \"s\"\n").unwrap();
+        let err = config.env("prd").unwrap_err();
+        assert!(err.to_string().contains("unknown environment `prd`"));
+        assert!(err.hint.unwrap().contains("did you mean `prod`"));
+    }
+
+    #[test]
+    fn env_without_service_is_refused_with_its_line() {
+        let err = parse("\n[env.a]\ncluster = \"c\"\n").unwrap_err();
+        assert!(err.to_string().contains("opsctl.toml:2"), "{err}");
+        assert!(err.to_string().contains("names no service"), "{err}");
+    }
+
+    #[test]
+    fn steps_must_increase_and_end_at_100() {
+        assert!(validate_steps(&[10, 50, 100]).is_ok());
+        assert!(
+            validate_steps(&[50, 10, 100])
+                .unwrap_err()
+                .contains("do not increase")
+        );
+        assert!(
+            validate_steps(&[10, 50])
+                .unwrap_err()
+                .contains("end at 100")
+        );
+        assert!(validate_steps(&[0, 100]).is_err());
+    }
+}

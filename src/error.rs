@@ -1,0 +1,70 @@
+//! Errors sorted by what they mean for the user, and the exit codes they map to.
+
+use std::fmt;
+
+/// Exit codes, as documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Exit {
+    /// 0: done.
+    Ok,
+    /// 1: failed.
+    Failed,
+    /// 2: bad input, config or preflight; nothing changed.
+    BadInput,
+    /// 3: the deploy failed and was rolled back.
+    RolledBack,
+    /// 4: timed out waiting; the state was printed.
+    TimedOut,
+    /// 130: interrupted; the state was printed.
+    Interrupted,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Failed => 1,
+            Exit::BadInput => 2,
+            Exit::RolledBack => 3,
+            Exit::TimedOut => 4,
+            Exit::Interrupted => 130,
+        }
+    }
+}
+
+/// Bad input: names the problem and the fix. Exit 2; nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl UserError {
+    pub fn new(message: impl Into<String>) -> Self {
+        UserError {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for UserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+/// Shorthand for returning a [`UserError`] from a function that returns `anyhow::Result`.
+#[macro_export]
+macro_rules! bad_input {
+    ($hint:expr, $($fmt:tt)+) => {
+        return Err($crate::error::UserError::new(format!($($fmt)+)).hint($hint).into())
+    };
+}

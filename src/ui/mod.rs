@@ -1,0 +1,343 @@
+//! The only place that prints: progress on stderr (spinners on a terminal, timestamped lines
+//! elsewhere, GitHub Actions annotations in CI), the result on stdout (text or one JSON object).
+
+use std::fmt::Display;
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use console::Style;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::cli::{ColorChoice, Output};
+use crate::error::{Exit, UserError};
+use crate::workflows::{Event, Reporter};
+
+/// Decides once how to print: quiet or verbose, text or JSON, spinners or lines.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub output: Output,
+    pub quiet: bool,
+    /// Spinners: a terminal on stderr, not `--no-progress`, and no verbose logs to tangle with.
+    pub spinners: bool,
+    /// Running under GitHub Actions: annotations and a step summary.
+    pub github: bool,
+    /// Answer yes to every confirmation.
+    pub yes: bool,
+    /// The command line, for the step summary's title.
+    pub title: String,
+}
+
+impl Printer {
+    pub fn new(
+        output: Output,
+        quiet: bool,
+        verbose: u8,
+        no_progress: bool,
+        color: ColorChoice,
+        yes: bool,
+        title: String,
+    ) -> Self {
+        let stderr_tty = std::io::stderr().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let colors = match color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stderr_tty && !no_color,
+        };
+        console::set_colors_enabled(colors);
+        console::set_colors_enabled_stderr(colors);
+        Printer {
+            output,
+            quiet,
+            spinners: stderr_tty && !no_progress && verbose == 0 && !quiet,
+            github: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+            yes,
+            title,
+        }
+    }
+
+    /// Prints a workflow's outcome: `Display` on stdout, or one JSON object with the exit
+    /// code and the reported events.
+    pub fn finish<T: Serialize + Display>(&self, outcome: &T, exit: Exit, reporter: &CliReporter) {
+        match self.output {
+            Output::Text => {
+                let text = outcome.to_string();
+                let style = if exit == Exit::Ok {
+                    Style::new().green()
+                } else {
+                    Style::new().red().bold()
+                };
+                let mut lines = text.lines();
+                if let Some(first) = lines.next() {
+                    println!("{}", style.apply_to(first));
+                }
+                for line in lines {
+                    println!("{line}");
+                }
+                if self.github && exit != Exit::Ok {
+                    eprintln!(
+                        "::error title={}::{}",
+                        self.title,
+                        escape_annotation(text.trim_end())
+                    );
+                }
+            }
+            Output::Json => {
+                let mut value = serde_json::to_value(outcome).unwrap_or_default();
+                if let Some(map) = value.as_object_mut() {
+                    map.insert("ok".into(), (exit == Exit::Ok).into());
+                    map.insert("exit_code".into(), exit.code().into());
+                    map.insert(
+                        "events".into(),
+                        serde_json::to_value(reporter.take_log()).unwrap_or_default(),
+                    );
+                }
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                );
+            }
+        }
+        self.summary(&outcome.to_string());
+    }
+
+    /// Prints an error: what went wrong and how to fix it.
+    pub fn error(&self, err: &anyhow::Error, exit: Exit) {
+        let hint = err.downcast_ref::<UserError>().and_then(|u| u.hint.clone());
+        let message = format!("{err:#}");
+        match self.output {
+            Output::Text => {
+                eprintln!("{} {message}", Style::new().red().bold().apply_to("error:"));
+                if let Some(hint) = &hint {
+                    eprintln!("  {} {hint}", Style::new().yellow().apply_to("fix:"));
+                }
+            }
+            Output::Json => {
+                let value = serde_json::json!({
+                    "ok": false,
+                    "exit_code": exit.code(),
+                    "error": { "message": message, "hint": hint },
+                });
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                );
+            }
+        }
+        if self.github {
+            eprintln!(
+                "::error title={}::{}",
+                self.title,
+                escape_annotation(&message)
+            );
+        }
+        self.summary(&match &hint {
+            Some(h) => format!("error: {message}\nfix: {h}"),
+            None => format!("error: {message}"),
+        });
+    }
+
+    /// Appends the result to the GitHub Actions job summary, when there is one.
+    fn summary(&self, text: &str) {
+        if !self.github {
+            return;
+        }
+        let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+            return;
+        };
+        let append = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path);
+        if let Ok(mut file) = append {
+            let _ = writeln!(
+                file,
+                "### `{}`\n\n```\n{}\n```\n",
+                self.title,
+                text.trim_end()
+            );
+        }
+    }
+}
+
+/// `%`, CR and LF must be escaped in workflow commands.
+fn escape_annotation(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// The CLI's [`Reporter`]: renders events as they come and keeps a log for JSON output.
+pub struct CliReporter {
+    printer: Printer,
+    spinner: Mutex<Option<ProgressBar>>,
+    last_progress: Mutex<Option<String>>,
+    log: Mutex<Vec<Event>>,
+}
+
+impl CliReporter {
+    pub fn new(printer: &Printer) -> Self {
+        CliReporter {
+            printer: printer.clone(),
+            spinner: Mutex::new(None),
+            last_progress: Mutex::new(None),
+            log: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The events worth keeping (progress ticks left out).
+    pub fn take_log(&self) -> Vec<Event> {
+        std::mem::take(&mut self.log.lock().unwrap())
+    }
+
+    fn line(&self, text: String) {
+        if self.printer.quiet {
+            return;
+        }
+        let text = if self.printer.spinners {
+            text
+        } else {
+            format!("{} {text}", jiff::Timestamp::now().strftime("%H:%M:%S"))
+        };
+        match self.spinner.lock().unwrap().as_ref() {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+}
+
+impl Reporter for CliReporter {
+    fn report(&self, event: Event) {
+        let dim = Style::new().dim();
+        match &event {
+            Event::Step { step, detail } => {
+                self.line(format!(
+                    "{} {detail}",
+                    Style::new().cyan().bold().apply_to(format!("==> {step}:"))
+                ));
+            }
+            Event::Check(check) => {
+                let mark = if check.ok {
+                    Style::new().green().apply_to("ok  ")
+                } else {
+                    Style::new().red().bold().apply_to("FAIL")
+                };
+                self.line(format!("    {mark} {:<10} {}", check.name, check.detail));
+                if let Some(hint) = check.hint.as_ref().filter(|_| !check.ok) {
+                    self.line(format!("         fix: {hint}"));
+                    if self.printer.github {
+                        eprintln!(
+                            "::error title=preflight {}::{}",
+                            check.name,
+                            escape_annotation(&check.detail)
+                        );
+                    }
+                }
+            }
+            Event::Progress {
+                service,
+                running,
+                desired,
+                pending,
+                rollout,
+                targets,
+            } => {
+                let mut text = format!("{service}: {running}/{desired} running, {pending} pending");
+                if let Some(r) = rollout {
+                    text.push_str(&format!(", rollout {r}"));
+                }
+                if let Some((healthy, total)) = targets {
+                    text.push_str(&format!(", targets {healthy}/{total} healthy"));
+                }
+                if let Some(bar) = self.spinner.lock().unwrap().as_ref() {
+                    bar.set_message(text);
+                    return;
+                }
+                // Without a spinner, print only when something changed.
+                let mut last = self.last_progress.lock().unwrap();
+                if last.as_deref() != Some(text.as_str()) {
+                    *last = Some(text.clone());
+                    drop(last);
+                    self.line(format!("    {}", dim.apply_to(text)));
+                }
+                return;
+            }
+            Event::ServiceEvent {
+                service,
+                at,
+                message,
+            } => {
+                let short = message
+                    .strip_prefix(&format!("(service {service}) "))
+                    .unwrap_or(message);
+                self.line(format!(
+                    "    {} {service}: {short}",
+                    dim.apply_to(at.strftime("%H:%M:%S"))
+                ));
+            }
+            Event::Warning { message } => {
+                eprintln!(
+                    "{} {message}",
+                    Style::new().yellow().bold().apply_to("warning:")
+                );
+                if self.printer.github {
+                    eprintln!("::warning::{}", escape_annotation(message));
+                }
+            }
+            Event::WaitStart { what, timeout_secs } => {
+                if self.printer.github {
+                    eprintln!("::group::waiting for {what}");
+                }
+                if self.printer.spinners {
+                    let bar = ProgressBar::new_spinner();
+                    bar.set_style(
+                        ProgressStyle::with_template("  {spinner} {elapsed:>4} {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                    bar.set_message(format!("waiting for {what} (timeout {timeout_secs}s)"));
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    *self.spinner.lock().unwrap() = Some(bar);
+                }
+            }
+            Event::WaitEnd => {
+                if let Some(bar) = self.spinner.lock().unwrap().take() {
+                    bar.finish_and_clear();
+                }
+                *self.last_progress.lock().unwrap() = None;
+                if self.printer.github {
+                    eprintln!("::endgroup::");
+                }
+            }
+        }
+        if !matches!(event, Event::WaitStart { .. } | Event::WaitEnd) {
+            self.log.lock().unwrap().push(event);
+        }
+    }
+
+    fn confirm(&self, question: &str) -> anyhow::Result<bool> {
+        if self.printer.yes {
+            return Ok(true);
+        }
+        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            return Err(UserError::new(format!(
+                "{question} This environment asks for confirmation, and there is no terminal to ask on; nothing changed"
+            ))
+            .hint("review the change with --dry-run, then pass --yes")
+            .into());
+        }
+        let bar = self.spinner.lock().unwrap().take();
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        eprint!("{} [y/N] ", Style::new().bold().apply_to(question));
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        Ok(matches!(
+            answer.trim().to_ascii_lowercase().as_str(),
+            "y" | "yes"
+        ))
+    }
+}

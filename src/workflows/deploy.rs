@@ -1,0 +1,643 @@
+//! Rolling deploy: preflight, register, update, wait, bake, and roll back on failure.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::preflight::{self, Context};
+use super::wait::{self, Verdict, WaitOutcome, short_td};
+use super::{Check, Interrupt, Reporter, tags, version_of};
+use crate::aws::{Aws, TaskDefinition};
+use crate::config::EnvConfig;
+use crate::error::Exit;
+
+/// How to deploy.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub version: String,
+    /// Stop after preflight and the plan; change nothing.
+    pub dry_run: bool,
+    /// Return once the service is updated, without waiting.
+    pub no_wait: bool,
+    /// On failure, leave the service where it is.
+    pub no_rollback: bool,
+    pub ignore_alarms: bool,
+    pub timeout: Duration,
+    /// Base poll interval of the waiter.
+    pub poll: Duration,
+    /// Who deploys, for the revision's tags.
+    pub actor: String,
+}
+
+/// How a deploy ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Result {
+    /// The new version is live and stable, and the bake passed.
+    Deployed,
+    /// The version asked for is the one running; nothing to do.
+    Unchanged,
+    /// `--no-wait`: the service was updated; nobody waited.
+    Started,
+    /// `--dry-run` / `plan`: nothing changed.
+    Planned,
+    /// A preflight check failed; nothing changed.
+    PreflightFailed,
+    /// The deploy failed and the previous revision is back and stable.
+    RolledBack,
+    /// The deploy failed and was not (or could not be) rolled back.
+    Failed,
+    /// The deploy did not settle within the timeout (`--no-rollback`).
+    TimedOut,
+    /// Ctrl-C while waiting.
+    Interrupted,
+}
+
+/// A task-definition revision as the outcome shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Revision {
+    /// `family:revision`
+    pub task_definition: String,
+    pub arn: String,
+    pub version: String,
+    pub image: String,
+}
+
+impl Revision {
+    pub fn of(td: &TaskDefinition, container: &str) -> Self {
+        Revision {
+            task_definition: td.short(),
+            arn: td.arn.clone(),
+            version: version_of(td, container),
+            image: td.image_of(container).unwrap_or_default().to_owned(),
+        }
+    }
+}
+
+/// What a deploy would change.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub base: String,
+    pub container: String,
+    pub image_from: String,
+    pub image_to: String,
+    /// Containers whose image stays as it is.
+    pub unchanged_containers: Vec<String>,
+    /// The AWS calls that change something, in order.
+    pub calls: Vec<String>,
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "task definition {} -> new revision", self.base)?;
+        writeln!(f, "  container {}:", self.container)?;
+        writeln!(f, "  - image: {}", self.image_from)?;
+        writeln!(f, "  + image: {}", self.image_to)?;
+        if !self.unchanged_containers.is_empty() {
+            writeln!(f, "  unchanged: {}", self.unchanged_containers.join(", "))?;
+        }
+        writeln!(f, "calls:")?;
+        for call in &self.calls {
+            writeln!(f, "  {call}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The rollback a failed deploy made.
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackReport {
+    pub to: Revision,
+    /// True when ECS's circuit breaker had already started it and opsctl only waited.
+    pub by_ecs: bool,
+    pub wait: WaitOutcome,
+}
+
+/// Everything a deploy did and saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployOutcome {
+    pub env: String,
+    pub cluster: String,
+    pub service: String,
+    pub version: String,
+    pub result: Result,
+    pub from: Option<Revision>,
+    pub to: Option<Revision>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub checks: Vec<Check>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<WaitOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackReport>,
+    /// Commands the user may want next.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub next: Vec<String>,
+    pub elapsed_secs: f64,
+}
+
+impl DeployOutcome {
+    /// The process exit code this outcome means.
+    pub fn exit(&self) -> Exit {
+        match self.result {
+            Result::Deployed | Result::Unchanged | Result::Started | Result::Planned => Exit::Ok,
+            Result::PreflightFailed => Exit::BadInput,
+            Result::RolledBack => Exit::RolledBack,
+            Result::Failed => Exit::Failed,
+            Result::TimedOut => Exit::TimedOut,
+            Result::Interrupted => Exit::Interrupted,
+        }
+    }
+}
+
+impl fmt::Display for DeployOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let from = self
+            .from
+            .as_ref()
+            .map_or("?", |r| r.task_definition.as_str());
+        let to = self.to.as_ref().map_or("?", |r| r.task_definition.as_str());
+        let target = format!("{} ({})", self.env, self.service);
+        match self.result {
+            Result::Deployed => writeln!(
+                f,
+                "deployed {} to {target}: {from} -> {to} in {:.0}s",
+                self.version, self.elapsed_secs
+            )?,
+            Result::Unchanged => writeln!(
+                f,
+                "{target} already runs {} on {from}; nothing to do",
+                self.version
+            )?,
+            Result::Started => writeln!(
+                f,
+                "{target} is rolling out {} ({from} -> {to}); not waiting. Follow it with `opsctl wait-stable {}`",
+                self.version, self.env
+            )?,
+            Result::Planned => {
+                writeln!(
+                    f,
+                    "plan for {} on {target} (nothing changed):",
+                    self.version
+                )?;
+                if let Some(plan) = &self.plan {
+                    write!(f, "{plan}")?;
+                }
+            }
+            Result::PreflightFailed => {
+                writeln!(
+                    f,
+                    "preflight failed for {} on {target}; nothing changed:",
+                    self.version
+                )?;
+                for c in self.checks.iter().filter(|c| !c.ok) {
+                    writeln!(f, "  {c}")?;
+                }
+            }
+            Result::RolledBack | Result::Failed | Result::TimedOut | Result::Interrupted => {
+                let what = match self.result {
+                    Result::TimedOut => "timed out",
+                    Result::Interrupted => "was interrupted",
+                    _ => "FAILED",
+                };
+                writeln!(f, "deploy of {} to {target} {what}", self.version)?;
+                if let Some(reason) = &self.reason {
+                    writeln!(f, "  reason: {reason}")?;
+                }
+                if let Some(wait) = &self.wait {
+                    for s in &wait.services {
+                        for t in &s.stopped_tasks {
+                            writeln!(f, "  stopped task {}: {}", t.id, t.reason)?;
+                            for c in &t.containers {
+                                writeln!(f, "    {c}")?;
+                            }
+                        }
+                        let last: Vec<_> = s.events.iter().rev().take(3).collect();
+                        if !last.is_empty() {
+                            writeln!(f, "  last service events:")?;
+                            for e in last.iter().rev() {
+                                writeln!(f, "    {} {}", e.at.strftime("%H:%M:%S"), e.message)?;
+                            }
+                        }
+                    }
+                }
+                match (&self.rollback, self.result) {
+                    (Some(rb), Result::RolledBack) => writeln!(
+                        f,
+                        "  rolled back to {} ({}){}; the service is stable on it",
+                        rb.to.task_definition,
+                        rb.to.version,
+                        if rb.by_ecs {
+                            ", started by ECS's circuit breaker"
+                        } else {
+                            ""
+                        }
+                    )?,
+                    (Some(rb), _) => writeln!(
+                        f,
+                        "  rollback to {} did NOT settle: {}",
+                        rb.to.task_definition,
+                        rb.wait.to_string().trim_end()
+                    )?,
+                    (None, _) => {
+                        if let Some(wait) = &self.wait {
+                            for s in &wait.services {
+                                writeln!(
+                                    f,
+                                    "  state: {} on {}, {}/{} running, {} pending",
+                                    s.service,
+                                    short_td(
+                                        s.now_running.as_deref().unwrap_or(&s.task_definition)
+                                    ),
+                                    s.running,
+                                    s.desired,
+                                    s.pending
+                                )?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for n in &self.next {
+            writeln!(f, "  next: {n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs a rolling deploy of `opts.version` to the env's service.
+pub async fn deploy(
+    aws: &Aws,
+    env: &EnvConfig,
+    service: &str,
+    opts: &Options,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<DeployOutcome> {
+    let started = Instant::now();
+    let mut out = DeployOutcome {
+        env: env.name.clone(),
+        cluster: env.cluster.clone(),
+        service: service.to_owned(),
+        version: opts.version.clone(),
+        result: Result::PreflightFailed,
+        from: None,
+        to: None,
+        reason: None,
+        checks: Vec::new(),
+        plan: None,
+        wait: None,
+        rollback: None,
+        next: Vec::new(),
+        elapsed_secs: 0.0,
+    };
+    let done = |mut out: DeployOutcome| {
+        out.elapsed_secs = started.elapsed().as_secs_f64();
+        Ok(out)
+    };
+
+    reporter.step(
+        "preflight",
+        format!("checking {} before deploying {}", service, opts.version),
+    );
+    let report = preflight::run(
+        aws,
+        &preflight::Request {
+            env,
+            service,
+            version: Some(&opts.version),
+            ignore_alarms: opts.ignore_alarms,
+        },
+        reporter,
+    )
+    .await?;
+    out.checks = report.checks.clone();
+    let passed = report.passed();
+    let Some(Context {
+        current,
+        container,
+        image,
+        ..
+    }) = report.context
+    else {
+        return done(out);
+    };
+    out.from = Some(Revision::of(&current, &container));
+    if !passed {
+        return done(out);
+    }
+    let image = image.expect("a passed image check found the image");
+    let current_image = current.image_of(&container).unwrap_or_default().to_owned();
+    if current_image == image.uri {
+        out.result = Result::Unchanged;
+        out.to = out.from.clone();
+        return done(out);
+    }
+
+    let unchanged_containers = current
+        .containers
+        .iter()
+        .filter(|c| c.name != container)
+        .map(|c| c.name.clone())
+        .collect();
+    out.plan = Some(Plan {
+        base: current.short(),
+        container: container.clone(),
+        image_from: current_image,
+        image_to: image.uri.clone(),
+        unchanged_containers,
+        calls: vec![
+            format!(
+                "ecs:RegisterTaskDefinition family={} (copy of {}, image of {container} changed, tagged {}={})",
+                current.family,
+                current.short(),
+                tags::VERSION,
+                opts.version
+            ),
+            format!(
+                "ecs:UpdateService cluster={} service={service} taskDefinition={}:<new>",
+                env.cluster, current.family
+            ),
+            format!(
+                "cloudwatch:PutMetricData namespace=opsctl metric=Deployment env={} service={service} version={}",
+                env.name, opts.version
+            ),
+            format!(
+                "ecs:TagResource {}=<outcome> on the new revision",
+                tags::OUTCOME
+            ),
+        ],
+    });
+    if opts.dry_run {
+        out.result = Result::Planned;
+        return done(out);
+    }
+    if env.confirm
+        && !reporter.confirm(&format!(
+            "Deploy {} to {} ({}), replacing {}?",
+            opts.version,
+            env.name,
+            service,
+            version_of(&current, &container)
+        ))?
+    {
+        crate::bad_input!(
+            "run it again and answer yes, or pass --yes",
+            "deploy to {} not confirmed; nothing changed",
+            env.name
+        );
+    }
+
+    reporter.step(
+        "register",
+        format!("registering a new revision of {}", current.family),
+    );
+    let mut new_tags = BTreeMap::new();
+    new_tags.insert(tags::VERSION.to_owned(), opts.version.clone());
+    new_tags.insert(tags::PREVIOUS.to_owned(), current.short());
+    new_tags.insert(tags::DEPLOYED_BY.to_owned(), opts.actor.clone());
+    new_tags.insert(
+        tags::DEPLOYED_AT.to_owned(),
+        jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+    );
+    new_tags.insert(tags::OUTCOME.to_owned(), tags::IN_PROGRESS.to_owned());
+    let new = aws
+        .ecs
+        .register_with_image(&current.arn, &container, &image.uri, &new_tags)
+        .await?;
+    out.to = Some(Revision::of(&new, &container));
+
+    reporter.step(
+        "update",
+        format!("pointing {service} at {} ({})", new.short(), opts.version),
+    );
+    let updated = aws
+        .ecs
+        .update_task_definition(&env.cluster, service, &new.arn)
+        .await?;
+    let deployment_id = updated
+        .primary()
+        .filter(|d| d.task_definition == new.arn)
+        .map(|d| d.id.clone());
+    if let Err(e) = aws
+        .monitoring
+        .put_deployment_marker(&env.name, service, &opts.version)
+        .await
+    {
+        reporter.warn(format!("could not publish the deployment marker: {e}"));
+    }
+    if opts.no_wait {
+        out.result = Result::Started;
+        out.next = vec![format!("opsctl wait-stable {}", env.name)];
+        return done(out);
+    }
+
+    reporter.step(
+        "wait",
+        format!("waiting for {service} to run {} everywhere", new.short()),
+    );
+    let waited = wait::wait(
+        aws,
+        &env.cluster,
+        vec![wait::Target {
+            service: service.to_owned(),
+            task_definition: Some(new.arn.clone()),
+            deployment_id,
+        }],
+        &wait_options(opts),
+        reporter,
+        interrupt,
+    )
+    .await?;
+    let verdict = waited.verdict();
+    let ecs_now_runs = waited.services[0].now_running.clone();
+    let mut reason = waited.services[0].reason.clone();
+    out.wait = Some(waited);
+
+    let verdict = if verdict == Verdict::Stable {
+        match bake(aws, env, reporter, interrupt).await? {
+            Bake::Passed => Verdict::Stable,
+            Bake::Alarm(why) => {
+                reason = Some(why);
+                Verdict::Failed
+            }
+            Bake::Interrupted => Verdict::Interrupted,
+        }
+    } else {
+        verdict
+    };
+
+    match verdict {
+        Verdict::Stable => {
+            tag_outcome(aws, &new, tags::SUCCEEDED, reporter).await;
+            out.result = Result::Deployed;
+            return done(out);
+        }
+        Verdict::Interrupted => {
+            out.result = Result::Interrupted;
+            out.reason = Some(format!(
+                "stopped waiting; {service} may still be rolling out {}",
+                new.short()
+            ));
+            out.next = vec![
+                format!("opsctl wait-stable {}   # keep waiting", env.name),
+                format!(
+                    "opsctl rollback {}      # go back to {}",
+                    env.name,
+                    current.short()
+                ),
+            ];
+            return done(out);
+        }
+        Verdict::Failed | Verdict::TimedOut => {}
+    }
+    tag_outcome(aws, &new, tags::FAILED, reporter).await;
+    out.reason = reason;
+    if opts.no_rollback {
+        out.result = if verdict == Verdict::TimedOut {
+            Result::TimedOut
+        } else {
+            Result::Failed
+        };
+        out.next = vec![
+            format!(
+                "opsctl rollback {}      # go back to {}",
+                env.name,
+                current.short()
+            ),
+            format!("opsctl status {}", env.name),
+        ];
+        return done(out);
+    }
+
+    // Roll back to where we started. If ECS's circuit breaker already did, follow its
+    // deployment instead of starting another.
+    let by_ecs = ecs_now_runs.as_deref() == Some(current.arn.as_str());
+    reporter.step(
+        "rollback",
+        if by_ecs {
+            format!(
+                "ECS is rolling {service} back to {}; waiting for it",
+                current.short()
+            )
+        } else {
+            format!("rolling {service} back to {}", current.short())
+        },
+    );
+    let deployment_id = if by_ecs {
+        None
+    } else {
+        let svc = aws
+            .ecs
+            .update_task_definition(&env.cluster, service, &current.arn)
+            .await?;
+        svc.primary().map(|d| d.id.clone())
+    };
+    let rb_wait = wait::wait(
+        aws,
+        &env.cluster,
+        vec![wait::Target {
+            service: service.to_owned(),
+            task_definition: Some(current.arn.clone()),
+            deployment_id,
+        }],
+        &wait_options(opts),
+        reporter,
+        interrupt,
+    )
+    .await?;
+    let rb_verdict = rb_wait.verdict();
+    tag_outcome(aws, &new, tags::ROLLED_BACK, reporter).await;
+    out.rollback = Some(RollbackReport {
+        to: Revision::of(&current, &container),
+        by_ecs,
+        wait: rb_wait,
+    });
+    out.result = match rb_verdict {
+        Verdict::Stable => Result::RolledBack,
+        Verdict::Interrupted => Result::Interrupted,
+        Verdict::TimedOut => Result::TimedOut,
+        Verdict::Failed => Result::Failed,
+    };
+    if out.result != Result::RolledBack {
+        out.next = vec![format!("opsctl status {}", env.name)];
+    }
+    done(out)
+}
+
+fn wait_options(opts: &Options) -> wait::Options {
+    wait::Options {
+        timeout: opts.timeout,
+        poll: opts.poll,
+        check_targets: true,
+    }
+}
+
+/// Records a deploy's outcome on its revision; a failure to tag is worth a warning only.
+async fn tag_outcome(aws: &Aws, td: &TaskDefinition, outcome: &str, reporter: &dyn Reporter) {
+    let tags = BTreeMap::from([(tags::OUTCOME.to_owned(), outcome.to_owned())]);
+    if let Err(e) = aws.ecs.tag_task_definition(&td.arn, &tags).await {
+        reporter.warn(format!("could not tag {} as {outcome}: {e}", td.short()));
+    }
+}
+
+enum Bake {
+    Passed,
+    Alarm(String),
+    Interrupted,
+}
+
+/// Watches the env's alarms for the bake time; any ALARM fails the deploy.
+async fn bake(
+    aws: &Aws,
+    env: &EnvConfig,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<Bake> {
+    let total = env.bake.0;
+    if total.is_zero() || env.alarms.is_empty() {
+        return Ok(Bake::Passed);
+    }
+    reporter.step(
+        "bake",
+        format!(
+            "watching {} for {}s",
+            env.alarms.join(", "),
+            total.as_secs()
+        ),
+    );
+    let deadline = Instant::now() + total;
+    let mut interrupt = interrupt.clone();
+    loop {
+        let firing: Vec<String> = aws
+            .monitoring
+            .alarms(&env.alarms)
+            .await?
+            .into_iter()
+            .filter(|a| a.state == "ALARM")
+            .map(|a| format!("{} ({})", a.name, a.reason))
+            .collect();
+        if !firing.is_empty() {
+            return Ok(Bake::Alarm(format!(
+                "alarm went into ALARM during bake: {}",
+                firing.join("; ")
+            )));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(Bake::Passed);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep((deadline - now).min(Duration::from_secs(5))) => {}
+            _ = interrupt.raised() => return Ok(Bake::Interrupted),
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The logic of every command. Workflows take the AWS traits and a [`Reporter`], never
+//! print, and return an outcome that is `Serialize + Display`.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::aws::RolloutState;
+
+pub mod deploy;
+pub mod inspect;
+pub mod preflight;
+pub mod rollback;
+pub mod wait;
+
+#[cfg(test)]
+mod tests;
+
+/// Something a workflow wants the user to see while it runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A step begins (`register`, `update`, `wait`, `bake`, `rollback`, ...).
+    Step { step: String, detail: String },
+    /// A check finished.
+    Check(Check),
+    /// Counts of one service, each poll.
+    Progress {
+        service: String,
+        running: i32,
+        desired: i32,
+        pending: i32,
+        rollout: Option<RolloutState>,
+        /// Healthy and registered targets, once counts have converged.
+        targets: Option<(usize, usize)>,
+    },
+    /// A new line from the service's ECS event log.
+    ServiceEvent {
+        service: String,
+        at: Timestamp,
+        message: String,
+    },
+    /// Something the user should know that does not stop the workflow.
+    Warning { message: String },
+    /// A long wait begins; the UI shows a spinner until `WaitEnd`.
+    WaitStart { what: String, timeout_secs: u64 },
+    /// The wait ended.
+    WaitEnd,
+}
+
+/// Receives a workflow's events. The CLI renders them; tests record them.
+pub trait Reporter: Send + Sync {
+    fn report(&self, event: Event);
+
+    /// Asks before a change to a prod-like environment. The CLI answers from `--yes`, a
+    /// prompt on a terminal, or refuses (a `UserError`) with no terminal.
+    fn confirm(&self, question: &str) -> anyhow::Result<bool>;
+
+    /// Shorthand for [`Event::Step`].
+    fn step(&self, step: &str, detail: String) {
+        self.report(Event::Step {
+            step: step.to_owned(),
+            detail,
+        });
+    }
+
+    /// Shorthand for [`Event::Warning`].
+    fn warn(&self, message: String) {
+        self.report(Event::Warning { message });
+    }
+}
+
+/// The result of one preflight check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    /// How to fix a failed check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Check {
+    pub fn pass(name: &str, detail: impl Into<String>) -> Self {
+        Check {
+            name: name.to_owned(),
+            ok: true,
+            detail: detail.into(),
+            hint: None,
+        }
+    }
+
+    pub fn fail(name: &str, detail: impl Into<String>, hint: impl Into<String>) -> Self {
+        Check {
+            name: name.to_owned(),
+            ok: false,
+            detail: detail.into(),
+            hint: Some(hint.into()),
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mark = if self.ok { "ok  " } else { "FAIL" };
+        write!(f, "{mark} {:<10} {}", self.name, self.detail)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n     fix: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Ctrl-C, seen by workflows only where stopping is safe: while waiting, never in the
+/// middle of a call that changes AWS.
+#[derive(Clone)]
+pub struct Interrupt(watch::Receiver<bool>);
+
+/// The side that raises an [`Interrupt`].
+pub struct InterruptHandle(watch::Sender<bool>);
+
+impl InterruptHandle {
+    pub fn raise(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Interrupt {
+    pub fn new() -> (InterruptHandle, Interrupt) {
+        let (tx, rx) = watch::channel(false);
+        (InterruptHandle(tx), Interrupt(rx))
+    }
+
+    /// Whether Ctrl-C has been pressed.
+    pub fn is_raised(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves when Ctrl-C is pressed; never, if the handle is gone without raising.
+    pub async fn raised(&mut self) {
+        loop {
+            if *self.0.borrow_and_update() {
+                return;
+            }
+            if self.0.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// Who is making a change, for tags and history: the CI actor, else the local user.
+pub fn actor() -> String {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(actor) = var("GITHUB_ACTOR") {
+        return format!("{actor} (GitHub Actions)");
+    }
+    let user = var("USER")
+        .or_else(|| var("USERNAME"))
+        .unwrap_or_else(|| "unknown".into());
+    match var("HOSTNAME") {
+        Some(host) => format!("{user}@{host}"),
+        None => user,
+    }
+}
+
+/// Tag keys opsctl writes on the task-definition revisions it registers.
+pub mod tags {
+    pub const VERSION: &str = "opsctl:version";
+    pub const PREVIOUS: &str = "opsctl:previous";
+    pub const DEPLOYED_BY: &str = "opsctl:deployed-by";
+    pub const DEPLOYED_AT: &str = "opsctl:deployed-at";
+    pub const OUTCOME: &str = "opsctl:outcome";
+
+    pub const SUCCEEDED: &str = "succeeded";
+    pub const FAILED: &str = "failed";
+    pub const ROLLED_BACK: &str = "rolled-back";
+    pub const IN_PROGRESS: &str = "in-progress";
+}
+
+/// The version a revision runs: its opsctl tag, else the image tag of the container.
+pub fn version_of(td: &crate::aws::TaskDefinition, container: &str) -> String {
+    if let Some(v) = td.tags.get(tags::VERSION) {
+        return v.clone();
+    }
+    td.image_of(container)
+        .map(image_tag)
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+/// The tag (or digest) part of an image reference.
+pub fn image_tag(image: &str) -> &str {
+    if let Some((_, digest)) = image.split_once('@') {
+        return digest;
+    }
+    match image.rsplit_once(':') {
+        // A colon before the last slash is a registry port, not a tag.
+        Some((_, tag)) if !tag.contains('/') => tag,
+        _ => "latest",
+    }
+}

@@ -1,0 +1,399 @@
+//! Read-only checks before any change: the service, its container, the version's image,
+//! the secrets the task definition references, the alarms, and no rollout in flight.
+
+use serde::Serialize;
+
+use super::{Check, Event, Reporter};
+use crate::aws::{Aws, AwsError, Image, Service, TaskDefinition};
+use crate::config::EnvConfig;
+
+/// What to check.
+pub struct Request<'a> {
+    pub env: &'a EnvConfig,
+    pub service: &'a str,
+    /// The version to deploy; `None` skips the image check.
+    pub version: Option<&'a str>,
+    /// Report alarms in ALARM as warnings instead of failures.
+    pub ignore_alarms: bool,
+}
+
+/// What the checks found out, for the workflow that runs next.
+#[derive(Debug, Clone, Serialize)]
+pub struct Context {
+    #[serde(skip)]
+    pub service: Service,
+    #[serde(skip)]
+    pub current: TaskDefinition,
+    pub container: String,
+    pub repository: String,
+    pub image: Option<Image>,
+}
+
+/// Every check's result and, when the service could be read, the context.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub checks: Vec<Check>,
+    #[serde(skip)]
+    pub context: Option<Context>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.context.is_some() && self.checks.iter().all(|c| c.ok)
+    }
+}
+
+fn push(checks: &mut Vec<Check>, reporter: &dyn Reporter, check: Check) {
+    reporter.report(Event::Check(check.clone()));
+    checks.push(check);
+}
+
+/// Runs every check it can (so one run shows every problem) and changes nothing.
+pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyhow::Result<Report> {
+    let env = req.env;
+    let mut checks = Vec::new();
+    let c = &mut checks;
+
+    let service = match aws
+        .ecs
+        .describe_services(&env.cluster, &[req.service.to_owned()])
+        .await
+    {
+        Ok(mut found) if !found.is_empty() => found.remove(0),
+        Ok(_) | Err(AwsError::NotFound(_)) => {
+            push(
+                c,
+                reporter,
+                Check::fail(
+                    "service",
+                    format!(
+                        "service {} not found in cluster {}",
+                        req.service, env.cluster
+                    ),
+                    format!(
+                        "check `cluster` and the service name for env.{} in opsctl.toml",
+                        env.name
+                    ),
+                ),
+            );
+            return Ok(Report {
+                checks,
+                context: None,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if service.status != "ACTIVE" {
+        push(
+            c,
+            reporter,
+            Check::fail(
+                "service",
+                format!("service {} is {}, not ACTIVE", service.name, service.status),
+                "deploy to an active service; a deleted service must be created again",
+            ),
+        );
+        return Ok(Report {
+            checks,
+            context: None,
+        });
+    }
+    let current_arn = service
+        .primary()
+        .map(|d| d.task_definition.clone())
+        .unwrap_or_else(|| service.task_definition.clone());
+    let current = aws.ecs.describe_task_definition(&current_arn).await?;
+    push(
+        c,
+        reporter,
+        Check::pass(
+            "service",
+            format!(
+                "{} is ACTIVE on {}, {}/{} running",
+                service.name,
+                current.short(),
+                service.running,
+                service.desired
+            ),
+        ),
+    );
+
+    let names: Vec<&str> = current.containers.iter().map(|c| c.name.as_str()).collect();
+    let container = match &env.container {
+        Some(name) if names.contains(&name.as_str()) => Some(name.clone()),
+        Some(name) => {
+            push(
+                c,
+                reporter,
+                Check::fail(
+                    "container",
+                    format!(
+                        "container `{name}` is not in {} (it has: {})",
+                        current.short(),
+                        names.join(", ")
+                    ),
+                    format!(
+                        "set container = \"...\" in [env.{}] to one of those",
+                        env.name
+                    ),
+                ),
+            );
+            None
+        }
+        None if names.len() == 1 => Some(names[0].to_owned()),
+        None => {
+            push(
+                c,
+                reporter,
+                Check::fail(
+                    "container",
+                    format!(
+                        "{} has {} containers ({}) and opsctl.toml does not say which one to change",
+                        current.short(),
+                        names.len(),
+                        names.join(", ")
+                    ),
+                    format!("add container = \"...\" to [env.{}]", env.name),
+                ),
+            );
+            None
+        }
+    };
+    let current_image = container
+        .as_deref()
+        .and_then(|name| current.image_of(name))
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(name) = &container {
+        push(
+            c,
+            reporter,
+            Check::pass("container", format!("{name} runs {current_image}")),
+        );
+    }
+    let repository = env
+        .repository
+        .clone()
+        .unwrap_or_else(|| repository_of(&current_image).to_owned());
+
+    let mut image = None;
+    if let Some(version) = req.version {
+        match aws.registry.find_image(&repository, version).await {
+            Ok(Some(found)) => {
+                push(
+                    c,
+                    reporter,
+                    Check::pass(
+                        "image",
+                        format!("{} ({})", found.uri, short_digest(&found.digest)),
+                    ),
+                );
+                image = Some(found);
+            }
+            Ok(None) => push(
+                c,
+                reporter,
+                Check::fail(
+                    "image",
+                    format!("version {version} is not in ECR repository {repository}"),
+                    format!(
+                        "push the image first, or pick a tag that exists \
+                         (aws ecr list-images --repository-name {repository})"
+                    ),
+                ),
+            ),
+            Err(AwsError::NotFound(_)) => push(
+                c,
+                reporter,
+                Check::fail(
+                    "image",
+                    format!("ECR repository {repository} does not exist"),
+                    format!("set repository = \"...\" in [env.{}]", env.name),
+                ),
+            ),
+            Err(e) => return Err(e.into()),
+        }
+    }
+
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for value_from in &current.secrets {
+        let Some(secret) = secret_id(value_from) else {
+            continue; // SSM parameters are not Secrets Manager's to check.
+        };
+        checked += 1;
+        if !aws.secrets.secret_exists(secret).await? {
+            missing.push(secret.to_owned());
+        }
+    }
+    if missing.is_empty() {
+        push(
+            c,
+            reporter,
+            Check::pass("secrets", format!("{checked} referenced secret(s) exist")),
+        );
+    } else {
+        push(
+            c,
+            reporter,
+            Check::fail(
+                "secrets",
+                format!(
+                    "secret(s) referenced by {} do not exist: {}",
+                    current.short(),
+                    missing.join(", ")
+                ),
+                "create the secret in Secrets Manager, or fix the task definition's `secrets`",
+            ),
+        );
+    }
+
+    if !env.alarms.is_empty() {
+        let alarms = aws.monitoring.alarms(&env.alarms).await?;
+        let unknown: Vec<&str> = env
+            .alarms
+            .iter()
+            .filter(|name| !alarms.iter().any(|a| &a.name == *name))
+            .map(String::as_str)
+            .collect();
+        let firing: Vec<String> = alarms
+            .iter()
+            .filter(|a| a.state == "ALARM")
+            .map(|a| format!("{} ({})", a.name, a.reason))
+            .collect();
+        if !unknown.is_empty() {
+            push(
+                c,
+                reporter,
+                Check::fail(
+                    "alarms",
+                    format!("alarm(s) not found in CloudWatch: {}", unknown.join(", ")),
+                    format!("fix `alarms` in [env.{}]", env.name),
+                ),
+            );
+        } else if !firing.is_empty() && !req.ignore_alarms {
+            push(
+                c,
+                reporter,
+                Check::fail(
+                    "alarms",
+                    format!("in ALARM: {}", firing.join("; ")),
+                    "deploy once the alarm is OK, or pass --ignore-alarms if the deploy is the fix",
+                ),
+            );
+        } else if !firing.is_empty() {
+            reporter.warn(format!("ignoring alarms in ALARM: {}", firing.join("; ")));
+            push(
+                c,
+                reporter,
+                Check::pass(
+                    "alarms",
+                    format!("in ALARM but ignored: {}", firing.join("; ")),
+                ),
+            );
+        } else {
+            push(
+                c,
+                reporter,
+                Check::pass(
+                    "alarms",
+                    format!("{} alarm(s), none in ALARM", alarms.len()),
+                ),
+            );
+        }
+    }
+
+    if service.deployment_in_flight() {
+        let primary = service.primary();
+        push(
+            c,
+            reporter,
+            Check::fail(
+                "in-flight",
+                format!(
+                    "a deployment is already in progress ({} deployments; primary {} {})",
+                    service.deployments.len(),
+                    primary.map_or("?", |d| d.id.as_str()),
+                    primary
+                        .and_then(|d| d.rollout_state)
+                        .map(|r| r.to_string())
+                        .unwrap_or_default()
+                ),
+                format!(
+                    "wait for it with `opsctl wait-stable {}`, or roll it back with `opsctl rollback {}`",
+                    env.name, env.name
+                ),
+            ),
+        );
+    } else {
+        push(
+            c,
+            reporter,
+            Check::pass("in-flight", "no deployment in progress"),
+        );
+    }
+
+    let context = container.map(|container| Context {
+        service,
+        current,
+        container,
+        repository,
+        image,
+    });
+    Ok(Report { checks, context })
+}
+
+/// The repository part of an image reference: `…/users:v1` → `users`.
+pub fn repository_of(image: &str) -> &str {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let (registry_and_path, _) = match without_digest.rsplit_once(':') {
+        Some((head, tag)) if !tag.contains('/') => (head, tag),
+        _ => (without_digest, ""),
+    };
+    match registry_and_path.split_once('/') {
+        Some((_, path)) => path,
+        None => registry_and_path,
+    }
+}
+
+/// A Secrets Manager secret ARN without the JSON-key/version suffix ECS allows; `None` for
+/// anything that is not a Secrets Manager ARN.
+pub fn secret_id(value_from: &str) -> Option<&str> {
+    let parts: Vec<&str> = value_from.splitn(8, ':').collect();
+    if parts.len() < 7 || parts[2] != "secretsmanager" {
+        return None;
+    }
+    let end: usize = parts[..7].iter().map(|p| p.len() + 1).sum::<usize>() - 1;
+    Some(&value_from[..end])
+}
+
+fn short_digest(digest: &str) -> &str {
+    digest.get(..19).unwrap_or(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_from_image() {
+        assert_eq!(
+            repository_of("123.dkr.ecr.us-east-1.amazonaws.com/users:v1.0.0"),
+            "users"
+        );
+        assert_eq!(
+            repository_of("123.dkr.ecr.us-east-1.amazonaws.com/team/users@sha256:ab"),
+            "team/users"
+        );
+        assert_eq!(repository_of("localhost:5000/users"), "users");
+    }
+
+    #[test]
+    fn secret_arn_suffix_is_cut() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:users/db-AbCdEf";
+        assert_eq!(secret_id(arn), Some(arn));
+        assert_eq!(secret_id(&format!("{arn}:username::")), Some(arn));
+        assert_eq!(secret_id("arn:aws:ssm:us-east-1:123:parameter/x"), None);
+        assert_eq!(secret_id("plain-name"), None);
+    }
+}

@@ -1,0 +1,670 @@
+//! Workflows against the in-memory AWS, under paused tokio time: every failure path in
+//! milliseconds.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::deploy::{self, DeployOutcome};
+use super::rollback;
+use super::wait::{self, Verdict};
+use super::{Event, Interrupt, Reporter, tags};
+use crate::aws::fake::{FakeAws, REGISTRY};
+use crate::config::{Config, EnvConfig};
+use crate::error::{Exit, UserError};
+
+/// Records every event; answers confirmations as told.
+#[derive(Default)]
+struct Recorder {
+    events: Mutex<Vec<Event>>,
+    refuse: bool,
+}
+
+impl Reporter for Recorder {
+    fn report(&self, event: Event) {
+        self.events.lock().unwrap().push(event);
+    }
+
+    fn confirm(&self, _question: &str) -> anyhow::Result<bool> {
+        Ok(!self.refuse)
+    }
+}
+
+impl Recorder {
+    fn service_events(&self) -> Vec<String> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                Event::ServiceEvent { message, .. } => Some(message.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                Event::Warning { message } => Some(message.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn staging(confirm: bool) -> EnvConfig {
+    let text = format!(
+        r#"
+[env.staging]
+region = "us-east-1"
+cluster = "demo"
+service = "staging-users"
+container = "users"
+repository = "users"
+timeout = "2m"
+alarms = ["staging-users-5xx"]
+bake = "30s"
+confirm = {confirm}
+"#
+    );
+    Config::parse("opsctl.toml".as_ref(), &text)
+        .unwrap()
+        .env("staging")
+        .unwrap()
+        .clone()
+}
+
+fn opts(version: &str) -> deploy::Options {
+    deploy::Options {
+        version: version.into(),
+        dry_run: false,
+        no_wait: false,
+        no_rollback: false,
+        ignore_alarms: false,
+        timeout: Duration::from_secs(120),
+        poll: Duration::from_secs(1),
+        actor: "tester".into(),
+    }
+}
+
+async fn run_deploy(fake: &FakeAws, o: &deploy::Options, rec: &Recorder) -> DeployOutcome {
+    let (_handle, interrupt) = Interrupt::new();
+    deploy::deploy(
+        &fake.aws(),
+        &staging(false),
+        "staging-users",
+        o,
+        rec,
+        &interrupt,
+    )
+    .await
+    .unwrap()
+}
+
+const REV1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/staging-users:1";
+const REV2: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/staging-users:2";
+const REV3: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/staging-users:3";
+
+#[tokio::test(start_paused = true)]
+async fn good_deploy_changes_only_the_image_and_tags_the_revision() {
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
+
+    assert_eq!(out.result, deploy::Result::Deployed, "{out}");
+    assert_eq!(out.exit(), Exit::Ok);
+    assert_eq!(fake.service_task_definition("staging-users"), REV3);
+    let new = fake.task_definition(REV3);
+    let old = fake.task_definition(REV2);
+    assert_eq!(
+        new.image_of("users"),
+        Some(format!("{REGISTRY}/users:v1.2.0").as_str())
+    );
+    assert_eq!(new.image_of("log-router"), old.image_of("log-router"));
+    assert_eq!(new.secrets, old.secrets);
+    assert_eq!(new.tags[tags::VERSION], "v1.2.0");
+    assert_eq!(new.tags[tags::PREVIOUS], "staging-users:2");
+    assert_eq!(new.tags[tags::DEPLOYED_BY], "tester");
+    assert_eq!(new.tags[tags::OUTCOME], tags::SUCCEEDED);
+    assert_eq!(
+        fake.count("cloudwatch:PutMetricData"),
+        1,
+        "deployment marker"
+    );
+    assert!(
+        rec.service_events()
+            .iter()
+            .any(|e| e.contains("steady state")),
+        "service events are reported as they come: {:?}",
+        rec.service_events()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn waiter_notices_completion_within_two_seconds_with_one_call_per_poll() {
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    let mut o = opts("v1.2.0");
+    o.timeout = Duration::from_secs(60);
+    let env = staging(false);
+    let aws = fake.aws();
+    let (_h, interrupt) = Interrupt::new();
+    let mut env_no_bake = env.clone();
+    env_no_bake.bake.0 = Duration::ZERO;
+    let out = deploy::deploy(&aws, &env_no_bake, "staging-users", &o, &rec, &interrupt)
+        .await
+        .unwrap();
+    let returned = Instant::now();
+    let completed = fake.completed_at().expect("the rollout completed");
+    assert_eq!(out.result, deploy::Result::Deployed);
+    let lag = returned - completed;
+    assert!(
+        lag <= Duration::from_secs(2),
+        "noticed {lag:?} after completion"
+    );
+    let wait = out.wait.unwrap();
+    // Rollout takes 5 s in the fake: about one DescribeServices call per second.
+    assert!((4..=8).contains(&wait.polls), "polls: {}", wait.polls);
+    assert_eq!(fake.count("ecs:DescribeServices") as u32, wait.polls + 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failing_rollout_is_rolled_back_and_exits_3() {
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    let out = run_deploy(&fake, &opts("v1.4.0-broken"), &rec).await;
+
+    assert_eq!(out.result, deploy::Result::RolledBack, "{out}");
+    assert_eq!(out.exit(), Exit::RolledBack);
+    assert_eq!(
+        fake.service_task_definition("staging-users"),
+        REV2,
+        "back on the previous revision"
+    );
+    assert_eq!(
+        fake.task_definition(REV3).tags[tags::OUTCOME],
+        tags::ROLLED_BACK
+    );
+    let rb = out.rollback.as_ref().unwrap();
+    assert!(!rb.by_ecs);
+    assert_eq!(
+        fake.count("ecs:UpdateService"),
+        2,
+        "deploy, then opsctl's rollback"
+    );
+    assert!(out.reason.as_ref().unwrap().contains("circuit breaker"));
+    let wait = out.wait.as_ref().unwrap();
+    assert!(
+        !wait.services[0].stopped_tasks.is_empty(),
+        "stopped-task reasons are reported"
+    );
+    let text = out.to_string();
+    assert!(
+        text.contains("Essential container in task exited"),
+        "{text}"
+    );
+    assert!(text.contains("rolled back to staging-users:2"), "{text}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn circuit_breaker_rollback_is_a_failed_deploy_not_a_success() {
+    let fake = FakeAws::staging();
+    // ECS rolls back on its own, half a second after the failure: a 1 s poller that only
+    // compares counts would call the result stable.
+    fake.set_behaviour(|b| {
+        b.ecs_rollback = true;
+        b.rollback_delay = Duration::from_millis(500);
+    });
+    let rec = Recorder::default();
+    let out = run_deploy(&fake, &opts("v1.4.0-broken"), &rec).await;
+
+    assert_eq!(out.result, deploy::Result::RolledBack, "{out}");
+    assert_eq!(out.exit(), Exit::RolledBack);
+    assert!(
+        out.rollback.as_ref().unwrap().by_ecs,
+        "opsctl followed ECS's rollback"
+    );
+    assert_eq!(
+        fake.count("ecs:UpdateService"),
+        1,
+        "no second rollback on top of ECS's"
+    );
+    assert_eq!(fake.service_task_definition("staging-users"), REV2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn circuit_breaker_rollback_fails_standalone_wait_too() {
+    let fake = FakeAws::staging();
+    fake.set_behaviour(|b| {
+        b.ecs_rollback = true;
+        b.rollback_delay = Duration::from_millis(300);
+    });
+    let aws = fake.aws();
+    aws.ecs
+        .update_task_definition("demo", "staging-users", &{
+            let td = aws
+                .ecs
+                .register_with_image(
+                    REV2,
+                    "users",
+                    &format!("{REGISTRY}/users:v1.4.0-broken"),
+                    &Default::default(),
+                )
+                .await
+                .unwrap();
+            td.arn
+        })
+        .await
+        .unwrap();
+    let rec = Recorder::default();
+    let (_h, interrupt) = Interrupt::new();
+    let out = wait::wait(
+        &aws,
+        "demo",
+        vec![wait::Target::current("staging-users")],
+        &wait::Options::with_timeout(Duration::from_secs(60)),
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.verdict(), Verdict::Failed, "{out}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn alarm_during_bake_rolls_back() {
+    let fake = FakeAws::staging();
+    fake.alarm_after("staging-users-5xx", Duration::from_secs(15));
+    let rec = Recorder::default();
+    let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
+
+    assert_eq!(out.result, deploy::Result::RolledBack, "{out}");
+    assert!(
+        out.reason.as_ref().unwrap().contains("staging-users-5xx"),
+        "{out}"
+    );
+    assert_eq!(fake.service_task_definition("staging-users"), REV2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_without_rollback_exits_4_and_reports_the_state() {
+    let fake = FakeAws::staging();
+    fake.set_behaviour(|b| b.stuck = true);
+    let rec = Recorder::default();
+    let mut o = opts("v1.2.0");
+    o.no_rollback = true;
+    o.timeout = Duration::from_secs(30);
+    let started = Instant::now();
+    let out = run_deploy(&fake, &o, &rec).await;
+
+    assert_eq!(out.result, deploy::Result::TimedOut, "{out}");
+    assert_eq!(out.exit(), Exit::TimedOut);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(30) && waited < Duration::from_secs(32),
+        "{waited:?}"
+    );
+    let text = out.to_string();
+    assert!(text.contains("state: staging-users"), "{text}");
+    assert!(
+        text.contains("0/2 running") || text.contains("2/2 running"),
+        "{text}"
+    );
+    assert!(text.contains("opsctl rollback staging"), "{text}");
+    assert_eq!(
+        fake.service_task_definition("staging-users"),
+        REV3,
+        "left where it was"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeout_with_rollback_goes_back_and_exits_3() {
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    // Stuck only for the new revision: flip after the deploy starts waiting.
+    fake.set_behaviour(|b| b.task_start = Duration::from_secs(45));
+    let mut o = opts("v1.2.0");
+    o.timeout = Duration::from_secs(30);
+    let out = run_deploy(&fake, &o, &rec).await;
+    // The rollback's own rollout also takes 45 s > 30 s: it times out too, and says so.
+    assert_eq!(out.result, deploy::Result::TimedOut, "{out}");
+    assert_eq!(out.exit(), Exit::TimedOut);
+    assert!(out.to_string().contains("did NOT settle"), "{out}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_bursts_slow_the_waiter_but_do_not_fail_it() {
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    let aws = fake.aws();
+    let td = aws
+        .ecs
+        .register_with_image(
+            REV2,
+            "users",
+            &format!("{REGISTRY}/users:v1.2.0"),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    aws.ecs
+        .update_task_definition("demo", "staging-users", &td.arn)
+        .await
+        .unwrap();
+    fake.throttle(4);
+    let (_h, interrupt) = Interrupt::new();
+    let started = Instant::now();
+    let out = wait::wait(
+        &aws,
+        "demo",
+        vec![wait::Target::current("staging-users")],
+        &wait::Options::with_timeout(Duration::from_secs(120)),
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.verdict(), Verdict::Stable, "{out}");
+    assert_eq!(rec.warnings().len(), 4, "{:?}", rec.warnings());
+    // Backed off 2+4+8+16 s (±20 %) before succeeding.
+    assert!(
+        started.elapsed() >= Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn redeploying_the_running_version_changes_nothing() {
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    let out = run_deploy(&fake, &opts("v1.1.0"), &rec).await;
+    assert_eq!(out.result, deploy::Result::Unchanged, "{out}");
+    assert_eq!(out.exit(), Exit::Ok);
+    assert!(
+        fake.mutating_calls().is_empty(),
+        "{:?}",
+        fake.mutating_calls()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_input_changes_nothing() {
+    type Setup = Box<dyn Fn(&FakeAws)>;
+    let cases: Vec<(&str, Setup, &str)> = vec![
+        ("v9.9.9", Box::new(|_| {}), "is not in ECR repository users"),
+        (
+            "v1.2.0",
+            Box::new(|f| f.set_alarm("staging-users-5xx", "ALARM")),
+            "in ALARM",
+        ),
+        ("v1.2.0", Box::new(|f| f.remove_secrets()), "do not exist"),
+        (
+            "v1.2.0",
+            Box::new(|f| f.start_foreign_deployment("staging-users", 1)),
+            "already in progress",
+        ),
+    ];
+    for (version, setup, expected) in cases {
+        let fake = FakeAws::staging();
+        setup(&fake);
+        let rec = Recorder::default();
+        let out = run_deploy(&fake, &opts(version), &rec).await;
+        assert_eq!(
+            out.result,
+            deploy::Result::PreflightFailed,
+            "{version}: {out}"
+        );
+        assert_eq!(out.exit(), Exit::BadInput);
+        assert!(out.to_string().contains(expected), "{out}");
+        assert!(
+            out.to_string().contains("fix:"),
+            "every failed check says how to fix it: {out}"
+        );
+        // start_foreign_deployment bypasses the recorder, so any mutating call is ours.
+        assert!(
+            fake.mutating_calls().is_empty(),
+            "{expected}: {:?}",
+            fake.mutating_calls()
+        );
+        assert_eq!(fake.revisions(), 2, "no revision registered");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn alarm_in_alarm_can_be_ignored_when_the_deploy_is_the_fix() {
+    let fake = FakeAws::staging();
+    fake.set_alarm("staging-users-5xx", "ALARM");
+    let rec = Recorder::default();
+    let mut o = opts("v1.2.0");
+    o.ignore_alarms = true;
+    let mut env = staging(false);
+    env.bake.0 = Duration::ZERO;
+    let (_h, interrupt) = Interrupt::new();
+    let out = deploy::deploy(&fake.aws(), &env, "staging-users", &o, &rec, &interrupt)
+        .await
+        .unwrap();
+    assert_eq!(out.result, deploy::Result::Deployed, "{out}");
+    assert!(rec.warnings().iter().any(|w| w.contains("ignoring alarms")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn wrong_container_name_fails_preflight() {
+    let fake = FakeAws::staging();
+    let mut env = staging(false);
+    env.container = Some("web".into());
+    let rec = Recorder::default();
+    let (_h, interrupt) = Interrupt::new();
+    let out = deploy::deploy(
+        &fake.aws(),
+        &env,
+        "staging-users",
+        &opts("v1.2.0"),
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.exit(), Exit::BadInput);
+    assert!(
+        out.to_string()
+            .contains("container `web` is not in staging-users:2 (it has: users, log-router)"),
+        "{out}"
+    );
+    assert!(fake.mutating_calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn dry_run_plans_and_changes_nothing() {
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    let mut o = opts("v1.2.0");
+    o.dry_run = true;
+    let out = run_deploy(&fake, &o, &rec).await;
+    assert_eq!(out.result, deploy::Result::Planned);
+    let plan = out.plan.as_ref().unwrap();
+    assert!(plan.image_to.ends_with("users:v1.2.0"));
+    assert_eq!(plan.unchanged_containers, vec!["log-router".to_owned()]);
+    assert!(fake.mutating_calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn prod_without_confirmation_changes_nothing() {
+    let fake = FakeAws::staging();
+    let rec = Recorder {
+        refuse: true,
+        ..Default::default()
+    };
+    let (_h, interrupt) = Interrupt::new();
+    let err = deploy::deploy(
+        &fake.aws(),
+        &staging(true),
+        "staging-users",
+        &opts("v1.2.0"),
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.downcast_ref::<UserError>().is_some(), "{err}");
+    assert!(fake.mutating_calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_while_waiting_stops_and_says_how_to_resume() {
+    let fake = FakeAws::staging();
+    fake.set_behaviour(|b| b.stuck = true);
+    let rec = Recorder::default();
+    let (handle, interrupt) = Interrupt::new();
+    let env = staging(false);
+    let aws = fake.aws();
+    let o = opts("v1.2.0");
+    let deploy = deploy::deploy(&aws, &env, "staging-users", &o, &rec, &interrupt);
+    let press = async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        handle.raise();
+    };
+    let (out, ()) = tokio::join!(deploy, press);
+    let out = out.unwrap();
+    assert_eq!(out.result, deploy::Result::Interrupted);
+    assert_eq!(out.exit(), Exit::Interrupted);
+    let text = out.to_string();
+    assert!(text.contains("opsctl wait-stable staging"), "{text}");
+    assert!(text.contains("opsctl rollback staging"), "{text}");
+    assert_eq!(fake.count("ecs:UpdateService"), 1, "no rollback on Ctrl-C");
+}
+
+fn rb_opts(to: Option<&str>) -> rollback::Options {
+    rollback::Options {
+        to: to.map(str::to_owned),
+        dry_run: false,
+        no_wait: false,
+        timeout: Duration::from_secs(60),
+        poll: Duration::from_secs(1),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_returns_to_the_previous_revision() {
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
+    assert_eq!(out.result, deploy::Result::Deployed);
+
+    let (_h, interrupt) = Interrupt::new();
+    let out = rollback::rollback(
+        &fake.aws(),
+        &staging(false),
+        "staging-users",
+        &rb_opts(None),
+        None,
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.result, rollback::Result::RolledBack, "{out}");
+    assert_eq!(out.to.task_definition, "staging-users:2");
+    assert_eq!(out.to.version, "v1.1.0");
+    assert_eq!(fake.service_task_definition("staging-users"), REV2);
+    assert_eq!(
+        fake.task_definition(REV3).tags[tags::OUTCOME],
+        tags::ROLLED_BACK
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_skips_revisions_whose_deploy_failed() {
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    // v1.4.0-broken fails and is rolled back (rev 3), then v1.2.0 succeeds (rev 4).
+    run_deploy(&fake, &opts("v1.4.0-broken"), &rec).await;
+    run_deploy(&fake, &opts("v1.2.0"), &rec).await;
+    // Strip the `previous` tag so the choice falls to outcomes.
+    let aws = fake.aws();
+    let rev4 = REV3.replace(":3", ":4");
+    fake.remove_tag(&rev4, tags::PREVIOUS);
+    assert_eq!(fake.service_task_definition("staging-users"), rev4);
+    let (_h, interrupt) = Interrupt::new();
+    let out = rollback::rollback(
+        &aws,
+        &staging(false),
+        "staging-users",
+        &rb_opts(None),
+        None,
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.to.task_definition, "staging-users:2", "{out}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_to_a_version_or_revision() {
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    let (_h, interrupt) = Interrupt::new();
+    let aws = fake.aws();
+    let env = staging(false);
+    let out = rollback::rollback(
+        &aws,
+        &env,
+        "staging-users",
+        &rb_opts(Some("v1.0.0")),
+        None,
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.to.task_definition, "staging-users:1");
+    assert_eq!(fake.service_task_definition("staging-users"), REV1);
+
+    let err = rollback::rollback(
+        &aws,
+        &env,
+        "staging-users",
+        &rb_opts(Some("7")),
+        None,
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap_err();
+    let user = err.downcast_ref::<UserError>().expect("bad input");
+    assert!(
+        user.message
+            .contains("revision 7 is not an ACTIVE revision"),
+        "{user}"
+    );
+    assert!(user.hint.as_ref().unwrap().contains("2, 1"), "{user:?}");
+
+    let before = fake.mutating_calls().len();
+    let err = rollback::rollback(
+        &aws,
+        &env,
+        "staging-users",
+        &rb_opts(Some("v3.0.0")),
+        None,
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no ACTIVE revision of staging-users runs version v3.0.0")
+    );
+    assert_eq!(
+        fake.mutating_calls().len(),
+        before,
+        "bad --to changes nothing"
+    );
+}

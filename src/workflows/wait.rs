@@ -1,0 +1,448 @@
+//! opsctl's own waiter: stricter and quicker than `aws ecs wait services-stable`.
+//!
+//! Success only when the PRIMARY deployment runs the expected task definition, its rollout is
+//! COMPLETED (or, with no rollout state, it is the only deployment), running == desired, and
+//! every target behind the load balancer is healthy. A FAILED rollout, or ECS replacing our
+//! deployment with another (a circuit-breaker rollback), is a failure. One `DescribeServices`
+//! call per poll for all services, about once a second with jitter, slower under throttling.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::{Event, Interrupt, Reporter};
+use crate::aws::{Aws, AwsError, RolloutState, Service, ServiceEvent, StoppedTask};
+
+/// What to wait for on one service.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub service: String,
+    /// The task definition ARN the service must settle on; `None` takes whatever the
+    /// PRIMARY deployment runs at the first poll.
+    pub task_definition: Option<String>,
+    /// The deployment to follow (from `UpdateService`); `None` takes the first PRIMARY seen.
+    pub deployment_id: Option<String>,
+}
+
+impl Target {
+    /// Wait for the service's current PRIMARY deployment, whatever it runs.
+    pub fn current(service: &str) -> Self {
+        Target {
+            service: service.to_owned(),
+            task_definition: None,
+            deployment_id: None,
+        }
+    }
+}
+
+/// How to wait.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub timeout: Duration,
+    /// Base interval between polls (jittered ±20 %).
+    pub poll: Duration,
+    /// Also require every target in the service's target groups to be healthy.
+    pub check_targets: bool,
+}
+
+impl Options {
+    pub fn with_timeout(timeout: Duration) -> Self {
+        Options {
+            timeout,
+            poll: Duration::from_secs(1),
+            check_targets: true,
+        }
+    }
+}
+
+/// How the wait ended for one service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Stable,
+    /// The rollout failed (ECS says FAILED, or ECS replaced it with a rollback).
+    Failed,
+    TimedOut,
+    Interrupted,
+}
+
+/// The wait's result for one service, with the state it left.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceWait {
+    pub service: String,
+    pub verdict: Verdict,
+    pub task_definition: String,
+    /// Why it failed, in ECS's words where it gave any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub running: i32,
+    pub desired: i32,
+    pub pending: i32,
+    pub rollout: Option<RolloutState>,
+    /// What the service runs now, when ECS moved it elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub now_running: Option<String>,
+    /// The stopped tasks' reasons, on failure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stopped_tasks: Vec<StoppedTask>,
+    /// The service events that arrived during the wait, oldest first.
+    pub events: Vec<ServiceEvent>,
+}
+
+/// The result of waiting on one or more services.
+#[derive(Debug, Clone, Serialize)]
+pub struct WaitOutcome {
+    pub services: Vec<ServiceWait>,
+    pub elapsed_secs: f64,
+    /// `DescribeServices` calls made (one per poll).
+    pub polls: u32,
+}
+
+impl WaitOutcome {
+    /// The worst verdict: any failure, then interruption, then time-out; else stable.
+    pub fn verdict(&self) -> Verdict {
+        let has = |v| self.services.iter().any(|s| s.verdict == v);
+        if has(Verdict::Failed) {
+            Verdict::Failed
+        } else if has(Verdict::Interrupted) {
+            Verdict::Interrupted
+        } else if has(Verdict::TimedOut) {
+            Verdict::TimedOut
+        } else {
+            Verdict::Stable
+        }
+    }
+}
+
+impl fmt::Display for WaitOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for s in &self.services {
+            let verdict = match s.verdict {
+                Verdict::Stable => "stable",
+                Verdict::Failed => "FAILED",
+                Verdict::TimedOut => "still not stable (timed out)",
+                Verdict::Interrupted => "interrupted, not stable yet",
+            };
+            writeln!(
+                f,
+                "{}: {verdict} on {} ({}/{} running, {} pending{}) after {:.0}s",
+                s.service,
+                short_td(&s.task_definition),
+                s.running,
+                s.desired,
+                s.pending,
+                s.rollout
+                    .map(|r| format!(", rollout {r}"))
+                    .unwrap_or_default(),
+                self.elapsed_secs,
+            )?;
+            if let Some(reason) = &s.reason {
+                writeln!(f, "  reason: {reason}")?;
+            }
+            if let Some(now) = &s.now_running {
+                writeln!(f, "  the service now runs {}", short_td(now))?;
+            }
+            for t in &s.stopped_tasks {
+                writeln!(f, "  stopped task {}: {}", t.id, t.reason)?;
+                for c in &t.containers {
+                    writeln!(f, "    {c}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `family:revision` from a task definition ARN.
+pub fn short_td(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+struct Tracked {
+    target: Target,
+    seen_events: HashSet<String>,
+    first_poll: bool,
+    result: Option<ServiceWait>,
+    events: Vec<ServiceEvent>,
+    last: Option<Service>,
+}
+
+/// Waits until every target is stable, one fails, the timeout passes, or Ctrl-C.
+pub async fn wait(
+    aws: &Aws,
+    cluster: &str,
+    targets: Vec<Target>,
+    opts: &Options,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<WaitOutcome> {
+    let started = Instant::now();
+    let deadline = started + opts.timeout;
+    let names: Vec<String> = targets.iter().map(|t| t.service.clone()).collect();
+    let mut tracked: Vec<Tracked> = targets
+        .into_iter()
+        .map(|target| Tracked {
+            target,
+            seen_events: HashSet::new(),
+            first_poll: true,
+            result: None,
+            events: Vec::new(),
+            last: None,
+        })
+        .collect();
+    reporter.report(Event::WaitStart {
+        what: names.join(", "),
+        timeout_secs: opts.timeout.as_secs(),
+    });
+    let mut interrupt = interrupt.clone();
+    let mut polls = 0u32;
+    let mut interval = opts.poll;
+    let mut transient_errors = 0u32;
+
+    loop {
+        polls += 1;
+        match aws.ecs.describe_services(cluster, &names).await {
+            Ok(services) => {
+                interval = opts.poll;
+                transient_errors = 0;
+                for t in tracked.iter_mut().filter(|t| t.result.is_none()) {
+                    let Some(svc) = services.iter().find(|s| s.name == t.target.service) else {
+                        anyhow::bail!(
+                            "service {} vanished from cluster {cluster}",
+                            t.target.service
+                        );
+                    };
+                    observe(aws, cluster, t, svc, opts, reporter).await?;
+                }
+            }
+            Err(AwsError::Throttled(msg)) => {
+                interval = (interval * 2).min(Duration::from_secs(20));
+                reporter.warn(format!(
+                    "AWS is throttling DescribeServices; polling every {}s for now ({msg})",
+                    interval.as_secs()
+                ));
+            }
+            Err(AwsError::Other(msg)) if transient_errors < 3 => {
+                transient_errors += 1;
+                reporter.warn(format!("DescribeServices failed, trying again: {msg}"));
+            }
+            Err(e) => {
+                reporter.report(Event::WaitEnd);
+                return Err(e.into());
+            }
+        }
+
+        if tracked.iter().all(|t| t.result.is_some()) {
+            break;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            finish_all(&mut tracked, Verdict::TimedOut);
+            break;
+        }
+        let jitter = 0.8 + fastrand::f64() * 0.4;
+        let nap = interval.mul_f64(jitter).min(deadline - now);
+        tokio::select! {
+            _ = tokio::time::sleep(nap) => {}
+            _ = interrupt.raised() => {
+                finish_all(&mut tracked, Verdict::Interrupted);
+                break;
+            }
+        }
+    }
+    reporter.report(Event::WaitEnd);
+
+    let mut services = Vec::new();
+    for t in tracked {
+        let mut result = t.result.expect("every service has a verdict");
+        result.events = t.events;
+        if result.verdict == Verdict::Failed {
+            // Best effort: the reasons help, but their absence must not hide the verdict.
+            match aws.ecs.stopped_tasks(cluster, &t.target.service, 20).await {
+                Ok(tasks) => {
+                    let ours: Vec<StoppedTask> = tasks
+                        .iter()
+                        .filter(|task| {
+                            Some(&task.task_definition) == t.target.task_definition.as_ref()
+                        })
+                        .cloned()
+                        .collect();
+                    let mut chosen = if ours.is_empty() { tasks } else { ours };
+                    chosen.truncate(5);
+                    result.stopped_tasks = chosen;
+                }
+                Err(e) => reporter.warn(format!("could not read stopped tasks: {e}")),
+            }
+        }
+        services.push(result);
+    }
+    Ok(WaitOutcome {
+        services,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+        polls,
+    })
+}
+
+fn finish_all(tracked: &mut [Tracked], verdict: Verdict) {
+    for t in tracked.iter_mut().filter(|t| t.result.is_none()) {
+        let mut r = snapshot(&t.target, t.last.as_ref(), verdict);
+        if verdict == Verdict::TimedOut {
+            r.reason = Some("the timeout passed before the service was stable".into());
+        }
+        t.result = Some(r);
+    }
+}
+
+fn snapshot(target: &Target, svc: Option<&Service>, verdict: Verdict) -> ServiceWait {
+    let primary = svc.and_then(|s| s.primary());
+    ServiceWait {
+        service: target.service.clone(),
+        verdict,
+        task_definition: target
+            .task_definition
+            .clone()
+            .or_else(|| primary.map(|p| p.task_definition.clone()))
+            .unwrap_or_default(),
+        reason: None,
+        running: svc.map_or(0, |s| s.running),
+        desired: svc.map_or(0, |s| s.desired),
+        pending: svc.map_or(0, |s| s.pending),
+        rollout: primary.and_then(|p| p.rollout_state),
+        now_running: None,
+        stopped_tasks: Vec::new(),
+        events: Vec::new(),
+    }
+}
+
+/// Looks at one poll's view of a service and decides whether its wait is over.
+async fn observe(
+    aws: &Aws,
+    _cluster: &str,
+    t: &mut Tracked,
+    svc: &Service,
+    opts: &Options,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<()> {
+    let Some(primary) = svc.primary().cloned() else {
+        anyhow::bail!("service {} reports no PRIMARY deployment", svc.name);
+    };
+    if t.first_poll {
+        t.first_poll = false;
+        t.target
+            .task_definition
+            .get_or_insert_with(|| primary.task_definition.clone());
+        t.target
+            .deployment_id
+            .get_or_insert_with(|| primary.id.clone());
+        // Events from before our deployment are history, not progress.
+        let since = svc
+            .deployments
+            .iter()
+            .find(|d| Some(&d.id) == t.target.deployment_id.as_ref())
+            .and_then(|d| d.created_at);
+        for e in &svc.events {
+            if since.is_none_or(|s| e.at < s) {
+                t.seen_events.insert(e.id.clone());
+            }
+        }
+    }
+    // ECS lists events newest first; report the new ones in the order they happened.
+    for e in svc.events.iter().rev() {
+        if t.seen_events.insert(e.id.clone()) {
+            reporter.report(Event::ServiceEvent {
+                service: svc.name.clone(),
+                at: e.at,
+                message: e.message.clone(),
+            });
+            t.events.push(e.clone());
+        }
+    }
+    t.last = Some(svc.clone());
+    let expected = t.target.task_definition.clone().unwrap_or_default();
+    let ours = t.target.deployment_id.clone().unwrap_or_default();
+
+    let mut targets = None;
+    let verdict = if primary.id != ours && primary.task_definition != expected {
+        // ECS (circuit breaker) or someone else started another deployment over ours.
+        let our_deployment = svc.deployments.iter().find(|d| d.id == ours);
+        let reason = our_deployment
+            .and_then(|d| d.rollout_reason.clone())
+            .unwrap_or_else(|| {
+                format!(
+                    "ECS replaced deployment {ours} with {} running {}, a rollback",
+                    primary.id,
+                    short_td(&primary.task_definition)
+                )
+            });
+        Some((
+            Verdict::Failed,
+            Some(reason),
+            Some(primary.task_definition.clone()),
+        ))
+    } else if primary.rollout_state == Some(RolloutState::Failed) {
+        let reason = primary
+            .rollout_reason
+            .clone()
+            .unwrap_or_else(|| "ECS marked the rollout FAILED".into());
+        Some((Verdict::Failed, Some(reason), None))
+    } else {
+        if primary.id != ours {
+            // Same task definition, new deployment (e.g. a forced redeploy): follow it.
+            t.target.deployment_id = Some(primary.id.clone());
+        }
+        let rollout_done = match primary.rollout_state {
+            Some(state) => state == RolloutState::Completed,
+            None => svc.deployments.len() == 1,
+        };
+        let counts_done = primary.task_definition == expected
+            && primary.running == primary.desired
+            && svc.running == svc.desired
+            && svc.pending == 0;
+        if rollout_done && counts_done {
+            if opts.check_targets && !svc.target_groups.is_empty() {
+                let (healthy, total) = target_health(aws, svc).await?;
+                targets = Some((healthy, total));
+                let want = usize::try_from(svc.desired).unwrap_or(0);
+                (healthy == total && healthy >= want).then_some((Verdict::Stable, None, None))
+            } else {
+                Some((Verdict::Stable, None, None))
+            }
+        } else {
+            None
+        }
+    };
+    reporter.report(Event::Progress {
+        service: svc.name.clone(),
+        running: svc.running,
+        desired: svc.desired,
+        pending: svc.pending,
+        rollout: primary.rollout_state,
+        targets,
+    });
+    if let Some((verdict, reason, now_running)) = verdict {
+        let mut r = snapshot(&t.target, Some(svc), verdict);
+        r.reason = reason;
+        r.now_running = now_running;
+        t.result = Some(r);
+    }
+    Ok(())
+}
+
+/// Healthy and total targets across the service's target groups.
+async fn target_health(aws: &Aws, svc: &Service) -> anyhow::Result<(usize, usize)> {
+    let mut healthy = 0;
+    let mut total = 0;
+    for tg in &svc.target_groups {
+        for target in aws.lb.target_health(tg).await? {
+            if target.state == "draining" || target.state == "unused" {
+                continue;
+            }
+            total += 1;
+            healthy += usize::from(target.state == "healthy");
+        }
+    }
+    Ok((healthy, total))
+}
