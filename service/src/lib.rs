@@ -1,0 +1,17 @@
+//! The users service: a small HTTP API over PostgreSQL that opsctl deploys to ECS.
+//!
+//! [`startup::Application`] wires everything together; `main.rs` only reads the settings,
+//! starts logging and runs it.
+
+pub mod config;
+pub mod credentials;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod extract;
+pub mod healthcheck;
+pub mod metrics;
+pub mod middleware;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

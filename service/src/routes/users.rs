@@ -1,0 +1,254 @@
+//! `/api/users`: create, fetch and list users.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::domain::{FieldErrors, NewUser};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::startup::AppState;
+
+/// Page size when `limit` is not given.
+pub const DEFAULT_LIMIT: i64 = 20;
+/// Largest page size accepted.
+pub const MAX_LIMIT: i64 = 100;
+
+/// The columns of [`User`], as a literal so that every statement is a `&'static str`.
+macro_rules! columns {
+    () => {
+        "id, name, email, created_at, updated_at"
+    };
+}
+
+/// The users routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/users", get(list_users).post(create_user))
+        .route("/api/users/{id}", get(get_user))
+}
+
+/// A user as stored.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct User {
+    /// Assigned by the database.
+    #[schema(example = 42)]
+    pub id: i64,
+    /// Display name, trimmed.
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+    /// Email address, lower-cased; unique.
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// When the user was created (RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    /// When the user was last changed (RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+/// The body of `POST /api/users`.
+///
+/// Both fields are optional in the type so that a missing field is reported per field (422)
+/// like any other invalid value, rather than as a shapeless deserialisation error.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateUser {
+    /// 2 to 100 characters after trimming.
+    #[schema(value_type = String, required = true, min_length = 2, max_length = 100, example = "Ada Lovelace")]
+    pub name: Option<String>,
+    /// A well-formed address of at most 255 characters.
+    #[schema(value_type = String, required = true, max_length = 255, example = "ada@example.com")]
+    pub email: Option<String>,
+}
+
+/// Query parameters of `GET /api/users`. Kept as text so that a bad value gets our own
+/// message naming the parameter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page size, 1 to 100 (default 20).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// Where to continue: the `next_cursor` of the previous page. Opaque.
+    #[param(value_type = Option<String>)]
+    pub cursor: Option<String>,
+}
+
+/// One page of users, in ascending id order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    /// The users on this page.
+    pub users: Vec<User>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Lists users, oldest first, a page at a time. Pages are keyset-paginated on the id, so
+/// they stay fast and stable however deep the client pages while users are being added.
+#[utoipa::path(get, path = "/api/users", tag = "users", params(ListParams),
+    responses(
+        (status = 200, description = "A page of users", body = UserPage),
+        (status = 400, description = "Bad `limit` or `cursor`", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<UserPage>, ApiError> {
+    let (limit, after) = page_bounds(&params)?;
+    // One row more than asked tells whether there is a next page without a count query.
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
+    );
+    let mut users: Vec<User> = sqlx::query_as(sql)
+        .bind(after)
+        .bind(limit + 1)
+        .fetch_all(&state.pool)
+        .await
+        .map_err(database_error)?;
+    let next_cursor = if users.len() as i64 > limit {
+        users.truncate(limit as usize);
+        users.last().map(|user| user.id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(UserPage { users, next_cursor }))
+}
+
+fn page_bounds(params: &ListParams) -> Result<(i64, i64), ApiError> {
+    let mut fields = FieldErrors::new();
+    let limit = match params.limit.as_deref().map(str::trim) {
+        None => DEFAULT_LIMIT,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
+            _ => {
+                fields.insert(
+                    "limit",
+                    format!("must be an integer between 1 and {MAX_LIMIT}"),
+                );
+                DEFAULT_LIMIT
+            }
+        },
+    };
+    let after = match params.cursor.as_deref().map(str::trim) {
+        None => 0,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(after) if after >= 0 => after,
+            _ => {
+                fields.insert(
+                    "cursor",
+                    "must be a next_cursor value returned by this endpoint".to_owned(),
+                );
+                0
+            }
+        },
+    };
+    if fields.is_empty() {
+        Ok((limit, after))
+    } else {
+        Err(ApiError::BadRequest {
+            message: "invalid query parameters".to_owned(),
+            fields,
+        })
+    }
+}
+
+/// Creates a user. The email must not belong to another user (compared case-insensitively).
+#[utoipa::path(post, path = "/api/users", tag = "users", request_body = CreateUser,
+    responses(
+        (status = 201, description = "Created", body = User,
+            headers(("location" = String, description = "The new user's URL"))),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 409, description = "The email is taken", body = ErrorBody),
+        (status = 413, description = "Body larger than 16 KiB", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateUser>,
+) -> Result<impl IntoResponse, ApiError> {
+    let new_user =
+        NewUser::parse(body.name.as_deref(), body.email.as_deref()).map_err(|fields| {
+            ApiError::Unprocessable {
+                message: "invalid user".to_owned(),
+                fields,
+            }
+        })?;
+    // No "does this email exist" pre-check: two requests could both pass it. The unique
+    // constraint decides, atomically, and its violation is the 409.
+    let sql = concat!(
+        "INSERT INTO users (name, email) VALUES ($1, $2) RETURNING ",
+        columns!()
+    );
+    let user: User = sqlx::query_as(sql)
+        .bind(new_user.name.as_str())
+        .bind(new_user.email.as_str())
+        .fetch_one(&state.pool)
+        .await
+        .map_err(|err| match &err {
+            sqlx::Error::Database(db)
+                if db.is_unique_violation() && db.constraint() == Some("users_email_key") =>
+            {
+                ApiError::Conflict("a user with this email already exists".to_owned())
+            }
+            _ => database_error(err),
+        })?;
+    state.metrics.user_created();
+    tracing::info!(user_id = user.id, "user created");
+    let location = format!("/api/users/{}", user.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(user),
+    ))
+}
+
+/// Fetches one user by id.
+#[utoipa::path(get, path = "/api/users/{id}", tag = "users",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub async fn get_user(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<User>, ApiError> {
+    let sql = concat!("SELECT ", columns!(), " FROM users WHERE id = $1");
+    sqlx::query_as(sql)
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await
+        .map_err(database_error)?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no user with id {id}")))
+}
+
+/// An unavailable database is a 503 (retry elsewhere or later); anything else is a bug: 500.
+fn database_error(err: sqlx::Error) -> ApiError {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => {
+            tracing::warn!(error = %err, "database unavailable");
+            ApiError::Unavailable("database unavailable".to_owned())
+        }
+        other => ApiError::Internal(anyhow::Error::new(other).context("database query")),
+    }
+}

@@ -1,0 +1,279 @@
+//! Building and running the application: database, listener, router, graceful shutdown.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::serve::ListenerExt;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::LatencyUnit;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::{Level, Span};
+use utoipa::OpenApi;
+
+use crate::config::{ConfigError, RateLimitSettings, Settings};
+use crate::extract::BODY_LIMIT;
+use crate::metrics::{self, Metrics};
+use crate::middleware::rate_limit::{self, RateLimit};
+use crate::middleware::request_id::{self, RequestId};
+use crate::middleware::security_headers;
+use crate::routes;
+
+/// Longest wait for the pool's connections to close at shutdown.
+const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database pool.
+    pub pool: PgPool,
+    /// The metrics registry.
+    pub metrics: Metrics,
+    /// The OpenAPI document, rendered once at startup.
+    pub openapi: Bytes,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A setting is missing or wrong (including the database secret).
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The database could not be reached or migrated.
+    #[error(
+        "cannot prepare the database at {target}: {source}; check the database location \
+         (DATABASE_URL, or DB_HOST/DB_PORT/DB_NAME), the credentials, and that it accepts connections"
+    )]
+    Database {
+        /// host:port/database, for the message.
+        target: String,
+        /// The cause.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}; choose another PORT or HOST")]
+    Bind {
+        /// The address tried.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl StartupError {
+    /// The process exit code: 2 for configuration, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartupError::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The service, built and bound, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    router: Router,
+    pool: PgPool,
+    shutdown_timeout: Duration,
+}
+
+impl Application {
+    /// Resolves the credentials, migrates the database and binds the listener (port 0 picks a
+    /// free port; see [`Application::port`]).
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let options = settings.database.connect_options().await?;
+        let target = format!(
+            "{}:{}/{}",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or("")
+        );
+        let pool = crate::db::pool(options, &settings.database.pool);
+        crate::db::migrate(&pool)
+            .await
+            .map_err(|source| StartupError::Database { target, source })?;
+
+        let addr = SocketAddr::new(settings.host, settings.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?;
+
+        let openapi = crate::routes::openapi::ApiDoc::openapi()
+            .to_json()
+            .expect("the OpenAPI document serialises");
+        let state = AppState {
+            pool: pool.clone(),
+            metrics: Metrics::new(),
+            openapi: Bytes::from(openapi),
+        };
+        Ok(Self {
+            listener,
+            address,
+            router: router(state, &settings.rate_limit),
+            pool,
+            shutdown_timeout: settings.shutdown_timeout,
+        })
+    }
+
+    /// The port the listener is bound to.
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully (see
+    /// [`Application::run_until`]).
+    pub async fn run_until_stopped(self) -> io::Result<()> {
+        let signal = shutdown_signal()?;
+        self.run_until(signal).await
+    }
+
+    /// Serves until `shutdown` completes. Then: stop accepting connections, let in-flight
+    /// requests finish for up to the shutdown timeout, close the pool.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let Application {
+            listener,
+            address,
+            router,
+            pool,
+            shutdown_timeout,
+        } = self;
+        let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
+        let listener = listener.tap_io(|tcp| {
+            // Responses are small; don't let Nagle hold them back waiting for more.
+            let _ = tcp.set_nodelay(true);
+        });
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!(
+                timeout_secs = shutdown_timeout.as_secs(),
+                "shutting down: no new connections, finishing in-flight requests"
+            );
+            let _ = stopping_tx.send(true);
+        });
+        let deadline = async {
+            if stopping.wait_for(|stopping| *stopping).await.is_ok() {
+                tokio::time::sleep(shutdown_timeout).await;
+            } else {
+                // The server ended without a signal; let its result decide.
+                std::future::pending::<()>().await;
+            }
+        };
+
+        tracing::info!(address = %address, port = address.port(), "listening");
+        tokio::select! {
+            served = server => served?,
+            () = deadline => tracing::warn!(
+                timeout_secs = shutdown_timeout.as_secs(),
+                "in-flight requests did not finish within the shutdown timeout; abandoning them"
+            ),
+        }
+
+        if tokio::time::timeout(POOL_CLOSE_TIMEOUT, pool.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections did not close in time");
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Completes on SIGTERM (what ECS sends) or Ctrl-C. The handlers are installed now, before
+/// serving starts, so that an early signal is never the default "terminate at once".
+pub fn shutdown_signal() -> io::Result<impl Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => tracing::info!(signal = "SIGTERM", "signal received"),
+                _ = interrupt.recv() => tracing::info!(signal = "SIGINT", "signal received"),
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
+/// The whole HTTP stack. Layers, outermost first: request id, tracing span, security
+/// headers, body limit, metrics, then per route (only `/api/*`) the rate limit.
+pub fn router(state: AppState, rate_limit: &RateLimitSettings) -> Router {
+    let mut api = routes::users::router();
+    // Probes, metrics and the API document are not limited: a load balancer or scraper
+    // must never be told to go away.
+    if let Some(limiter) = RateLimit::new(rate_limit) {
+        limiter.spawn_eviction();
+        api = api.layer(from_fn_with_state(limiter, rate_limit::limit));
+    }
+    let [nosniff, frame, hsts, referrer] = security_headers::layers();
+    Router::new()
+        .merge(routes::health::router())
+        .merge(routes::metrics::router())
+        .merge(routes::openapi::router())
+        .merge(api)
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(
+            ServiceBuilder::new()
+                .layer(from_fn(request_id::assign))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_response(
+                            DefaultOnResponse::new()
+                                .level(Level::INFO)
+                                .latency_unit(LatencyUnit::Micros),
+                        ),
+                )
+                .layer(nosniff)
+                .layer(frame)
+                .layer(hsts)
+                .layer(referrer),
+        )
+        .with_state(state)
+}
+
+/// The span every log line of a request is recorded in.
+fn request_span(req: &Request<Body>) -> Span {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map_or("", |id| id.0.as_str());
+    tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.uri().path(),
+    )
+}
