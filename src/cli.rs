@@ -83,8 +83,10 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Deploy a version: preflight, new task-definition revision, wait, bake, roll back on failure
+    #[command(disable_version_flag = true)]
     Deploy(DeployArgs),
     /// Show what a deploy would change (the task-definition diff and the calls); changes nothing
+    #[command(disable_version_flag = true)]
     Plan(PlanArgs),
     /// Wait until the environment's service is stable (opsctl's own waiter)
     WaitStable(WaitArgs),
@@ -95,6 +97,7 @@ pub enum Command {
     /// Show past deploys: version, revision, who, when, outcome
     History(HistoryArgs),
     /// Run the preflight checks alone; changes nothing
+    #[command(disable_version_flag = true)]
     Check(CheckArgs),
     /// Print shell completions
     Completions {
@@ -198,4 +201,14 @@ pub struct CheckArgs {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::config::parse_duration(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -271,6 +271,8 @@ impl Ecs for SdkEcs {
                     .cloned(),
             );
         }
+        // Newest first, whatever order the service returned.
+        arns.sort_by_key(|arn| std::cmp::Reverse(revision_of(arn)));
         Ok(arns)
     }
 
@@ -445,6 +447,11 @@ impl Ecs for SdkEcs {
 pub fn family_of(arn: &str) -> Option<&str> {
     let tail = arn.rsplit('/').next()?;
     tail.rsplit_once(':').map(|(family, _)| family)
+}
+
+/// The revision number at the end of a task definition ARN or `family:revision`.
+pub fn revision_of(arn: &str) -> Option<i32> {
+    arn.rsplit(':').next()?.parse().ok()
 }
 
 /// ECR over the SDK.

@@ -1,0 +1,316 @@
+//! The real opsctl binary against the local AWS sandbox: deploy, failed deploy, wait-stable,
+//! rollback, status, history, and bad input that changes nothing.
+
+mod support;
+
+use aws_sdk_ecs::types::TaskDefinition;
+use support::Account;
+
+const SERVICE: &str = "staging-users";
+
+async fn service_td(account: &Account) -> String {
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk().await);
+    let out = ecs
+        .describe_services()
+        .cluster("demo")
+        .services(SERVICE)
+        .send()
+        .await
+        .unwrap();
+    out.services()[0].task_definition().unwrap().to_owned()
+}
+
+async fn describe(account: &Account, td: &str) -> (TaskDefinition, Vec<(String, String)>) {
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk().await);
+    let out = ecs
+        .describe_task_definition()
+        .task_definition(td)
+        .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+        .send()
+        .await
+        .unwrap();
+    let tags = out
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
+        .collect();
+    (out.task_definition.unwrap(), tags)
+}
+
+async fn revision_count(account: &Account) -> usize {
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk().await);
+    ecs.list_task_definitions()
+        .family_prefix(SERVICE)
+        .send()
+        .await
+        .unwrap()
+        .task_definition_arns()
+        .len()
+}
+
+#[tokio::test]
+async fn good_deploy_changes_only_the_users_image_and_tags_the_revision() {
+    let account = Account::seed();
+    let run = account.opsctl(&[
+        "--output",
+        "json",
+        "deploy",
+        "staging",
+        "--version",
+        "v1.2.0",
+    ]);
+    run.expect_code(0);
+    let json = run.json();
+    assert_eq!(json["result"], "deployed");
+    assert_eq!(json["to"]["task_definition"], "staging-users:3");
+    assert_eq!(json["exit_code"], 0);
+
+    let now = service_td(&account).await;
+    assert!(now.ends_with("task-definition/staging-users:3"), "{now}");
+    let (new, tags) = describe(&account, "staging-users:3").await;
+    let (old, _) = describe(&account, "staging-users:2").await;
+    let image = |td: &TaskDefinition, name: &str| {
+        td.container_definitions()
+            .iter()
+            .find(|c| c.name() == Some(name))
+            .and_then(|c| c.image())
+            .unwrap()
+            .to_owned()
+    };
+    assert!(image(&new, "users").ends_with("/users:v1.2.0"));
+    assert_eq!(
+        image(&new, "log-router"),
+        image(&old, "log-router"),
+        "the sidecar keeps its image"
+    );
+    // Everything but the image is carried over.
+    let mut expected = old.container_definitions().to_vec();
+    for c in &mut expected {
+        if c.name() == Some("users") {
+            c.image = Some(image(&new, "users"));
+        }
+    }
+    assert_eq!(new.container_definitions(), expected.as_slice());
+    assert_eq!(new.cpu(), old.cpu());
+    assert_eq!(new.memory(), old.memory());
+    assert_eq!(new.network_mode(), old.network_mode());
+    assert_eq!(new.execution_role_arn(), old.execution_role_arn());
+    assert_eq!(new.task_role_arn(), old.task_role_arn());
+    assert_eq!(new.volumes(), old.volumes());
+    assert_eq!(new.runtime_platform(), old.runtime_platform());
+    assert_eq!(
+        new.requires_compatibilities(),
+        old.requires_compatibilities()
+    );
+    let tag = |k: &str| {
+        tags.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(tag("opsctl:version"), Some("v1.2.0"));
+    assert_eq!(tag("opsctl:previous"), Some("staging-users:2"));
+    assert_eq!(tag("opsctl:outcome"), Some("succeeded"));
+    assert!(tag("opsctl:deployed-at").is_some());
+    assert_eq!(
+        tag("app"),
+        Some("users"),
+        "the base revision's own tags are kept"
+    );
+}
+
+#[tokio::test]
+async fn broken_version_is_rolled_back_and_exits_3() {
+    let account = Account::seed();
+    let run = account.opsctl(&["deploy", "staging", "--version", "v1.4.0-broken"]);
+    run.expect_code(3);
+    assert!(run.stdout.contains("FAILED"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("rolled back to staging-users:2"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("stopped task"),
+        "stopped-task reasons:\n{}",
+        run.stdout
+    );
+    let now = service_td(&account).await;
+    assert!(
+        now.ends_with("staging-users:2"),
+        "back on the previous revision: {now}"
+    );
+    let (_, tags) = describe(&account, "staging-users:3").await;
+    assert!(
+        tags.contains(&("opsctl:outcome".into(), "rolled-back".into())),
+        "{tags:?}"
+    );
+}
+
+#[tokio::test]
+async fn wait_stable_follows_a_deploy_started_without_waiting() {
+    let account = Account::seed();
+    account
+        .opsctl(&["deploy", "staging", "--version", "v1.3.0", "--no-wait"])
+        .expect_code(0);
+    let run = account.opsctl(&["--output", "json", "wait-stable", "staging"]);
+    run.expect_code(0);
+    let json = run.json();
+    let svc = &json["services"][0];
+    assert_eq!(svc["verdict"], "stable");
+    assert_eq!(svc["running"], svc["desired"]);
+    assert!(
+        svc["task_definition"]
+            .as_str()
+            .unwrap()
+            .ends_with("staging-users:3")
+    );
+}
+
+#[tokio::test]
+async fn rollback_returns_to_the_previous_revision() {
+    let account = Account::seed();
+    account
+        .opsctl(&["deploy", "staging", "--version", "v1.2.0"])
+        .expect_code(0);
+    let run = account.opsctl(&["--output", "json", "rollback", "staging"]);
+    run.expect_code(0);
+    let json = run.json();
+    assert_eq!(json["result"], "rolled_back");
+    assert_eq!(json["to"]["task_definition"], "staging-users:2");
+    assert_eq!(json["to"]["version"], "v1.1.0");
+    assert!(service_td(&account).await.ends_with("staging-users:2"));
+}
+
+#[tokio::test]
+async fn status_and_history_as_json() {
+    let account = Account::seed();
+    account
+        .opsctl(&["deploy", "staging", "--version", "v1.2.0"])
+        .expect_code(0);
+
+    let status = account.opsctl(&["--output", "json", "status", "staging"]);
+    status.expect_code(0);
+    let json = status.json();
+    let svc = &json["services"][0];
+    assert_eq!(svc["service"], SERVICE);
+    assert_eq!(svc["revision"]["version"], "v1.2.0");
+    assert_eq!(svc["revision"]["task_definition"], "staging-users:3");
+    assert_eq!(svc["running"], 2);
+    assert_eq!(svc["desired"], 2);
+    assert_eq!(svc["targets"][0]["healthy"], 2);
+    assert_eq!(json["alarms"][0]["name"], "staging-users-5xx");
+    assert_eq!(json["alarms"][0]["state"], "OK");
+
+    let history = account.opsctl(&["--output", "json", "history", "staging"]);
+    history.expect_code(0);
+    let entries = history.json()["entries"].as_array().unwrap().clone();
+    let versions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["v1.2.0", "v1.1.0", "v1.0.0"]);
+    assert_eq!(entries[0]["current"], true);
+    assert_eq!(entries[0]["outcome"], "succeeded");
+    assert_eq!(entries[1]["deployed_by"], "seed");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_the_fix_and_changes_nothing() {
+    let account = Account::seed();
+    let before = revision_count(&account).await;
+
+    let run = account.opsctl(&["deploy", "stagin", "--version", "v1.2.0"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("unknown environment `stagin`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `staging`"),
+        "{}",
+        run.stderr
+    );
+
+    let run = account.opsctl(&["deploy", "staging", "--version", "v9.9.9"]);
+    run.expect_code(2);
+    assert!(
+        run.stdout
+            .contains("version v9.9.9 is not in ECR repository users"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("fix:"), "{}", run.stdout);
+
+    let run = account.opsctl(&[
+        "deploy",
+        "staging",
+        "--version",
+        "v1.2.0",
+        "--timeout",
+        "soon",
+    ]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("such as 90s, 5m"), "{}", run.stderr);
+
+    // prod asks for confirmation; with no terminal and no --yes it refuses.
+    let run = account.opsctl(&[
+        "deploy",
+        "prod",
+        "--service",
+        "prod-users-blue",
+        "--version",
+        "v1.2.0",
+    ]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("no terminal to ask on"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--yes"), "{}", run.stderr);
+
+    let run = account.opsctl(&["rollback", "staging", "--to", "42"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("revision 42 is not an ACTIVE revision"),
+        "{}",
+        run.stderr
+    );
+
+    assert_eq!(
+        revision_count(&account).await,
+        before,
+        "no revision registered"
+    );
+    assert!(
+        service_td(&account).await.ends_with("staging-users:2"),
+        "service untouched"
+    );
+}
+
+#[tokio::test]
+async fn broken_config_names_file_line_and_key() {
+    let account = Account::seed();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("opsctl.toml");
+    std::fs::write(
+        &path,
+        "[env.staging]\ncluster = \"demo\"\nservice = \"staging-users\"\nbake = \"3s\"\nalarm = [\"x\"]\n",
+    )
+    .unwrap();
+    let run = account.opsctl_with_config(&path, &["status", "staging"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("opsctl.toml"), "{}", run.stderr);
+    assert!(run.stderr.contains("line 5"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown field `alarm`"),
+        "{}",
+        run.stderr
+    );
+
+    let run = account.opsctl_with_config(&dir.path().join("missing.toml"), &["status", "staging"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("no config file at"), "{}", run.stderr);
+    assert!(run.stderr.contains("--config"), "{}", run.stderr);
+}

@@ -1,0 +1,210 @@
+//! The local AWS sandbox for integration tests: one server per test run (from
+//! `OPSCTL_SANDBOX_URL`, as `make test` provides, or started here once per test binary), one
+//! freshly seeded account per test.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The running sandbox's base URL, e.g. `http://127.0.0.1:41234`.
+pub fn sandbox_url() -> &'static str {
+    static URL: OnceLock<(String, Option<Child>)> = OnceLock::new();
+    &URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("OPSCTL_SANDBOX_URL") {
+            return (url, None);
+        }
+        let python = repo_root().join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "the AWS sandbox's venv is missing: run `make venv` (or `make test`), \
+             or set OPSCTL_SANDBOX_URL to a running sandbox"
+        );
+        // The shell reads stdin until this test process exits (the pipe closes), then stops
+        // the server: no server outlives the tests.
+        let server = repo_root().join("tests/sandbox/server.py");
+        let script = format!(
+            "'{}' '{}' --host 127.0.0.1 --port 0 & pid=$!; cat >/dev/null; kill $pid",
+            python.display(),
+            server.display()
+        );
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the sandbox");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("the sandbox printed its address")
+                .expect("read the sandbox's output");
+            if let Some(url) = line.strip_prefix("sandbox listening on ") {
+                break url.trim().to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        (url, Some(child))
+    })
+    .0
+}
+
+/// A minimal HTTP/1.1 JSON call to the sandbox's control surface (loopback only).
+pub fn control(method: &str, path: &str, body: &Value) -> Value {
+    let url = sandbox_url();
+    let host = url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).expect("connect to the sandbox");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let body = body.to_string();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, payload) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{method} {path}: {head}\n{payload}"
+    );
+    serde_json::from_str(payload).expect("JSON from the sandbox")
+}
+
+/// One seeded account of the demo environment, isolated from every other test.
+pub struct Account {
+    pub id: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub region: String,
+    pub resources: Value,
+}
+
+impl Account {
+    /// Seeds a fresh account; rollouts run fast (tasks start in 0.3 s).
+    pub fn seed() -> Account {
+        let seeded = control("POST", "/_sandbox/seed", &serde_json::json!({}));
+        let account = Account {
+            id: seeded["account_id"].as_str().unwrap().to_owned(),
+            access_key_id: seeded["access_key_id"].as_str().unwrap().to_owned(),
+            secret_access_key: seeded["secret_access_key"].as_str().unwrap().to_owned(),
+            region: seeded["region"].as_str().unwrap().to_owned(),
+            resources: seeded["resources"].clone(),
+        };
+        account.configure(serde_json::json!({
+            "task_start_seconds": 0.3,
+            "task_stop_seconds": 0.1,
+            "rollback_delay_seconds": 1.5,
+        }));
+        account
+    }
+
+    /// Changes the sandbox's behaviour for this account.
+    pub fn configure(&self, mut changes: Value) {
+        changes["account_id"] = Value::String(self.id.clone());
+        control("POST", "/_sandbox/config", &changes);
+    }
+
+    /// Runs the real opsctl binary against this account with the repo's opsctl.toml.
+    pub fn opsctl(&self, args: &[&str]) -> Run {
+        self.opsctl_with_config(&repo_root().join("opsctl.toml"), args)
+    }
+
+    pub fn opsctl_with_config(&self, config: &Path, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_opsctl"))
+            .arg("--config")
+            .arg(config)
+            .args(["--no-progress", "--color", "never"])
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", &self.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret_access_key)
+            .env("AWS_REGION", &self.region)
+            .env("AWS_ENDPOINT_URL", sandbox_url())
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("GITHUB_ACTIONS")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run opsctl");
+        Run::from(output)
+    }
+
+    /// An SDK config for checking what opsctl did, independently of opsctl.
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        let creds = aws_sdk_ecs::config::Credentials::new(
+            &self.access_key_id,
+            &self.secret_access_key,
+            None,
+            None,
+            "sandbox",
+        );
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(self.region.clone()))
+            .endpoint_url(sandbox_url())
+            .credentials_provider(creds)
+            .load()
+            .await
+    }
+
+    /// Replaces the random account id so output can be compared across runs.
+    pub fn scrub(&self, text: &str) -> String {
+        text.replace(&self.id, "<account>")
+    }
+}
+
+/// What a run of the binary printed and how it exited.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// stdout as JSON (for `--output json`).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Panics with both streams unless the exit code is as expected.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
