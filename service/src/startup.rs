@@ -29,6 +29,8 @@ use crate::routes;
 
 /// Longest wait for the pool's connections to close at shutdown.
 const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The same after giving up on in-flight requests.
+const ABANDONED_POOL_CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -182,15 +184,28 @@ impl Application {
         };
 
         tracing::info!(address = %address, port = address.port(), "listening");
-        tokio::select! {
-            served = server => served?,
-            () = deadline => tracing::warn!(
-                timeout_secs = shutdown_timeout.as_secs(),
-                "in-flight requests did not finish within the shutdown timeout; abandoning them"
-            ),
-        }
+        let drained = tokio::select! {
+            served = server => {
+                served?;
+                true
+            }
+            () = deadline => {
+                tracing::warn!(
+                    timeout_secs = shutdown_timeout.as_secs(),
+                    "in-flight requests did not finish within the shutdown timeout; abandoning them"
+                );
+                false
+            }
+        };
 
-        if tokio::time::timeout(POOL_CLOSE_TIMEOUT, pool.close())
+        // Closing waits for checked-out connections; abandoned requests may hold some for
+        // good, so then only the idle ones get a moment to close cleanly.
+        let close_wait = if drained {
+            POOL_CLOSE_TIMEOUT
+        } else {
+            ABANDONED_POOL_CLOSE_TIMEOUT
+        };
+        if tokio::time::timeout(close_wait, pool.close())
             .await
             .is_err()
         {

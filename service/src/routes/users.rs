@@ -61,6 +61,7 @@ pub struct User {
 /// Both fields are optional in the type so that a missing field is reported per field (422)
 /// like any other invalid value, rather than as a shapeless deserialisation error.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
 pub struct CreateUser {
     /// 2 to 100 characters after trimming.
     #[schema(value_type = String, required = true, min_length = 2, max_length = 100, example = "Ada Lovelace")]
@@ -68,6 +69,24 @@ pub struct CreateUser {
     /// A well-formed address of at most 255 characters.
     #[schema(value_type = String, required = true, max_length = 255, example = "ada@example.com")]
     pub email: Option<String>,
+}
+
+// By hand rather than derived: a derived struct would also accept a JSON array, and a
+// wrong type should name its field.
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for CreateUser {
+    type Error = String;
+
+    fn try_from(mut object: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+        let mut field = |name: &str| match object.remove(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(value)) => Ok(Some(value)),
+            Some(_) => Err(format!("\"{name}\" must be a string")),
+        };
+        Ok(Self {
+            name: field("name")?,
+            email: field("email")?,
+        })
+    }
 }
 
 /// Query parameters of `GET /api/users`. Kept as text so that a bad value gets our own

@@ -1,0 +1,15 @@
+//! The service against a real PostgreSQL, over HTTP. One test binary (one link) with a
+//! module per area.
+
+mod helpers;
+
+mod binary;
+mod errors;
+mod health;
+mod middleware;
+mod observability;
+mod secrets;
+mod shutdown;
+mod users_create;
+mod users_get;
+mod users_list;
