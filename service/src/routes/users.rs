@@ -260,14 +260,28 @@ pub async fn get_user(
 
 /// An unavailable database is a 503 (retry elsewhere or later); anything else is a bug: 500.
 fn database_error(err: sqlx::Error) -> ApiError {
+    if is_unavailable(&err) {
+        tracing::warn!(error = %err, "database unavailable");
+        ApiError::Unavailable("database unavailable".to_owned())
+    } else {
+        ApiError::Internal(anyhow::Error::new(err).context("database query"))
+    }
+}
+
+/// Whether `err` means "cannot talk to the database" rather than "the query is wrong".
+fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
+        // A connection that breaks mid-handshake (e.g. closed by a failing-over host)
+        // surfaces as a protocol error.
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => {
-            tracing::warn!(error = %err, "database unavailable");
-            ApiError::Unavailable("database unavailable".to_owned())
-        }
-        other => ApiError::Internal(anyhow::Error::new(other).context("database query")),
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => true,
+        // Connection exceptions (08), too many connections, shutting down or starting up.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "53300" | "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
     }
 }
