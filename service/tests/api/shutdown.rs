@@ -85,10 +85,12 @@ async fn sigterm_lets_the_in_flight_request_finish_then_exits_0() {
         service.logs().join("\n")
     );
     // New connections are refused while the old request is still running.
-    assert!(
-        !is_listening(service.port).await,
-        "still accepting connections after SIGTERM"
-    );
+    let port = service.port;
+    let closed = eventually(Duration::from_secs(5), || async move {
+        !is_listening(port).await
+    })
+    .await;
+    assert!(closed, "still accepting connections after SIGTERM");
     assert!(
         service.child.try_wait().unwrap().is_none(),
         "exited before the request finished"
