@@ -3,6 +3,8 @@
 //! [`startup::Application`] wires everything together; `main.rs` only reads the settings,
 //! starts logging and runs it.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod credentials;
 pub mod db;

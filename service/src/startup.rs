@@ -105,7 +105,11 @@ impl Application {
         let pool = crate::db::pool(options, &settings.database.pool);
         crate::db::migrate(&pool)
             .await
-            .map_err(|source| StartupError::Database { target, source })?;
+            .map_err(|source| StartupError::Database {
+                target: target.clone(),
+                source,
+            })?;
+        tracing::info!(database = %target, "database reachable, schema up to date");
 
         let addr = SocketAddr::new(settings.host, settings.port);
         let listener = TcpListener::bind(addr)
