@@ -17,6 +17,17 @@ sandbox_venv="${OPSCTL_SANDBOX_VENV:-$sandbox_root/.venv}"
 sandbox_python="$sandbox_venv/bin/python"
 sandbox_state="$sandbox_root/.sandbox"
 
+# sandbox_alive PID: the process exists and has not exited (a zombie waiting to be reaped
+# by its parent counts as exited).
+sandbox_alive() {
+  local stat
+  stat="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1
+  case "$stat" in
+    Z*|"") return 1 ;;
+  esac
+  return 0
+}
+
 sandbox_bootstrap() {
   bash "$sandbox_here/bootstrap.sh"
 }
@@ -41,7 +52,7 @@ sandbox_start_server() {
   echo "$pid" >"$dir/pid"
   local waited=0
   while [ ! -s "$dir/url" ]; do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! sandbox_alive "$pid"; then
       echo "sandbox: the server exited while starting; the end of $dir/server.log:" >&2
       tail -n 25 "$dir/server.log" >&2
       rm -f "$dir/pid"
@@ -69,13 +80,13 @@ sandbox_stop_server() {
   local dir="$1" pid i
   [ -f "$dir/pid" ] || return 0
   pid="$(cat "$dir/pid")"
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  if [ -n "$pid" ] && sandbox_alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
     for i in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
+      sandbox_alive "$pid" || break
       sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if sandbox_alive "$pid"; then
       kill -KILL "$pid" 2>/dev/null || true
     fi
   fi
@@ -83,7 +94,7 @@ sandbox_stop_server() {
 }
 
 sandbox_running() {
-  [ -f "$sandbox_state/pid" ] && [ -s "$sandbox_state/url" ] && kill -0 "$(cat "$sandbox_state/pid")" 2>/dev/null
+  [ -f "$sandbox_state/pid" ] && [ -s "$sandbox_state/url" ] && sandbox_alive "$(cat "$sandbox_state/pid")"
 }
 
 sandbox_url() {

@@ -1033,11 +1033,11 @@ def _describe_clusters(self: EC2ContainerServiceBackend, cluster_names: list[str
 def _describe_target_health(self: ELBv2Backend, target_group_arn: str,
                             targets: list[dict[str, Any]]) -> Any:
     with LOCK:
-        statuses = _ORIG["describe_target_health"](self, target_group_arn, targets)
         ecs = None
         if self.account_id in ecs_backends and self.region_name in ecs_backends[self.account_id]:
             ecs = ecs_backends[self.account_id][self.region_name]
-            advance_backend(ecs)
+            advance_backend(ecs)  # first: it registers and deregisters targets
+        statuses = _ORIG["describe_target_health"](self, target_group_arn, targets)
         by_ip = targets_for_group(ecs, target_group_arn) if ecs is not None else {}
         forced = _FORCED_HEALTH.get(target_group_arn)
         for status in statuses:

@@ -1,0 +1,76 @@
+"""The /_sandbox/ control surface and the server's own promises."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import boto3
+
+from conftest import SANDBOX, Account, ctl
+
+
+def test_health(sandbox_url: str) -> None:
+    status, body = ctl(sandbox_url, "/_sandbox/health")
+    assert status == 200 and body["status"] == "ok" and body["moto"] == "5.2.5"
+    assert body["url"] == sandbox_url
+
+
+def test_seeding_an_account_twice_conflicts(account: Account) -> None:
+    status, body = ctl(account.url, "/_sandbox/seed", {"account_id": account.id})
+    assert status == 409 and account.id in body["message"]
+
+
+def test_seed_into_a_chosen_account(sandbox_url: str) -> None:
+    status, body = ctl(sandbox_url, "/_sandbox/seed", {"account_id": "210987654321"})
+    assert status == 200 and body["account_id"] == "210987654321"
+    assert set(body) == {"account_id", "region", "access_key_id", "secret_access_key", "resources"}
+    status, body = ctl(sandbox_url, "/_sandbox/seed", {"account_id": "12345"})
+    assert status == 400 and "12 digits" in body["message"]
+
+
+def test_config(account: Account) -> None:
+    url = account.url
+    status, body = ctl(url, f"/_sandbox/config?account_id={account.id}")
+    assert status == 200 and body["account_id"] == account.id
+    assert body["task_start_seconds"] == 0.2 and body["failure_pattern"] == "broken"
+    assert body["rollback_delay_seconds"] == 1.0 and body["failure_mode"] == "exit"
+    status, body = ctl(url, "/_sandbox/config", {"account_id": account.id, "rollback_delay_seconds": 5})
+    assert status == 200 and body["rollback_delay_seconds"] == 5.0
+    # another account is not affected
+    status, other = ctl(url, "/_sandbox/config?account_id=111111111111")
+    assert other["rollback_delay_seconds"] == 2.0 and other["task_start_seconds"] == 1.0
+    for bad in ({"task_start_seconds": -1}, {"failure_pattern": "("}, {"nope": 1},
+                {"failure_mode": "explode"}, {"task_start_seconds": "fast"}):
+        status, body = ctl(url, "/_sandbox/config", {"account_id": account.id, **bad})
+        assert status == 400 and body["message"], bad
+
+
+def test_errors_are_json(sandbox_url: str) -> None:
+    status, body = ctl(sandbox_url, "/_sandbox/nope")
+    assert status == 404 and body["error"] == "NotFound"
+    status, body = ctl(sandbox_url, "/_sandbox/seed")  # GET
+    assert status == 405
+    status, body = ctl(sandbox_url, "/_sandbox/target-health",
+                       {"account_id": "111111111111", "target_group": "missing", "state": "healthy"})
+    assert status == 404 and "missing" in body["message"]
+    status, body = ctl(sandbox_url, "/_sandbox/target-health",
+                       {"account_id": "111111111111", "target_group": "x", "state": "sick"})
+    assert status == 400
+
+
+def test_access_key_lands_in_its_account(account: Account) -> None:
+    ident = account.client("sts").get_caller_identity()
+    assert ident["Account"] == account.id
+    # with the default moto credentials one lands elsewhere, and sees no cluster "demo"
+    other = boto3.client("ecs", endpoint_url=account.url, region_name="us-east-1",
+                         aws_access_key_id="testing", aws_secret_access_key="testing")
+    assert account.res["cluster_arn"] not in other.list_clusters()["clusterArns"]
+
+
+def test_refuses_non_loopback_hosts() -> None:
+    for host in ("0.0.0.0", "10.1.2.3", "example.com"):
+        proc = subprocess.run([sys.executable, str(SANDBOX / "server.py"), "--host", host],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2, (host, proc.stderr)
+        assert "loopback" in proc.stderr and proc.stdout == ""
