@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Deploy, wait, roll back and inspect services on Amazon ECS.
+/// Deploy, wait, switch traffic, roll back and inspect services on Amazon ECS.
 ///
 /// Environments are tables in opsctl.toml. Exit codes: 0 done, 1 failed, 2 bad input or
 /// preflight (nothing changed), 3 deploy failed and was rolled back, 4 timed out waiting,
@@ -93,7 +93,11 @@ pub enum Command {
     WaitStable(WaitArgs),
     /// Roll back to the previous revision that deployed successfully
     Rollback(RollbackArgs),
-    /// Show revisions, versions, counts, deployments, targets, events and alarms
+    /// Blue/green: move traffic to a colour step by step, checking between steps
+    Traffic(TrafficArgs),
+    /// Blue/green: scale the idle colour to 0 (refuses the colour that carries traffic)
+    Retire(RetireArgs),
+    /// Show revisions, versions, counts, deployments, targets, weights, events and alarms
     Status(EnvArgs),
     /// Show past deploys: version, revision, who, when, outcome
     History(HistoryArgs),
@@ -175,6 +179,46 @@ pub struct RollbackArgs {
     #[arg(long)]
     pub no_wait: bool,
     /// How long to wait (default: the environment's `timeout`)
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+}
+
+/// A colour of a blue/green pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColourArg {
+    Blue,
+    Green,
+}
+
+#[derive(Debug, Args)]
+pub struct TrafficArgs {
+    /// The environment, a table [env.NAME] in opsctl.toml with a bluegreen table
+    pub env: String,
+    /// The colour that is to carry the traffic
+    #[arg(long, value_enum)]
+    pub to: ColourArg,
+    /// Percentages for the target colour, increasing, ending at 100 (default: the env's `steps`)
+    #[arg(long, value_delimiter = ',', value_name = "PERCENT,...")]
+    pub steps: Option<Vec<u32>>,
+    /// Time between steps, checks at the end of each (default: the env's `step_interval`)
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Option<Duration>,
+    /// Check the target colour and show the steps; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RetireArgs {
+    /// The environment, a table [env.NAME] in opsctl.toml with a bluegreen table
+    pub env: String,
+    /// The colour to retire (default: the one without traffic)
+    #[arg(long, value_enum)]
+    pub colour: Option<ColourArg>,
+    /// Show what would change and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait for the tasks to stop (default: the environment's `timeout`)
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 }

@@ -43,7 +43,8 @@ fn main() -> ExitCode {
 fn init_tracing(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
-        0 => "warn",
+        // The SDK's credential chain warns about every provider it tries; the error says it.
+        0 => "warn,aws_config=error",
         1 => "opsctl=info,warn",
         _ => "debug",
     };

@@ -79,6 +79,13 @@ struct State {
     behaviour: Behaviour,
     /// When the latest rollout reached COMPLETED, to measure how fast the waiter noticed.
     completed_at: Option<Instant>,
+    /// The blue/green listener: ARN and `(target group, weight)`.
+    listener: Option<(String, Vec<(String, i32)>)>,
+    /// Every weight set written, in order.
+    weight_log: Vec<Vec<(String, i32)>>,
+    /// Target groups whose targets report unhealthy, from a given time.
+    unhealthy: Vec<(String, Instant)>,
+    metrics: BTreeMap<String, TargetGroupMetrics>,
 }
 
 /// The fake; clone freely, every clone shares the state.
@@ -90,6 +97,7 @@ pub struct FakeAws {
 
 /// Calls that change something in AWS.
 pub const MUTATING: &[&str] = &[
+    "elbv2:ModifyListener",
     "ecs:RegisterTaskDefinition",
     "ecs:UpdateService",
     "ecs:TagResource",
@@ -186,13 +194,123 @@ impl FakeAws {
                         at: fake.epoch.1,
                         message: "(service staging-users) has reached a steady state.".into(),
                     }],
-                    target_group: format!(
-                        "arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:targetgroup/staging-users/abc"
-                    ),
+                    target_group: tg_arn("staging-users"),
                 },
             );
         }
         fake
+    }
+
+    /// The staging environment plus the blue/green prod pair: `prod-users-blue` live on
+    /// `prod-users:2` (v1.1.0, weight 100) and `prod-users-green` on `prod-users:1` (v1.0.0,
+    /// weight 0), 3 tasks each, behind one weighted listener.
+    pub fn prod() -> Self {
+        let fake = FakeAws::staging();
+        {
+            let mut s = fake.state.lock().unwrap();
+            let template = s.task_defs[0].clone();
+            for (rev, version) in [(1, "v1.0.0"), (2, "v1.1.0")] {
+                let mut td = template.clone();
+                td.family = "prod-users".into();
+                td.revision = rev;
+                td.arn = td_arn("prod-users", rev);
+                td.containers[0].image = format!("{REGISTRY}/users:{version}");
+                td.tags
+                    .insert(tags_key::VERSION.to_owned(), version.to_owned());
+                td.tags.remove(tags_key::PREVIOUS);
+                s.task_defs.push(td);
+            }
+            let start = fake.epoch.0;
+            for (name, rev) in [("prod-users-blue", 2), ("prod-users-green", 1)] {
+                s.services.insert(
+                    name.into(),
+                    FakeService {
+                        name: name.into(),
+                        desired: 3,
+                        deployments: vec![FakeDeployment {
+                            id: format!("ecs-svc/{name}"),
+                            task_definition: td_arn("prod-users", rev),
+                            primary: true,
+                            created: start,
+                            state: RolloutState::Completed,
+                            reason: None,
+                            failed_tasks: 0,
+                            done_at: Some(start),
+                        }],
+                        events: Vec::new(),
+                        target_group: tg_arn(name),
+                    },
+                );
+            }
+            s.listener = Some((
+                LISTENER.into(),
+                vec![
+                    (tg_arn("prod-users-blue"), 100),
+                    (tg_arn("prod-users-green"), 0),
+                ],
+            ));
+            for name in ["prod-users-5xx", "prod-users-p99"] {
+                s.alarms.insert(
+                    name.into(),
+                    Alarm {
+                        name: name.into(),
+                        state: "OK".into(),
+                        reason: "Threshold Crossed".into(),
+                    },
+                );
+            }
+        }
+        fake
+    }
+
+    /// The listener's weights now, as `(blue, green)`.
+    pub fn weights(&self) -> (i32, i32) {
+        let s = self.state.lock().unwrap();
+        let (_, w) = s.listener.as_ref().expect("a listener");
+        let of = |name: &str| {
+            w.iter()
+                .find(|(t, _)| *t == tg_arn(name))
+                .map_or(0, |(_, w)| *w)
+        };
+        (of("prod-users-blue"), of("prod-users-green"))
+    }
+
+    /// Every weight change written, as `(blue, green)`.
+    pub fn weight_log(&self) -> Vec<(i32, i32)> {
+        let s = self.state.lock().unwrap();
+        s.weight_log
+            .iter()
+            .map(|w| {
+                let of = |name: &str| {
+                    w.iter()
+                        .find(|(t, _)| *t == tg_arn(name))
+                        .map_or(0, |(_, w)| *w)
+                };
+                (of("prod-users-blue"), of("prod-users-green"))
+            })
+            .collect()
+    }
+
+    /// The service's targets turn unhealthy `after` from now.
+    pub fn unhealthy_after(&self, service: &str, after: Duration) {
+        self.state
+            .lock()
+            .unwrap()
+            .unhealthy
+            .push((tg_arn(service), Instant::now() + after));
+    }
+
+    /// What CloudWatch reports for the service's target group.
+    pub fn set_metrics(&self, service: &str, metrics: TargetGroupMetrics) {
+        self.state
+            .lock()
+            .unwrap()
+            .metrics
+            .insert(tg_arn(service), metrics);
+    }
+
+    pub fn desired(&self, service: &str) -> i32 {
+        self.state.lock().unwrap().services[service].desired
     }
 
     /// The traits, all backed by this fake.
@@ -299,6 +417,12 @@ impl FakeAws {
 
 mod tags_key {
     pub use crate::workflows::tags::*;
+}
+
+pub const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2";
+
+fn tg_arn(service: &str) -> String {
+    format!("arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:targetgroup/{service}/abc")
 }
 
 fn td_arn(family: &str, rev: i32) -> String {
@@ -654,6 +778,22 @@ impl Ecs for FakeAws {
         Ok(view(&s, &s.services[service]))
     }
 
+    async fn update_revision_and_count(
+        &self,
+        _cluster: &str,
+        service: &str,
+        task_definition: &str,
+        desired: i32,
+    ) -> AwsResult<Service> {
+        self.record("ecs:UpdateService");
+        let mut s = self.state.lock().unwrap();
+        let now = Instant::now();
+        advance(&mut s, now, self.epoch);
+        s.services.get_mut(service).unwrap().desired = desired;
+        start_deployment(&mut s, service, task_definition, now, self.epoch);
+        Ok(view(&s, &s.services[service]))
+    }
+
     async fn update_desired_count(
         &self,
         _cluster: &str,
@@ -728,6 +868,18 @@ impl Secrets for FakeAws {
 
 #[async_trait]
 impl Monitoring for FakeAws {
+    async fn target_group_metrics(
+        &self,
+        _listener_arn: &str,
+        target_group_arn: &str,
+        _start: Timestamp,
+        _end: Timestamp,
+    ) -> AwsResult<TargetGroupMetrics> {
+        self.record("cloudwatch:GetMetricData");
+        let s = self.state.lock().unwrap();
+        Ok(s.metrics.get(target_group_arn).copied().unwrap_or_default())
+    }
+
     async fn alarms(&self, names: &[String]) -> AwsResult<Vec<Alarm>> {
         self.record("cloudwatch:DescribeAlarms");
         let mut s = self.state.lock().unwrap();
@@ -751,16 +903,25 @@ impl Monitoring for FakeAws {
 
 #[async_trait]
 impl LoadBalancing for FakeAws {
-    async fn target_health(&self, _target_group_arn: &str) -> AwsResult<Vec<TargetHealth>> {
+    async fn target_health(&self, target_group_arn: &str) -> AwsResult<Vec<TargetHealth>> {
         self.record("elbv2:DescribeTargetHealth");
-        let s = self.state.lock().unwrap();
-        let svc = s.services.values().next().unwrap();
-        let state = if s.behaviour.unhealthy_targets {
-            "unhealthy"
-        } else {
-            "healthy"
+        let mut s = self.state.lock().unwrap();
+        advance(&mut s, Instant::now(), self.epoch);
+        let Some(svc) = s
+            .services
+            .values()
+            .find(|svc| svc.target_group == target_group_arn)
+        else {
+            return Err(AwsError::NotFound(target_group_arn.into()));
         };
-        Ok((0..svc.desired)
+        let view = view(&s, svc);
+        let now = Instant::now();
+        let sick = s.behaviour.unhealthy_targets
+            || s.unhealthy
+                .iter()
+                .any(|(tg, at)| tg == target_group_arn && now >= *at);
+        let state = if sick { "unhealthy" } else { "healthy" };
+        Ok((0..view.running)
             .map(|i| TargetHealth {
                 id: format!("10.0.1.{i}"),
                 port: Some(8080),
@@ -768,5 +929,54 @@ impl LoadBalancing for FakeAws {
                 reason: None,
             })
             .collect())
+    }
+
+    async fn find_listener(&self, load_balancer: &str, port: i32) -> AwsResult<String> {
+        self.record("elbv2:DescribeListeners");
+        if load_balancer == "prod-alb" && port == 80 {
+            Ok(LISTENER.into())
+        } else {
+            Err(AwsError::NotFound(format!(
+                "listener on port {port} of {load_balancer}"
+            )))
+        }
+    }
+
+    async fn target_group_arn(&self, name: &str) -> AwsResult<String> {
+        self.record("elbv2:DescribeTargetGroups");
+        let s = self.state.lock().unwrap();
+        s.services
+            .values()
+            .find(|svc| svc.target_group == name || svc.target_group == tg_arn(name))
+            .map(|svc| svc.target_group.clone())
+            .ok_or_else(|| AwsError::NotFound(format!("target group {name}")))
+    }
+
+    async fn forward(&self, arn: &str) -> AwsResult<Forward> {
+        self.record("elbv2:DescribeListeners");
+        let s = self.state.lock().unwrap();
+        match &s.listener {
+            Some((a, weights)) if a == arn => Ok(Forward {
+                arn: arn.into(),
+                weights: weights.clone(),
+            }),
+            _ => Err(AwsError::NotFound(format!("listener {arn}"))),
+        }
+    }
+
+    async fn set_weights(&self, arn: &str, weights: &[(String, i32)]) -> AwsResult<()> {
+        self.record("elbv2:ModifyListener");
+        let mut s = self.state.lock().unwrap();
+        assert!(
+            weights.iter().map(|(_, w)| w).sum::<i32>() > 0,
+            "weights must never send traffic nowhere: {weights:?}"
+        );
+        let Some((a, current)) = s.listener.as_mut() else {
+            return Err(AwsError::NotFound(arn.into()));
+        };
+        assert_eq!(a, arn);
+        *current = weights.to_vec();
+        s.weight_log.push(weights.to_vec());
+        Ok(())
     }
 }

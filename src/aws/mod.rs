@@ -27,6 +27,9 @@ pub enum AwsError {
     /// The credentials in use may not make this call.
     #[error("access denied: {0}")]
     AccessDenied(String),
+    /// No credentials could be found; nothing was sent.
+    #[error("{0}")]
+    NoCredentials(String),
     /// AWS rejected the request as invalid.
     #[error("{0}")]
     Invalid(String),
@@ -206,6 +209,23 @@ pub struct Alarm {
     pub reason: String,
 }
 
+/// A listener's (or listener rule's) forward action: target groups and their weights.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Forward {
+    /// The listener or rule ARN.
+    pub arn: String,
+    /// `(target group ARN, weight)`, as the action lists them.
+    pub weights: Vec<(String, i32)>,
+}
+
+/// A target group's ALB metrics over a window; `None` where CloudWatch has no datapoints.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct TargetGroupMetrics {
+    pub requests: Option<f64>,
+    pub errors_5xx: Option<f64>,
+    pub p99_seconds: Option<f64>,
+}
+
 /// ECS, as deploys use it.
 #[async_trait]
 pub trait Ecs: Send + Sync {
@@ -240,6 +260,14 @@ pub trait Ecs: Send + Sync {
         &self,
         cluster: &str,
         service: &str,
+        desired: i32,
+    ) -> AwsResult<Service>;
+    /// Points the service at a task definition and sets its desired count in one call.
+    async fn update_revision_and_count(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
         desired: i32,
     ) -> AwsResult<Service>;
     /// Adds or replaces tags on a task definition.
@@ -280,13 +308,31 @@ pub trait Monitoring: Send + Sync {
     /// Publishes a deployment marker (namespace `opsctl`, metric `Deployment`).
     async fn put_deployment_marker(&self, env: &str, service: &str, version: &str)
     -> AwsResult<()>;
+    /// Requests, 5xx responses and p99 response time of a target group behind the load
+    /// balancer that owns `listener_arn`, between `start` and `end`.
+    async fn target_group_metrics(
+        &self,
+        listener_arn: &str,
+        target_group_arn: &str,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> AwsResult<TargetGroupMetrics>;
 }
 
-/// ELBv2, as far as rolling deploys need it.
+/// ELBv2: target health, and the weighted listener of blue/green environments.
 #[async_trait]
 pub trait LoadBalancing: Send + Sync {
     /// Health of every target registered in the target group.
     async fn target_health(&self, target_group_arn: &str) -> AwsResult<Vec<TargetHealth>>;
+    /// The ARN of the load balancer's listener on `port`.
+    async fn find_listener(&self, load_balancer: &str, port: i32) -> AwsResult<String>;
+    /// The ARN of a target group given by name (an ARN is returned as it is).
+    async fn target_group_arn(&self, name: &str) -> AwsResult<String>;
+    /// The forward action of a listener (its default action) or of a listener rule.
+    async fn forward(&self, arn: &str) -> AwsResult<Forward>;
+    /// Sets the forward action's weights, keeping every other part of the listener or rule
+    /// (other actions, stickiness, conditions) as it is.
+    async fn set_weights(&self, arn: &str, weights: &[(String, i32)]) -> AwsResult<()>;
 }
 
 /// The AWS services a workflow may use, behind their traits.

@@ -6,14 +6,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
 use aws_sdk_ecs::types as ecs;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use jiff::Timestamp;
 
 use super::{
-    Alarm, Aws, AwsError, AwsResult, CircuitBreaker, Container, Deployment, Ecs, Image,
+    Alarm, Aws, AwsError, AwsResult, CircuitBreaker, Container, Deployment, Ecs, Forward, Image,
     LoadBalancing, Monitoring, Registry, RolloutState, Secrets, Service, ServiceEvent, StoppedTask,
-    TargetHealth, TaskDefinition,
+    TargetGroupMetrics, TargetHealth, TaskDefinition,
 };
 
 /// Where and as whom to reach AWS: flags and environment, resolved once.
@@ -56,13 +55,13 @@ pub fn clients(config: &SdkConfig) -> Aws {
     }
 }
 
-/// Sorts an SDK error by its code; the message keeps the SDK's whole context.
+/// Sorts an SDK error by its code; the message is the error's chain of causes, each once.
 fn classify<E>(what: &str, err: E) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let code = err.code().unwrap_or_default().to_owned();
-    let text = format!("{what}: {}", DisplayErrorContext(&err));
+    let text = format!("{what}: {}", causes(&err));
     match code.as_str() {
         "Throttling"
         | "ThrottlingException"
@@ -86,8 +85,27 @@ where
         "InvalidParameterException" | "ClientException" | "ValidationError" => {
             AwsError::Invalid(text)
         }
+        // No response at all: the request never left because there were no credentials.
+        "" if text.contains("credentials") => AwsError::NoCredentials(format!(
+            "{what}: no usable AWS credentials ({})",
+            causes(&err)
+        )),
         _ => AwsError::Other(text),
     }
+}
+
+/// `a: b: c` from an error and its sources, skipping a cause its parent already spelled out.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 fn ts(t: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
@@ -366,6 +384,28 @@ impl Ecs for SdkEcs {
             .ok_or_else(|| AwsError::Other("UpdateService returned no service".into()))
     }
 
+    async fn update_revision_and_count(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+        desired: i32,
+    ) -> AwsResult<Service> {
+        let out = self
+            .0
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .task_definition(task_definition)
+            .desired_count(desired)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateService", e))?;
+        out.service()
+            .map(service_from)
+            .ok_or_else(|| AwsError::Other("UpdateService returned no service".into()))
+    }
+
     async fn tag_task_definition(
         &self,
         arn: &str,
@@ -572,10 +612,157 @@ impl Monitoring for SdkMonitoring {
             .map_err(|e| classify("PutMetricData", e))?;
         Ok(())
     }
+
+    async fn target_group_metrics(
+        &self,
+        listener_arn: &str,
+        target_group_arn: &str,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> AwsResult<TargetGroupMetrics> {
+        use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+        let (Some(lb), Some(tg)) = (lb_dimension(listener_arn), tg_dimension(target_group_arn))
+        else {
+            return Err(AwsError::Invalid(format!(
+                "cannot derive ALB metric dimensions from {listener_arn} and {target_group_arn}"
+            )));
+        };
+        // One datapoint for the whole window: a period of at least a minute, in minutes.
+        let secs = (end.as_second() - start.as_second()).max(60);
+        let period = i32::try_from((secs + 59) / 60 * 60).unwrap_or(i32::MAX);
+        let query = |id: &str, metric: &str, stat: &str| {
+            MetricDataQuery::builder()
+                .id(id)
+                .return_data(true)
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(
+                            Metric::builder()
+                                .namespace("AWS/ApplicationELB")
+                                .metric_name(metric)
+                                .dimensions(
+                                    Dimension::builder().name("LoadBalancer").value(&lb).build(),
+                                )
+                                .dimensions(
+                                    Dimension::builder().name("TargetGroup").value(&tg).build(),
+                                )
+                                .build(),
+                        )
+                        .period(period)
+                        .stat(stat)
+                        .build(),
+                )
+                .build()
+        };
+        let to_dt = |t: Timestamp| aws_smithy_types::DateTime::from_secs(t.as_second());
+        let out = self
+            .0
+            .get_metric_data()
+            .start_time(to_dt(start))
+            .end_time(to_dt(end))
+            .metric_data_queries(query("requests", "RequestCount", "Sum"))
+            .metric_data_queries(query("errors", "HTTPCode_Target_5XX_Count", "Sum"))
+            .metric_data_queries(query("p99", "TargetResponseTime", "p99"))
+            .send()
+            .await
+            .map_err(|e| classify("GetMetricData", e))?;
+        let values = |id: &str| -> Vec<f64> {
+            out.metric_data_results()
+                .iter()
+                .find(|r| r.id() == Some(id))
+                .map(|r| r.values().to_vec())
+                .unwrap_or_default()
+        };
+        let sum = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum());
+        Ok(TargetGroupMetrics {
+            requests: sum(values("requests")),
+            errors_5xx: sum(values("errors")),
+            p99_seconds: values("p99").into_iter().reduce(f64::max),
+        })
+    }
+}
+
+/// The `LoadBalancer` metric dimension (`app/NAME/ID`) from a listener or rule ARN.
+pub fn lb_dimension(listener_arn: &str) -> Option<String> {
+    let resource = listener_arn
+        .split_once(":listener/")
+        .or_else(|| listener_arn.split_once(":listener-rule/"))?
+        .1;
+    let parts: Vec<&str> = resource.split('/').collect();
+    (parts.len() >= 3).then(|| parts[..3].join("/"))
+}
+
+/// The `TargetGroup` metric dimension (`targetgroup/NAME/ID`) from a target group ARN.
+pub fn tg_dimension(target_group_arn: &str) -> Option<String> {
+    target_group_arn
+        .split_once(":targetgroup/")
+        .map(|(_, rest)| format!("targetgroup/{rest}"))
 }
 
 /// ELBv2 over the SDK.
 pub struct SdkLoadBalancing(pub aws_sdk_elasticloadbalancingv2::Client);
+
+use aws_sdk_elasticloadbalancingv2::types as elb;
+
+impl SdkLoadBalancing {
+    /// The actions of a listener (its default actions) or of a rule.
+    async fn actions(&self, arn: &str) -> AwsResult<Vec<elb::Action>> {
+        if arn.contains(":listener-rule/") {
+            let out = self
+                .0
+                .describe_rules()
+                .rule_arns(arn)
+                .send()
+                .await
+                .map_err(|e| classify("DescribeRules", e))?;
+            let rule = out
+                .rules()
+                .first()
+                .ok_or_else(|| AwsError::NotFound(format!("listener rule {arn}")))?;
+            Ok(rule.actions().to_vec())
+        } else {
+            let out = self
+                .0
+                .describe_listeners()
+                .listener_arns(arn)
+                .send()
+                .await
+                .map_err(|e| match classify("DescribeListeners", e) {
+                    AwsError::Other(m) if m.contains("ListenerNotFound") => {
+                        AwsError::NotFound(format!("listener {arn}"))
+                    }
+                    other => other,
+                })?;
+            let listener = out
+                .listeners()
+                .first()
+                .ok_or_else(|| AwsError::NotFound(format!("listener {arn}")))?;
+            Ok(listener.default_actions().to_vec())
+        }
+    }
+}
+
+/// The weights of a forward action: its ForwardConfig, or a plain single-target forward.
+fn weights_of(action: &elb::Action) -> Vec<(String, i32)> {
+    if let Some(cfg) = action.forward_config()
+        && !cfg.target_groups().is_empty()
+    {
+        return cfg
+            .target_groups()
+            .iter()
+            .map(|t| {
+                (
+                    t.target_group_arn().unwrap_or_default().to_owned(),
+                    t.weight().unwrap_or(1),
+                )
+            })
+            .collect();
+    }
+    action
+        .target_group_arn()
+        .map(|tg| vec![(tg.to_owned(), 1)])
+        .unwrap_or_default()
+}
 
 #[async_trait]
 impl LoadBalancing for SdkLoadBalancing {
@@ -608,5 +795,125 @@ impl LoadBalancing for SdkLoadBalancing {
                     .map(str::to_owned),
             })
             .collect())
+    }
+
+    async fn find_listener(&self, load_balancer: &str, port: i32) -> AwsResult<String> {
+        let lbs = self
+            .0
+            .describe_load_balancers()
+            .names(load_balancer)
+            .send()
+            .await
+            .map_err(|e| match classify("DescribeLoadBalancers", e) {
+                AwsError::Other(m) if m.contains("LoadBalancerNotFound") => {
+                    AwsError::NotFound(format!("load balancer {load_balancer}"))
+                }
+                other => other,
+            })?;
+        let lb_arn = lbs
+            .load_balancers()
+            .first()
+            .and_then(|lb| lb.load_balancer_arn())
+            .ok_or_else(|| AwsError::NotFound(format!("load balancer {load_balancer}")))?;
+        let listeners = self
+            .0
+            .describe_listeners()
+            .load_balancer_arn(lb_arn)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeListeners", e))?;
+        listeners
+            .listeners()
+            .iter()
+            .find(|l| l.port() == Some(port))
+            .and_then(|l| l.listener_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                AwsError::NotFound(format!("listener on port {port} of {load_balancer}"))
+            })
+    }
+
+    async fn target_group_arn(&self, name: &str) -> AwsResult<String> {
+        if name.starts_with("arn:") {
+            return Ok(name.to_owned());
+        }
+        let out = self
+            .0
+            .describe_target_groups()
+            .names(name)
+            .send()
+            .await
+            .map_err(|e| match classify("DescribeTargetGroups", e) {
+                AwsError::Other(m) if m.contains("TargetGroupNotFound") => {
+                    AwsError::NotFound(format!("target group {name}"))
+                }
+                other => other,
+            })?;
+        out.target_groups()
+            .first()
+            .and_then(|t| t.target_group_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| AwsError::NotFound(format!("target group {name}")))
+    }
+
+    async fn forward(&self, arn: &str) -> AwsResult<Forward> {
+        let actions = self.actions(arn).await?;
+        let forward = actions
+            .iter()
+            .find(|a| a.r#type() == Some(&elb::ActionTypeEnum::Forward))
+            .ok_or_else(|| AwsError::Invalid(format!("{arn} has no forward action")))?;
+        Ok(Forward {
+            arn: arn.to_owned(),
+            weights: weights_of(forward),
+        })
+    }
+
+    async fn set_weights(&self, arn: &str, weights: &[(String, i32)]) -> AwsResult<()> {
+        // Read, change only the forward action's target-group weights, write back every
+        // action: other actions, their order and the stickiness config stay as they were.
+        let mut actions = self.actions(arn).await?;
+        let forward = actions
+            .iter_mut()
+            .find(|a| a.r#type() == Some(&elb::ActionTypeEnum::Forward))
+            .ok_or_else(|| AwsError::Invalid(format!("{arn} has no forward action")))?;
+        let stickiness = forward
+            .forward_config()
+            .and_then(|c| c.target_group_stickiness_config())
+            .cloned();
+        let tuples = weights
+            .iter()
+            .map(|(tg, w)| {
+                elb::TargetGroupTuple::builder()
+                    .target_group_arn(tg)
+                    .weight(*w)
+                    .build()
+            })
+            .collect();
+        forward.target_group_arn = None;
+        forward.forward_config = Some(
+            elb::ForwardActionConfig::builder()
+                .set_target_groups(Some(tuples))
+                .set_target_group_stickiness_config(stickiness)
+                .build(),
+        );
+        if arn.contains(":listener-rule/") {
+            // Conditions are not sent, so ELB keeps them as they are.
+            self.0
+                .modify_rule()
+                .rule_arn(arn)
+                .set_actions(Some(actions))
+                .send()
+                .await
+                .map_err(|e| classify("ModifyRule", e))?;
+        } else {
+            self.0
+                .modify_listener()
+                .listener_arn(arn)
+                .set_default_actions(Some(actions))
+                .send()
+                .await
+                .map_err(|e| classify("ModifyListener", e))?;
+        }
+        Ok(())
     }
 }

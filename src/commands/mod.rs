@@ -6,11 +6,12 @@ use std::time::Duration;
 use clap::CommandFactory;
 
 use crate::aws::{self, Aws, AwsError};
-use crate::cli::{Cli, Command, EnvArgs};
+use crate::cli::{Cli, ColourArg, Command, EnvArgs};
 use crate::config::{Config, EnvConfig};
 use crate::error::{Exit, UserError};
 use crate::ui::{CliReporter, Printer};
-use crate::workflows::{self, Interrupt, deploy, inspect, preflight, rollback, wait};
+use crate::workflows::traffic::{self, Colour};
+use crate::workflows::{self, Interrupt, bluegreen, deploy, inspect, preflight, rollback, wait};
 
 /// The waiter's base poll interval.
 const POLL: Duration = Duration::from_secs(1);
@@ -31,17 +32,25 @@ pub async fn run(cli: Cli, interrupt: Interrupt) -> Exit {
     match dispatch(&cli, &printer, &interrupt).await {
         Ok(exit) => exit,
         Err(err) => {
-            let exit = if err.downcast_ref::<UserError>().is_some() {
-                Exit::BadInput
-            } else {
-                Exit::Failed
-            };
-            let err = match err.downcast_ref::<AwsError>() {
-                Some(AwsError::AccessDenied(_)) => anyhow::Error::new(
-                    UserError::new(format!("{err:#}"))
-                        .hint("check which credentials are in use (aws sts get-caller-identity) and their IAM policy"),
+            let hinted =
+                |hint: &str| anyhow::Error::new(UserError::new(format!("{err:#}")).hint(hint));
+            let (err, exit) = match err.downcast_ref::<AwsError>() {
+                Some(AwsError::AccessDenied(_)) => (
+                    hinted(
+                        "check which credentials are in use (AWS_PROFILE, --profile, \
+                         AWS_ACCESS_KEY_ID; aws sts get-caller-identity) and their IAM policy",
+                    ),
+                    Exit::Failed,
                 ),
-                _ => err,
+                Some(AwsError::NoCredentials(_)) => (
+                    hinted(
+                        "set AWS_PROFILE (or pass --profile), or AWS_ACCESS_KEY_ID and \
+                         AWS_SECRET_ACCESS_KEY; in CI, assume a role (OIDC) first",
+                    ),
+                    Exit::BadInput,
+                ),
+                _ if err.downcast_ref::<UserError>().is_some() => (err, Exit::BadInput),
+                _ => (err, Exit::Failed),
             };
             printer.error(&err, exit);
             exit
@@ -93,6 +102,45 @@ fn service_of(env: &EnvConfig, target: &EnvArgs) -> anyhow::Result<String> {
     }
 }
 
+/// Deploys rolling or blue/green, as the env says (`--service` forces a rolling deploy of
+/// that one service).
+async fn run_deploy(
+    env: &Env,
+    target: &EnvArgs,
+    opts: &deploy::Options,
+    reporter: &CliReporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<deploy::DeployOutcome> {
+    match (&target.service, &env.config.bluegreen) {
+        (None, Some(_)) => {
+            bluegreen::deploy(&env.aws, &env.config, opts, reporter, interrupt).await
+        }
+        _ => {
+            let service = service_of(&env.config, target)?;
+            deploy::deploy(&env.aws, &env.config, &service, opts, reporter, interrupt).await
+        }
+    }
+}
+
+/// The service a read-only command looks at: `--service`, the env's own, or for blue/green
+/// the live colour's.
+async fn live_service(env: &Env, target: &EnvArgs) -> anyhow::Result<String> {
+    match (&target.service, &env.config.bluegreen) {
+        (None, Some(_)) => {
+            let pair = traffic::resolve(&env.aws, &env.config).await?;
+            Ok(pair.side(pair.live()).service.clone())
+        }
+        _ => service_of(&env.config, target),
+    }
+}
+
+fn colour(arg: ColourArg) -> Colour {
+    match arg {
+        ColourArg::Blue => Colour::Blue,
+        ColourArg::Green => Colour::Green,
+    }
+}
+
 async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow::Result<Exit> {
     let reporter = CliReporter::new(printer);
     match &cli.command {
@@ -111,7 +159,6 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
         }
         Command::Deploy(args) => {
             let env = load_env(cli, &args.target.env).await?;
-            let service = service_of(&env.config, &args.target)?;
             let opts = deploy::Options {
                 version: args.version.clone(),
                 dry_run: args.dry_run,
@@ -122,14 +169,12 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
                 poll: POLL,
                 actor: workflows::actor(),
             };
-            let out = deploy::deploy(&env.aws, &env.config, &service, &opts, &reporter, interrupt)
-                .await?;
+            let out = run_deploy(&env, &args.target, &opts, &reporter, interrupt).await?;
             printer.finish(&out, out.exit(), &reporter);
             Ok(out.exit())
         }
         Command::Plan(args) => {
             let env = load_env(cli, &args.target.env).await?;
-            let service = service_of(&env.config, &args.target)?;
             let opts = deploy::Options {
                 version: args.version.clone(),
                 dry_run: true,
@@ -140,14 +185,13 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
                 poll: POLL,
                 actor: workflows::actor(),
             };
-            let out = deploy::deploy(&env.aws, &env.config, &service, &opts, &reporter, interrupt)
-                .await?;
+            let out = run_deploy(&env, &args.target, &opts, &reporter, interrupt).await?;
             printer.finish(&out, out.exit(), &reporter);
             Ok(out.exit())
         }
         Command::WaitStable(args) => {
             let env = load_env(cli, &args.target.env).await?;
-            let service = service_of(&env.config, &args.target)?;
+            let service = live_service(&env, &args.target).await?;
             let out = wait::wait(
                 &env.aws,
                 &env.config.cluster,
@@ -172,7 +216,6 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
         }
         Command::Rollback(args) => {
             let env = load_env(cli, &args.target.env).await?;
-            let service = service_of(&env.config, &args.target)?;
             let opts = rollback::Options {
                 to: args.to.clone(),
                 dry_run: args.dry_run,
@@ -180,16 +223,24 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
                 timeout: args.timeout.unwrap_or(env.config.timeout.0),
                 poll: POLL,
             };
-            let out = rollback::rollback(
-                &env.aws,
-                &env.config,
-                &service,
-                &opts,
-                None,
-                &reporter,
-                interrupt,
-            )
-            .await?;
+            let out = match (&args.target.service, &env.config.bluegreen) {
+                (None, Some(_)) => {
+                    bluegreen::rollback(&env.aws, &env.config, &opts, &reporter, interrupt).await?
+                }
+                _ => {
+                    let service = service_of(&env.config, &args.target)?;
+                    rollback::rollback(
+                        &env.aws,
+                        &env.config,
+                        &service,
+                        &opts,
+                        None,
+                        &reporter,
+                        interrupt,
+                    )
+                    .await?
+                }
+            };
             printer.finish(&out, out.exit(), &reporter);
             Ok(out.exit())
         }
@@ -204,19 +255,46 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
             printer.finish(&out, Exit::Ok, &reporter);
             Ok(Exit::Ok)
         }
+        Command::Traffic(args) => {
+            let env = load_env(cli, &args.env).await?;
+            let bg = traffic::bluegreen(&env.config)?;
+            let pair = traffic::resolve(&env.aws, &env.config).await?;
+            let opts = traffic::Options {
+                to: colour(args.to),
+                steps: args.steps.clone().unwrap_or_else(|| bg.steps.clone()),
+                interval: args.interval.unwrap_or(bg.step_interval.0),
+                dry_run: args.dry_run,
+            };
+            let out =
+                traffic::switch(&env.aws, &env.config, &pair, &opts, &reporter, interrupt).await?;
+            printer.finish(&out, out.exit(), &reporter);
+            Ok(out.exit())
+        }
+        Command::Retire(args) => {
+            let env = load_env(cli, &args.env).await?;
+            let out = bluegreen::retire(
+                &env.aws,
+                &env.config,
+                args.colour.map(colour),
+                args.dry_run,
+                args.timeout.unwrap_or(env.config.timeout.0),
+                &reporter,
+                interrupt,
+            )
+            .await?;
+            printer.finish(&out, out.exit(), &reporter);
+            Ok(out.exit())
+        }
         Command::History(args) => {
             let env = load_env(cli, &args.target.env).await?;
-            let service = match (&args.target.service, &env.config.bluegreen) {
-                (None, Some(bg)) => bg.blue.service.clone(),
-                _ => service_of(&env.config, &args.target)?,
-            };
+            let service = live_service(&env, &args.target).await?;
             let out = inspect::history(&env.aws, &env.config, &service, args.limit).await?;
             printer.finish(&out, Exit::Ok, &reporter);
             Ok(Exit::Ok)
         }
         Command::Check(args) => {
             let env = load_env(cli, &args.target.env).await?;
-            let service = service_of(&env.config, &args.target)?;
+            let service = live_service(&env, &args.target).await?;
             let report = preflight::run(
                 &env.aws,
                 &preflight::Request {

@@ -69,12 +69,14 @@ impl Printer {
                 } else {
                     Style::new().red().bold()
                 };
+                let mut out = std::io::stdout().lock();
                 let mut lines = text.lines();
+                // A closed stdout (`| head`) is the reader's choice, not an error.
                 if let Some(first) = lines.next() {
-                    println!("{}", style.apply_to(first));
+                    let _ = writeln!(out, "{}", style.apply_to(first));
                 }
                 for line in lines {
-                    println!("{line}");
+                    let _ = writeln!(out, "{line}");
                 }
                 if self.github && exit != Exit::Ok {
                     eprintln!(
@@ -94,10 +96,7 @@ impl Printer {
                         serde_json::to_value(reporter.take_log()).unwrap_or_default(),
                     );
                 }
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&value).unwrap_or_default()
-                );
+                print_json(&value);
             }
         }
         self.summary(&outcome.to_string());
@@ -120,10 +119,7 @@ impl Printer {
                     "exit_code": exit.code(),
                     "error": { "message": message, "hint": hint },
                 });
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&value).unwrap_or_default()
-                );
+                print_json(&value);
             }
         }
         if self.github {
@@ -162,6 +158,12 @@ impl Printer {
     }
 }
 
+/// One JSON document on stdout; a closed stdout is the reader's choice, not an error.
+fn print_json(value: &serde_json::Value) {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
 /// `%`, CR and LF must be escaped in workflow commands.
 fn escape_annotation(text: &str) -> String {
     text.replace('%', "%25")
@@ -193,13 +195,18 @@ impl CliReporter {
     }
 
     fn line(&self, text: String) {
+        self.line_at(jiff::Timestamp::now(), text);
+    }
+
+    /// A progress line; without spinners it starts with the time it speaks of.
+    fn line_at(&self, at: jiff::Timestamp, text: String) {
         if self.printer.quiet {
             return;
         }
         let text = if self.printer.spinners {
             text
         } else {
-            format!("{} {text}", jiff::Timestamp::now().strftime("%H:%M:%S"))
+            format!("{} {text}", at.strftime("%H:%M:%S"))
         };
         match self.spinner.lock().unwrap().as_ref() {
             Some(bar) => bar.println(text),

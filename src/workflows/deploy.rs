@@ -8,6 +8,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::preflight::{self, Context};
+use super::traffic::{Colour, TrafficOutcome};
 use super::wait::{self, Verdict, WaitOutcome, short_td};
 use super::{Check, Interrupt, Reporter, tags, version_of};
 use crate::aws::{Aws, TaskDefinition};
@@ -135,6 +136,12 @@ pub struct DeployOutcome {
     pub wait: Option<WaitOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<RollbackReport>,
+    /// Blue/green: the colour deployed to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub colour: Option<Colour>,
+    /// Blue/green: the traffic switch, step by step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<TrafficOutcome>,
     /// Commands the user may want next.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub next: Vec<String>,
@@ -142,6 +149,28 @@ pub struct DeployOutcome {
 }
 
 impl DeployOutcome {
+    /// An outcome that has not got past preflight yet.
+    pub fn new(env: &EnvConfig, service: &str, version: &str) -> Self {
+        DeployOutcome {
+            env: env.name.clone(),
+            cluster: env.cluster.clone(),
+            service: service.to_owned(),
+            version: version.to_owned(),
+            result: Result::PreflightFailed,
+            from: None,
+            to: None,
+            reason: None,
+            checks: Vec::new(),
+            plan: None,
+            wait: None,
+            rollback: None,
+            colour: None,
+            traffic: None,
+            next: Vec::new(),
+            elapsed_secs: 0.0,
+        }
+    }
+
     /// The process exit code this outcome means.
     pub fn exit(&self) -> Exit {
         match self.result {
@@ -162,13 +191,26 @@ impl fmt::Display for DeployOutcome {
             .as_ref()
             .map_or("?", |r| r.task_definition.as_str());
         let to = self.to.as_ref().map_or("?", |r| r.task_definition.as_str());
-        let target = format!("{} ({})", self.env, self.service);
+        let target = match self.colour {
+            Some(colour) => format!("{} ({colour}: {})", self.env, self.service),
+            None => format!("{} ({})", self.env, self.service),
+        };
         match self.result {
-            Result::Deployed => writeln!(
-                f,
-                "deployed {} to {target}: {from} -> {to} in {:.0}s",
-                self.version, self.elapsed_secs
-            )?,
+            Result::Deployed => {
+                writeln!(
+                    f,
+                    "deployed {} to {target}: {from} -> {to} in {:.0}s",
+                    self.version, self.elapsed_secs
+                )?;
+                if let (Some(t), Some(colour)) = (&self.traffic, self.colour) {
+                    writeln!(
+                        f,
+                        "  traffic: {}; {} keeps running for an instant rollback",
+                        t.after,
+                        colour.other()
+                    )?;
+                }
+            }
             Result::Unchanged => writeln!(
                 f,
                 "{target} already runs {} on {from}; nothing to do",
@@ -226,6 +268,9 @@ impl fmt::Display for DeployOutcome {
                         }
                     }
                 }
+                if let Some(t) = &self.traffic {
+                    write!(f, "{}", indent(&t.to_string()))?;
+                }
                 match (&self.rollback, self.result) {
                     (Some(rb), Result::RolledBack) => writeln!(
                         f,
@@ -244,6 +289,7 @@ impl fmt::Display for DeployOutcome {
                         rb.to.task_definition,
                         rb.wait.to_string().trim_end()
                     )?,
+                    (None, Result::RolledBack) => {}
                     (None, _) => {
                         if let Some(wait) = &self.wait {
                             for s in &wait.services {
@@ -281,22 +327,7 @@ pub async fn deploy(
     interrupt: &Interrupt,
 ) -> anyhow::Result<DeployOutcome> {
     let started = Instant::now();
-    let mut out = DeployOutcome {
-        env: env.name.clone(),
-        cluster: env.cluster.clone(),
-        service: service.to_owned(),
-        version: opts.version.clone(),
-        result: Result::PreflightFailed,
-        from: None,
-        to: None,
-        reason: None,
-        checks: Vec::new(),
-        plan: None,
-        wait: None,
-        rollback: None,
-        next: Vec::new(),
-        elapsed_secs: 0.0,
-    };
+    let mut out = DeployOutcome::new(env, service, &opts.version);
     let done = |mut out: DeployOutcome| {
         out.elapsed_secs = started.elapsed().as_secs_f64();
         Ok(out)
@@ -518,9 +549,16 @@ pub async fn deploy(
         return done(out);
     }
 
-    // Roll back to where we started. If ECS's circuit breaker already did, follow its
-    // deployment instead of starting another.
-    let by_ecs = ecs_now_runs.as_deref() == Some(current.arn.as_str());
+    // Roll back to where we started. If ECS's circuit breaker already did, or is about to
+    // (its rollback is on and the rollout FAILED), follow its deployment instead of starting
+    // a second one.
+    let breaker_rolls_back = updated
+        .circuit_breaker
+        .is_some_and(|cb| cb.enable && cb.rollback);
+    let by_ecs = ecs_now_runs.as_deref() == Some(current.arn.as_str())
+        || (breaker_rolls_back
+            && verdict == Verdict::Failed
+            && ecs_rollback_started(aws, &env.cluster, service, &current.arn, interrupt).await?);
     reporter.step(
         "rollback",
         if by_ecs {
@@ -573,6 +611,47 @@ pub async fn deploy(
     done(out)
 }
 
+/// How long ECS gets to start its circuit-breaker rollback before opsctl starts its own.
+const ECS_ROLLBACK_GRACE: Duration = Duration::from_secs(30);
+
+/// Waits (briefly) for ECS's circuit breaker to start its rollback to `previous`.
+async fn ecs_rollback_started(
+    aws: &Aws,
+    cluster: &str,
+    service: &str,
+    previous: &str,
+    interrupt: &Interrupt,
+) -> anyhow::Result<bool> {
+    let deadline = Instant::now() + ECS_ROLLBACK_GRACE;
+    let mut interrupt = interrupt.clone();
+    loop {
+        let svc = aws
+            .ecs
+            .describe_services(cluster, &[service.to_owned()])
+            .await?
+            .into_iter()
+            .next();
+        if svc
+            .as_ref()
+            .and_then(|s| s.primary())
+            .is_some_and(|p| p.task_definition == previous)
+        {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = interrupt.raised() => return Ok(false),
+        }
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
 fn wait_options(opts: &Options) -> wait::Options {
     wait::Options {
         timeout: opts.timeout,
@@ -581,22 +660,47 @@ fn wait_options(opts: &Options) -> wait::Options {
     }
 }
 
+/// The tags a deploy puts on the revision it registers.
+pub(crate) fn revision_tags(
+    version: &str,
+    previous: &str,
+    actor: &str,
+) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (tags::VERSION.to_owned(), version.to_owned()),
+        (tags::PREVIOUS.to_owned(), previous.to_owned()),
+        (tags::DEPLOYED_BY.to_owned(), actor.to_owned()),
+        (
+            tags::DEPLOYED_AT.to_owned(),
+            jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+                .to_string(),
+        ),
+        (tags::OUTCOME.to_owned(), tags::IN_PROGRESS.to_owned()),
+    ])
+}
+
 /// Records a deploy's outcome on its revision; a failure to tag is worth a warning only.
-async fn tag_outcome(aws: &Aws, td: &TaskDefinition, outcome: &str, reporter: &dyn Reporter) {
+pub(crate) async fn tag_outcome(
+    aws: &Aws,
+    td: &TaskDefinition,
+    outcome: &str,
+    reporter: &dyn Reporter,
+) {
     let tags = BTreeMap::from([(tags::OUTCOME.to_owned(), outcome.to_owned())]);
     if let Err(e) = aws.ecs.tag_task_definition(&td.arn, &tags).await {
         reporter.warn(format!("could not tag {} as {outcome}: {e}", td.short()));
     }
 }
 
-enum Bake {
+pub(crate) enum Bake {
     Passed,
     Alarm(String),
     Interrupted,
 }
 
 /// Watches the env's alarms for the bake time; any ALARM fails the deploy.
-async fn bake(
+pub(crate) async fn bake(
     aws: &Aws,
     env: &EnvConfig,
     reporter: &dyn Reporter,

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::deploy::Revision;
 use super::tags;
+use super::traffic::{self, Colour, Weights};
 use super::wait::short_td;
 use crate::aws::{Alarm, Aws, RolloutState, ServiceEvent};
 use crate::config::EnvConfig;
@@ -49,22 +50,47 @@ pub struct ServiceStatus {
     pub events: Vec<ServiceEvent>,
 }
 
+/// Blue/green: the listener's weights and the live colour.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrafficView {
+    pub listener: String,
+    pub weights: Weights,
+    pub live: Colour,
+    pub blue: String,
+    pub green: String,
+}
+
 /// `opsctl status ENV`.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusOutcome {
     pub env: String,
     pub cluster: String,
     pub services: Vec<ServiceStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<TrafficView>,
     pub alarms: Vec<Alarm>,
 }
 
 impl fmt::Display for StatusOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{} (cluster {})", self.env, self.cluster)?;
+        if let Some(t) = &self.traffic {
+            let split = if t.weights.blue > 0 && t.weights.green > 0 {
+                " (split)"
+            } else {
+                ""
+            };
+            writeln!(f, "  traffic: {}{split}; live: {}", t.weights, t.live)?;
+        }
         for s in &self.services {
+            let colour = match &self.traffic {
+                Some(t) if t.blue == s.service => "[blue] ",
+                Some(t) if t.green == s.service => "[green] ",
+                _ => "",
+            };
             writeln!(
                 f,
-                "  {}: {} {} on {}, {}/{} running, {} pending",
+                "  {colour}{}: {} {} on {}, {}/{} running, {} pending",
                 s.service,
                 s.status,
                 s.revision.version,
@@ -175,10 +201,24 @@ pub async fn status(
             events: svc.events.iter().take(10).cloned().collect(),
         });
     }
+    let traffic = match &env.bluegreen {
+        Some(_) => {
+            let pair = traffic::resolve(aws, env).await?;
+            Some(TrafficView {
+                listener: pair.listener.clone(),
+                weights: pair.weights(),
+                live: pair.live(),
+                blue: pair.blue.service.clone(),
+                green: pair.green.service.clone(),
+            })
+        }
+        None => None,
+    };
     Ok(StatusOutcome {
         env: env.name.clone(),
         cluster: env.cluster.clone(),
         services: out,
+        traffic,
         alarms: aws.monitoring.alarms(&env.alarms).await?,
     })
 }

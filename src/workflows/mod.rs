@@ -9,14 +9,18 @@ use tokio::sync::watch;
 
 use crate::aws::RolloutState;
 
+pub mod bluegreen;
 pub mod deploy;
 pub mod inspect;
 pub mod preflight;
 pub mod rollback;
+pub mod traffic;
 pub mod wait;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bluegreen;
 
 /// Something a workflow wants the user to see while it runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]

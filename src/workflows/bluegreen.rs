@@ -1,0 +1,572 @@
+//! Blue/green deploys and rollbacks: deploy beside the live colour, check it, move traffic,
+//! and keep the old colour running for an instant way back.
+
+use std::fmt;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::deploy::{self, Bake, DeployOutcome, Options, Plan, Result, Revision};
+use super::preflight::{self, Context};
+use super::rollback::{self, RollbackOutcome};
+use super::traffic::{self, Colour, SwitchResult};
+use super::wait::{self, Verdict};
+use super::{Interrupt, Reporter, tags};
+use crate::aws::Aws;
+use crate::config::EnvConfig;
+use crate::error::{Exit, UserError};
+
+/// Deploys `opts.version` to the idle colour, waits, moves traffic step by step, bakes, and
+/// leaves the old colour running. A failure before traffic moved leaves users on the live
+/// colour; a failure after moves them back.
+pub async fn deploy(
+    aws: &Aws,
+    env: &EnvConfig,
+    opts: &Options,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<DeployOutcome> {
+    let started = Instant::now();
+    let bg = traffic::bluegreen(env)?;
+    let pair = traffic::resolve(aws, env).await?;
+    let live = pair.live();
+    let idle = live.other();
+    let (live_side, idle_side) = (pair.side(live).clone(), pair.side(idle).clone());
+    let mut out = DeployOutcome::new(env, &idle_side.service, &opts.version);
+    out.colour = Some(idle);
+    let done = |mut out: DeployOutcome| {
+        out.elapsed_secs = started.elapsed().as_secs_f64();
+        Ok(out)
+    };
+
+    reporter.step(
+        "preflight",
+        format!(
+            "{live} ({}) is live at {}; checking {idle} ({}) for {}",
+            live_side.service,
+            pair.weights(),
+            idle_side.service,
+            opts.version
+        ),
+    );
+    let report = preflight::run(
+        aws,
+        &preflight::Request {
+            env,
+            service: &idle_side.service,
+            version: Some(&opts.version),
+            ignore_alarms: opts.ignore_alarms,
+        },
+        reporter,
+    )
+    .await?;
+    out.checks = report.checks.clone();
+    let passed = report.passed();
+    let Some(Context {
+        container, image, ..
+    }) = report.context
+    else {
+        return done(out);
+    };
+    let live_svc = aws
+        .ecs
+        .describe_services(&env.cluster, std::slice::from_ref(&live_side.service))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("service {} not found", live_side.service))?;
+    let live_arn = live_svc
+        .primary()
+        .map(|d| d.task_definition.clone())
+        .unwrap_or_else(|| live_svc.task_definition.clone());
+    // The new revision copies what serves users now: the live colour's task definition.
+    let base = aws.ecs.describe_task_definition(&live_arn).await?;
+    out.from = Some(Revision::of(&base, &container));
+    if !passed {
+        return done(out);
+    }
+    let image = image.expect("a passed image check found the image");
+    let base_image = base.image_of(&container).unwrap_or_default().to_owned();
+    if base_image == image.uri {
+        out.result = Result::Unchanged;
+        out.to = out.from.clone();
+        out.service = live_side.service.clone();
+        out.colour = Some(live);
+        return done(out);
+    }
+    let desired = live_svc.desired.max(1);
+    out.plan = Some(Plan {
+        base: base.short(),
+        container: container.clone(),
+        image_from: base_image,
+        image_to: image.uri.clone(),
+        unchanged_containers: base
+            .containers
+            .iter()
+            .filter(|c| c.name != container)
+            .map(|c| c.name.clone())
+            .collect(),
+        calls: vec![
+            format!(
+                "ecs:RegisterTaskDefinition family={} (copy of live {}, image of {container} changed)",
+                base.family,
+                base.short()
+            ),
+            format!(
+                "ecs:UpdateService service={} taskDefinition={}:<new> desiredCount={desired}",
+                idle_side.service, base.family
+            ),
+            format!(
+                "elbv2:ModifyListener weights {idle} {} (one call a step, checks between steps)",
+                bg.steps
+                    .iter()
+                    .map(|s| format!("{s}%"))
+                    .collect::<Vec<_>>()
+                    .join(" -> ")
+            ),
+            format!(
+                "ecs:TagResource {}=<outcome> on the new revision",
+                tags::OUTCOME
+            ),
+        ],
+    });
+    if opts.dry_run {
+        out.result = Result::Planned;
+        return done(out);
+    }
+    if env.confirm
+        && !reporter.confirm(&format!(
+            "Deploy {} to {} on {idle} and move traffic from {live} ({})?",
+            opts.version,
+            env.name,
+            super::version_of(&base, &container)
+        ))?
+    {
+        crate::bad_input!(
+            "run it again and answer yes, or pass --yes",
+            "deploy to {} not confirmed; nothing changed",
+            env.name
+        );
+    }
+
+    reporter.step(
+        "register",
+        format!("registering a new revision of {}", base.family),
+    );
+    let new_tags = deploy::revision_tags(&opts.version, &base.short(), &opts.actor);
+    let new = aws
+        .ecs
+        .register_with_image(&base.arn, &container, &image.uri, &new_tags)
+        .await?;
+    out.to = Some(Revision::of(&new, &container));
+    reporter.step(
+        "update",
+        format!(
+            "pointing {idle} ({}) at {} with {desired} task(s)",
+            idle_side.service,
+            new.short()
+        ),
+    );
+    let updated = aws
+        .ecs
+        .update_revision_and_count(&env.cluster, &idle_side.service, &new.arn, desired)
+        .await?;
+    if let Err(e) = aws
+        .monitoring
+        .put_deployment_marker(&env.name, &idle_side.service, &opts.version)
+        .await
+    {
+        reporter.warn(format!("could not publish the deployment marker: {e}"));
+    }
+    if opts.no_wait {
+        out.result = Result::Started;
+        out.next = vec![
+            format!(
+                "opsctl wait-stable {} --service {}",
+                env.name, idle_side.service
+            ),
+            format!("opsctl traffic {} --to {idle}", env.name),
+        ];
+        return done(out);
+    }
+
+    reporter.step(
+        "wait",
+        format!("waiting for {idle} to run {} everywhere", new.short()),
+    );
+    let waited = wait::wait(
+        aws,
+        &env.cluster,
+        vec![wait::Target {
+            service: idle_side.service.clone(),
+            task_definition: Some(new.arn.clone()),
+            deployment_id: updated
+                .primary()
+                .filter(|d| d.task_definition == new.arn)
+                .map(|d| d.id.clone()),
+        }],
+        &wait::Options {
+            timeout: opts.timeout,
+            poll: opts.poll,
+            check_targets: true,
+        },
+        reporter,
+        interrupt,
+    )
+    .await?;
+    let verdict = waited.verdict();
+    let reason = waited.services[0].reason.clone();
+    out.wait = Some(waited);
+    match verdict {
+        Verdict::Stable => {}
+        Verdict::Interrupted => {
+            out.result = Result::Interrupted;
+            out.reason = Some(format!("stopped waiting; traffic is still on {live}"));
+            out.next = vec![
+                format!(
+                    "opsctl wait-stable {} --service {}",
+                    env.name, idle_side.service
+                ),
+                format!("opsctl traffic {} --to {idle}", env.name),
+            ];
+            return done(out);
+        }
+        Verdict::Failed | Verdict::TimedOut => {
+            deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
+            out.result = Result::RolledBack;
+            out.reason = Some(format!(
+                "{} on {idle}; traffic never left {live} ({})",
+                reason.unwrap_or_else(|| "the new colour did not become stable".into()),
+                super::version_of(&base, &container)
+            ));
+            return done(out);
+        }
+    }
+
+    let switched = traffic::switch_checked(
+        aws,
+        env,
+        &pair,
+        &traffic::Options {
+            to: idle,
+            steps: bg.steps.clone(),
+            interval: bg.step_interval.0,
+            dry_run: false,
+        },
+        reporter,
+        interrupt,
+    )
+    .await?;
+    let result = switched.result;
+    let switch_reason = switched.reason.clone();
+    out.traffic = Some(switched);
+    match result {
+        SwitchResult::Switched => {}
+        SwitchResult::Interrupted => {
+            deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
+            out.result = Result::Interrupted;
+            out.reason = Some(format!("interrupted; traffic restored to {live}"));
+            return done(out);
+        }
+        _ => {
+            deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
+            out.result = Result::RolledBack;
+            out.reason = Some(format!(
+                "{}; traffic restored to {live}",
+                switch_reason.unwrap_or_else(|| format!("{idle} was not ready for traffic"))
+            ));
+            return done(out);
+        }
+    }
+
+    match deploy::bake(aws, env, reporter, interrupt).await? {
+        Bake::Passed => {
+            deploy::tag_outcome(aws, &new, tags::SUCCEEDED, reporter).await;
+            out.result = Result::Deployed;
+            out.next = vec![
+                format!(
+                    "opsctl rollback {}   # instant: traffic back to {live}",
+                    env.name
+                ),
+                format!(
+                    "opsctl retire {}     # scale {live} to 0 once confident",
+                    env.name
+                ),
+            ];
+        }
+        Bake::Alarm(why) => {
+            let weights = traffic::move_all(aws, &pair, live, reporter).await?;
+            if let Some(t) = out.traffic.as_mut() {
+                t.after = weights;
+            }
+            deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
+            out.result = Result::RolledBack;
+            out.reason = Some(format!("{why}; traffic moved back to {live}"));
+        }
+        Bake::Interrupted => {
+            out.result = Result::Interrupted;
+            out.reason = Some(format!(
+                "interrupted during bake; {idle} carries the traffic"
+            ));
+            out.next = vec![format!(
+                "opsctl rollback {}   # traffic back to {live}",
+                env.name
+            )];
+        }
+    }
+    done(out)
+}
+
+/// Rolls a blue/green environment back: all traffic to the other colour in one listener
+/// change when it still runs and is healthy; otherwise a rolling rollback of the live colour.
+pub async fn rollback(
+    aws: &Aws,
+    env: &EnvConfig,
+    opts: &rollback::Options,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<RollbackOutcome> {
+    let started = Instant::now();
+    let pair = traffic::resolve(aws, env).await?;
+    let live = pair.live();
+    let other = live.other();
+    let (live_side, other_side) = (pair.side(live).clone(), pair.side(other).clone());
+    if opts.to.is_some() {
+        reporter.step(
+            "rollback",
+            format!(
+                "--to given: rolling back {live} ({}) in place",
+                live_side.service
+            ),
+        );
+        return rollback::rollback(
+            aws,
+            env,
+            &live_side.service,
+            opts,
+            None,
+            reporter,
+            interrupt,
+        )
+        .await;
+    }
+    reporter.step(
+        "check",
+        format!(
+            "can {other} ({}) take the traffic back at once?",
+            other_side.service
+        ),
+    );
+    let checks = traffic::readiness(aws, env, &pair, other, reporter).await?;
+    let services = aws
+        .ecs
+        .describe_services(
+            &env.cluster,
+            &[live_side.service.clone(), other_side.service.clone()],
+        )
+        .await?;
+    let td_of = |name: &str| {
+        services
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| {
+                s.primary()
+                    .map_or(s.task_definition.clone(), |d| d.task_definition.clone())
+            })
+            .unwrap_or_default()
+    };
+    let live_td = aws
+        .ecs
+        .describe_task_definition(&td_of(&live_side.service))
+        .await?;
+    let other_td = aws
+        .ecs
+        .describe_task_definition(&td_of(&other_side.service))
+        .await?;
+    let container = env
+        .container
+        .clone()
+        .or_else(|| live_td.containers.first().map(|c| c.name.clone()))
+        .unwrap_or_default();
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| c.detail.clone())
+        .collect();
+    if !failed.is_empty() || other_td.arn == live_td.arn {
+        let why = if failed.is_empty() {
+            format!("{other} runs the same revision as {live}")
+        } else {
+            failed.join("; ")
+        };
+        reporter.warn(format!(
+            "{other} cannot take the traffic back ({why}); rolling back {live} ({}) in place",
+            live_side.service
+        ));
+        return rollback::rollback(
+            aws,
+            env,
+            &live_side.service,
+            opts,
+            None,
+            reporter,
+            interrupt,
+        )
+        .await;
+    }
+    let mut out = RollbackOutcome {
+        env: env.name.clone(),
+        service: other_side.service.clone(),
+        result: rollback::Result::Planned,
+        from: Revision::of(&live_td, &container),
+        to: Revision::of(&other_td, &container),
+        chosen_because: format!(
+            "{other} ({}) still runs it and is healthy: all traffic moves back in one listener change",
+            other_side.service
+        ),
+        wait: None,
+        elapsed_secs: 0.0,
+    };
+    if opts.dry_run {
+        out.elapsed_secs = started.elapsed().as_secs_f64();
+        return Ok(out);
+    }
+    if env.confirm
+        && !reporter.confirm(&format!(
+            "Move all of {}'s traffic back from {live} ({}) to {other} ({})?",
+            env.name, out.from.version, out.to.version
+        ))?
+    {
+        crate::bad_input!(
+            "run it again and answer yes, or pass --yes",
+            "rollback of {} not confirmed; nothing changed",
+            env.name
+        );
+    }
+    traffic::move_all(aws, &pair, other, reporter).await?;
+    deploy::tag_outcome(aws, &live_td, tags::ROLLED_BACK, reporter).await;
+    out.result = rollback::Result::RolledBack;
+    out.elapsed_secs = started.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+/// `opsctl retire ENV`: scales the idle colour to 0 once the team is confident.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetireOutcome {
+    pub env: String,
+    pub colour: Colour,
+    pub service: String,
+    pub previous_desired: i32,
+    pub planned: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<wait::WaitOutcome>,
+}
+
+impl RetireOutcome {
+    pub fn exit(&self) -> Exit {
+        match self.wait.as_ref().map(|w| w.verdict()) {
+            None | Some(Verdict::Stable) => Exit::Ok,
+            Some(Verdict::Failed) => Exit::Failed,
+            Some(Verdict::TimedOut) => Exit::TimedOut,
+            Some(Verdict::Interrupted) => Exit::Interrupted,
+        }
+    }
+}
+
+impl fmt::Display for RetireOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.planned {
+            writeln!(
+                f,
+                "would scale {} ({}) from {} to 0 tasks (nothing changed)",
+                self.colour, self.service, self.previous_desired
+            )
+        } else {
+            writeln!(
+                f,
+                "retired {} ({}): {} -> 0 tasks; instant rollback to it is no longer possible",
+                self.colour, self.service, self.previous_desired
+            )
+        }
+    }
+}
+
+/// Scales the idle colour to 0; refuses the colour that carries any traffic.
+pub async fn retire(
+    aws: &Aws,
+    env: &EnvConfig,
+    colour: Option<Colour>,
+    dry_run: bool,
+    timeout: std::time::Duration,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<RetireOutcome> {
+    let pair = traffic::resolve(aws, env).await?;
+    let colour = colour.unwrap_or_else(|| pair.live().other());
+    let side = pair.side(colour).clone();
+    if side.weight > 0 {
+        return Err(UserError::new(format!(
+            "{colour} ({}) carries {}% of {}'s traffic; refusing to retire it",
+            side.service, side.weight, env.name
+        ))
+        .hint(format!(
+            "move traffic away first: opsctl traffic {} --to {}",
+            env.name,
+            colour.other()
+        ))
+        .into());
+    }
+    let svc = aws
+        .ecs
+        .describe_services(&env.cluster, std::slice::from_ref(&side.service))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("service {} not found", side.service))?;
+    let mut out = RetireOutcome {
+        env: env.name.clone(),
+        colour,
+        service: side.service.clone(),
+        previous_desired: svc.desired,
+        planned: dry_run,
+        wait: None,
+    };
+    if dry_run {
+        return Ok(out);
+    }
+    if env.confirm
+        && !reporter.confirm(&format!(
+            "Scale {colour} ({}) of {} to 0? Instant rollback to it will no longer be possible.",
+            side.service, env.name
+        ))?
+    {
+        crate::bad_input!(
+            "run it again and answer yes, or pass --yes",
+            "retire on {} not confirmed; nothing changed",
+            env.name
+        );
+    }
+    reporter.step(
+        "retire",
+        format!("scaling {colour} ({}) to 0", side.service),
+    );
+    aws.ecs
+        .update_desired_count(&env.cluster, &side.service, 0)
+        .await?;
+    out.wait = Some(
+        wait::wait(
+            aws,
+            &env.cluster,
+            vec![wait::Target::current(&side.service)],
+            &wait::Options {
+                timeout,
+                poll: std::time::Duration::from_secs(1),
+                check_targets: false,
+            },
+            reporter,
+            interrupt,
+        )
+        .await?,
+    );
+    Ok(out)
+}

@@ -1,0 +1,210 @@
+//! Blue/green with the real binary against the sandbox's seeded prod pair: the listener's
+//! weights, read back through the SDK while opsctl works, match each step.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::Account;
+
+/// `(blue, green)` weights of the prod listener, read through the SDK.
+async fn weights(account: &Account) -> (i32, i32) {
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&account.sdk().await);
+    let lb = elb
+        .describe_load_balancers()
+        .names("prod-alb")
+        .send()
+        .await
+        .unwrap();
+    let lb_arn = lb.load_balancers()[0]
+        .load_balancer_arn()
+        .unwrap()
+        .to_owned();
+    let listeners = elb
+        .describe_listeners()
+        .load_balancer_arn(lb_arn)
+        .send()
+        .await
+        .unwrap();
+    let action = &listeners.listeners()[0].default_actions()[0];
+    let groups = action.forward_config().unwrap().target_groups();
+    let of = |name: &str| {
+        groups
+            .iter()
+            .find(|t| t.target_group_arn().unwrap().contains(&format!("/{name}/")))
+            .and_then(|t| t.weight())
+            .unwrap_or(0)
+    };
+    (of("prod-users-blue"), of("prod-users-green"))
+}
+
+async fn desired_running(account: &Account, service: &str) -> (i32, i32) {
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk().await);
+    let out = ecs
+        .describe_services()
+        .cluster("demo")
+        .services(service)
+        .send()
+        .await
+        .unwrap();
+    let s = &out.services()[0];
+    (s.desired_count(), s.running_count())
+}
+
+/// Runs opsctl in the background and records every distinct weight pair seen meanwhile.
+async fn run_watching(account: &Account, args: &[&str]) -> (support::Run, Vec<(i32, i32)>) {
+    let child = Command::new(env!("CARGO_BIN_EXE_opsctl"))
+        .arg("--config")
+        .arg(support::repo_root().join("opsctl.toml"))
+        .args(["--no-progress", "--color", "never", "--yes"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", &account.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &account.secret_access_key)
+        .env("AWS_REGION", &account.region)
+        .env("AWS_ENDPOINT_URL", support::sandbox_url())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiter = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap());
+    let mut seen = vec![weights(account).await];
+    while !waiter.is_finished() {
+        let w = weights(account).await;
+        if seen.last() != Some(&w) {
+            seen.push(w);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let run: support::Run = waiter.await.unwrap().into();
+    let w = weights(account).await;
+    if seen.last() != Some(&w) {
+        seen.push(w);
+    }
+    (run, seen)
+}
+
+#[tokio::test]
+async fn traffic_switch_moves_the_listener_weights_step_by_step() {
+    let account = Account::seed();
+    let (run, seen) = run_watching(
+        &account,
+        &[
+            "--output",
+            "json",
+            "traffic",
+            "prod",
+            "--to",
+            "green",
+            "--steps",
+            "10,50,100",
+            "--interval",
+            "2s",
+        ],
+    )
+    .await;
+    run.expect_code(0);
+    assert_eq!(seen, vec![(100, 0), (90, 10), (50, 50), (0, 100)]);
+    let json = run.json();
+    assert_eq!(json["result"], "switched");
+    let steps: Vec<u64> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["percent"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, [10, 50, 100]);
+    // Every check is in the JSON too.
+    assert!(json["steps"][0]["checks"].as_array().unwrap().len() >= 4);
+    assert!(
+        json["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "check")
+    );
+}
+
+#[tokio::test]
+async fn bluegreen_deploy_makes_the_new_colour_live_and_keeps_the_old_running() {
+    let account = Account::seed();
+    let (run, seen) = run_watching(
+        &account,
+        &["--output", "json", "deploy", "prod", "--version", "v1.2.0"],
+    )
+    .await;
+    run.expect_code(0);
+    let json = run.json();
+    assert_eq!(json["result"], "deployed");
+    assert_eq!(json["colour"], "green");
+    assert_eq!(seen.first(), Some(&(100, 0)));
+    assert_eq!(seen.last(), Some(&(0, 100)));
+    assert!(seen.contains(&(50, 50)), "went through the steps: {seen:?}");
+    assert_eq!(
+        desired_running(&account, "prod-users-blue").await,
+        (3, 3),
+        "old colour still running"
+    );
+    assert_eq!(desired_running(&account, "prod-users-green").await, (3, 3));
+}
+
+#[tokio::test]
+async fn a_broken_version_never_receives_traffic() {
+    let account = Account::seed();
+    let (run, seen) =
+        run_watching(&account, &["deploy", "prod", "--version", "v1.4.0-broken"]).await;
+    run.expect_code(3);
+    assert_eq!(seen, vec![(100, 0)], "the listener never changed");
+    assert!(
+        run.stdout.contains("traffic never left blue"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
+async fn rollback_returns_traffic_in_one_change() {
+    let account = Account::seed();
+    account
+        .opsctl(&["--yes", "deploy", "prod", "--version", "v1.2.0"])
+        .expect_code(0);
+    assert_eq!(weights(&account).await, (0, 100));
+    let (run, seen) = run_watching(&account, &["--output", "json", "rollback", "prod"]).await;
+    run.expect_code(0);
+    assert_eq!(seen, vec![(0, 100), (100, 0)], "one change, straight back");
+    let json = run.json();
+    assert_eq!(json["result"], "rolled_back");
+    assert_eq!(json["to"]["version"], "v1.1.0");
+    let status = account.opsctl(&["--output", "json", "status", "prod"]);
+    status.expect_code(0);
+    let status = status.json();
+    assert_eq!(status["traffic"]["live"], "blue");
+    assert_eq!(status["traffic"]["weights"]["blue"], 100);
+}
+
+#[tokio::test]
+async fn traffic_bad_input_changes_nothing() {
+    let account = Account::seed();
+    let run = account.opsctl(&["--yes", "traffic", "prod", "--to", "blue"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("already carries all"), "{}", run.stderr);
+    let run = account.opsctl(&[
+        "--yes", "traffic", "prod", "--to", "green", "--steps", "50,10",
+    ]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("do not increase"), "{}", run.stderr);
+    let run = account.opsctl(&["--yes", "traffic", "staging", "--to", "green"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("not a blue/green environment"),
+        "{}",
+        run.stderr
+    );
+    let run = account.opsctl(&["--yes", "retire", "prod", "--colour", "blue"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("refusing to retire"), "{}", run.stderr);
+    assert_eq!(weights(&account).await, (100, 0));
+    assert_eq!(desired_running(&account, "prod-users-blue").await, (3, 3));
+}
