@@ -279,10 +279,13 @@ impl Reporter for CliReporter {
                 let short = message
                     .strip_prefix(&format!("(service {service}) "))
                     .unwrap_or(message);
-                self.line(format!(
-                    "    {} {service}: {short}",
-                    dim.apply_to(at.strftime("%H:%M:%S"))
-                ));
+                if self.printer.spinners {
+                    let when = dim.apply_to(at.strftime("%H:%M:%S"));
+                    self.line(format!("    {when} {service}: {short}"));
+                } else {
+                    // Plain lines start with a time already: ECS's, for its events.
+                    self.line_at(*at, format!("    {service}: {short}"));
+                }
             }
             Event::Warning { message } => {
                 eprintln!(

@@ -127,7 +127,7 @@ impl fmt::Display for StatusOutcome {
                     t.target_group.rsplit(':').next().unwrap_or(&t.target_group)
                 )?;
             }
-            for e in s.events.iter().take(5) {
+            for e in s.events.iter().take(3) {
                 writeln!(
                     f,
                     "    {} {}",

@@ -1,0 +1,62 @@
+# The tour that `make demo` runs once the sandbox is up and seeded (sourced by demo.sh).
+#
+# It runs with the seeded account's credentials exported (AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, OPSCTL_SANDBOX_URL,
+# OPSCTL_SANDBOX_ACCOUNT), OPSCTL pointing at the opsctl binary (also on PATH), and these
+# helpers from demo.sh: `say TEXT` prints a heading, `aws ...` is the venv's aws CLI bound
+# to the sandbox, `sandbox_ctl ...` is tests/sandbox/ctl.py (config, target-health).
+
+# Shows the command as a user would type it, runs it, and shows a non-zero exit code.
+opsctl_run() {
+  printf '\n%s$ opsctl %s%s\n' "$bold" "$*" "$reset"
+  local code=0
+  "$OPSCTL" "$@" || code=$?
+  if [ "$code" -ne 0 ]; then
+    printf '%s(exit code %s)%s\n' "$dim" "$code" "$reset"
+  fi
+}
+
+tour() {
+  say "1. Where staging stands"
+  opsctl_run status staging
+
+  say "2. What a deploy would change; changes nothing"
+  opsctl_run plan staging --version v1.2.0
+
+  say "3. Deploy v1.2.0 to staging: preflight, a new revision, live progress, bake"
+  opsctl_run deploy staging --version v1.2.0
+
+  say "4. A version whose tasks never start: opsctl sees the rollout fail, rolls back, exits 3"
+  opsctl_run deploy staging --version v1.4.0-broken
+
+  say "5. Bad input is refused before anything changes (exit 2)"
+  opsctl_run deploy staging --version v9.9.9
+
+  say "6. Roll staging back to the revision before, then look at its history"
+  opsctl_run rollback staging
+  opsctl_run history staging
+
+  say "7. Blue/green on prod: deploy beside the live colour, move traffic in steps, bake"
+  opsctl_run status prod
+  opsctl_run deploy prod --version v1.2.0 --yes
+
+  say "8. Instant rollback: all traffic back to the old colour in one listener change"
+  opsctl_run rollback prod --yes
+  opsctl_run status prod
+
+  if "$OPSCTL" db --help >/dev/null 2>&1; then
+    say "9. Database: a snapshot, the snapshot list, and a point-in-time restore to a new instance"
+    opsctl_run db snapshot staging --reason "before the demo's restore" --wait
+    opsctl_run db snapshots staging
+    opsctl_run db restore staging --latest --target users-db-restored
+  fi
+  if "$OPSCTL" scale --help >/dev/null 2>&1; then
+    say "10. Scale staging out for load, and back in"
+    opsctl_run scale staging --count 4
+    opsctl_run scale staging --count 2
+  fi
+
+  say "For CI: one JSON object on stdout, and exit codes to branch on"
+  printf '\n%s$ opsctl --output json wait-stable staging | head -n 12%s\n' "$bold" "$reset"
+  "$OPSCTL" --output json wait-stable staging 2>/dev/null | head -n 12
+}
