@@ -50,7 +50,7 @@ def test_ecs_deploy_succeeds_for_a_good_tag(account: Account) -> None:
 
 def test_ecs_deploy_fails_for_the_broken_tag_and_the_service_rolls_back(account: Account) -> None:
     # ecs-deploy polls every second: the FAILED deployment must stay PRIMARY longer than that
-    account.configure(rollback_delay_seconds=3.0)
+    account.configure(rollback_delay_seconds=5.0)
     proc = ecs_deploy(account, "v1.4.0-broken", "--rollback")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out

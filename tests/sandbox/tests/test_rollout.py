@@ -246,6 +246,7 @@ def test_delete_service_drains(account: Account) -> None:
 
 
 def test_stopped_task_is_replaced(account: Account) -> None:
+    account.configure(task_start_seconds=2.0)
     arns = account.ecs.list_tasks(cluster="demo", serviceName="staging-users")["taskArns"]
     account.ecs.stop_task(cluster="demo", task=arns[0], reason="testing")
     svc = account.service()

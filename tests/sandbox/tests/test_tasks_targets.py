@@ -61,7 +61,7 @@ def test_tasks_match_services_and_targets(account: Account) -> None:
 
 
 def test_failing_tasks_are_unhealthy_targets_while_they_exist(account: Account) -> None:
-    account.configure(task_start_seconds=1.0)
+    account.configure(task_start_seconds=3.0)  # time enough to look at them while PENDING
     account.register_image("staging-users", "v1.4.0-broken", 2)
     account.ecs.update_service(cluster="demo", service="staging-users", taskDefinition="staging-users:3")
     arns = account.ecs.list_tasks(cluster="demo", serviceName="staging-users")["taskArns"]
@@ -75,7 +75,7 @@ def test_failing_tasks_are_unhealthy_targets_while_they_exist(account: Account) 
     for t in running:
         assert h[task_ip(t)] == ("healthy", None)
     # once they have stopped, their targets are gone
-    wait_until(lambda: account.service()["deployments"][0]["failedTasks"] >= 2, timeout=5,
+    wait_until(lambda: account.service()["deployments"][0]["failedTasks"] >= 2, timeout=10,
                what="the first failures")
     h = health(account, "staging-users")
     for t in pending:
@@ -85,7 +85,7 @@ def test_failing_tasks_are_unhealthy_targets_while_they_exist(account: Account) 
 
 
 def test_new_tasks_are_initial_then_healthy_and_old_ones_drain(account: Account) -> None:
-    account.configure(task_start_seconds=0.6, task_stop_seconds=0.6)
+    account.configure(task_start_seconds=2.0, task_stop_seconds=2.0)
     old_ips = set(health(account, "staging-users"))
     account.register_image("staging-users", "v1.2.0", 2)
     account.ecs.update_service(cluster="demo", service="staging-users", taskDefinition="staging-users:3")
@@ -95,13 +95,13 @@ def test_new_tasks_are_initial_then_healthy_and_old_ones_drain(account: Account)
     assert {h[ip] for ip in new_ips} == {("initial", "Elb.RegistrationInProgress")}
     assert {h[ip] for ip in old_ips} == {("healthy", None)}
     wait_until(lambda: any(s == "draining" for s, _ in health(account, "staging-users").values()),
-               timeout=5, what="old targets draining")
+               timeout=10, what="old targets draining")
     h = health(account, "staging-users")
     assert {h[ip] for ip in new_ips} == {("healthy", None)}
     assert {h[ip] for ip in old_ips} == {("draining", "Target.DeregistrationInProgress")}
     svc = account.service()
     assert svc["runningCount"] == 2 and len(svc["deployments"]) == 2, "ACTIVE until drained"
-    wait_until(lambda: stable(account.service()), timeout=5, what="the rollout")
+    wait_until(lambda: stable(account.service()), timeout=10, what="the rollout")
     assert set(health(account, "staging-users")) == new_ips
 
 
