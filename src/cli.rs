@@ -113,6 +113,26 @@ pub enum Command {
     Man,
 }
 
+impl Command {
+    /// `opsctl COMMAND ENV`, for annotation titles and the job summary.
+    pub fn title(&self) -> String {
+        let (name, env) = match self {
+            Command::Deploy(a) => ("deploy", a.target.env.as_str()),
+            Command::Plan(a) => ("plan", a.target.env.as_str()),
+            Command::WaitStable(a) => ("wait-stable", a.target.env.as_str()),
+            Command::Rollback(a) => ("rollback", a.target.env.as_str()),
+            Command::Traffic(a) => ("traffic", a.env.as_str()),
+            Command::Retire(a) => ("retire", a.env.as_str()),
+            Command::Status(a) => ("status", a.env.as_str()),
+            Command::History(a) => ("history", a.target.env.as_str()),
+            Command::Check(a) => ("check", a.target.env.as_str()),
+            Command::Completions { .. } => ("completions", ""),
+            Command::Man => ("man", ""),
+        };
+        format!("opsctl {name} {env}").trim_end().to_owned()
+    }
+}
+
 /// An environment from opsctl.toml, and which of its services.
 #[derive(Debug, Args)]
 pub struct EnvArgs {

@@ -314,3 +314,72 @@ async fn broken_config_names_file_line_and_key() {
     assert!(run.stderr.contains("no config file at"), "{}", run.stderr);
     assert!(run.stderr.contains("--config"), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn github_actions_gets_groups_annotations_and_a_job_summary() {
+    let account = Account::seed();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let vars = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+    ];
+    let config = support::repo_root().join("opsctl.toml");
+    let run = account.opsctl_with_env(
+        &config,
+        &["deploy", "staging", "--version", "v1.2.0"],
+        &vars,
+    );
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("::group::waiting for staging-users"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("::endgroup::"), "{}", run.stderr);
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.contains("deployed v1.2.0 to staging"), "{text}");
+
+    let run = account.opsctl_with_env(
+        &config,
+        &["deploy", "staging", "--version", "v1.4.0-broken"],
+        &vars,
+    );
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("::error title=opsctl deploy"),
+        "{}",
+        run.stderr
+    );
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        text.contains("v1.4.0-broken to staging (staging-users) FAILED"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_deploy_publishes_a_deployment_marker() {
+    let account = Account::seed();
+    account
+        .opsctl(&["deploy", "staging", "--version", "v1.2.0"])
+        .expect_code(0);
+    let cw = aws_sdk_cloudwatch::Client::new(&account.sdk().await);
+    let metrics = cw
+        .list_metrics()
+        .namespace("opsctl")
+        .metric_name("Deployment")
+        .send()
+        .await
+        .unwrap();
+    let dims: Vec<(String, String)> = metrics.metrics()[0]
+        .dimensions()
+        .iter()
+        .map(|d| (d.name().unwrap().to_owned(), d.value().unwrap().to_owned()))
+        .collect();
+    assert!(dims.contains(&("env".into(), "staging".into())), "{dims:?}");
+    assert!(
+        dims.contains(&("version".into(), "v1.2.0".into())),
+        "{dims:?}"
+    );
+}

@@ -19,7 +19,6 @@ const POLL: Duration = Duration::from_secs(1);
 /// Runs the parsed command line to its exit code, printing the result or the error.
 pub async fn run(cli: Cli, interrupt: Interrupt) -> Exit {
     let g = &cli.global;
-    let title = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
     let printer = Printer::new(
         g.output,
         g.quiet,
@@ -27,7 +26,7 @@ pub async fn run(cli: Cli, interrupt: Interrupt) -> Exit {
         g.no_progress,
         g.color,
         g.yes,
-        format!("opsctl {title}"),
+        cli.command.title(),
     );
     match dispatch(&cli, &printer, &interrupt).await {
         Ok(exit) => exit,

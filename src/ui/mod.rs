@@ -81,7 +81,7 @@ impl Printer {
                 if self.github && exit != Exit::Ok {
                     eprintln!(
                         "::error title={}::{}",
-                        self.title,
+                        escape_property(&self.title),
                         escape_annotation(text.trim_end())
                     );
                 }
@@ -125,7 +125,7 @@ impl Printer {
         if self.github {
             eprintln!(
                 "::error title={}::{}",
-                self.title,
+                escape_property(&self.title),
                 escape_annotation(&message)
             );
         }
@@ -162,6 +162,13 @@ impl Printer {
 fn print_json(value: &serde_json::Value) {
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
     let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
+/// Annotation properties also escape `:` and `,`.
+fn escape_property(text: &str) -> String {
+    escape_annotation(text)
+        .replace(':', "%3A")
+        .replace(',', "%2C")
 }
 
 /// `%`, CR and LF must be escaped in workflow commands.

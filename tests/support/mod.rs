@@ -128,6 +128,11 @@ impl Account {
     }
 
     pub fn opsctl_with_config(&self, config: &Path, args: &[&str]) -> Run {
+        self.opsctl_with_env(config, args, &[])
+    }
+
+    /// As `opsctl_with_config`, with extra environment variables.
+    pub fn opsctl_with_env(&self, config: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
         let output = Command::new(env!("CARGO_BIN_EXE_opsctl"))
             .arg("--config")
             .arg(config)
@@ -141,6 +146,7 @@ impl Account {
             .env_remove("AWS_SESSION_TOKEN")
             .env_remove("GITHUB_ACTIONS")
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(vars.iter().copied())
             .stdin(Stdio::null())
             .output()
             .expect("run opsctl");
