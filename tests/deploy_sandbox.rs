@@ -383,3 +383,92 @@ async fn a_deploy_publishes_a_deployment_marker() {
         "{dims:?}"
     );
 }
+
+#[tokio::test]
+async fn missing_service_and_firing_alarm_are_refused_before_any_change() {
+    let account = Account::seed();
+    let before = revision_count(&account).await;
+    let run = account.opsctl(&[
+        "deploy",
+        "staging",
+        "--service",
+        "nope",
+        "--version",
+        "v1.2.0",
+    ]);
+    run.expect_code(2);
+    assert!(
+        run.stdout
+            .contains("service nope not found in cluster demo"),
+        "{}",
+        run.stdout
+    );
+
+    let cw = aws_sdk_cloudwatch::Client::new(&account.sdk().await);
+    cw.set_alarm_state()
+        .alarm_name("staging-users-5xx")
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("5xx above 1% for 3 minutes")
+        .send()
+        .await
+        .unwrap();
+    let run = account.opsctl(&["deploy", "staging", "--version", "v1.2.0"]);
+    run.expect_code(2);
+    assert!(
+        run.stdout
+            .contains("in ALARM: staging-users-5xx (5xx above 1% for 3 minutes)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("--ignore-alarms"), "{}", run.stdout);
+    assert_eq!(revision_count(&account).await, before);
+}
+
+#[tokio::test]
+async fn ctrl_c_while_waiting_exits_130_and_says_how_to_resume() {
+    let account = Account::seed();
+    // Slow rollouts so the deploy is still waiting when Ctrl-C comes.
+    account.configure(serde_json::json!({ "task_start_seconds": 30.0 }));
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_opsctl"))
+        .arg("--config")
+        .arg(support::repo_root().join("opsctl.toml"))
+        .args(["--no-progress", "deploy", "staging", "--version", "v1.2.0"])
+        .env("AWS_ACCESS_KEY_ID", &account.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &account.secret_access_key)
+        .env("AWS_REGION", &account.region)
+        .env("AWS_ENDPOINT_URL", support::sandbox_url())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    // Wait until it is waiting on the rollout, then press Ctrl-C.
+    for _ in 0..100 {
+        if service_td(&account).await.ends_with("staging-users:3") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    let run: support::Run = child.wait_with_output().unwrap().into();
+    run.expect_code(130);
+    assert!(run.stdout.contains("was interrupted"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("opsctl wait-stable staging"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("opsctl rollback staging"),
+        "{}",
+        run.stdout
+    );
+    // Nothing was rolled back behind the user's back.
+    assert!(service_td(&account).await.ends_with("staging-users:3"));
+}
