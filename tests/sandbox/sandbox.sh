@@ -21,9 +21,16 @@ sandbox_state="$sandbox_root/.sandbox"
 # by its parent counts as exited).
 sandbox_alive() {
   local stat
-  stat="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1
+  kill -0 "$1" 2>/dev/null || return 1
+  if [ -r "/proc/$1/stat" ]; then
+    stat="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)"
+  elif command -v ps >/dev/null 2>&1; then
+    stat="$(ps -o stat= -p "$1" 2>/dev/null)"
+  else
+    return 0
+  fi
   case "$stat" in
-    Z*|"") return 1 ;;
+    Z*) return 1 ;;
   esac
   return 0
 }

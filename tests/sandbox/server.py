@@ -108,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             fh.write(url + "\n")
         os.replace(tmp, args.port_file)
     print(f"sandbox listening on {url}", flush=True)
+    # That was the one line of standard output; whatever else is printed (moto prints a few
+    # notices) goes to standard error.
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     # Load service models and moto's per-service apps while nobody waits for them, so the
     # first seed is as fast as the next ones. Requests are served meanwhile.
     def warm_up() -> None:

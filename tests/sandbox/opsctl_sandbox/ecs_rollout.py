@@ -46,6 +46,7 @@ from moto.ecs.exceptions import (
     TaskDefinitionNotFoundException,
 )
 from moto.ecs.models import EC2ContainerServiceBackend, Task, ecs_backends
+from moto.core.responses import ActionResult
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.elbv2.models import ELBv2Backend, elbv2_backends
 
@@ -874,6 +875,20 @@ def _resp_create_service(self: EC2ContainerServiceResponse) -> Any:
         _CTX.create_extras = None
 
 
+def _resp_list_task_definitions(self: EC2ContainerServiceResponse) -> Any:
+    """moto ignores `sort`; ECS sorts by family, then revision (ASC unless DESC)."""
+    arns = self.ecs_backend.list_task_definitions(
+        self._get_param("familyPrefix"), self._get_param("status", "ACTIVE")
+    )
+
+    def key(arn: str) -> tuple[str, int]:
+        family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
+        return family, int(revision)
+
+    arns = sorted(arns, key=key, reverse=self._get_param("sort") == "DESC")
+    return ActionResult({"taskDefinitionArns": arns})
+
+
 def _create_service(self: EC2ContainerServiceBackend, cluster_str: str, service_name: str,
                     desired_count: int, task_definition_str: str | None = None,
                     *args: Any, **kwargs: Any) -> Any:
@@ -1068,6 +1083,7 @@ def apply() -> None:
                  "describe_clusters"):
         _ORIG[name] = getattr(B, name)
     _ORIG["resp.create_service"] = EC2ContainerServiceResponse.create_service
+    EC2ContainerServiceResponse.list_task_definitions = _resp_list_task_definitions
     _ORIG["describe_target_health"] = ELBv2Backend.describe_target_health
 
     B.create_service = _create_service

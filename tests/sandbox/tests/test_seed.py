@@ -95,6 +95,9 @@ def test_task_definitions_and_their_tags(account: Account) -> None:
                 assert tagmap["opsctl:previous"] == f"{family}:1"
             listed = ecs.list_tags_for_resource(resourceArn=td["taskDefinitionArn"])["tags"]
             assert {t["key"]: t["value"] for t in listed} == tagmap
+    # ListTaskDefinitions sorts as ECS does
+    desc = ecs.list_task_definitions(familyPrefix="staging-users", sort="DESC")["taskDefinitionArns"]
+    assert desc == [account.td_arn("staging-users:2"), account.td_arn("staging-users:1")]
     # tags can be added the way opsctl records an outcome
     arn = account.td_arn("staging-users:2")
     ecs.tag_resource(resourceArn=arn, tags=[{"key": "opsctl:outcome", "value": "rolled-back"}])
