@@ -8,6 +8,9 @@
 #                                   eval "$(bash tests/sandbox/sandbox.sh seed)"
 #   sandbox.sh run -- CMD ARGS... run CMD against a private server (OPSCTL_SANDBOX_URL is set),
 #                                 stop the server afterwards, exit with CMD's status
+#   sandbox.sh config [KEY=VALUE...]           show or change the behaviour of the account in
+#                                              $OPSCTL_SANDBOX_ACCOUNT (e.g. rollback_delay_seconds=0)
+#   sandbox.sh target-health TG healthy|unhealthy|auto   force a target group's health
 #
 # Sourced (as demo.sh does), it only defines the sandbox_* functions.
 
@@ -155,6 +158,13 @@ sandbox_cmd_seed() {
   "$sandbox_python" "$sandbox_here/ctl.py" seed --url "$url"
 }
 
+sandbox_cmd_ctl() {
+  local sub="$1" url
+  shift
+  url="$(sandbox_url)" || return 1
+  "$sandbox_python" "$sandbox_here/ctl.py" "$sub" --url "$url" "$@"
+}
+
 sandbox_cmd_run() {
   if [ "${1:-}" = "--" ]; then shift; fi
   if [ "$#" -eq 0 ]; then
@@ -197,8 +207,10 @@ sandbox_main() {
     status) sandbox_cmd_status "$@" ;;
     seed) sandbox_cmd_seed "$@" ;;
     run) sandbox_cmd_run "$@" ;;
+    config) sandbox_cmd_ctl config "$@" ;;
+    target-health) sandbox_cmd_ctl target-health "$@" ;;
     *)
-      sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+      sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
       return 2
       ;;
   esac
