@@ -74,3 +74,23 @@ def test_ecs_deploy_misses_a_failure_that_rolls_back_at_once(account: Account) -
     assert "deployment failed: tasks failed to start." in " ".join(e["message"] for e in svc["events"])
     good = account.ecs.describe_task_definition(taskDefinition="staging-users:2")["taskDefinition"]
     assert good["status"] == "INACTIVE"
+
+
+def test_ecs_deploy_rolls_back_itself_when_it_times_out(account: Account) -> None:
+    """With the circuit breaker off the broken tasks keep failing; ecs-deploy's own
+    --rollback then takes over when its timeout runs out."""
+    account.ecs.update_service(
+        cluster="demo", service="staging-users",
+        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": False, "rollback": False}})
+    proc = run(account, str(VENV_BIN / "ecs"), "deploy", "demo", "staging-users", "--tag",
+               "v1.4.0-broken", "--timeout", "4", "--rollback")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "Rolling back to task definition: staging-users:2" in out
+    assert "Rollback successful" in out
+    svc = account.service()
+    assert stable(svc) and svc["taskDefinition"] == account.td_arn("staging-users:2")
+    assert svc["deployments"][0]["rolloutState"] == "COMPLETED"
+    broken = account.ecs.describe_task_definition(taskDefinition="staging-users:3")["taskDefinition"]
+    assert broken["status"] == "INACTIVE" and broken["containerDefinitions"][0]["image"].endswith(
+        ":v1.4.0-broken")
