@@ -209,6 +209,29 @@ fn ecs_tags(tags: &BTreeMap<String, String>) -> Vec<ecs::Tag> {
 }
 
 impl SdkEcs {
+    /// One `UpdateService` call changing what is given; returns the service after.
+    async fn update(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: Option<&str>,
+        desired: Option<i32>,
+    ) -> AwsResult<Service> {
+        let out = self
+            .0
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .set_task_definition(task_definition.map(str::to_owned))
+            .set_desired_count(desired)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateService", e))?;
+        out.service()
+            .map(service_from)
+            .ok_or_else(|| AwsError::Other("UpdateService returned no service".into()))
+    }
+
     async fn describe_raw(
         &self,
         task_definition: &str,
@@ -350,18 +373,8 @@ impl Ecs for SdkEcs {
         service: &str,
         task_definition: &str,
     ) -> AwsResult<Service> {
-        let out = self
-            .0
-            .update_service()
-            .cluster(cluster)
-            .service(service)
-            .task_definition(task_definition)
-            .send()
+        self.update(cluster, service, Some(task_definition), None)
             .await
-            .map_err(|e| classify("UpdateService", e))?;
-        out.service()
-            .map(service_from)
-            .ok_or_else(|| AwsError::Other("UpdateService returned no service".into()))
     }
 
     async fn update_desired_count(
@@ -370,18 +383,7 @@ impl Ecs for SdkEcs {
         service: &str,
         desired: i32,
     ) -> AwsResult<Service> {
-        let out = self
-            .0
-            .update_service()
-            .cluster(cluster)
-            .service(service)
-            .desired_count(desired)
-            .send()
-            .await
-            .map_err(|e| classify("UpdateService", e))?;
-        out.service()
-            .map(service_from)
-            .ok_or_else(|| AwsError::Other("UpdateService returned no service".into()))
+        self.update(cluster, service, None, Some(desired)).await
     }
 
     async fn update_revision_and_count(
@@ -391,19 +393,8 @@ impl Ecs for SdkEcs {
         task_definition: &str,
         desired: i32,
     ) -> AwsResult<Service> {
-        let out = self
-            .0
-            .update_service()
-            .cluster(cluster)
-            .service(service)
-            .task_definition(task_definition)
-            .desired_count(desired)
-            .send()
+        self.update(cluster, service, Some(task_definition), Some(desired))
             .await
-            .map_err(|e| classify("UpdateService", e))?;
-        out.service()
-            .map(service_from)
-            .ok_or_else(|| AwsError::Other("UpdateService returned no service".into()))
     }
 
     async fn tag_task_definition(

@@ -228,16 +228,8 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
                 }
                 _ => {
                     let service = service_of(&env.config, &args.target)?;
-                    rollback::rollback(
-                        &env.aws,
-                        &env.config,
-                        &service,
-                        &opts,
-                        None,
-                        &reporter,
-                        interrupt,
-                    )
-                    .await?
+                    rollback::rollback(&env.aws, &env.config, &service, &opts, &reporter, interrupt)
+                        .await?
                 }
             };
             printer.finish(&out, out.exit(), &reporter);

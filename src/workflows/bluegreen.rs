@@ -12,7 +12,7 @@ use super::rollback::{self, RollbackOutcome};
 use super::traffic::{self, Colour, SwitchResult};
 use super::wait::{self, Verdict};
 use super::{Interrupt, Reporter, tags};
-use crate::aws::Aws;
+use crate::aws::{Aws, TaskDefinition};
 use crate::config::EnvConfig;
 use crate::error::{Exit, UserError};
 
@@ -197,19 +197,12 @@ pub async fn deploy(
     let waited = wait::wait(
         aws,
         &env.cluster,
-        vec![wait::Target {
-            service: idle_side.service.clone(),
-            task_definition: Some(new.arn.clone()),
-            deployment_id: updated
-                .primary()
-                .filter(|d| d.task_definition == new.arn)
-                .map(|d| d.id.clone()),
-        }],
-        &wait::Options {
-            timeout: opts.timeout,
-            poll: opts.poll,
-            check_targets: true,
-        },
+        vec![wait::Target::revision(
+            &idle_side.service,
+            &new.arn,
+            Some(&updated),
+        )],
+        &wait::Options::new(opts.timeout, opts.poll),
         reporter,
         interrupt,
     )
@@ -243,7 +236,7 @@ pub async fn deploy(
         }
     }
 
-    let switched = traffic::switch_checked(
+    let switched = traffic::switch_confirmed(
         aws,
         env,
         &pair,
@@ -331,89 +324,25 @@ pub async fn rollback(
     let live = pair.live();
     let other = live.other();
     let (live_side, other_side) = (pair.side(live).clone(), pair.side(other).clone());
-    if opts.to.is_some() {
-        reporter.step(
-            "rollback",
-            format!(
-                "--to given: rolling back {live} ({}) in place",
-                live_side.service
-            ),
-        );
-        return rollback::rollback(
-            aws,
-            env,
-            &live_side.service,
-            opts,
-            None,
-            reporter,
-            interrupt,
-        )
-        .await;
-    }
-    reporter.step(
-        "check",
-        format!(
-            "can {other} ({}) take the traffic back at once?",
-            other_side.service
-        ),
-    );
-    let checks = traffic::readiness(aws, env, &pair, other, reporter).await?;
-    let services = aws
-        .ecs
-        .describe_services(
-            &env.cluster,
-            &[live_side.service.clone(), other_side.service.clone()],
-        )
-        .await?;
-    let td_of = |name: &str| {
-        services
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| {
-                s.primary()
-                    .map_or(s.task_definition.clone(), |d| d.task_definition.clone())
-            })
-            .unwrap_or_default()
+    let instant = match opts.to {
+        Some(_) => Err("--to names a revision".to_owned()),
+        None => instant_rollback(aws, env, &pair, reporter).await?,
     };
-    let live_td = aws
-        .ecs
-        .describe_task_definition(&td_of(&live_side.service))
-        .await?;
-    let other_td = aws
-        .ecs
-        .describe_task_definition(&td_of(&other_side.service))
-        .await?;
-    let container = env
-        .container
-        .clone()
-        .or_else(|| live_td.containers.first().map(|c| c.name.clone()))
-        .unwrap_or_default();
-    let failed: Vec<String> = checks
-        .iter()
-        .filter(|c| !c.ok)
-        .map(|c| c.detail.clone())
-        .collect();
-    if !failed.is_empty() || other_td.arn == live_td.arn {
-        let why = if failed.is_empty() {
-            format!("{other} runs the same revision as {live}")
-        } else {
-            failed.join("; ")
-        };
-        reporter.warn(format!(
-            "{other} cannot take the traffic back ({why}); rolling back {live} ({}) in place",
-            live_side.service
-        ));
-        return rollback::rollback(
-            aws,
-            env,
-            &live_side.service,
-            opts,
-            None,
-            reporter,
-            interrupt,
-        )
-        .await;
-    }
+    let (live_td, other_td) = match instant {
+        Ok(tds) => tds,
+        Err(why) => {
+            reporter.step(
+                "rollback",
+                format!(
+                    "rolling back {live} ({}) in place: {why}",
+                    live_side.service
+                ),
+            );
+            return rollback::rollback(aws, env, &live_side.service, opts, reporter, interrupt)
+                .await;
+        }
+    };
+    let container = super::container_of(env, &live_td);
     let mut out = RollbackOutcome {
         env: env.name.clone(),
         service: other_side.service.clone(),
@@ -448,6 +377,62 @@ pub async fn rollback(
     out.result = rollback::Result::RolledBack;
     out.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(out)
+}
+
+/// The live and the other colour's task definitions when the other colour can take all
+/// traffic back at once; otherwise why not.
+async fn instant_rollback(
+    aws: &Aws,
+    env: &EnvConfig,
+    pair: &traffic::Pair,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<std::result::Result<(TaskDefinition, TaskDefinition), String>> {
+    let live = pair.live();
+    let other = live.other();
+    let (live_side, other_side) = (pair.side(live), pair.side(other));
+    reporter.step(
+        "check",
+        format!(
+            "can {other} ({}) take the traffic back at once?",
+            other_side.service
+        ),
+    );
+    let checks = traffic::readiness(aws, env, pair, other, reporter).await?;
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| c.detail.clone())
+        .collect();
+    if !failed.is_empty() {
+        return Ok(Err(format!(
+            "{other} cannot take the traffic back ({})",
+            failed.join("; ")
+        )));
+    }
+    let services = aws
+        .ecs
+        .describe_services(
+            &env.cluster,
+            &[live_side.service.clone(), other_side.service.clone()],
+        )
+        .await?;
+    let mut tds = Vec::new();
+    for name in [&live_side.service, &other_side.service] {
+        let svc = services
+            .iter()
+            .find(|s| &s.name == name)
+            .ok_or_else(|| anyhow::anyhow!("service {name} not found"))?;
+        let arn = svc
+            .primary()
+            .map_or(svc.task_definition.clone(), |d| d.task_definition.clone());
+        tds.push(aws.ecs.describe_task_definition(&arn).await?);
+    }
+    let other_td = tds.pop().expect("two");
+    let live_td = tds.pop().expect("two");
+    if other_td.arn == live_td.arn {
+        return Ok(Err(format!("{other} runs the same revision as {live}")));
+    }
+    Ok(Ok((live_td, other_td)))
 }
 
 /// `opsctl retire ENV`: scales the idle colour to 0 once the team is confident.

@@ -454,10 +454,6 @@ pub async fn deploy(
         .ecs
         .update_task_definition(&env.cluster, service, &new.arn)
         .await?;
-    let deployment_id = updated
-        .primary()
-        .filter(|d| d.task_definition == new.arn)
-        .map(|d| d.id.clone());
     if let Err(e) = aws
         .monitoring
         .put_deployment_marker(&env.name, service, &opts.version)
@@ -478,12 +474,8 @@ pub async fn deploy(
     let waited = wait::wait(
         aws,
         &env.cluster,
-        vec![wait::Target {
-            service: service.to_owned(),
-            task_definition: Some(new.arn.clone()),
-            deployment_id,
-        }],
-        &wait_options(opts),
+        vec![wait::Target::revision(service, &new.arn, Some(&updated))],
+        &wait::Options::new(opts.timeout, opts.poll),
         reporter,
         interrupt,
     )
@@ -570,24 +562,24 @@ pub async fn deploy(
             format!("rolling {service} back to {}", current.short())
         },
     );
-    let deployment_id = if by_ecs {
+    let rolled = if by_ecs {
         None
     } else {
-        let svc = aws
-            .ecs
-            .update_task_definition(&env.cluster, service, &current.arn)
-            .await?;
-        svc.primary().map(|d| d.id.clone())
+        Some(
+            aws.ecs
+                .update_task_definition(&env.cluster, service, &current.arn)
+                .await?,
+        )
     };
     let rb_wait = wait::wait(
         aws,
         &env.cluster,
-        vec![wait::Target {
-            service: service.to_owned(),
-            task_definition: Some(current.arn.clone()),
-            deployment_id,
-        }],
-        &wait_options(opts),
+        vec![wait::Target::revision(
+            service,
+            &current.arn,
+            rolled.as_ref(),
+        )],
+        &wait::Options::new(opts.timeout, opts.poll),
         reporter,
         interrupt,
     )
@@ -650,14 +642,6 @@ async fn ecs_rollback_started(
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}\n")).collect()
-}
-
-fn wait_options(opts: &Options) -> wait::Options {
-    wait::Options {
-        timeout: opts.timeout,
-        poll: opts.poll,
-        check_targets: true,
-    }
 }
 
 /// The tags a deploy puts on the revision it registers.

@@ -161,11 +161,7 @@ pub async fn status(
             .ecs
             .describe_task_definition(&svc.task_definition)
             .await?;
-        let container = env
-            .container
-            .clone()
-            .or_else(|| td.containers.first().map(|c| c.name.clone()))
-            .unwrap_or_default();
+        let container = super::container_of(env, &td);
         let mut targets = Vec::new();
         for tg in &svc.target_groups {
             let health = aws.lb.target_health(tg).await?;
@@ -296,11 +292,7 @@ pub async fn history(
         .ecs
         .describe_task_definition(&svc.task_definition)
         .await?;
-    let container = env
-        .container
-        .clone()
-        .or_else(|| current.containers.first().map(|c| c.name.clone()))
-        .unwrap_or_default();
+    let container = super::container_of(env, &current);
     let mut entries = Vec::new();
     for arn in aws
         .ecs

@@ -185,6 +185,14 @@ pub mod tags {
     pub const IN_PROGRESS: &str = "in-progress";
 }
 
+/// The container deploys change: the env's `container`, else the task definition's first.
+pub fn container_of(env: &crate::config::EnvConfig, td: &crate::aws::TaskDefinition) -> String {
+    env.container
+        .clone()
+        .or_else(|| td.containers.first().map(|c| c.name.clone()))
+        .unwrap_or_default()
+}
+
 /// The version a revision runs: its opsctl tag, else the image tag of the container.
 pub fn version_of(td: &crate::aws::TaskDefinition, container: &str) -> String {
     if let Some(v) = td.tags.get(tags::VERSION) {

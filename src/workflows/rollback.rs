@@ -111,7 +111,6 @@ pub async fn rollback(
     env: &EnvConfig,
     service: &str,
     opts: &Options,
-    container: Option<&str>,
     reporter: &dyn Reporter,
     interrupt: &Interrupt,
 ) -> anyhow::Result<RollbackOutcome> {
@@ -140,11 +139,7 @@ pub async fn rollback(
         .map(|d| d.task_definition.clone())
         .unwrap_or_else(|| svc.task_definition.clone());
     let current = aws.ecs.describe_task_definition(&current_arn).await?;
-    let container = container
-        .map(str::to_owned)
-        .or_else(|| env.container.clone())
-        .or_else(|| current.containers.first().map(|c| c.name.clone()))
-        .unwrap_or_default();
+    let container = super::container_of(env, &current);
     let (target, because) = choose_target(aws, &current, opts.to.as_deref(), &container).await?;
     if target.arn == current.arn {
         return Err(UserError::new(format!(
@@ -208,19 +203,8 @@ pub async fn rollback(
     let waited = wait::wait(
         aws,
         &env.cluster,
-        vec![wait::Target {
-            service: service.to_owned(),
-            task_definition: Some(target.arn.clone()),
-            deployment_id: updated
-                .primary()
-                .filter(|d| d.task_definition == target.arn)
-                .map(|d| d.id.clone()),
-        }],
-        &wait::Options {
-            timeout: opts.timeout,
-            poll: opts.poll,
-            check_targets: true,
-        },
+        vec![wait::Target::revision(service, &target.arn, Some(&updated))],
+        &wait::Options::new(opts.timeout, opts.poll),
         reporter,
         interrupt,
     )

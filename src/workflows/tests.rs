@@ -563,7 +563,6 @@ async fn rollback_returns_to_the_previous_revision() {
         &staging(false),
         "staging-users",
         &rb_opts(None),
-        None,
         &rec,
         &interrupt,
     )
@@ -597,7 +596,6 @@ async fn rollback_skips_revisions_whose_deploy_failed() {
         &staging(false),
         "staging-users",
         &rb_opts(None),
-        None,
         &rec,
         &interrupt,
     )
@@ -618,7 +616,6 @@ async fn rollback_to_a_version_or_revision() {
         &env,
         "staging-users",
         &rb_opts(Some("v1.0.0")),
-        None,
         &rec,
         &interrupt,
     )
@@ -632,7 +629,6 @@ async fn rollback_to_a_version_or_revision() {
         &env,
         "staging-users",
         &rb_opts(Some("7")),
-        None,
         &rec,
         &interrupt,
     )
@@ -652,7 +648,6 @@ async fn rollback_to_a_version_or_revision() {
         &env,
         "staging-users",
         &rb_opts(Some("v3.0.0")),
-        None,
         &rec,
         &interrupt,
     )

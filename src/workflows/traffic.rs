@@ -604,7 +604,7 @@ pub async fn switch(
 }
 
 /// The switch inside a blue/green deploy, which has already asked.
-pub async fn switch_checked(
+pub async fn switch_confirmed(
     aws: &Aws,
     env: &EnvConfig,
     pair: &Pair,

@@ -36,6 +36,19 @@ impl Target {
             deployment_id: None,
         }
     }
+
+    /// Wait for the service to settle on `task_definition`, following the deployment that
+    /// `UpdateService` answered with when it shows one for that revision.
+    pub fn revision(service: &str, task_definition: &str, updated: Option<&Service>) -> Self {
+        Target {
+            service: service.to_owned(),
+            task_definition: Some(task_definition.to_owned()),
+            deployment_id: updated
+                .and_then(|s| s.primary())
+                .filter(|d| d.task_definition == task_definition)
+                .map(|d| d.id.clone()),
+        }
+    }
 }
 
 /// How to wait.
@@ -49,10 +62,16 @@ pub struct Options {
 }
 
 impl Options {
+    /// Poll about once a second, targets checked.
     pub fn with_timeout(timeout: Duration) -> Self {
+        Options::new(timeout, Duration::from_secs(1))
+    }
+
+    /// Targets checked.
+    pub fn new(timeout: Duration, poll: Duration) -> Self {
         Options {
             timeout,
-            poll: Duration::from_secs(1),
+            poll,
             check_targets: true,
         }
     }
