@@ -60,12 +60,15 @@ class SandboxApp:
         self.moto_app = moto_app
         self.base_url = ""  # set by the server once it is bound
         self.warm = threading.Event()  # set once the server has loaded what a seed needs
+        # AWS requests served, per account and action, for benchmarks (GET /_sandbox/stats).
+        self.stats: dict[str, dict[str, int]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(PREFIX) or path == PREFIX.rstrip("/"):
             return self.control(environ, start_response)
         with ecs_rollout.LOCK:
+            self._count(environ)
             result = self.moto_app(environ, start_response)
             try:
                 body = b"".join(result)
@@ -78,6 +81,23 @@ class SandboxApp:
                 ecs_rollout.reset()
                 config.reset_accounts()
         return [body]
+
+    def _count(self, environ: dict[str, Any]) -> None:
+        """Counts one AWS request against its account (by header or access key)."""
+        account = environ.get("HTTP_X_MOTO_ACCOUNT_ID")
+        if not account:
+            auth = environ.get("HTTP_AUTHORIZATION", "")
+            key = auth.split("Credential=", 1)[1].split("/", 1)[0] if "Credential=" in auth else ""
+            if not key:
+                return
+            from moto.iam.models import get_account_id_from
+
+            account = get_account_id_from(key)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        action = target.rsplit(".", 1)[-1] if target else (query.get("Action") or ["other"])[-1]
+        counts = self.stats.setdefault(account, {})
+        counts[action] = counts.get(action, 0) + 1
 
     # -- control surface
 
@@ -92,9 +112,10 @@ class SandboxApp:
                 ("POST", "config"): self.post_config,
                 ("POST", "target-health"): self.target_health,
                 ("GET", "target-health"): self.get_target_health,
+                ("GET", "stats"): self.get_stats,
             }.get((method, route))
             if handler is None:
-                known = {"health", "seed", "config", "target-health"}
+                known = {"health", "seed", "config", "target-health", "stats"}
                 if route in known:
                     raise HttpError(405, "MethodNotAllowed", f"{method} is not allowed on {PREFIX}{route}")
                 raise HttpError(404, "NotFound", f"no such sandbox endpoint: {PREFIX}{route}")
@@ -183,6 +204,13 @@ class SandboxApp:
             ecs_rollout.force_target_health(tg.arn, state)
         return 200, {"account_id": account, "target_group": tg.name, "target_group_arn": tg.arn,
                      "state": state}
+
+    def get_stats(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        account = _account(self._query(environ).get("account_id"), required=True)
+        with ecs_rollout.LOCK:
+            counts = dict(self.stats.get(account, {}))
+        # Query-protocol actions (RDS, ELBv2, CloudWatch...) travel in the body: "other".
+        return 200, {"account_id": account, "requests": sum(counts.values()), "by_action": counts}
 
     def get_target_health(self, environ: dict[str, Any]) -> tuple[int, Any]:
         q = self._query(environ)

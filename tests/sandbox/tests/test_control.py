@@ -74,3 +74,15 @@ def test_refuses_non_loopback_hosts() -> None:
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2, (host, proc.stderr)
         assert "loopback" in proc.stderr and proc.stdout == ""
+
+
+def test_stats_count_an_accounts_requests_by_action(account: Account) -> None:
+    status, before = ctl(account.url, f"/_sandbox/stats?account_id={account.id}")
+    assert status == 200
+    account.ecs.describe_services(cluster="demo", services=["staging-users"])
+    account.ecs.describe_services(cluster="demo", services=["staging-users"])
+    status, after = ctl(account.url, f"/_sandbox/stats?account_id={account.id}")
+    assert after["requests"] == before["requests"] + 2
+    assert after["by_action"]["DescribeServices"] == before["by_action"].get("DescribeServices", 0) + 2
+    status, body = ctl(account.url, "/_sandbox/stats")
+    assert status == 400 and "account_id" in body["message"]
