@@ -60,11 +60,3 @@ impl fmt::Display for UserError {
 }
 
 impl std::error::Error for UserError {}
-
-/// Shorthand for returning a [`UserError`] from a function that returns `anyhow::Result`.
-#[macro_export]
-macro_rules! bad_input {
-    ($hint:expr, $($fmt:tt)+) => {
-        return Err($crate::error::UserError::new(format!($($fmt)+)).hint($hint).into())
-    };
-}

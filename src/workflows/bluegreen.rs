@@ -134,20 +134,16 @@ pub async fn deploy(
         out.result = Result::Planned;
         return done(out);
     }
-    if env.confirm
-        && !reporter.confirm(&format!(
+    super::confirm_change(
+        env,
+        reporter,
+        &format!(
             "Deploy {} to {} on {idle} and move traffic from {live} ({})?",
             opts.version,
             env.name,
             super::version_of(&base, &container)
-        ))?
-    {
-        crate::bad_input!(
-            "run it again and answer yes, or pass --yes",
-            "deploy to {} not confirmed; nothing changed",
-            env.name
-        );
-    }
+        ),
+    )?;
 
     reporter.step(
         "register",
@@ -360,18 +356,14 @@ pub async fn rollback(
         out.elapsed_secs = started.elapsed().as_secs_f64();
         return Ok(out);
     }
-    if env.confirm
-        && !reporter.confirm(&format!(
+    super::confirm_change(
+        env,
+        reporter,
+        &format!(
             "Move all of {}'s traffic back from {live} ({}) to {other} ({})?",
             env.name, out.from.version, out.to.version
-        ))?
-    {
-        crate::bad_input!(
-            "run it again and answer yes, or pass --yes",
-            "rollback of {} not confirmed; nothing changed",
-            env.name
-        );
-    }
+        ),
+    )?;
     traffic::move_all(aws, &pair, other, reporter).await?;
     deploy::tag_outcome(aws, &live_td, tags::ROLLED_BACK, reporter).await;
     out.result = rollback::Result::RolledBack;
@@ -519,18 +511,14 @@ pub async fn retire(
     if dry_run {
         return Ok(out);
     }
-    if env.confirm
-        && !reporter.confirm(&format!(
+    super::confirm_change(
+        env,
+        reporter,
+        &format!(
             "Scale {colour} ({}) of {} to 0? Instant rollback to it will no longer be possible.",
             side.service, env.name
-        ))?
-    {
-        crate::bad_input!(
-            "run it again and answer yes, or pass --yes",
-            "retire on {} not confirmed; nothing changed",
-            env.name
-        );
-    }
+        ),
+    )?;
     reporter.step(
         "retire",
         format!("scaling {colour} ({}) to 0", side.service),

@@ -409,21 +409,17 @@ pub async fn deploy(
         out.result = Result::Planned;
         return done(out);
     }
-    if env.confirm
-        && !reporter.confirm(&format!(
+    super::confirm_change(
+        env,
+        reporter,
+        &format!(
             "Deploy {} to {} ({}), replacing {}?",
             opts.version,
             env.name,
             service,
             version_of(&current, &container)
-        ))?
-    {
-        crate::bad_input!(
-            "run it again and answer yes, or pass --yes",
-            "deploy to {} not confirmed; nothing changed",
-            env.name
-        );
-    }
+        ),
+    )?;
 
     reporter.step(
         "register",

@@ -185,6 +185,23 @@ pub mod tags {
     pub const IN_PROGRESS: &str = "in-progress";
 }
 
+/// Asks before a change where the env wants it; a "no" is bad input and nothing changed.
+pub fn confirm_change(
+    env: &crate::config::EnvConfig,
+    reporter: &dyn Reporter,
+    question: &str,
+) -> anyhow::Result<()> {
+    if env.confirm && !reporter.confirm(question)? {
+        return Err(crate::error::UserError::new(format!(
+            "not confirmed; nothing changed in {}",
+            env.name
+        ))
+        .hint("run it again and answer yes, or pass --yes")
+        .into());
+    }
+    Ok(())
+}
+
 /// The container deploys change: the env's `container`, else the task definition's first.
 pub fn container_of(env: &crate::config::EnvConfig, td: &crate::aws::TaskDefinition) -> String {
     env.container

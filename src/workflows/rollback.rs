@@ -164,18 +164,14 @@ pub async fn rollback(
         out.elapsed_secs = started.elapsed().as_secs_f64();
         return Ok(out);
     }
-    if env.confirm
-        && !reporter.confirm(&format!(
+    super::confirm_change(
+        env,
+        reporter,
+        &format!(
             "Roll {} ({service}) back from {} to {}?",
             env.name, out.from.version, out.to.version
-        ))?
-    {
-        crate::bad_input!(
-            "run it again and answer yes, or pass --yes",
-            "rollback of {} not confirmed; nothing changed",
-            env.name
-        );
-    }
+        ),
+    )?;
     reporter.step(
         "rollback",
         format!(

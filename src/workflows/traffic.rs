@@ -677,18 +677,15 @@ async fn switch_inner(
         out.elapsed_secs = started.elapsed().as_secs_f64();
         return Ok(out);
     }
-    if ask
-        && env.confirm
-        && !reporter.confirm(&format!(
-            "Move {}'s traffic from {from} to {} in steps {:?}?",
-            env.name, opts.to, opts.steps
-        ))?
-    {
-        crate::bad_input!(
-            "run it again and answer yes, or pass --yes",
-            "traffic switch on {} not confirmed; nothing changed",
-            env.name
-        );
+    if ask {
+        super::confirm_change(
+            env,
+            reporter,
+            &format!(
+                "Move {}'s traffic from {from} to {} in steps {:?}?",
+                env.name, opts.to, opts.steps
+            ),
+        )?;
     }
     run_steps(aws, env, pair, opts, reporter, interrupt, &mut out).await?;
     out.elapsed_secs = started.elapsed().as_secs_f64();
