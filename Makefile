@@ -5,7 +5,7 @@ VENV ?= .venv
 SANDBOX := tests/sandbox/sandbox.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test venv check-postgres fmt lint test-rust test-sandbox bench
+.PHONY: help demo test venv check-postgres fmt lint test-rust test-sandbox sandbox sandbox-stop bench
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,3 +33,13 @@ test-rust: venv ## Rust tests: workflows on fakes, the service on PostgreSQL, th
 
 test-sandbox: venv ## The sandbox's own tests (it agrees with the aws CLI and ecs-deploy)
 	$(VENV)/bin/python -m pytest -q tests/sandbox/tests
+
+sandbox: venv ## Start the local AWS sandbox in the background (then: eval "$$(bash tests/sandbox/sandbox.sh seed)")
+	@bash $(SANDBOX) start
+
+sandbox-stop: ## Stop it
+	@bash $(SANDBOX) stop
+
+bench: ## Benchmarks: opsctl against its peers on the sandbox, and the users service under load
+	bash bench/deploy.sh
+	bash bench/service.sh

@@ -154,23 +154,20 @@ pub async fn status(
     env: &EnvConfig,
     services: &[String],
 ) -> anyhow::Result<StatusOutcome> {
-    let found = aws.ecs.describe_services(&env.cluster, services).await?;
+    // Independent reads run at once: a status is a few round trips deep, not a dozen.
+    let (found, alarms, traffic) = tokio::join!(
+        aws.ecs.describe_services(&env.cluster, services),
+        aws.monitoring.alarms(&env.alarms),
+        traffic_view(aws, env),
+    );
     let mut out = Vec::new();
-    for svc in found {
-        let td = aws
-            .ecs
-            .describe_task_definition(&svc.task_definition)
-            .await?;
+    for svc in found? {
+        let (td, targets) = tokio::join!(
+            aws.ecs.describe_task_definition(&svc.task_definition),
+            target_groups(aws, &svc.target_groups),
+        );
+        let td = td?;
         let container = super::container_of(env, &td);
-        let mut targets = Vec::new();
-        for tg in &svc.target_groups {
-            let health = aws.lb.target_health(tg).await?;
-            targets.push(TargetGroupView {
-                target_group: tg.clone(),
-                healthy: health.iter().filter(|t| t.state == "healthy").count(),
-                total: health.len(),
-            });
-        }
         out.push(ServiceStatus {
             service: svc.name.clone(),
             status: svc.status.clone(),
@@ -193,30 +190,44 @@ pub async fn status(
                     rollout_reason: d.rollout_reason.clone(),
                 })
                 .collect(),
-            targets,
+            targets: targets?,
             events: svc.events.iter().take(10).cloned().collect(),
         });
     }
-    let traffic = match &env.bluegreen {
-        Some(_) => {
-            let pair = traffic::resolve(aws, env).await?;
-            Some(TrafficView {
-                listener: pair.listener.clone(),
-                weights: pair.weights(),
-                live: pair.live(),
-                blue: pair.blue.service.clone(),
-                green: pair.green.service.clone(),
-            })
-        }
-        None => None,
-    };
     Ok(StatusOutcome {
         env: env.name.clone(),
         cluster: env.cluster.clone(),
         services: out,
-        traffic,
-        alarms: aws.monitoring.alarms(&env.alarms).await?,
+        traffic: traffic?,
+        alarms: alarms?,
     })
+}
+
+async fn target_groups(aws: &Aws, arns: &[String]) -> anyhow::Result<Vec<TargetGroupView>> {
+    let mut views = Vec::new();
+    for tg in arns {
+        let health = aws.lb.target_health(tg).await?;
+        views.push(TargetGroupView {
+            target_group: tg.clone(),
+            healthy: health.iter().filter(|t| t.state == "healthy").count(),
+            total: health.len(),
+        });
+    }
+    Ok(views)
+}
+
+async fn traffic_view(aws: &Aws, env: &EnvConfig) -> anyhow::Result<Option<TrafficView>> {
+    if env.bluegreen.is_none() {
+        return Ok(None);
+    }
+    let pair = traffic::resolve(aws, env).await?;
+    Ok(Some(TrafficView {
+        listener: pair.listener.clone(),
+        weights: pair.weights(),
+        live: pair.live(),
+        blue: pair.blue.service.clone(),
+        green: pair.green.service.clone(),
+    }))
 }
 
 /// One past deploy.
