@@ -16,6 +16,8 @@ use tokio::time::Instant;
 
 use super::*;
 
+pub mod db;
+
 /// How the fake ECS behaves.
 #[derive(Debug, Clone)]
 pub struct Behaviour {
@@ -79,6 +81,8 @@ struct State {
     behaviour: Behaviour,
     /// When the latest rollout reached COMPLETED, to measure how fast the waiter noticed.
     completed_at: Option<Instant>,
+    /// RDS and Application Auto Scaling (`fake/db.rs`).
+    db: db::DbState,
 }
 
 /// The fake; clone freely, every clone shares the state.
@@ -94,6 +98,10 @@ pub const MUTATING: &[&str] = &[
     "ecs:UpdateService",
     "ecs:TagResource",
     "cloudwatch:PutMetricData",
+    "rds:CreateDBSnapshot",
+    "rds:RestoreDBInstanceFromDBSnapshot",
+    "rds:RestoreDBInstanceToPointInTime",
+    "application-autoscaling:RegisterScalableTarget",
 ];
 
 pub const ACCOUNT: &str = "123456789012";
@@ -112,6 +120,7 @@ impl FakeAws {
         };
         {
             let mut s = fake.state.lock().unwrap();
+            s.db = db::DbState::demo();
             for tag in ["v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0", "v1.4.0-broken"] {
                 s.images.insert(
                     ("users".into(), tag.into()),
@@ -203,6 +212,8 @@ impl FakeAws {
             secrets: Arc::new(self.clone()),
             monitoring: Arc::new(self.clone()),
             lb: Arc::new(self.clone()),
+            db: Arc::new(self.clone()),
+            autoscaling: Arc::new(self.clone()),
         }
     }
 
