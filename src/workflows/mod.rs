@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use crate::aws::RolloutState;
 
+pub mod db;
 pub mod deploy;
 pub mod inspect;
 pub mod preflight;
@@ -48,6 +49,8 @@ pub enum Event {
     WaitStart { what: String, timeout_secs: u64 },
     /// The wait ended.
     WaitEnd,
+    /// How far a long AWS operation (a database snapshot) has got, in percent.
+    Percent { what: String, percent: i32 },
 }
 
 /// Receives a workflow's events. The CLI renders them; tests record them.
