@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::db;
 use super::preflight::{self, Context};
 use super::wait::{self, Verdict, WaitOutcome, short_td};
 use super::{Check, Interrupt, Reporter, tags, version_of};
@@ -135,6 +136,9 @@ pub struct DeployOutcome {
     pub wait: Option<WaitOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<RollbackReport>,
+    /// The database snapshot taken first, where the env asks for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<db::SnapshotOutcome>,
     /// Commands the user may want next.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub next: Vec<String>,
@@ -264,6 +268,15 @@ impl fmt::Display for DeployOutcome {
                 }
             }
         }
+        if let Some(s) = &self.snapshot
+            && s.result == db::SnapshotResult::Available
+        {
+            writeln!(
+                f,
+                "  database snapshot: {} of {}",
+                s.snapshot_id, s.instance
+            )?;
+        }
         for n in &self.next {
             writeln!(f, "  next: {n}")?;
         }
@@ -294,6 +307,7 @@ pub async fn deploy(
         plan: None,
         wait: None,
         rollback: None,
+        snapshot: None,
         next: Vec::new(),
         elapsed_secs: 0.0,
     };
@@ -374,6 +388,10 @@ pub async fn deploy(
             ),
         ],
     });
+    if let (Some(plan), Some(call)) = (out.plan.as_mut(), db::deploy_plan_call(env, &opts.version))
+    {
+        plan.calls.insert(0, call);
+    }
     if opts.dry_run {
         out.result = Result::Planned;
         return done(out);
@@ -392,6 +410,25 @@ pub async fn deploy(
             "deploy to {} not confirmed; nothing changed",
             env.name
         );
+    }
+
+    // The database snapshot, where the env asks for one (workflows::db): before any ECS
+    // change, and a snapshot that is not available stops the deploy.
+    if let Some(snapshot) =
+        db::snapshot_before_deploy(aws, env, &opts.version, &opts.actor, reporter, interrupt).await
+    {
+        let stop = snapshot.stops_deploy();
+        let interrupted = snapshot.result == db::SnapshotResult::Interrupted;
+        out.snapshot = Some(snapshot);
+        if let Some(reason) = stop {
+            out.result = if interrupted {
+                Result::Interrupted
+            } else {
+                Result::Failed
+            };
+            out.reason = Some(reason);
+            return done(out);
+        }
     }
 
     reporter.step(

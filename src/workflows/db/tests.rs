@@ -9,6 +9,7 @@ use super::*;
 use crate::aws::fake::FakeAws;
 use crate::aws::fake::db::{EARLIEST_RESTORABLE, LATEST_RESTORABLE};
 use crate::config::Config;
+use crate::workflows::deploy;
 
 /// Records every event; answers confirmations as told.
 #[derive(Debug, Default)]
@@ -588,4 +589,129 @@ async fn invalid_or_used_target_names_are_refused_before_any_change() {
         ["rds:RestoreDBInstanceToPointInTime"],
         "only the first restore"
     );
+}
+
+fn deploy_opts(version: &str) -> deploy::Options {
+    deploy::Options {
+        version: version.into(),
+        dry_run: false,
+        no_wait: false,
+        no_rollback: false,
+        ignore_alarms: false,
+        timeout: Duration::from_secs(120),
+        poll: Duration::from_secs(1),
+        actor: "tester".into(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn deploy_snapshots_the_database_first_and_names_the_snapshot() {
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    let (_h, interrupt) = Interrupt::new();
+    let env = staging(false, true);
+
+    let mut plan = deploy_opts("v1.2.0");
+    plan.dry_run = true;
+    let out = deploy::deploy(&fake.aws(), &env, "staging-users", &plan, &rec, &interrupt)
+        .await
+        .unwrap();
+    let calls = &out.plan.as_ref().unwrap().calls;
+    assert!(
+        calls[0].starts_with(
+            "rds:CreateDBSnapshot DBInstanceIdentifier=users-db DBSnapshotIdentifier=users-db-<yyyymmddhhmmss>-v1-2-0"
+        ),
+        "{calls:?}"
+    );
+    assert!(out.snapshot.is_none(), "a plan takes no snapshot");
+
+    let out = deploy::deploy(
+        &fake.aws(),
+        &env,
+        "staging-users",
+        &deploy_opts("v1.2.0"),
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.result, deploy::Result::Deployed, "{out}");
+    let snap = out
+        .snapshot
+        .as_ref()
+        .expect("the deploy names its snapshot");
+    assert_eq!(snap.result, SnapshotResult::Available);
+    assert!(
+        snap.snapshot_id.ends_with("-v1-2-0"),
+        "{}",
+        snap.snapshot_id
+    );
+    let taken = fake.db_snapshot(&snap.snapshot_id).unwrap();
+    assert_eq!(taken.tags[tags::VERSION], "v1.2.0");
+    assert_eq!(taken.tags[tags::REASON], "before deploying v1.2.0");
+    assert_eq!(
+        fake.mutating_calls()[..2],
+        ["rds:CreateDBSnapshot", "ecs:RegisterTaskDefinition"],
+        "the snapshot comes before any ECS change"
+    );
+    assert!(
+        out.to_string()
+            .contains(&format!("database snapshot: {}", snap.snapshot_id)),
+        "{out}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn deploy_stops_with_exit_1_when_its_snapshot_fails() {
+    let fake = FakeAws::staging();
+    fake.set_db(|d| d.snapshot_fails = true);
+    let (_h, interrupt) = Interrupt::new();
+    let out = deploy::deploy(
+        &fake.aws(),
+        &staging(false, true),
+        "staging-users",
+        &deploy_opts("v1.2.0"),
+        &Recorder::default(),
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.result, deploy::Result::Failed, "{out}");
+    assert_eq!(out.exit(), Exit::Failed);
+    assert!(
+        out.reason
+            .as_ref()
+            .unwrap()
+            .contains("nothing was deployed"),
+        "{out}"
+    );
+    assert_eq!(
+        fake.mutating_calls(),
+        ["rds:CreateDBSnapshot"],
+        "no ECS change"
+    );
+    assert!(
+        fake.service_task_definition("staging-users")
+            .ends_with(":2"),
+        "still on the old revision"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn deploy_without_snapshot_before_deploy_takes_none() {
+    let fake = FakeAws::staging();
+    let (_h, interrupt) = Interrupt::new();
+    let out = deploy::deploy(
+        &fake.aws(),
+        &staging(false, false),
+        "staging-users",
+        &deploy_opts("v1.2.0"),
+        &Recorder::default(),
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.result, deploy::Result::Deployed);
+    assert!(out.snapshot.is_none());
+    assert_eq!(fake.count("rds:CreateDBSnapshot"), 0);
 }
