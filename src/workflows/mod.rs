@@ -14,6 +14,7 @@ pub mod deploy;
 pub mod inspect;
 pub mod preflight;
 pub mod rollback;
+pub mod scale;
 pub mod wait;
 
 #[cfg(test)]
