@@ -12,6 +12,9 @@ use crate::error::{Exit, UserError};
 use crate::ui::{CliReporter, Printer};
 use crate::workflows::{self, Interrupt, deploy, inspect, preflight, rollback, wait};
 
+mod db;
+mod scale;
+
 /// The waiter's base poll interval.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -214,6 +217,8 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
             printer.finish(&out, Exit::Ok, &reporter);
             Ok(Exit::Ok)
         }
+        Command::Scale(args) => scale::run(cli, args, printer, &reporter, interrupt).await,
+        Command::Db { command } => db::run(cli, command, printer, &reporter, interrupt).await,
         Command::Check(args) => {
             let env = load_env(cli, &args.target.env).await?;
             let service = service_of(&env.config, &args.target)?;
