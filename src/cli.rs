@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 /// Deploy, wait, switch traffic, roll back and inspect services on Amazon ECS.
 ///
@@ -104,6 +104,13 @@ pub enum Command {
     /// Run the preflight checks alone; changes nothing
     #[command(disable_version_flag = true)]
     Check(CheckArgs),
+    /// Set the task count and autoscaling bounds within the environment's limits; waits until stable
+    Scale(ScaleArgs),
+    /// Database snapshots and restores (the environment's RDS instance)
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     /// Print shell completions
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -126,6 +133,12 @@ impl Command {
             Command::Status(a) => ("status", a.env.as_str()),
             Command::History(a) => ("history", a.target.env.as_str()),
             Command::Check(a) => ("check", a.target.env.as_str()),
+            Command::Scale(a) => ("scale", a.target.env.as_str()),
+            Command::Db { command } => match command {
+                DbCommand::Snapshot(a) => ("db snapshot", a.env.as_str()),
+                DbCommand::Snapshots(a) => ("db snapshots", a.env.as_str()),
+                DbCommand::Restore(a) => ("db restore", a.env.as_str()),
+            },
             Command::Completions { .. } => ("completions", ""),
             Command::Man => ("man", ""),
         };
@@ -262,6 +275,108 @@ pub struct CheckArgs {
     /// Report alarms in ALARM as warnings
     #[arg(long)]
     pub ignore_alarms: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("change").required(true).multiple(true).args(["count", "min", "max"])
+))]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    pub target: EnvArgs,
+    /// The number of tasks to run, within the environment's `scaling` limits
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(0..))]
+    pub count: Option<i32>,
+    /// The lowest count autoscaling may set (with --max)
+    #[arg(long, value_name = "N", requires = "max", value_parser = clap::value_parser!(i32).range(0..))]
+    pub min: Option<i32>,
+    /// The highest count autoscaling may set (with --min)
+    #[arg(long, value_name = "N", requires = "min", value_parser = clap::value_parser!(i32).range(0..))]
+    pub max: Option<i32>,
+    /// Show the calls and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Return once the count is set, without waiting
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to wait (default: the environment's `timeout`)
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Take a manual snapshot of the database, tagged with who took it and why
+    Snapshot(DbSnapshotArgs),
+    /// List the database's manual and automated snapshots, newest first
+    Snapshots(DbEnvArgs),
+    /// Restore a snapshot or a point in time into a NEW instance with the database's settings
+    Restore(DbRestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbEnvArgs {
+    /// The environment, a table [env.NAME] in opsctl.toml with a `database`
+    pub env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DbSnapshotArgs {
+    /// The environment, a table [env.NAME] in opsctl.toml with a `database`
+    pub env: String,
+    /// Wait until the snapshot is available, showing its progress
+    #[arg(long)]
+    pub wait: bool,
+    /// Why the snapshot is taken (tagged opsctl:reason)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Show the call and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait with --wait (default 60m)
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("source").required(true).args(["snapshot", "to_time", "latest"])
+))]
+pub struct DbRestoreArgs {
+    /// The environment, a table [env.NAME] in opsctl.toml with a `database`
+    pub env: String,
+    /// Restore this snapshot (see `opsctl db snapshots ENV`)
+    #[arg(long, value_name = "ID")]
+    pub snapshot: Option<String>,
+    /// Restore the database as it was at this time (RFC 3339, e.g. 2025-06-01T12:30:00Z)
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub to_time: Option<jiff::Timestamp>,
+    /// Restore the database as of its latest restorable time
+    #[arg(long)]
+    pub latest: bool,
+    /// The new instance's identifier: 1-63 letters, digits and hyphens, starting with a letter
+    #[arg(long, value_name = "NAME")]
+    pub target: String,
+    /// Wait until the new instance is available (the default)
+    #[arg(long, overrides_with = "no_wait")]
+    pub wait: bool,
+    /// Return once the restore has started
+    #[arg(long, overrides_with = "wait")]
+    pub no_wait: bool,
+    /// Show the calls and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait (default 60m)
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+}
+
+fn parse_time(text: &str) -> Result<jiff::Timestamp, String> {
+    text.trim().parse().map_err(|_| {
+        format!(
+            "invalid time `{text}`: expected RFC 3339 with a zone, such as 2025-06-01T12:30:00Z"
+        )
+    })
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

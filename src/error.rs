@@ -60,3 +60,12 @@ impl fmt::Display for UserError {
 }
 
 impl std::error::Error for UserError {}
+
+/// Returns a [`UserError`] (exit 2) from a function that returns `anyhow::Result`:
+/// `bad_input!(HINT, FORMAT, ARGS...)`.
+#[macro_export]
+macro_rules! bad_input {
+    ($hint:expr, $($fmt:tt)+) => {
+        return Err($crate::error::UserError::new(format!($($fmt)+)).hint($hint).into())
+    };
+}

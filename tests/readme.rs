@@ -52,8 +52,10 @@ fn every_documented_flag_exists() {
                 continue;
             };
             let flag = flag.split('=').next().unwrap();
+            // A command's own flags, its subcommands' (db snapshot ...), and the global ones.
             let known = sub
                 .get_arguments()
+                .chain(sub.get_subcommands().flat_map(|c| c.get_arguments()))
                 .chain(cmd.get_arguments())
                 .any(|a| a.get_long() == Some(flag));
             assert!(

@@ -16,6 +16,8 @@ use tokio::time::Instant;
 
 use super::*;
 
+pub mod db;
+
 /// How the fake ECS behaves.
 #[derive(Debug, Clone)]
 pub struct Behaviour {
@@ -86,6 +88,8 @@ struct State {
     /// Target groups whose targets report unhealthy, from a given time.
     unhealthy: Vec<(String, Instant)>,
     metrics: BTreeMap<String, TargetGroupMetrics>,
+    /// RDS and Application Auto Scaling (`fake/db.rs`).
+    db: db::DbState,
 }
 
 /// The fake; clone freely, every clone shares the state.
@@ -102,6 +106,10 @@ pub const MUTATING: &[&str] = &[
     "ecs:UpdateService",
     "ecs:TagResource",
     "cloudwatch:PutMetricData",
+    "rds:CreateDBSnapshot",
+    "rds:RestoreDBInstanceFromDBSnapshot",
+    "rds:RestoreDBInstanceToPointInTime",
+    "application-autoscaling:RegisterScalableTarget",
 ];
 
 pub const ACCOUNT: &str = "123456789012";
@@ -120,6 +128,7 @@ impl FakeAws {
         };
         {
             let mut s = fake.state.lock().unwrap();
+            s.db = db::DbState::demo();
             for tag in ["v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0", "v1.4.0-broken"] {
                 s.images.insert(
                     ("users".into(), tag.into()),
@@ -321,6 +330,8 @@ impl FakeAws {
             secrets: Arc::new(self.clone()),
             monitoring: Arc::new(self.clone()),
             lb: Arc::new(self.clone()),
+            db: Arc::new(self.clone()),
+            autoscaling: Arc::new(self.clone()),
         }
     }
 

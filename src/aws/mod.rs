@@ -335,6 +335,140 @@ pub trait LoadBalancing: Send + Sync {
     async fn set_weights(&self, arn: &str, weights: &[(String, i32)]) -> AwsResult<()>;
 }
 
+// --- RDS and Application Auto Scaling ---------------------------------------------------
+
+/// An RDS DB instance: its state, and every setting a restore copies.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DbInstance {
+    pub id: String,
+    pub arn: String,
+    /// `available`, `creating`, `backing-up`, `modifying`, `failed`, ...
+    pub status: String,
+    /// The instance class, e.g. `db.t3.micro`.
+    pub class: String,
+    pub engine: String,
+    pub engine_version: String,
+    pub subnet_group: Option<String>,
+    /// VPC security group ids.
+    pub security_groups: Vec<String>,
+    pub parameter_group: Option<String>,
+    pub multi_az: bool,
+    /// `gp2`, `gp3`, `io1`, ...
+    pub storage_type: Option<String>,
+    pub allocated_gb: i32,
+    /// Provisioned IOPS, where AWS reports them.
+    pub iops: Option<i32>,
+    pub port: Option<i32>,
+    pub deletion_protection: bool,
+    /// `None` when AWS does not say.
+    pub publicly_accessible: Option<bool>,
+    pub backup_retention_days: i32,
+    pub tags: BTreeMap<String, String>,
+    /// The endpoint's address, once AWS has one.
+    pub endpoint: Option<String>,
+    /// The point-in-time restore window; `None` where AWS has none (no automated backups)
+    /// or the call did not ask for it.
+    pub earliest_restorable: Option<Timestamp>,
+    pub latest_restorable: Option<Timestamp>,
+    pub created_at: Option<Timestamp>,
+}
+
+/// An RDS DB snapshot, manual or automated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DbSnapshot {
+    pub id: String,
+    pub arn: String,
+    /// The instance it was taken of.
+    pub instance: String,
+    /// `manual` or `automated`.
+    pub kind: String,
+    /// `creating`, `available`, `failed`, ...
+    pub status: String,
+    /// How far a snapshot in progress is, where AWS says.
+    pub percent: Option<i32>,
+    pub size_gb: i32,
+    pub created_at: Option<Timestamp>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The settings of a new instance a restore creates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RestoreSettings {
+    /// The new instance's identifier.
+    pub target: String,
+    pub class: String,
+    pub subnet_group: Option<String>,
+    pub security_groups: Vec<String>,
+    pub parameter_group: Option<String>,
+    pub multi_az: bool,
+    pub storage_type: Option<String>,
+    pub allocated_gb: Option<i32>,
+    /// Sent only for provisioned-IOPS storage.
+    pub iops: Option<i32>,
+    pub port: Option<i32>,
+    pub deletion_protection: bool,
+    pub publicly_accessible: Option<bool>,
+    pub backup_retention_days: Option<i32>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// RDS, as snapshots and restores use it. Nothing here modifies or deletes an instance.
+#[async_trait]
+pub trait Database: Send + Sync {
+    /// The instance with its point-in-time restore window; `NotFound` when there is none.
+    async fn describe_instance(&self, id: &str) -> AwsResult<DbInstance>;
+    /// The instance without its restore window (one call), or `None` when there is none.
+    async fn find_instance(&self, id: &str) -> AwsResult<Option<DbInstance>>;
+    /// Starts a manual snapshot of the instance, tagged.
+    async fn create_snapshot(
+        &self,
+        instance: &str,
+        snapshot: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> AwsResult<DbSnapshot>;
+    /// The snapshot, or `None` when there is none.
+    async fn describe_snapshot(&self, id: &str) -> AwsResult<Option<DbSnapshot>>;
+    /// Manual and automated snapshots of the instance, in any order.
+    async fn list_snapshots(&self, instance: &str) -> AwsResult<Vec<DbSnapshot>>;
+    /// Starts restoring the snapshot into a new instance.
+    async fn restore_from_snapshot(
+        &self,
+        snapshot: &str,
+        settings: &RestoreSettings,
+    ) -> AwsResult<DbInstance>;
+    /// Starts restoring `source` as it was at `time` (`None`: the latest restorable time)
+    /// into a new instance.
+    async fn restore_to_time(
+        &self,
+        source: &str,
+        time: Option<Timestamp>,
+        settings: &RestoreSettings,
+    ) -> AwsResult<DbInstance>;
+}
+
+/// The bounds of an Application Auto Scaling scalable target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ScalingBounds {
+    pub min: i32,
+    pub max: i32,
+}
+
+impl std::fmt::Display for ScalingBounds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}..{}", self.min, self.max)
+    }
+}
+
+/// Application Auto Scaling, for the desired count of ECS services
+/// (`ecs:service:DesiredCount`, resource id `service/CLUSTER/SERVICE`).
+#[async_trait]
+pub trait AutoScaling: Send + Sync {
+    /// The service's scalable target, or `None` when none is registered.
+    async fn scalable_target(&self, resource_id: &str) -> AwsResult<Option<ScalingBounds>>;
+    /// Registers the scalable target with these bounds (or updates the one there is).
+    async fn set_bounds(&self, resource_id: &str, bounds: ScalingBounds) -> AwsResult<()>;
+}
+
 /// The AWS services a workflow may use, behind their traits.
 #[derive(Clone)]
 pub struct Aws {
@@ -343,4 +477,6 @@ pub struct Aws {
     pub secrets: Arc<dyn Secrets>,
     pub monitoring: Arc<dyn Monitoring>,
     pub lb: Arc<dyn LoadBalancing>,
+    pub db: Arc<dyn Database>,
+    pub autoscaling: Arc<dyn AutoScaling>,
 }

@@ -15,6 +15,8 @@ use super::{
     TargetGroupMetrics, TargetHealth, TaskDefinition,
 };
 
+mod db;
+
 /// Where and as whom to reach AWS: flags and environment, resolved once.
 #[derive(Debug, Clone, Default)]
 pub struct Connection {
@@ -51,6 +53,10 @@ pub fn clients(config: &SdkConfig) -> Aws {
         monitoring: Arc::new(SdkMonitoring(aws_sdk_cloudwatch::Client::new(config))),
         lb: Arc::new(SdkLoadBalancing(
             aws_sdk_elasticloadbalancingv2::Client::new(config),
+        )),
+        db: Arc::new(db::SdkDatabase(aws_sdk_rds::Client::new(config))),
+        autoscaling: Arc::new(db::SdkAutoScaling(
+            aws_sdk_applicationautoscaling::Client::new(config),
         )),
     }
 }

@@ -13,6 +13,9 @@ use crate::ui::{CliReporter, Printer};
 use crate::workflows::traffic::{self, Colour};
 use crate::workflows::{self, Interrupt, bluegreen, deploy, inspect, preflight, rollback, wait};
 
+mod db;
+mod scale;
+
 /// The waiter's base poll interval.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -283,6 +286,8 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
             printer.finish(&out, Exit::Ok, &reporter);
             Ok(Exit::Ok)
         }
+        Command::Scale(args) => scale::run(cli, args, printer, &reporter, interrupt).await,
+        Command::Db { command } => db::run(cli, command, printer, &reporter, interrupt).await,
         Command::Check(args) => {
             let env = load_env(cli, &args.target.env).await?;
             let service = live_service(&env, &args.target).await?;

@@ -318,6 +318,35 @@ impl Reporter for CliReporter {
                     *self.spinner.lock().unwrap() = Some(bar);
                 }
             }
+            Event::Percent { what, percent } => {
+                let percent = (*percent).clamp(0, 100);
+                if self.printer.spinners {
+                    // A progress bar in place of the wait's spinner.
+                    let mut slot = self.spinner.lock().unwrap();
+                    let bar = slot.get_or_insert_with(|| ProgressBar::new(100));
+                    bar.set_message(what.clone());
+                    bar.set_position(percent as u64);
+                    if bar.length() != Some(100) {
+                        bar.set_length(100);
+                        bar.set_style(
+                            ProgressStyle::with_template(
+                                "  {bar:30.cyan/blue} {pos:>3}% {elapsed:>4} {msg}",
+                            )
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                        );
+                    }
+                    return;
+                }
+                // Without a bar, a line whenever the percentage changes.
+                let text = format!("{what}: {percent}%");
+                let mut last = self.last_progress.lock().unwrap();
+                if last.as_deref() != Some(text.as_str()) {
+                    *last = Some(text.clone());
+                    drop(last);
+                    self.line(format!("    {}", dim.apply_to(text)));
+                }
+                return;
+            }
             Event::WaitEnd => {
                 if let Some(bar) = self.spinner.lock().unwrap().take() {
                     bar.finish_and_clear();

@@ -130,6 +130,7 @@ pub async fn deploy(
             ),
         ],
     });
+    deploy::plan_snapshot(env, &opts.version, &mut out);
     if opts.dry_run {
         out.result = Result::Planned;
         return done(out);
@@ -144,6 +145,10 @@ pub async fn deploy(
             super::version_of(&base, &container)
         ),
     )?;
+
+    if deploy::snapshot_first(aws, env, opts, reporter, interrupt, &mut out).await {
+        return done(out);
+    }
 
     reporter.step(
         "register",

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::db;
 use super::preflight::{self, Context};
 use super::traffic::{Colour, TrafficOutcome};
 use super::wait::{self, Verdict, WaitOutcome, short_td};
@@ -142,6 +143,9 @@ pub struct DeployOutcome {
     /// Blue/green: the traffic switch, step by step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traffic: Option<TrafficOutcome>,
+    /// The database snapshot taken first, where the env asks for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<db::SnapshotOutcome>,
     /// Commands the user may want next.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub next: Vec<String>,
@@ -164,6 +168,7 @@ impl DeployOutcome {
             plan: None,
             wait: None,
             rollback: None,
+            snapshot: None,
             colour: None,
             traffic: None,
             next: Vec::new(),
@@ -310,6 +315,15 @@ impl fmt::Display for DeployOutcome {
                 }
             }
         }
+        if let Some(s) = &self.snapshot
+            && s.result == db::SnapshotResult::Available
+        {
+            writeln!(
+                f,
+                "  database snapshot: {} of {}",
+                s.snapshot_id, s.instance
+            )?;
+        }
         for n in &self.next {
             writeln!(f, "  next: {n}")?;
         }
@@ -405,6 +419,7 @@ pub async fn deploy(
             ),
         ],
     });
+    plan_snapshot(env, &opts.version, &mut out);
     if opts.dry_run {
         out.result = Result::Planned;
         return done(out);
@@ -421,21 +436,15 @@ pub async fn deploy(
         ),
     )?;
 
+    if snapshot_first(aws, env, opts, reporter, interrupt, &mut out).await {
+        return done(out);
+    }
+
     reporter.step(
         "register",
         format!("registering a new revision of {}", current.family),
     );
-    let mut new_tags = BTreeMap::new();
-    new_tags.insert(tags::VERSION.to_owned(), opts.version.clone());
-    new_tags.insert(tags::PREVIOUS.to_owned(), current.short());
-    new_tags.insert(tags::DEPLOYED_BY.to_owned(), opts.actor.clone());
-    new_tags.insert(
-        tags::DEPLOYED_AT.to_owned(),
-        jiff::Timestamp::now()
-            .strftime("%Y-%m-%dT%H:%M:%SZ")
-            .to_string(),
-    );
-    new_tags.insert(tags::OUTCOME.to_owned(), tags::IN_PROGRESS.to_owned());
+    let new_tags = revision_tags(&opts.version, &current.short(), &opts.actor);
     let new = aws
         .ecs
         .register_with_image(&current.arn, &container, &image.uri, &new_tags)
@@ -638,6 +647,43 @@ async fn ecs_rollback_started(
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// Names the snapshot a deploy takes first, where the env asks for one, in its plan.
+pub(crate) fn plan_snapshot(env: &EnvConfig, version: &str, out: &mut DeployOutcome) {
+    if let (Some(plan), Some(call)) = (out.plan.as_mut(), db::deploy_plan_call(env, version)) {
+        plan.calls.insert(0, call);
+    }
+}
+
+/// The database snapshot, where the env asks for one (workflows::db): before any ECS
+/// change. Returns true when the deploy must stop (the snapshot is not available).
+pub(crate) async fn snapshot_first(
+    aws: &Aws,
+    env: &EnvConfig,
+    opts: &Options,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+    out: &mut DeployOutcome,
+) -> bool {
+    let Some(snapshot) =
+        db::snapshot_before_deploy(aws, env, &opts.version, &opts.actor, reporter, interrupt).await
+    else {
+        return false;
+    };
+    let stop = snapshot.stops_deploy();
+    let interrupted = snapshot.result == db::SnapshotResult::Interrupted;
+    out.snapshot = Some(snapshot);
+    let Some(reason) = stop else {
+        return false;
+    };
+    out.result = if interrupted {
+        Result::Interrupted
+    } else {
+        Result::Failed
+    };
+    out.reason = Some(reason);
+    true
 }
 
 /// The tags a deploy puts on the revision it registers.

@@ -10,10 +10,12 @@ use tokio::sync::watch;
 use crate::aws::RolloutState;
 
 pub mod bluegreen;
+pub mod db;
 pub mod deploy;
 pub mod inspect;
 pub mod preflight;
 pub mod rollback;
+pub mod scale;
 pub mod traffic;
 pub mod wait;
 
@@ -52,6 +54,8 @@ pub enum Event {
     WaitStart { what: String, timeout_secs: u64 },
     /// The wait ended.
     WaitEnd,
+    /// How far a long AWS operation (a database snapshot) has got, in percent.
+    Percent { what: String, percent: i32 },
 }
 
 /// Receives a workflow's events. The CLI renders them; tests record them.

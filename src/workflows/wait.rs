@@ -182,6 +182,9 @@ pub fn short_td(arn: &str) -> &str {
 
 struct Tracked {
     target: Target,
+    /// Waiting on a rollout we just started: its events so far are news. Waiting on whatever
+    /// runs (`Target::current`): what happened before is history.
+    fresh: bool,
     seen_events: HashSet<String>,
     first_poll: bool,
     result: Option<ServiceWait>,
@@ -204,6 +207,7 @@ pub async fn wait(
     let mut tracked: Vec<Tracked> = targets
         .into_iter()
         .map(|target| Tracked {
+            fresh: target.task_definition.is_some(),
             target,
             seen_events: HashSet::new(),
             first_poll: true,
@@ -363,7 +367,7 @@ async fn observe(
             .find(|d| Some(&d.id) == t.target.deployment_id.as_ref())
             .and_then(|d| d.created_at);
         for e in &svc.events {
-            if since.is_none_or(|s| e.at < s) {
+            if !t.fresh || since.is_none_or(|s| e.at < s) {
                 t.seen_events.insert(e.id.clone());
             }
         }

@@ -1,0 +1,50 @@
+//! Glue for `opsctl scale`.
+
+use super::{POLL, load_env};
+use crate::cli::{Cli, ScaleArgs};
+use crate::error::Exit;
+use crate::ui::{CliReporter, Printer};
+use crate::workflows::{Interrupt, scale, traffic};
+
+pub(super) async fn run(
+    cli: &Cli,
+    args: &ScaleArgs,
+    printer: &Printer,
+    reporter: &CliReporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<Exit> {
+    let env = load_env(cli, &args.target.env).await?;
+    // A blue/green env scales its live colour unless --service names one.
+    let (service, colour) = match (&args.target.service, &env.config.bluegreen) {
+        (None, Some(_)) => {
+            let pair = traffic::resolve(&env.aws, &env.config).await?;
+            let live = pair.live();
+            (
+                pair.side(live).service.clone(),
+                Some(format!("{live}, the live colour")),
+            )
+        }
+        _ => scale::service_for(&env.config, args.target.service.as_deref())?,
+    };
+    let opts = scale::Options {
+        count: args.count,
+        min: args.min,
+        max: args.max,
+        dry_run: args.dry_run,
+        no_wait: args.no_wait,
+        timeout: args.timeout.unwrap_or(env.config.timeout.0),
+        poll: POLL,
+    };
+    let out = scale::scale(
+        &env.aws,
+        &env.config,
+        &service,
+        colour.as_deref(),
+        &opts,
+        reporter,
+        interrupt,
+    )
+    .await?;
+    printer.finish(&out, out.exit(), reporter);
+    Ok(out.exit())
+}
