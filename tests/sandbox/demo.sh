@@ -36,6 +36,8 @@ url="$(cat "$demo_dir/url")"
 
 eval "$(sandbox_ctl seed --url "$url" --json "$demo_dir/seed.json")"
 export OPSCTL="$root/target/debug/opsctl"
+# opsctl records who deployed; a bare shell may not say.
+export USER="${USER:-$(id -un 2>/dev/null || echo demo)}"
 export PATH="$root/target/debug:$PATH"
 unset AWS_PROFILE AWS_SESSION_TOKEN
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true

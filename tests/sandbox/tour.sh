@@ -46,7 +46,7 @@ tour() {
 
   if "$OPSCTL" db --help >/dev/null 2>&1; then
     say "9. Database: a snapshot, the snapshot list, and a point-in-time restore to a new instance"
-    opsctl_run db snapshot staging --reason "before the demo's restore" --wait
+    opsctl_run db snapshot staging --reason "before trying a restore" --wait
     opsctl_run db snapshots staging
     opsctl_run db restore staging --latest --target users-db-restored
   fi
