@@ -256,7 +256,7 @@ impl DatabaseSettings {
                 parts.connect_options(&secret)?
             }
         };
-        // Names our sessions in pg_stat_activity, which is how operators tell them apart.
+        // Names our connections in pg_stat_activity, which is how operators tell them apart.
         Ok(options.application_name("users-service"))
     }
 }

@@ -21,7 +21,7 @@ async fn lock_users(conn: &mut PgConnection) {
         .unwrap();
 }
 
-/// Waits until one of the service's sessions is blocked on a lock in `db`.
+/// Waits until one of the service's connections is blocked on a lock in `db`.
 async fn wait_until_blocked(db: &TestDb) {
     let mut conn = db.connect().await;
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
