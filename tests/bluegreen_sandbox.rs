@@ -208,3 +208,90 @@ async fn traffic_bad_input_changes_nothing() {
     assert_eq!(weights(&account).await, (100, 0));
     assert_eq!(desired_running(&account, "prod-users-blue").await, (3, 3));
 }
+
+#[tokio::test]
+async fn a_switch_keeps_the_rest_of_the_listener_as_it_was() {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, ForwardActionConfig, TargetGroupStickinessConfig, TargetGroupTuple,
+    };
+    let account = Account::seed();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&account.sdk().await);
+    let lb = elb
+        .describe_load_balancers()
+        .names("prod-alb")
+        .send()
+        .await
+        .unwrap();
+    let lb_arn = lb.load_balancers()[0]
+        .load_balancer_arn()
+        .unwrap()
+        .to_owned();
+    let listener = elb
+        .describe_listeners()
+        .load_balancer_arn(&lb_arn)
+        .send()
+        .await
+        .unwrap()
+        .listeners()[0]
+        .clone();
+    let listener_arn = listener.listener_arn().unwrap().to_owned();
+    let groups: Vec<TargetGroupTuple> = listener.default_actions()[0]
+        .forward_config()
+        .unwrap()
+        .target_groups()
+        .to_vec();
+    // Turn stickiness on, as a team might have.
+    elb.modify_listener()
+        .listener_arn(&listener_arn)
+        .default_actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .forward_config(
+                    ForwardActionConfig::builder()
+                        .set_target_groups(Some(groups))
+                        .target_group_stickiness_config(
+                            TargetGroupStickinessConfig::builder()
+                                .enabled(true)
+                                .duration_seconds(600)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    account
+        .opsctl(&[
+            "--yes",
+            "traffic",
+            "prod",
+            "--to",
+            "green",
+            "--steps",
+            "50,100",
+            "--interval",
+            "1s",
+        ])
+        .expect_code(0);
+
+    let after = elb
+        .describe_listeners()
+        .listener_arns(&listener_arn)
+        .send()
+        .await
+        .unwrap();
+    let action = &after.listeners()[0].default_actions()[0];
+    let sticky = action
+        .forward_config()
+        .unwrap()
+        .target_group_stickiness_config()
+        .expect("stickiness kept");
+    assert_eq!(sticky.enabled(), Some(true));
+    assert_eq!(sticky.duration_seconds(), Some(600));
+    assert_eq!(after.listeners()[0].port(), listener.port());
+    assert_eq!(after.listeners()[0].protocol(), listener.protocol());
+    assert_eq!(weights(&account).await, (0, 100));
+}
