@@ -8,5 +8,6 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod runbook;
 pub mod ui;
 pub mod workflows;

@@ -13,6 +13,8 @@ use crate::ui::{CliReporter, Printer};
 use crate::workflows::traffic::{self, Colour};
 use crate::workflows::{self, Interrupt, bluegreen, deploy, inspect, preflight, rollback, wait};
 
+mod runbook;
+
 /// The waiter's base poll interval.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -291,6 +293,7 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
             printer.finish(&out, Exit::Ok, &reporter);
             Ok(Exit::Ok)
         }
+        Command::Runbook(args) => runbook::run(cli, args, printer, &reporter, interrupt).await,
         Command::Check(args) => {
             let env = load_env(cli, &args.target.env).await?;
             let service = live_service(&env, &args.target).await?;
