@@ -113,6 +113,8 @@ pub enum Command {
     Man,
     /// List, show and run runbooks: Markdown procedures whose steps are opsctl commands
     Runbook(RunbookArgs),
+    /// Print the IAM policy opsctl needs for an environment, scoped to its resources
+    IamPolicy(IamPolicyArgs),
 }
 
 impl Command {
@@ -135,6 +137,7 @@ impl Command {
                 RunbookCommand::Show { name } => ("runbook show", name.as_str()),
                 RunbookCommand::Run(r) => ("runbook run", r.name.as_str()),
             },
+            Command::IamPolicy(a) => ("iam-policy", a.env.as_str()),
         };
         format!("opsctl {name} {env}").trim_end().to_owned()
     }
@@ -312,6 +315,16 @@ pub struct RunbookRunArgs {
     /// Where to write the JSON transcript (default: runbook-NAME-TIME.json here)
     #[arg(long, value_name = "PATH")]
     pub transcript: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// The environment, a table [env.NAME] in opsctl.toml
+    pub env: String,
+    /// The AWS account id; with it opsctl makes no AWS call, and what only the task
+    /// definition tells (family, roles, secrets) is written as a wildcard in the account
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
 }
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {

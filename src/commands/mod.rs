@@ -13,6 +13,7 @@ use crate::ui::{CliReporter, Printer};
 use crate::workflows::traffic::{self, Colour};
 use crate::workflows::{self, Interrupt, bluegreen, deploy, inspect, preflight, rollback, wait};
 
+mod iam;
 mod runbook;
 
 /// The waiter's base poll interval.
@@ -294,6 +295,7 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
             Ok(Exit::Ok)
         }
         Command::Runbook(args) => runbook::run(cli, args, printer, &reporter, interrupt).await,
+        Command::IamPolicy(args) => iam::run(cli, args, &reporter).await,
         Command::Check(args) => {
             let env = load_env(cli, &args.target.env).await?;
             let service = live_service(&env, &args.target).await?;
