@@ -147,14 +147,11 @@ pub(super) async fn run(
         }
         RunbookCommand::Show { name } => {
             let entry = find(&entries, name)?;
+            let runbook = entry.parse()?;
             let out = Shown {
                 source: entry.source.clone(),
-                placeholders: Vec::new(),
-                runbook: entry.parse()?,
-            };
-            let out = Shown {
-                placeholders: out.runbook.placeholders(),
-                ..out
+                placeholders: runbook.placeholders(),
+                runbook,
             };
             printer.finish(&out, Exit::Ok, reporter);
             Ok(Exit::Ok)
@@ -451,7 +448,16 @@ async fn execute(
         };
 
         if interactive {
-            match show::ask_step(step.number)? {
+            let answer = show::ask_step(step.number)?;
+            // Ctrl-C at the question: the step must not start.
+            if interrupt.is_raised() {
+                transcript.steps[record].status = StepStatus::Stopped;
+                transcript.resume = Some(resume_from(step.number));
+                transcript.outcome = Outcome::Interrupted;
+                exit = Exit::Interrupted;
+                break;
+            }
+            match answer {
                 show::Answer::Run => {}
                 show::Answer::Skip => {
                     transcript.steps[record].status = StepStatus::Skipped;
