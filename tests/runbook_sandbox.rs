@@ -485,3 +485,82 @@ fn runbooks_are_listed_and_shown_anywhere() {
     assert!(list.stdout.contains("BROKEN"), "{}", list.stdout);
     assert!(list.stdout.contains("line 8"), "{}", list.stdout);
 }
+
+/// On a terminal (util-linux `script` gives the run one): a missing value is asked for, and
+/// each step asks run, skip or stop.
+#[tokio::test]
+async fn on_a_terminal_it_asks_for_values_and_before_each_step() {
+    let account = Account::seed();
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = dir.path().join("transcript.json");
+    let command = [
+        env!("CARGO_BIN_EXE_opsctl").to_owned(),
+        "--config".into(),
+        support::repo_root()
+            .join("opsctl.toml")
+            .display()
+            .to_string(),
+        "--no-progress".into(),
+        "--color".into(),
+        "never".into(),
+        "runbook".into(),
+        "run".into(),
+        "release".into(),
+        "--env".into(),
+        "staging".into(),
+        "--transcript".into(),
+        transcript.display().to_string(),
+    ]
+    .map(|w| opsctl::runbook::quote(&w))
+    .join(" ");
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("AWS_ACCESS_KEY_ID", &account.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &account.secret_access_key)
+        .env("AWS_REGION", &account.region)
+        .env("AWS_ENDPOINT_URL", support::sandbox_url())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("GITHUB_ACTIONS")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs the test on a terminal");
+    {
+        use std::io::Write;
+        // The version, then: run step 1, skip step 2, stop at step 3.
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"v1.2.0\nr\ns\nq\n").unwrap();
+        // Keep the terminal open until the run is done with it.
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            drop(stdin);
+        });
+    }
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{screen}");
+    assert!(screen.contains("Value for {{version}}"), "{screen}");
+    assert!(
+        screen.contains("Run step 1? [r]un, [s]kip, [q] stop"),
+        "{screen}"
+    );
+    assert!(screen.contains("at step 3, as asked"), "{screen}");
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(&transcript).unwrap()).unwrap();
+    assert_eq!(t["values"]["version"], "v1.2.0");
+    assert_eq!(t["outcome"], "stopped");
+    let status: Vec<&str> = t["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(status, ["succeeded", "skipped", "stopped", "not-reached"]);
+    assert!(t["resume"].as_str().unwrap().ends_with("--from 3"));
+    let svc = service(&account, "staging-users").await;
+    assert!(
+        svc.task_definition().unwrap().ends_with("staging-users:2"),
+        "nothing deployed"
+    );
+}
