@@ -25,7 +25,7 @@ pub struct Cli {
 }
 
 /// Options every command takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The config file
@@ -111,6 +111,10 @@ pub enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+    /// List, show and run runbooks: Markdown procedures whose steps are opsctl commands
+    Runbook(RunbookArgs),
+    /// Print the IAM policy opsctl needs for an environment, scoped to its resources
+    IamPolicy(IamPolicyArgs),
     /// Print shell completions
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -141,6 +145,12 @@ impl Command {
             },
             Command::Completions { .. } => ("completions", ""),
             Command::Man => ("man", ""),
+            Command::Runbook(a) => match &a.command {
+                RunbookCommand::List => ("runbook list", ""),
+                RunbookCommand::Show { name } => ("runbook show", name.as_str()),
+                RunbookCommand::Run(r) => ("runbook run", r.name.as_str()),
+            },
+            Command::IamPolicy(a) => ("iam-policy", a.env.as_str()),
         };
         format!("opsctl {name} {env}").trim_end().to_owned()
     }
@@ -377,6 +387,66 @@ fn parse_time(text: &str) -> Result<jiff::Timestamp, String> {
             "invalid time `{text}`: expected RFC 3339 with a zone, such as 2025-06-01T12:30:00Z"
         )
     })
+}
+
+#[derive(Debug, Args)]
+pub struct RunbookArgs {
+    /// Where runbooks are found, besides those built in (default: ./runbooks)
+    #[arg(long, global = true, env = "OPSCTL_RUNBOOKS", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: RunbookCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunbookCommand {
+    /// List the runbooks: those built in and those in the runbook directory
+    List,
+    /// Show a runbook: when to use it, its steps, their commands and its placeholders
+    Show {
+        /// The runbook's name: its file name without .md
+        name: String,
+    },
+    /// Run a runbook step by step, asking before each step (or not, with --yes)
+    Run(RunbookRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunbookRunArgs {
+    /// The runbook's name: its file name without .md
+    pub name: String,
+    /// The environment the steps act on; fills {{env}}
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+    /// Fills the placeholder {{KEY}} (repeatable); missing ones are asked for on a terminal
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+    /// Show every step; run only the steps whose command takes --dry-run, with it
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Start at this step, to resume after a failure (earlier steps are not run)
+    #[arg(long, value_name = "STEP", default_value_t = 1)]
+    pub from: usize,
+    /// Where to write the JSON transcript (default: runbook-NAME-TIME.json here)
+    #[arg(long, value_name = "PATH")]
+    pub transcript: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// The environment, a table [env.NAME] in opsctl.toml
+    pub env: String,
+    /// The AWS account id; with it opsctl makes no AWS call, and what only the task
+    /// definition tells (family, roles, secrets) is written as a wildcard in the account
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}`: expected KEY=VALUE, such as version=v1.2.3"))?;
+    Ok((key.trim().to_owned(), value.to_owned()))
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -8,5 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod iam;
+pub mod runbook;
 pub mod ui;
 pub mod workflows;

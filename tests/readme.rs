@@ -52,10 +52,16 @@ fn every_documented_flag_exists() {
                 continue;
             };
             let flag = flag.split('=').next().unwrap();
-            // A command's own flags, its subcommands' (db snapshot ...), and the global ones.
-            let known = sub
-                .get_arguments()
-                .chain(sub.get_subcommands().flat_map(|c| c.get_arguments()))
+            // Flags of nested subcommands (`runbook run --env`) count too.
+            let mut commands = vec![sub];
+            let mut i = 0;
+            while i < commands.len() {
+                commands.extend(commands[i].get_subcommands());
+                i += 1;
+            }
+            let known = commands
+                .iter()
+                .flat_map(|c| c.get_arguments())
                 .chain(cmd.get_arguments())
                 .any(|a| a.get_long() == Some(flag));
             assert!(

@@ -171,6 +171,7 @@ impl FakeAws {
                     secrets: vec![format!("{secret}:password::")],
                     tags,
                     registered_at: None,
+                    roles: Vec::new(),
                 });
             }
             s.alarms.insert(

@@ -154,6 +154,9 @@ pub struct TaskDefinition {
     pub secrets: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub registered_at: Option<Timestamp>,
+    /// The task role and execution role ARNs, where set (`iam:PassRole` needs them).
+    #[serde(skip)]
+    pub roles: Vec<String>,
 }
 
 impl TaskDefinition {

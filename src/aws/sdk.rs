@@ -205,6 +205,11 @@ fn task_definition_from(td: &ecs::TaskDefinition, tags: &[ecs::Tag]) -> TaskDefi
             .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
             .collect(),
         registered_at: ts(td.registered_at()),
+        roles: [td.task_role_arn(), td.execution_role_arn()]
+            .into_iter()
+            .flatten()
+            .map(str::to_owned)
+            .collect(),
     }
 }
 

@@ -14,6 +14,8 @@ use crate::workflows::traffic::{self, Colour};
 use crate::workflows::{self, Interrupt, bluegreen, deploy, inspect, preflight, rollback, wait};
 
 mod db;
+mod iam;
+mod runbook;
 mod scale;
 
 /// The waiter's base poll interval.
@@ -288,6 +290,8 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
         }
         Command::Scale(args) => scale::run(cli, args, printer, &reporter, interrupt).await,
         Command::Db { command } => db::run(cli, command, printer, &reporter, interrupt).await,
+        Command::Runbook(args) => runbook::run(cli, args, printer, &reporter, interrupt).await,
+        Command::IamPolicy(args) => iam::run(cli, args, &reporter).await,
         Command::Check(args) => {
             let env = load_env(cli, &args.target.env).await?;
             let service = live_service(&env, &args.target).await?;

@@ -14,6 +14,8 @@ use crate::cli::{ColorChoice, Output};
 use crate::error::{Exit, UserError};
 use crate::workflows::{Event, Reporter};
 
+pub mod runbook;
+
 /// Decides once how to print: quiet or verbose, text or JSON, spinners or lines.
 #[derive(Debug, Clone)]
 pub struct Printer {
@@ -159,7 +161,7 @@ impl Printer {
 }
 
 /// One JSON document on stdout; a closed stdout is the reader's choice, not an error.
-fn print_json(value: &serde_json::Value) {
+pub fn print_json(value: &serde_json::Value) {
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }

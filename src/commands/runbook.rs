@@ -1,0 +1,785 @@
+//! `opsctl runbook list | show | run`: finds runbooks (built in, and in the runbook
+//! directory), fills their placeholders, checks every step before the first runs, and runs
+//! the steps in this process, one real opsctl command line at a time, writing a transcript.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::cli::{Cli, RunbookArgs, RunbookCommand, RunbookRunArgs};
+use crate::config::Config;
+use crate::error::{Exit, UserError};
+use crate::runbook::{self, Runbook};
+use crate::ui::runbook as show;
+use crate::ui::{CliReporter, Printer};
+use crate::workflows::Interrupt;
+
+/// The runbook directory when neither `--dir` nor `OPSCTL_RUNBOOKS` names one.
+const DEFAULT_DIR: &str = "runbooks";
+
+/// A runbook's text and where it came from.
+struct Entry {
+    name: String,
+    /// `built in`, or the file's path.
+    source: String,
+    text: String,
+}
+
+impl Entry {
+    fn parse(&self) -> Result<Runbook, UserError> {
+        Runbook::parse(&self.name, &self.text).map_err(|e| {
+            UserError::new(format!("runbook {} ({}), {e}", self.name, self.source))
+                .hint("fix the runbook; its format is in the README's Runbooks section")
+        })
+    }
+}
+
+/// The built-in runbooks, replaced by files of the same name in the runbook directory.
+fn catalog(dir: Option<&Path>) -> anyhow::Result<Vec<Entry>> {
+    let mut entries: BTreeMap<String, Entry> = runbook::BUILTIN
+        .iter()
+        .map(|(name, text)| {
+            (
+                (*name).to_owned(),
+                Entry {
+                    name: (*name).to_owned(),
+                    source: "built in".into(),
+                    text: (*text).to_owned(),
+                },
+            )
+        })
+        .collect();
+    let (dir, explicit) = match dir {
+        Some(d) => (d, true),
+        None => (Path::new(DEFAULT_DIR), false),
+    };
+    let listing = match std::fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(entries.into_values().collect());
+        }
+        Err(e) => {
+            return Err(UserError::new(format!(
+                "cannot read the runbook directory {}: {e}",
+                dir.display()
+            ))
+            .hint("pass --dir DIR (or set OPSCTL_RUNBOOKS) to a directory of .md runbooks")
+            .into());
+        }
+    };
+    let mut paths: Vec<PathBuf> = listing
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "md") && p.is_file())
+        .collect();
+    paths.sort();
+    for path in paths {
+        let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            UserError::new(format!("cannot read {}: {e}", path.display()))
+                .hint("check the file's permissions and that it is UTF-8")
+        })?;
+        entries.insert(
+            name.to_owned(),
+            Entry {
+                name: name.to_owned(),
+                source: path.display().to_string(),
+                text,
+            },
+        );
+    }
+    Ok(entries.into_values().collect())
+}
+
+fn find<'a>(entries: &'a [Entry], name: &str) -> Result<&'a Entry, UserError> {
+    entries.iter().find(|e| e.name == name).ok_or_else(|| {
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        UserError::new(format!("no runbook named `{name}`")).hint(format!(
+            "use one of: {} (opsctl runbook list)",
+            names.join(", ")
+        ))
+    })
+}
+
+/// Runs `opsctl runbook …`.
+pub(super) async fn run(
+    cli: &Cli,
+    args: &RunbookArgs,
+    printer: &Printer,
+    reporter: &CliReporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<Exit> {
+    let entries = catalog(args.dir.as_deref())?;
+    match &args.command {
+        RunbookCommand::List => {
+            let mut broken = false;
+            let runbooks = entries
+                .iter()
+                .map(|e| match e.parse() {
+                    Ok(rb) => Listed {
+                        name: rb.name.clone(),
+                        title: rb.title.clone(),
+                        source: e.source.clone(),
+                        placeholders: rb.placeholders(),
+                        error: None,
+                    },
+                    Err(err) => {
+                        broken = true;
+                        Listed {
+                            name: e.name.clone(),
+                            title: String::new(),
+                            source: e.source.clone(),
+                            placeholders: Vec::new(),
+                            error: Some(err.message),
+                        }
+                    }
+                })
+                .collect();
+            let out = List { runbooks };
+            let exit = if broken { Exit::BadInput } else { Exit::Ok };
+            printer.finish(&out, exit, reporter);
+            Ok(exit)
+        }
+        RunbookCommand::Show { name } => {
+            let entry = find(&entries, name)?;
+            let runbook = entry.parse()?;
+            let out = Shown {
+                source: entry.source.clone(),
+                placeholders: runbook.placeholders(),
+                runbook,
+            };
+            printer.finish(&out, Exit::Ok, reporter);
+            Ok(Exit::Ok)
+        }
+        RunbookCommand::Run(run_args) => {
+            let entry = find(&entries, &run_args.name)?;
+            let rb = entry.parse()?;
+            execute(
+                cli,
+                args,
+                run_args,
+                &rb,
+                &entry.source,
+                printer,
+                reporter,
+                interrupt,
+            )
+            .await
+        }
+    }
+}
+
+/// A step ready to run: its filled command line, checked by the real parser.
+struct Planned {
+    /// The words after `opsctl`, as they will run (with `--dry-run` in a dry run).
+    words: Vec<String>,
+    /// `None` when the step is done by hand, or (in a dry run) not run.
+    cli: Option<Cli>,
+}
+
+/// The placeholder values: `--env`, then `--set`, then (on a terminal) asked for.
+fn values(
+    rb: &Runbook,
+    args: &RunbookRunArgs,
+    interactive_values: bool,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut values = BTreeMap::new();
+    values.insert("env".to_owned(), args.env.clone());
+    let known = rb.placeholders();
+    for (key, value) in &args.set {
+        if key == "env" {
+            if value != &args.env {
+                crate::bad_input!(
+                    "drop --set env=…; --env fills {{env}}",
+                    "--set env={value} and --env {} disagree",
+                    args.env
+                );
+            }
+            continue;
+        }
+        if !known.contains(key) {
+            let takes: Vec<String> = known.iter().map(|k| format!("{{{{{k}}}}}")).collect();
+            crate::bad_input!(
+                format!("it takes: {}", takes.join(", ")),
+                "runbook {} has no placeholder {{{{{key}}}}}",
+                rb.name
+            );
+        }
+        values.insert(key.clone(), value.clone());
+    }
+    for (key, value) in &values {
+        if let Err(msg) = runbook::check_value(key, value) {
+            crate::bad_input!(
+                "give the value as it is meant to appear in the command",
+                "{msg}"
+            );
+        }
+    }
+    let missing = rb.missing(&values);
+    if missing.is_empty() {
+        return Ok(values);
+    }
+    if !interactive_values {
+        let sets: Vec<String> = missing.iter().map(|k| format!("--set {k}=VALUE")).collect();
+        let keys: Vec<String> = missing.iter().map(|k| format!("{{{{{k}}}}}")).collect();
+        crate::bad_input!(
+            format!("pass {}", sets.join(" ")),
+            "runbook {} needs a value for {}, and there is no terminal to ask on; nothing ran",
+            rb.name,
+            keys.join(", ")
+        );
+    }
+    for key in missing {
+        let value = show::ask_value(&key)?.ok_or_else(|| {
+            UserError::new(format!("no value for {{{{{key}}}}}; nothing ran"))
+                .hint(format!("pass --set {key}=VALUE"))
+        })?;
+        if let Err(msg) = runbook::check_value(&key, &value) {
+            crate::bad_input!(
+                "give the value as it is meant to appear in the command",
+                "{msg}"
+            );
+        }
+        values.insert(key, value);
+    }
+    Ok(values)
+}
+
+/// Fills and checks every step before the first one runs, so that a mistake in step 5 is
+/// found before step 1 changes anything.
+fn plan(
+    rb: &Runbook,
+    values: &BTreeMap<String, String>,
+    dry_run: bool,
+) -> anyhow::Result<Vec<Planned>> {
+    let mut planned = Vec::new();
+    for step in &rb.steps {
+        let Some(command) = &step.command else {
+            planned.push(Planned {
+                words: Vec::new(),
+                cli: None,
+            });
+            continue;
+        };
+        let invalid = |msg: String| {
+            UserError::new(format!(
+                "step {} of runbook {} is not a valid opsctl command line: {msg}",
+                step.number, rb.name
+            ))
+            .hint(format!(
+                "fix line {} of the runbook: {}",
+                command.line,
+                command.display()
+            ))
+        };
+        let words = runbook::fill_words(&command.words, values)
+            .map_err(|missing| invalid(format!("no value for {}", missing.join(", "))))?;
+        let checked = runbook::check_command(&words).map_err(invalid)?;
+        if !dry_run || checked.is_dry_run {
+            planned.push(Planned {
+                words,
+                cli: Some(checked.cli),
+            });
+        } else if checked.has_dry_run {
+            let mut words = words;
+            words.push("--dry-run".into());
+            let checked = runbook::check_command(&words).map_err(invalid)?;
+            planned.push(Planned {
+                words,
+                cli: Some(checked.cli),
+            });
+        } else {
+            planned.push(Planned { words, cli: None });
+        }
+    }
+    Ok(planned)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn execute(
+    cli: &Cli,
+    args: &RunbookArgs,
+    run_args: &RunbookRunArgs,
+    rb: &Runbook,
+    source: &str,
+    printer: &Printer,
+    reporter: &CliReporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<Exit> {
+    let total = rb.steps.len();
+    if run_args.from == 0 || run_args.from > total {
+        crate::bad_input!(
+            format!("use a step from 1 to {total}"),
+            "--from {}: runbook {} has steps 1 to {total}",
+            run_args.from,
+            rb.name
+        );
+    }
+    // The environment must exist before any step runs.
+    Config::load(&cli.global.config)?.env(&run_args.env)?;
+    let interactive = !cli.global.yes && !run_args.dry_run;
+    let terminal = show::terminal();
+    let values = values(rb, run_args, terminal)?;
+    if interactive && !terminal {
+        crate::bad_input!(
+            "pass --yes to run every step without asking, or --dry-run to see them",
+            "runbook {} asks before each step, and there is no terminal to ask on; nothing ran",
+            rb.name
+        );
+    }
+    let planned = plan(rb, &values, run_args.dry_run)?;
+
+    let started = Timestamp::now();
+    let path = run_args.transcript.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "runbook-{}-{}.json",
+            rb.name,
+            started.strftime("%Y%m%dT%H%M%SZ")
+        ))
+    });
+    let mut transcript = Transcript {
+        runbook: rb.name.clone(),
+        title: rb.title.clone(),
+        source: source.to_owned(),
+        env: run_args.env.clone(),
+        values: values.clone(),
+        dry_run: run_args.dry_run,
+        from: run_args.from,
+        started_at: started,
+        ended_at: None,
+        outcome: Outcome::Running,
+        exit_code: None,
+        resume: None,
+        transcript: path.display().to_string(),
+        steps: rb
+            .steps
+            .iter()
+            .zip(&planned)
+            .map(|(s, p)| StepRecord {
+                number: s.number,
+                title: s.title.clone(),
+                command: s.command.as_ref().map(|_| runbook::display_words(&p.words)),
+                status: StepStatus::NotReached,
+                exit_code: None,
+                started_at: None,
+                ended_at: None,
+            })
+            .collect(),
+    };
+    // Written before the first step, so that a path that cannot be written stops the run
+    // before anything changes; rewritten after every step.
+    transcript.write(&path).map_err(|e| {
+        UserError::new(format!(
+            "cannot write the transcript {}: {e}; nothing ran",
+            path.display()
+        ))
+        .hint("pass --transcript PATH to a writable place")
+    })?;
+
+    let mode = match (run_args.dry_run, interactive) {
+        (true, _) => "dry run: only steps whose command takes --dry-run run, with it",
+        (false, true) => "asks before each step",
+        (false, false) => "--yes: runs every step without asking",
+    };
+    let shown_values: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    show::header(
+        printer,
+        &rb.title,
+        &format!(
+            "runbook {} ({source}); {}; {mode}; transcript {}",
+            rb.name,
+            shown_values.join(" "),
+            path.display()
+        ),
+    );
+
+    let resume_from = |step: usize| resume_command(cli, args, run_args, &values, step);
+    let mut exit = Exit::Ok;
+    for (i, (step, planned)) in rb.steps.iter().zip(planned).enumerate() {
+        let record = i;
+        if step.number < run_args.from {
+            transcript.steps[record].status = StepStatus::BeforeFrom;
+            continue;
+        }
+        let text = runbook::fill(&step.text, &values);
+        let title = runbook::fill(&step.title, &values);
+        let command = step
+            .command
+            .as_ref()
+            .map(|_| runbook::display_words(&planned.words));
+        show::step(
+            printer,
+            step.number,
+            total,
+            &title,
+            &text,
+            command.as_deref(),
+        );
+
+        let Some(step_cli) = planned.cli else {
+            if step.command.is_some() {
+                show::note(
+                    printer,
+                    "not run in a dry run: the command has no --dry-run",
+                );
+                transcript.steps[record].status = StepStatus::NotRunDryRun;
+                continue;
+            }
+            transcript.steps[record].status = StepStatus::ByHand;
+            if interactive && !show::ask_done(step.number)? {
+                transcript.steps[record].status = StepStatus::Stopped;
+                transcript.resume = Some(resume_from(step.number));
+                exit = Exit::Failed;
+                transcript.outcome = Outcome::Stopped;
+                show::next(
+                    &format!("at step {}, as asked", step.number),
+                    "when you are ready",
+                    &resume_from(step.number),
+                );
+                break;
+            }
+            transcript.write_or_warn(&path, reporter);
+            continue;
+        };
+
+        if interactive {
+            let answer = show::ask_step(step.number)?;
+            // Ctrl-C at the question: the step must not start.
+            if interrupt.is_raised() {
+                transcript.steps[record].status = StepStatus::Stopped;
+                transcript.resume = Some(resume_from(step.number));
+                transcript.outcome = Outcome::Interrupted;
+                exit = Exit::Interrupted;
+                break;
+            }
+            match answer {
+                show::Answer::Run => {}
+                show::Answer::Skip => {
+                    transcript.steps[record].status = StepStatus::Skipped;
+                    transcript.write_or_warn(&path, reporter);
+                    continue;
+                }
+                show::Answer::Stop => {
+                    transcript.steps[record].status = StepStatus::Stopped;
+                    transcript.resume = Some(resume_from(step.number));
+                    transcript.outcome = Outcome::Stopped;
+                    exit = Exit::Failed;
+                    show::next(
+                        &format!("at step {}, as asked", step.number),
+                        "when you are ready",
+                        &resume_from(step.number),
+                    );
+                    break;
+                }
+            }
+        }
+
+        let mut step_cli = step_cli;
+        step_cli.global = cli.global.clone();
+        let begun = Instant::now();
+        transcript.steps[record].started_at = Some(Timestamp::now());
+        transcript.steps[record].status = StepStatus::Running;
+        transcript.write_or_warn(&path, reporter);
+        // In this process: the same code, config and credentials as the runbook itself.
+        let code = Box::pin(super::run(step_cli, interrupt.clone())).await;
+        transcript.steps[record].ended_at = Some(Timestamp::now());
+        transcript.steps[record].exit_code = Some(code.code());
+        show::step_done(
+            printer,
+            step.number,
+            code.code(),
+            begun.elapsed().as_secs_f64(),
+        );
+        if code == Exit::Ok && !interrupt.is_raised() {
+            transcript.steps[record].status = StepStatus::Succeeded;
+            transcript.write_or_warn(&path, reporter);
+            continue;
+        }
+        let interrupted = code == Exit::Interrupted || interrupt.is_raised();
+        transcript.steps[record].status = if code == Exit::Ok {
+            StepStatus::Succeeded
+        } else {
+            StepStatus::Failed
+        };
+        // An interrupted step is resumed where it was; a failed one once its cause is fixed.
+        let again = if code == Exit::Ok {
+            step.number + 1
+        } else {
+            step.number
+        };
+        exit = if code == Exit::Ok {
+            Exit::Interrupted
+        } else {
+            code
+        };
+        transcript.outcome = if interrupted {
+            Outcome::Interrupted
+        } else {
+            Outcome::Failed
+        };
+        let what = if interrupted {
+            format!("interrupted at step {}", step.number)
+        } else {
+            format!("step {} failed with exit code {}", step.number, code.code())
+        };
+        if again <= total {
+            transcript.resume = Some(resume_from(again));
+            let advice = if interrupted {
+                "read the state above; to carry on"
+            } else {
+                "read the step's output above and fix the cause; then"
+            };
+            show::next(&what, advice, &resume_from(again));
+        }
+        break;
+    }
+    if transcript.outcome == Outcome::Running {
+        transcript.outcome = Outcome::Completed;
+    }
+    transcript.ended_at = Some(Timestamp::now());
+    transcript.exit_code = Some(exit.code());
+    transcript.write_or_warn(&path, reporter);
+    printer.finish(&transcript, exit, reporter);
+    Ok(exit)
+}
+
+/// The command line that resumes this run at `step`.
+fn resume_command(
+    cli: &Cli,
+    args: &RunbookArgs,
+    run_args: &RunbookRunArgs,
+    values: &BTreeMap<String, String>,
+    step: usize,
+) -> String {
+    let mut words: Vec<String> = Vec::new();
+    if cli.global.config != Path::new(crate::config::DEFAULT_PATH) {
+        words.extend(["--config".into(), cli.global.config.display().to_string()]);
+    }
+    words.extend(["runbook".into(), "run".into(), run_args.name.clone()]);
+    if let Some(dir) = &args.dir {
+        words.extend(["--dir".into(), dir.display().to_string()]);
+    }
+    words.extend(["--env".into(), run_args.env.clone()]);
+    for (k, v) in values.iter().filter(|(k, _)| k.as_str() != "env") {
+        words.extend(["--set".into(), format!("{k}={v}")]);
+    }
+    if cli.global.yes {
+        words.push("--yes".into());
+    }
+    if run_args.dry_run {
+        words.push("--dry-run".into());
+    }
+    words.extend(["--from".into(), step.to_string()]);
+    runbook::display_words(&words)
+}
+
+/// `opsctl runbook list`.
+#[derive(Debug, Serialize)]
+struct List {
+    runbooks: Vec<Listed>,
+}
+
+#[derive(Debug, Serialize)]
+struct Listed {
+    name: String,
+    title: String,
+    source: String,
+    placeholders: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl fmt::Display for List {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} runbooks", self.runbooks.len())?;
+        let width = self
+            .runbooks
+            .iter()
+            .map(|r| r.name.len())
+            .max()
+            .unwrap_or(0);
+        for r in &self.runbooks {
+            match &r.error {
+                None => writeln!(f, "  {:<width$}  {}", r.name, r.title)?,
+                Some(e) => writeln!(f, "  {:<width$}  BROKEN: {e}", r.name)?,
+            }
+            let keys: Vec<String> = r
+                .placeholders
+                .iter()
+                .map(|k| format!("{{{{{k}}}}}"))
+                .collect();
+            writeln!(f, "  {:<width$}  {} · {}", "", keys.join(" "), r.source)?;
+        }
+        write!(f, "Run one with: opsctl runbook run NAME --env ENV")
+    }
+}
+
+/// `opsctl runbook show NAME`.
+#[derive(Debug, Serialize)]
+struct Shown {
+    source: String,
+    placeholders: Vec<String>,
+    #[serde(flatten)]
+    runbook: Runbook,
+}
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rb = &self.runbook;
+        writeln!(f, "{} ({}, {})", rb.title, rb.name, self.source)?;
+        writeln!(f)?;
+        writeln!(f, "When to use:")?;
+        for line in rb.when.lines() {
+            writeln!(f, "  {line}")?;
+        }
+        let keys: Vec<String> = self
+            .placeholders
+            .iter()
+            .map(|k| format!("{{{{{k}}}}}"))
+            .collect();
+        writeln!(f)?;
+        writeln!(
+            f,
+            "Placeholders: {} ({{{{env}}}} from --env, the others from --set KEY=VALUE)",
+            keys.join(" ")
+        )?;
+        for step in &rb.steps {
+            writeln!(f)?;
+            writeln!(f, "{}. {}", step.number, step.title)?;
+            for line in step.text.lines() {
+                writeln!(f, "   {line}")?;
+            }
+            match &step.command {
+                Some(c) => writeln!(f, "   $ {}", c.display())?,
+                None => writeln!(f, "   (done by hand)")?,
+            }
+        }
+        write!(f, "\nRun it with: opsctl runbook run {} --env ENV", rb.name)
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Outcome {
+    Running,
+    Completed,
+    Failed,
+    Stopped,
+    Interrupted,
+}
+
+/// What became of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum StepStatus {
+    NotReached,
+    /// Before `--from`: not run in this run.
+    BeforeFrom,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+    Stopped,
+    /// Done by hand: shown, not run.
+    ByHand,
+    /// A dry run, and the command has no `--dry-run`.
+    NotRunDryRun,
+}
+
+/// The record of a run, written as JSON next to the text output.
+#[derive(Debug, Serialize)]
+struct Transcript {
+    runbook: String,
+    title: String,
+    source: String,
+    env: String,
+    values: BTreeMap<String, String>,
+    dry_run: bool,
+    from: usize,
+    started_at: Timestamp,
+    ended_at: Option<Timestamp>,
+    outcome: Outcome,
+    exit_code: Option<u8>,
+    /// The command line that resumes the run, when it did not complete.
+    resume: Option<String>,
+    /// Where this transcript is written.
+    transcript: String,
+    steps: Vec<StepRecord>,
+}
+
+#[derive(Debug, Serialize)]
+struct StepRecord {
+    number: usize,
+    title: String,
+    /// The command as run (placeholders filled), unless the step is done by hand.
+    command: Option<String>,
+    status: StepStatus,
+    exit_code: Option<u8>,
+    started_at: Option<Timestamp>,
+    ended_at: Option<Timestamp>,
+}
+
+impl Transcript {
+    fn write(&self, path: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(path, text + "\n")
+    }
+
+    fn write_or_warn(&self, path: &Path, reporter: &CliReporter) {
+        if let Err(e) = self.write(path) {
+            use crate::workflows::Reporter;
+            reporter.warn(format!(
+                "cannot write the transcript {}: {e}",
+                path.display()
+            ));
+        }
+    }
+}
+
+impl fmt::Display for Transcript {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = match self.outcome {
+            Outcome::Completed if self.dry_run => "dry run completed",
+            Outcome::Completed => "completed",
+            Outcome::Running => "running",
+            Outcome::Failed => "FAILED",
+            Outcome::Stopped => "stopped",
+            Outcome::Interrupted => "interrupted",
+        };
+        writeln!(f, "runbook {} on {}: {verdict}", self.runbook, self.env)?;
+        let width = self
+            .steps
+            .iter()
+            .map(|s| s.title.chars().count())
+            .max()
+            .unwrap_or(0);
+        for s in &self.steps {
+            let status = match s.status {
+                StepStatus::NotReached => "not reached",
+                StepStatus::BeforeFrom => "before --from",
+                StepStatus::Running => "running",
+                StepStatus::Succeeded => "ok",
+                StepStatus::Failed => "FAILED",
+                StepStatus::Skipped => "skipped",
+                StepStatus::Stopped => "stopped here",
+                StepStatus::ByHand => "by hand",
+                StepStatus::NotRunDryRun => "not run (no --dry-run)",
+            };
+            let exit = s
+                .exit_code
+                .map(|c| format!(" (exit {c})"))
+                .unwrap_or_default();
+            writeln!(f, "  {}. {:<width$}  {status}{exit}", s.number, s.title)?;
+        }
+        if let Some(resume) = &self.resume {
+            writeln!(f, "resume with: {resume}")?;
+        }
+        write!(f, "transcript: {}", self.transcript)
+    }
+}

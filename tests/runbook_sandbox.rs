@@ -1,0 +1,566 @@
+//! Runbooks run end to end by the real binary against the sandbox, with `--yes`: one test
+//! per runbook, each on a freshly seeded account; then what a run does when a step fails,
+//! when there is no terminal, when values are missing, in a dry run, and from a later step.
+//!
+//! The database and scaling runbooks need `opsctl db` and `opsctl scale`.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::Value;
+use support::{Account, Run};
+
+/// `opsctl [--yes] runbook run ARGS… --transcript T` with the given config; the run and the
+/// transcript it wrote (`Null` when it wrote none).
+fn runbook_with(account: &Account, config: &Path, yes: bool, args: &[&str]) -> (Run, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("transcript.json");
+    let mut full: Vec<&str> = Vec::new();
+    if yes {
+        full.push("--yes");
+    }
+    full.extend(["runbook", "run"]);
+    full.extend(args);
+    let path_text = path.to_str().unwrap().to_owned();
+    full.extend(["--transcript", &path_text]);
+    let run = account.opsctl_with_config(config, &full);
+    let transcript = std::fs::read_to_string(&path)
+        .ok()
+        .map(|t| serde_json::from_str(&t).expect("the transcript is JSON"))
+        .unwrap_or(Value::Null);
+    (run, transcript)
+}
+
+fn runbook(account: &Account, args: &[&str]) -> (Run, Value) {
+    runbook_with(
+        account,
+        &support::repo_root().join("opsctl.toml"),
+        true,
+        args,
+    )
+}
+
+/// The run completed: exit 0, and every step with a command ran and exited 0.
+fn completed(run: &Run, transcript: &Value) {
+    run.expect_code(0);
+    assert_eq!(transcript["outcome"], "completed", "{transcript:#}");
+    assert_eq!(transcript["exit_code"], 0);
+    for step in transcript["steps"].as_array().unwrap() {
+        if step["command"].is_null() {
+            assert_eq!(step["status"], "by-hand", "{step}");
+        } else {
+            assert_eq!(step["status"], "succeeded", "{step}");
+            assert_eq!(step["exit_code"], 0, "{step}");
+            assert!(step["started_at"].is_string() && step["ended_at"].is_string());
+        }
+    }
+}
+
+async fn service(account: &Account, name: &str) -> aws_sdk_ecs::types::Service {
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk().await);
+    let out = ecs
+        .describe_services()
+        .cluster("demo")
+        .services(name)
+        .send()
+        .await
+        .unwrap();
+    out.services()[0].clone()
+}
+
+fn live_version(account: &Account) -> (String, String) {
+    let status = account.opsctl(&["--output", "json", "status", "prod"]);
+    status.expect_code(0);
+    let json = status.json();
+    let live = json["traffic"]["live"].as_str().unwrap().to_owned();
+    (live, json.to_string())
+}
+
+async fn db_instance_exists(account: &Account, id: &str) -> bool {
+    let rds = aws_sdk_rds::Client::new(&account.sdk().await);
+    rds.describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn release_ships_a_version_to_prod() {
+    let account = Account::seed();
+    let (run, transcript) = runbook(
+        &account,
+        &["release", "--env", "prod", "--set", "version=v1.2.0"],
+    );
+    completed(&run, &transcript);
+    assert_eq!(
+        transcript["steps"][2]["command"],
+        "opsctl deploy prod --version v1.2.0"
+    );
+    assert_eq!(transcript["values"]["version"], "v1.2.0");
+    let (live, status) = live_version(&account);
+    assert_eq!(live, "green", "{status}");
+    assert!(status.contains("v1.2.0"), "{status}");
+}
+
+#[tokio::test]
+async fn failed_deploy_rolls_back_to_the_last_good_revision() {
+    let account = Account::seed();
+    account
+        .opsctl(&["deploy", "staging", "--version", "v1.2.0"])
+        .expect_code(0);
+    let (run, transcript) = runbook(&account, &["failed-deploy", "--env", "staging"]);
+    completed(&run, &transcript);
+    let svc = service(&account, "staging-users").await;
+    assert!(
+        svc.task_definition().unwrap().ends_with("staging-users:2"),
+        "{:?}",
+        svc.task_definition()
+    );
+}
+
+#[tokio::test]
+async fn high_error_rate_moves_traffic_back() {
+    let account = Account::seed();
+    account
+        .opsctl(&["--yes", "deploy", "prod", "--version", "v1.2.0"])
+        .expect_code(0);
+    assert_eq!(live_version(&account).0, "green");
+    let (run, transcript) = runbook(&account, &["high-error-rate", "--env", "prod"]);
+    completed(&run, &transcript);
+    let (live, status) = live_version(&account);
+    assert_eq!(live, "blue", "{status}");
+}
+
+#[tokio::test]
+async fn restore_db_to_time_creates_a_new_instance() {
+    let account = Account::seed();
+    // A moment after the seed created the database.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let time = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_secs(1))
+        .unwrap()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let time_set = format!("time={time}");
+    let (run, transcript) = runbook(
+        &account,
+        &[
+            "restore-db-to-time",
+            "--env",
+            "staging",
+            "--set",
+            &time_set,
+            "--set",
+            "target=users-db-pitr",
+        ],
+    );
+    completed(&run, &transcript);
+    assert!(db_instance_exists(&account, "users-db-pitr").await);
+    assert!(
+        db_instance_exists(&account, "users-db").await,
+        "the source stays"
+    );
+}
+
+#[tokio::test]
+async fn restore_db_from_snapshot_creates_a_new_instance() {
+    let account = Account::seed();
+    let rds = aws_sdk_rds::Client::new(&account.sdk().await);
+    rds.create_db_snapshot()
+        .db_instance_identifier("users-db")
+        .db_snapshot_identifier("users-db-manual-1")
+        .send()
+        .await
+        .unwrap();
+    let (run, transcript) = runbook(
+        &account,
+        &[
+            "restore-db-from-snapshot",
+            "--env",
+            "staging",
+            "--set",
+            "snapshot=users-db-manual-1",
+            "--set",
+            "target=users-db-restored",
+        ],
+    );
+    completed(&run, &transcript);
+    assert!(db_instance_exists(&account, "users-db-restored").await);
+}
+
+#[tokio::test]
+async fn scale_out_sets_the_count() {
+    let account = Account::seed();
+    let (run, transcript) = runbook(
+        &account,
+        &["scale-out", "--env", "staging", "--set", "count=4"],
+    );
+    completed(&run, &transcript);
+    let svc = service(&account, "staging-users").await;
+    assert_eq!((svc.desired_count(), svc.running_count()), (4, 4));
+}
+
+#[tokio::test]
+async fn maintenance_window_scales_to_zero_and_back() {
+    let account = Account::seed();
+    // The window goes to 0 tasks: the environment's bounds must allow it.
+    let text = std::fs::read_to_string(support::repo_root().join("opsctl.toml")).unwrap();
+    let text = text.replace(
+        "scaling = { min = 1, max = 6 }",
+        "scaling = { min = 0, max = 6 }",
+    );
+    assert!(text.contains("min = 0, max = 6"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("opsctl.toml");
+    std::fs::write(&config, text).unwrap();
+    let (run, transcript) = runbook_with(
+        &account,
+        &config,
+        true,
+        &[
+            "maintenance-window",
+            "--env",
+            "staging",
+            "--set",
+            "count=2",
+            "--set",
+            "min=1",
+            "--set",
+            "max=6",
+        ],
+    );
+    completed(&run, &transcript);
+    assert_eq!(transcript["steps"][2]["status"], "by-hand");
+    let svc = service(&account, "staging-users").await;
+    assert_eq!((svc.desired_count(), svc.running_count()), (2, 2));
+}
+
+#[tokio::test]
+async fn a_failing_step_stops_the_run_and_says_how_to_resume() {
+    let account = Account::seed();
+    let (run, transcript) = runbook(
+        &account,
+        &[
+            "release",
+            "--env",
+            "staging",
+            "--set",
+            "version=v1.4.0-broken",
+        ],
+    );
+    run.expect_code(3);
+    assert_eq!(transcript["outcome"], "failed", "{transcript:#}");
+    assert_eq!(transcript["exit_code"], 3);
+    let steps = transcript["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["status"], "succeeded");
+    assert_eq!(steps[1]["status"], "succeeded");
+    assert_eq!(steps[2]["status"], "failed");
+    assert_eq!(steps[2]["exit_code"], 3);
+    assert_eq!(steps[3]["status"], "not-reached");
+    let resume = transcript["resume"].as_str().unwrap();
+    assert!(
+        resume.contains("runbook run release --env staging --set version=v1.4.0-broken --yes")
+            && resume.ends_with("--from 3"),
+        "{resume}"
+    );
+    assert!(
+        run.stderr.contains("step 3 failed with exit code 3"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--from 3"), "{}", run.stderr);
+    assert!(run.stdout.contains("resume with:"), "{}", run.stdout);
+    // The deploy rolled itself back; the step after it never ran.
+    let svc = service(&account, "staging-users").await;
+    assert!(svc.task_definition().unwrap().ends_with("staging-users:2"));
+}
+
+#[tokio::test]
+async fn without_a_terminal_or_yes_nothing_runs() {
+    let account = Account::seed();
+    account
+        .opsctl(&["deploy", "staging", "--version", "v1.2.0"])
+        .expect_code(0);
+    let (run, transcript) = runbook_with(
+        &account,
+        &support::repo_root().join("opsctl.toml"),
+        false,
+        &["failed-deploy", "--env", "staging"],
+    );
+    run.expect_code(2);
+    assert!(run.stderr.contains("no terminal"), "{}", run.stderr);
+    assert!(run.stderr.contains("--yes"), "{}", run.stderr);
+    assert!(transcript.is_null(), "no transcript when nothing ran");
+    let svc = service(&account, "staging-users").await;
+    assert!(svc.task_definition().unwrap().ends_with("staging-users:3"));
+}
+
+#[tokio::test]
+async fn missing_values_and_bad_input_are_named_before_anything_runs() {
+    let account = Account::seed();
+    let (run, transcript) = runbook(&account, &["release", "--env", "prod"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("{{version}}"), "{}", run.stderr);
+    assert!(run.stderr.contains("--set version=VALUE"), "{}", run.stderr);
+    assert!(transcript.is_null());
+
+    let (run, _) = runbook(
+        &account,
+        &["release", "--env", "prod", "--set", "verison=v1.2.0"],
+    );
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("no placeholder {{verison}}"),
+        "{}",
+        run.stderr
+    );
+
+    let (run, _) = runbook(
+        &account,
+        &["release", "--env", "prod", "--set", "version=--no-rollback"],
+    );
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("would read as a flag"),
+        "{}",
+        run.stderr
+    );
+
+    let (run, _) = runbook(
+        &account,
+        &["release", "--env", "prd", "--set", "version=v1"],
+    );
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("unknown environment `prd`"),
+        "{}",
+        run.stderr
+    );
+
+    let (run, _) = runbook(&account, &["relaese", "--env", "prod"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("no runbook named `relaese`"),
+        "{}",
+        run.stderr
+    );
+
+    let (run, _) = runbook(
+        &account,
+        &[
+            "release",
+            "--env",
+            "prod",
+            "--set",
+            "version=v1.2.0",
+            "--from",
+            "9",
+        ],
+    );
+    run.expect_code(2);
+    assert!(run.stderr.contains("steps 1 to 4"), "{}", run.stderr);
+    assert_eq!(live_version(&account).0, "blue", "nothing changed");
+}
+
+#[tokio::test]
+async fn a_dry_run_runs_only_what_takes_dry_run_and_changes_nothing() {
+    let account = Account::seed();
+    // No --yes and no terminal: a dry run asks nothing.
+    let (run, transcript) = runbook_with(
+        &account,
+        &support::repo_root().join("opsctl.toml"),
+        false,
+        &[
+            "release",
+            "--env",
+            "prod",
+            "--set",
+            "version=v1.2.0",
+            "--dry-run",
+        ],
+    );
+    run.expect_code(0);
+    assert_eq!(transcript["outcome"], "completed");
+    assert_eq!(transcript["dry_run"], true);
+    let steps = transcript["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["status"], "not-run-dry-run");
+    assert_eq!(steps[1]["status"], "not-run-dry-run");
+    assert_eq!(steps[2]["status"], "succeeded");
+    assert_eq!(
+        steps[2]["command"],
+        "opsctl deploy prod --version v1.2.0 --dry-run"
+    );
+    assert_eq!(steps[3]["status"], "not-run-dry-run");
+    assert!(run.stdout.contains("dry run completed"), "{}", run.stdout);
+    assert_eq!(live_version(&account).0, "blue", "nothing changed");
+}
+
+#[tokio::test]
+async fn from_resumes_at_a_later_step() {
+    let account = Account::seed();
+    account
+        .opsctl(&["deploy", "staging", "--version", "v1.2.0"])
+        .expect_code(0);
+    let (run, transcript) = runbook(
+        &account,
+        &["failed-deploy", "--env", "staging", "--from", "3"],
+    );
+    run.expect_code(0);
+    let steps = transcript["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["status"], "before-from");
+    assert_eq!(steps[1]["status"], "before-from");
+    assert_eq!(steps[2]["status"], "succeeded");
+    assert_eq!(steps[3]["status"], "succeeded");
+    let svc = service(&account, "staging-users").await;
+    assert!(svc.task_definition().unwrap().ends_with("staging-users:2"));
+}
+
+/// `opsctl ARGS…` in `cwd`, without the sandbox.
+fn opsctl_in(cwd: &Path, args: &[&str]) -> Run {
+    std::process::Command::new(env!("CARGO_BIN_EXE_opsctl"))
+        .current_dir(cwd)
+        .args(["--color", "never"])
+        .args(args)
+        .env_remove("OPSCTL_RUNBOOKS")
+        .output()
+        .unwrap()
+        .into()
+}
+
+#[test]
+fn runbooks_are_listed_and_shown_anywhere() {
+    let names = [
+        "release",
+        "failed-deploy",
+        "high-error-rate",
+        "restore-db-to-time",
+        "restore-db-from-snapshot",
+        "scale-out",
+        "maintenance-window",
+    ];
+    // Built in: found with no runbooks directory at hand.
+    let empty = tempfile::tempdir().unwrap();
+    let list = opsctl_in(empty.path(), &["runbook", "list"]);
+    list.expect_code(0);
+    for name in names {
+        assert!(list.stdout.contains(name), "{name}: {}", list.stdout);
+    }
+    assert!(list.stdout.contains("built in"), "{}", list.stdout);
+    let show = opsctl_in(empty.path(), &["runbook", "show", "release"]);
+    show.expect_code(0);
+    assert!(
+        show.stdout
+            .contains("$ opsctl deploy {{env}} --version {{version}}"),
+        "{}",
+        show.stdout
+    );
+    assert!(show.stdout.contains("When to use:"), "{}", show.stdout);
+
+    // A directory of its own: its runbooks join the built-in ones, and a broken one is named.
+    std::fs::create_dir(empty.path().join("runbooks")).unwrap();
+    std::fs::write(
+        empty.path().join("runbooks/mine.md"),
+        "# Mine\n\n## When to use\nAlways.\n\n## Steps\n\n### 1. Look\n```opsctl\nopsctl status {{env}}\n```\n",
+    )
+    .unwrap();
+    let list = opsctl_in(empty.path(), &["--output", "json", "runbook", "list"]);
+    list.expect_code(0);
+    let listed = list.json();
+    let mine = listed["runbooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "mine")
+        .expect("the directory's runbook is listed");
+    assert_eq!(mine["source"], "runbooks/mine.md");
+    std::fs::write(
+        empty.path().join("runbooks/broken.md"),
+        "# Broken\n\n## When to use\nNever.\n\n## Steps\n\n### 2. Wrong number\n",
+    )
+    .unwrap();
+    let list = opsctl_in(empty.path(), &["runbook", "list"]);
+    list.expect_code(2);
+    assert!(list.stdout.contains("BROKEN"), "{}", list.stdout);
+    assert!(list.stdout.contains("line 8"), "{}", list.stdout);
+}
+
+/// On a terminal (util-linux `script` gives the run one): a missing value is asked for, and
+/// each step asks run, skip or stop.
+#[tokio::test]
+async fn on_a_terminal_it_asks_for_values_and_before_each_step() {
+    let account = Account::seed();
+    let dir = tempfile::tempdir().unwrap();
+    let transcript = dir.path().join("transcript.json");
+    let command = [
+        env!("CARGO_BIN_EXE_opsctl").to_owned(),
+        "--config".into(),
+        support::repo_root()
+            .join("opsctl.toml")
+            .display()
+            .to_string(),
+        "--no-progress".into(),
+        "--color".into(),
+        "never".into(),
+        "runbook".into(),
+        "run".into(),
+        "release".into(),
+        "--env".into(),
+        "staging".into(),
+        "--transcript".into(),
+        transcript.display().to_string(),
+    ]
+    .map(|w| opsctl::runbook::quote(&w))
+    .join(" ");
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("AWS_ACCESS_KEY_ID", &account.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &account.secret_access_key)
+        .env("AWS_REGION", &account.region)
+        .env("AWS_ENDPOINT_URL", support::sandbox_url())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("GITHUB_ACTIONS")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs the test on a terminal");
+    {
+        use std::io::Write;
+        // The version, then: run step 1, skip step 2, stop at step 3.
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"v1.2.0\nr\ns\nq\n").unwrap();
+        // Keep the terminal open until the run is done with it.
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            drop(stdin);
+        });
+    }
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{screen}");
+    assert!(screen.contains("Value for {{version}}"), "{screen}");
+    assert!(
+        screen.contains("Run step 1? [r]un, [s]kip, [q] stop"),
+        "{screen}"
+    );
+    assert!(screen.contains("at step 3, as asked"), "{screen}");
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(&transcript).unwrap()).unwrap();
+    assert_eq!(t["values"]["version"], "v1.2.0");
+    assert_eq!(t["outcome"], "stopped");
+    let status: Vec<&str> = t["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(status, ["succeeded", "skipped", "stopped", "not-reached"]);
+    assert!(t["resume"].as_str().unwrap().ends_with("--from 3"));
+    let svc = service(&account, "staging-users").await;
+    assert!(
+        svc.task_definition().unwrap().ends_with("staging-users:2"),
+        "nothing deployed"
+    );
+}
