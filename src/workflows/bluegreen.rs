@@ -68,13 +68,7 @@ pub async fn deploy(
     else {
         return done(out);
     };
-    let live_svc = aws
-        .ecs
-        .describe_services(&env.cluster, std::slice::from_ref(&live_side.service))
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("service {} not found", live_side.service))?;
+    let live_svc = super::describe_one(aws, env, &live_side.service).await?;
     let live_arn = live_svc
         .primary()
         .map(|d| d.task_definition.clone())
@@ -498,13 +492,7 @@ pub async fn retire(
         ))
         .into());
     }
-    let svc = aws
-        .ecs
-        .describe_services(&env.cluster, std::slice::from_ref(&side.service))
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("service {} not found", side.service))?;
+    let svc = super::describe_one(aws, env, &side.service).await?;
     let mut out = RetireOutcome {
         env: env.name.clone(),
         colour,

@@ -292,13 +292,7 @@ pub async fn history(
     service: &str,
     limit: usize,
 ) -> anyhow::Result<HistoryOutcome> {
-    let svc = aws
-        .ecs
-        .describe_services(&env.cluster, &[service.to_owned()])
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("service {service} not found"))?;
+    let svc = super::describe_one(aws, env, service).await?;
     let current = aws
         .ecs
         .describe_task_definition(&svc.task_definition)

@@ -206,6 +206,30 @@ pub fn confirm_change(
     Ok(())
 }
 
+/// One service of the env's cluster; a missing one is bad input that names the config keys.
+pub async fn describe_one(
+    aws: &crate::aws::Aws,
+    env: &crate::config::EnvConfig,
+    service: &str,
+) -> anyhow::Result<crate::aws::Service> {
+    match aws
+        .ecs
+        .describe_services(&env.cluster, &[service.to_owned()])
+        .await
+    {
+        Ok(mut found) if !found.is_empty() => Ok(found.remove(0)),
+        Ok(_) | Err(crate::aws::AwsError::NotFound(_)) => Err(crate::error::UserError::new(
+            format!("service {service} not found in cluster {}", env.cluster),
+        )
+        .hint(format!(
+            "check `cluster` and the service for env.{} in opsctl.toml",
+            env.name
+        ))
+        .into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The container deploys change: the env's `container`, else the task definition's first.
 pub fn container_of(env: &crate::config::EnvConfig, td: &crate::aws::TaskDefinition) -> String {
     env.container

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::deploy::Revision;
 use super::wait::{self, Verdict, WaitOutcome};
 use super::{Interrupt, Reporter, tags, version_of};
-use crate::aws::{Aws, AwsError, TaskDefinition};
+use crate::aws::{Aws, TaskDefinition};
 use crate::config::EnvConfig;
 use crate::error::{Exit, UserError};
 
@@ -115,25 +115,7 @@ pub async fn rollback(
     interrupt: &Interrupt,
 ) -> anyhow::Result<RollbackOutcome> {
     let started = Instant::now();
-    let svc = match aws
-        .ecs
-        .describe_services(&env.cluster, &[service.to_owned()])
-        .await
-    {
-        Ok(mut s) if !s.is_empty() => s.remove(0),
-        Ok(_) | Err(AwsError::NotFound(_)) => {
-            return Err(UserError::new(format!(
-                "service {service} not found in cluster {}",
-                env.cluster
-            ))
-            .hint(format!(
-                "check `cluster` and the service for env.{} in opsctl.toml",
-                env.name
-            ))
-            .into());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let svc = super::describe_one(aws, env, service).await?;
     let current_arn = svc
         .primary()
         .map(|d| d.task_definition.clone())

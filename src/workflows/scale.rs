@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::wait::{self, Verdict, WaitOutcome};
 use super::{Interrupt, Reporter};
-use crate::aws::{Aws, AwsError, ScalingBounds};
+use crate::aws::{Aws, ScalingBounds};
 use crate::config::EnvConfig;
 use crate::error::{Exit, UserError};
 
@@ -289,25 +289,7 @@ pub async fn scale(
 ) -> anyhow::Result<ScaleOutcome> {
     let started = Instant::now();
     validate(env, opts)?;
-    let svc = match aws
-        .ecs
-        .describe_services(&env.cluster, &[service.to_owned()])
-        .await
-    {
-        Ok(mut found) if !found.is_empty() => found.remove(0),
-        Ok(_) | Err(AwsError::NotFound(_)) => {
-            return Err(UserError::new(format!(
-                "service {service} not found in cluster {}",
-                env.cluster
-            ))
-            .hint(format!(
-                "check `cluster` and the service for env.{} in opsctl.toml",
-                env.name
-            ))
-            .into());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let svc = super::describe_one(aws, env, service).await?;
     let resource_id = resource_id(&env.cluster, service);
     let registered = aws.autoscaling.scalable_target(&resource_id).await?;
     let asked = opts
