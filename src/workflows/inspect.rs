@@ -32,7 +32,10 @@ pub struct DeploymentView {
 pub struct TargetGroupView {
     pub target_group: String,
     pub healthy: usize,
+    /// Targets in service (draining ones left out).
     pub total: usize,
+    /// Targets being deregistered.
+    pub draining: usize,
 }
 
 /// One service's state.
@@ -121,10 +124,15 @@ impl fmt::Display for StatusOutcome {
             for t in &s.targets {
                 writeln!(
                     f,
-                    "    targets {}/{} healthy in {}",
+                    "    targets {}/{} healthy in {}{}",
                     t.healthy,
                     t.total,
-                    t.target_group.rsplit(':').next().unwrap_or(&t.target_group)
+                    t.target_group.rsplit(':').next().unwrap_or(&t.target_group),
+                    if t.draining > 0 {
+                        format!(" ({} draining)", t.draining)
+                    } else {
+                        String::new()
+                    }
                 )?;
             }
             for e in s.events.iter().take(3) {
@@ -207,10 +215,12 @@ async fn target_groups(aws: &Aws, arns: &[String]) -> anyhow::Result<Vec<TargetG
     let mut views = Vec::new();
     for tg in arns {
         let health = aws.lb.target_health(tg).await?;
+        let draining = health.iter().filter(|t| t.state == "draining").count();
         views.push(TargetGroupView {
             target_group: tg.clone(),
             healthy: health.iter().filter(|t| t.state == "healthy").count(),
-            total: health.len(),
+            total: health.len() - draining,
+            draining,
         });
     }
     Ok(views)

@@ -56,6 +56,11 @@ tour() {
     opsctl_run scale staging --count 2
   fi
 
+  say "11. A runbook, run step by step (--yes answers for the on-call engineer)"
+  opsctl_run runbook list
+  opsctl_run runbook run scale-out --env staging --set count=3 --yes \
+    --transcript "${TMPDIR:-/tmp}/opsctl-demo-runbook.json"
+
   say "For CI: one JSON object on stdout, and exit codes to branch on"
   printf '\n%s$ opsctl --output json wait-stable staging | head -n 12%s\n' "$bold" "$reset"
   "$OPSCTL" --output json wait-stable staging 2>/dev/null | head -n 12
