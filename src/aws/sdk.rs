@@ -87,7 +87,10 @@ where
         | "RepositoryNotFoundException"
         | "ResourceNotFoundException"
         | "TargetGroupNotFound"
-        | "TargetGroupNotFoundException" => AwsError::NotFound(text),
+        | "TargetGroupNotFoundException"
+        | "ListenerNotFound"
+        | "LoadBalancerNotFound"
+        | "RuleNotFound" => AwsError::NotFound(text),
         "InvalidParameterException" | "ClientException" | "ValidationError" => {
             AwsError::Invalid(text)
         }
@@ -729,12 +732,7 @@ impl SdkLoadBalancing {
                 .listener_arns(arn)
                 .send()
                 .await
-                .map_err(|e| match classify("DescribeListeners", e) {
-                    AwsError::Other(m) if m.contains("ListenerNotFound") => {
-                        AwsError::NotFound(format!("listener {arn}"))
-                    }
-                    other => other,
-                })?;
+                .map_err(|e| classify("DescribeListeners", e))?;
             let listener = out
                 .listeners()
                 .first()
@@ -806,12 +804,7 @@ impl LoadBalancing for SdkLoadBalancing {
             .names(load_balancer)
             .send()
             .await
-            .map_err(|e| match classify("DescribeLoadBalancers", e) {
-                AwsError::Other(m) if m.contains("LoadBalancerNotFound") => {
-                    AwsError::NotFound(format!("load balancer {load_balancer}"))
-                }
-                other => other,
-            })?;
+            .map_err(|e| classify("DescribeLoadBalancers", e))?;
         let lb_arn = lbs
             .load_balancers()
             .first()
@@ -845,12 +838,7 @@ impl LoadBalancing for SdkLoadBalancing {
             .names(name)
             .send()
             .await
-            .map_err(|e| match classify("DescribeTargetGroups", e) {
-                AwsError::Other(m) if m.contains("TargetGroupNotFound") => {
-                    AwsError::NotFound(format!("target group {name}"))
-                }
-                other => other,
-            })?;
+            .map_err(|e| classify("DescribeTargetGroups", e))?;
         out.target_groups()
             .first()
             .and_then(|t| t.target_group_arn())

@@ -144,35 +144,19 @@ pub async fn deploy(
         return done(out);
     }
 
-    reporter.step(
-        "register",
-        format!("registering a new revision of {}", base.family),
-    );
-    let new_tags = deploy::revision_tags(&opts.version, &base.short(), &opts.actor);
-    let new = aws
-        .ecs
-        .register_with_image(&base.arn, &container, &image.uri, &new_tags)
-        .await?;
+    let (new, updated) = deploy::roll_out(
+        aws,
+        env,
+        &idle_side.service,
+        &base,
+        &container,
+        &image.uri,
+        Some(desired),
+        opts,
+        reporter,
+    )
+    .await?;
     out.to = Some(Revision::of(&new, &container));
-    reporter.step(
-        "update",
-        format!(
-            "pointing {idle} ({}) at {} with {desired} task(s)",
-            idle_side.service,
-            new.short()
-        ),
-    );
-    let updated = aws
-        .ecs
-        .update_revision_and_count(&env.cluster, &idle_side.service, &new.arn, desired)
-        .await?;
-    if let Err(e) = aws
-        .monitoring
-        .put_deployment_marker(&env.name, &idle_side.service, &opts.version)
-        .await
-    {
-        reporter.warn(format!("could not publish the deployment marker: {e}"));
-    }
     if opts.no_wait {
         out.result = Result::Started;
         out.next = vec![

@@ -440,32 +440,11 @@ pub async fn deploy(
         return done(out);
     }
 
-    reporter.step(
-        "register",
-        format!("registering a new revision of {}", current.family),
-    );
-    let new_tags = revision_tags(&opts.version, &current.short(), &opts.actor);
-    let new = aws
-        .ecs
-        .register_with_image(&current.arn, &container, &image.uri, &new_tags)
-        .await?;
+    let (new, updated) = roll_out(
+        aws, env, service, &current, &container, &image.uri, None, opts, reporter,
+    )
+    .await?;
     out.to = Some(Revision::of(&new, &container));
-
-    reporter.step(
-        "update",
-        format!("pointing {service} at {} ({})", new.short(), opts.version),
-    );
-    let updated = aws
-        .ecs
-        .update_task_definition(&env.cluster, service, &new.arn)
-        .await?;
-    if let Err(e) = aws
-        .monitoring
-        .put_deployment_marker(&env.name, service, &opts.version)
-        .await
-    {
-        reporter.warn(format!("could not publish the deployment marker: {e}"));
-    }
     if opts.no_wait {
         out.result = Result::Started;
         out.next = vec![format!("opsctl wait-stable {}", env.name)];
@@ -647,6 +626,60 @@ async fn ecs_rollback_started(
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// Registers a revision that copies `base` with the container's image changed, points the
+/// service at it (with a new desired count, for a blue/green idle colour), and publishes the
+/// deployment marker. Returns the new revision and the service as `UpdateService` left it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn roll_out(
+    aws: &Aws,
+    env: &EnvConfig,
+    service: &str,
+    base: &TaskDefinition,
+    container: &str,
+    image: &str,
+    desired: Option<i32>,
+    opts: &Options,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<(TaskDefinition, crate::aws::Service)> {
+    reporter.step(
+        "register",
+        format!("registering a new revision of {}", base.family),
+    );
+    let new_tags = revision_tags(&opts.version, &base.short(), &opts.actor);
+    let new = aws
+        .ecs
+        .register_with_image(&base.arn, container, image, &new_tags)
+        .await?;
+    let updated = match desired {
+        None => {
+            reporter.step(
+                "update",
+                format!("pointing {service} at {} ({})", new.short(), opts.version),
+            );
+            aws.ecs
+                .update_task_definition(&env.cluster, service, &new.arn)
+                .await?
+        }
+        Some(count) => {
+            reporter.step(
+                "update",
+                format!("pointing {service} at {} with {count} task(s)", new.short()),
+            );
+            aws.ecs
+                .update_revision_and_count(&env.cluster, service, &new.arn, count)
+                .await?
+        }
+    };
+    if let Err(e) = aws
+        .monitoring
+        .put_deployment_marker(&env.name, service, &opts.version)
+        .await
+    {
+        reporter.warn(format!("could not publish the deployment marker: {e}"));
+    }
+    Ok((new, updated))
 }
 
 /// Names the snapshot a deploy takes first, where the env asks for one, in its plan.
