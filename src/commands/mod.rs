@@ -209,12 +209,7 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
                 interrupt,
             )
             .await?;
-            let exit = match out.verdict() {
-                wait::Verdict::Stable => Exit::Ok,
-                wait::Verdict::Failed => Exit::Failed,
-                wait::Verdict::TimedOut => Exit::TimedOut,
-                wait::Verdict::Interrupted => Exit::Interrupted,
-            };
+            let exit = out.verdict().exit();
             printer.finish(&out, exit, &reporter);
             Ok(exit)
         }

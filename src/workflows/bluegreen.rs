@@ -424,12 +424,7 @@ pub struct RetireOutcome {
 
 impl RetireOutcome {
     pub fn exit(&self) -> Exit {
-        match self.wait.as_ref().map(|w| w.verdict()) {
-            None | Some(Verdict::Stable) => Exit::Ok,
-            Some(Verdict::Failed) => Exit::Failed,
-            Some(Verdict::TimedOut) => Exit::TimedOut,
-            Some(Verdict::Interrupted) => Exit::Interrupted,
-        }
+        self.wait.as_ref().map_or(Exit::Ok, |w| w.verdict().exit())
     }
 }
 

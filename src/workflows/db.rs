@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::pace::{Pacer, Stop};
 use super::{Event, Interrupt, Reporter};
 use crate::aws::{Aws, AwsError, DbInstance, DbSnapshot, RestoreSettings};
 use crate::config::EnvConfig;
@@ -127,74 +128,54 @@ fn show_tags(tags: &BTreeMap<String, String>) -> String {
 
 // --- waiting ---------------------------------------------------------------------------
 
-/// Why a wait stopped before its verdict.
-enum Stop {
+/// The slowest RDS waits poll under throttling.
+const MAX_POLL: Duration = Duration::from_secs(60);
+
+/// How polling a resource ended.
+enum Polled<R> {
+    /// `judge` said the resource settled, with this result.
+    Settled(R),
+    /// The resource was missing from several answers in a row.
+    Vanished,
     TimedOut,
     Interrupted,
 }
 
-/// Paces the polls of a long wait: jittered, slower under throttling, bounded by the
-/// timeout, and stopped by Ctrl-C.
-struct Pacer {
-    deadline: Instant,
-    base: Duration,
-    interval: Duration,
-    interrupt: Interrupt,
-    transient_errors: u32,
-}
-
-impl Pacer {
-    fn new(timeout: Duration, poll: Duration, interrupt: &Interrupt) -> Self {
-        Pacer {
-            deadline: Instant::now() + timeout,
-            base: poll,
-            interval: poll,
-            interrupt: interrupt.clone(),
-            transient_errors: 0,
-        }
-    }
-
-    /// A poll answered: back to the base pace.
-    fn answered(&mut self) {
-        self.interval = self.base;
-        self.transient_errors = 0;
-    }
-
-    /// A poll failed. Throttling slows the pace and a few other failures are tried again;
-    /// anything else ends the wait with the error.
-    fn failed(&mut self, what: &str, err: AwsError, reporter: &dyn Reporter) -> anyhow::Result<()> {
-        match err {
-            AwsError::Throttled(msg) => {
-                self.interval = (self.interval * 2).min(Duration::from_secs(60));
-                reporter.warn(format!(
-                    "AWS is throttling {what}; polling every {}s for now ({msg})",
-                    self.interval.as_secs()
-                ));
-                Ok(())
+/// Polls `fetch` at the pacer's pace until `judge` says the resource settled. A resource that
+/// is briefly missing (just after its create call) is polled again; one missing for four
+/// answers in a row has vanished.
+async fn poll_until<'a, T, R>(
+    call: &str,
+    pacer: &mut Pacer,
+    reporter: &dyn Reporter,
+    fetch: impl Fn() -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Option<T>, AwsError>> + Send + 'a>,
+    >,
+    mut judge: impl FnMut(T) -> Option<R>,
+) -> anyhow::Result<Polled<R>> {
+    let mut unseen = 0;
+    loop {
+        match fetch().await {
+            Ok(Some(seen)) => {
+                pacer.answered();
+                unseen = 0;
+                if let Some(result) = judge(seen) {
+                    return Ok(Polled::Settled(result));
+                }
             }
-            AwsError::Other(msg) if self.transient_errors < 3 => {
-                self.transient_errors += 1;
-                reporter.warn(format!("{what} failed, trying again: {msg}"));
-                Ok(())
+            Ok(None) => {
+                pacer.answered();
+                unseen += 1;
+                if unseen > 3 {
+                    return Ok(Polled::Vanished);
+                }
             }
-            other => Err(other.into()),
+            Err(e) => pacer.failed(call, e, reporter)?,
         }
-    }
-
-    /// Sleeps until the next poll; `Some` when the wait must stop instead.
-    async fn nap(&mut self) -> Option<Stop> {
-        if self.interrupt.is_raised() {
-            return Some(Stop::Interrupted);
-        }
-        let now = Instant::now();
-        if now >= self.deadline {
-            return Some(Stop::TimedOut);
-        }
-        let jitter = 0.8 + fastrand::f64() * 0.4;
-        let nap = self.interval.mul_f64(jitter).min(self.deadline - now);
-        tokio::select! {
-            _ = tokio::time::sleep(nap) => None,
-            _ = self.interrupt.raised() => Some(Stop::Interrupted),
+        match pacer.nap().await {
+            None => {}
+            Some(Stop::TimedOut) => return Ok(Polled::TimedOut),
+            Some(Stop::Interrupted) => return Ok(Polled::Interrupted),
         }
     }
 }
@@ -531,55 +512,46 @@ async fn wait_for_snapshot(
         what: what.clone(),
         timeout_secs: opts.timeout.as_secs(),
     });
-    let mut pacer = Pacer::new(opts.timeout, opts.poll, interrupt);
-    // Just after CreateDBSnapshot, a describe may not see the snapshot yet.
-    let mut unseen = 0;
-    let result = loop {
-        match aws.db.describe_snapshot(&out.snapshot_id).await {
-            Ok(Some(s)) => {
-                pacer.answered();
-                let available = s.status == "available";
-                let percent = s.percent.unwrap_or(if available { 100 } else { 0 });
-                reporter.report(Event::Percent {
-                    what: what.clone(),
-                    percent,
-                });
-                let failed = SNAPSHOT_FAILED.contains(&s.status.as_str());
-                let status = s.status.clone();
-                out.snapshot = Some(s);
-                if available {
-                    break SnapshotResult::Available;
-                }
-                if failed {
-                    out.reason = Some(format!("RDS reports the snapshot {status}"));
-                    break SnapshotResult::Failed;
-                }
+    let mut pacer = Pacer::new(opts.timeout, opts.poll, MAX_POLL, interrupt);
+    let id = out.snapshot_id.clone();
+    let polled = poll_until(
+        "DescribeDBSnapshots",
+        &mut pacer,
+        reporter,
+        || aws.db.describe_snapshot(&id),
+        |s: DbSnapshot| {
+            let available = s.status == "available";
+            let percent = s.percent.unwrap_or(if available { 100 } else { 0 });
+            reporter.report(Event::Percent {
+                what: what.clone(),
+                percent,
+            });
+            let status = s.status.clone();
+            out.snapshot = Some(s);
+            if available {
+                Some(SnapshotResult::Available)
+            } else if SNAPSHOT_FAILED.contains(&status.as_str()) {
+                out.reason = Some(format!("RDS reports the snapshot {status}"));
+                Some(SnapshotResult::Failed)
+            } else {
+                None
             }
-            Ok(None) => {
-                pacer.answered();
-                unseen += 1;
-                if unseen > 3 {
-                    out.reason = Some("the snapshot disappeared".into());
-                    break SnapshotResult::Failed;
-                }
-            }
-            Err(e) => {
-                if let Err(e) = pacer.failed("DescribeDBSnapshots", e, reporter) {
-                    reporter.report(Event::WaitEnd);
-                    return Err(e);
-                }
-            }
-        }
-        match pacer.nap().await {
-            None => {}
-            Some(Stop::TimedOut) => {
-                out.reason = Some(format!("not available within {}s", opts.timeout.as_secs()));
-                break SnapshotResult::TimedOut;
-            }
-            Some(Stop::Interrupted) => break SnapshotResult::Interrupted,
-        }
-    };
+        },
+    )
+    .await;
     reporter.report(Event::WaitEnd);
+    let result = match polled? {
+        Polled::Settled(result) => result,
+        Polled::Vanished => {
+            out.reason = Some("the snapshot disappeared".into());
+            SnapshotResult::Failed
+        }
+        Polled::TimedOut => {
+            out.reason = Some(format!("not available within {}s", opts.timeout.as_secs()));
+            SnapshotResult::TimedOut
+        }
+        Polled::Interrupted => SnapshotResult::Interrupted,
+    };
     out.result = result;
     Ok(())
 }
@@ -1190,52 +1162,44 @@ async fn wait_for_instance(
         what: format!("{target} to be available"),
         timeout_secs: opts.timeout.as_secs(),
     });
-    let mut pacer = Pacer::new(opts.timeout, opts.poll, interrupt);
+    let mut pacer = Pacer::new(opts.timeout, opts.poll, MAX_POLL, interrupt);
     let mut last_status = out.instance.as_ref().map(|i| i.status.clone());
-    let mut unseen = 0;
-    let result = loop {
-        match aws.db.find_instance(&target).await {
-            Ok(Some(instance)) => {
-                pacer.answered();
-                if last_status.as_deref() != Some(instance.status.as_str()) {
-                    reporter.step("restore", format!("{target} is {}", instance.status));
-                    last_status = Some(instance.status.clone());
-                }
-                let status = instance.status.clone();
-                out.instance = Some(instance);
-                if status == "available" {
-                    break RestoreResult::Restored;
-                }
-                if INSTANCE_FAILED.contains(&status.as_str()) {
-                    out.reason = Some(format!("RDS reports the new instance {status}"));
-                    break RestoreResult::Failed;
-                }
+    let polled = poll_until(
+        "DescribeDBInstances",
+        &mut pacer,
+        reporter,
+        || aws.db.find_instance(&target),
+        |instance: DbInstance| {
+            if last_status.as_deref() != Some(instance.status.as_str()) {
+                reporter.step("restore", format!("{target} is {}", instance.status));
+                last_status = Some(instance.status.clone());
             }
-            Ok(None) => {
-                pacer.answered();
-                unseen += 1;
-                if unseen > 3 {
-                    out.reason = Some(format!("{target} disappeared"));
-                    break RestoreResult::Failed;
-                }
+            let status = instance.status.clone();
+            out.instance = Some(instance);
+            if status == "available" {
+                Some(RestoreResult::Restored)
+            } else if INSTANCE_FAILED.contains(&status.as_str()) {
+                out.reason = Some(format!("RDS reports the new instance {status}"));
+                Some(RestoreResult::Failed)
+            } else {
+                None
             }
-            Err(e) => {
-                if let Err(e) = pacer.failed("DescribeDBInstances", e, reporter) {
-                    reporter.report(Event::WaitEnd);
-                    return Err(e);
-                }
-            }
-        }
-        match pacer.nap().await {
-            None => {}
-            Some(Stop::TimedOut) => {
-                out.reason = Some(format!("not available within {}s", opts.timeout.as_secs()));
-                break RestoreResult::TimedOut;
-            }
-            Some(Stop::Interrupted) => break RestoreResult::Interrupted,
-        }
-    };
+        },
+    )
+    .await;
     reporter.report(Event::WaitEnd);
+    let result = match polled? {
+        Polled::Settled(result) => result,
+        Polled::Vanished => {
+            out.reason = Some(format!("{target} disappeared"));
+            RestoreResult::Failed
+        }
+        Polled::TimedOut => {
+            out.reason = Some(format!("not available within {}s", opts.timeout.as_secs()));
+            RestoreResult::TimedOut
+        }
+        Polled::Interrupted => RestoreResult::Interrupted,
+    };
     out.result = result;
     if let Some(i) = &out.instance
         && let Some(address) = &i.endpoint

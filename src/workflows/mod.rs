@@ -13,6 +13,7 @@ pub mod bluegreen;
 pub mod db;
 pub mod deploy;
 pub mod inspect;
+pub mod pace;
 pub mod preflight;
 pub mod rollback;
 pub mod scale;

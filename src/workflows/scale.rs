@@ -450,11 +450,7 @@ pub async fn scale(
         aws,
         &env.cluster,
         vec![wait::Target::current(service)],
-        &wait::Options {
-            timeout: opts.timeout,
-            poll: opts.poll,
-            check_targets: true,
-        },
+        &wait::Options::new(opts.timeout, opts.poll),
         reporter,
         interrupt,
     )

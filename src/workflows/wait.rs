@@ -13,8 +13,12 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::pace::{Pacer, Stop};
 use super::{Event, Interrupt, Reporter};
-use crate::aws::{Aws, AwsError, RolloutState, Service, ServiceEvent, StoppedTask};
+use crate::aws::{Aws, RolloutState, Service, ServiceEvent, StoppedTask};
+
+/// The slowest the waiter polls while AWS throttles it.
+const MAX_POLL: Duration = Duration::from_secs(20);
 
 /// What to wait for on one service.
 #[derive(Debug, Clone)]
@@ -86,6 +90,19 @@ pub enum Verdict {
     Failed,
     TimedOut,
     Interrupted,
+}
+
+impl Verdict {
+    /// The exit code of a command whose outcome is this wait.
+    pub fn exit(self) -> crate::error::Exit {
+        use crate::error::Exit;
+        match self {
+            Verdict::Stable => Exit::Ok,
+            Verdict::Failed => Exit::Failed,
+            Verdict::TimedOut => Exit::TimedOut,
+            Verdict::Interrupted => Exit::Interrupted,
+        }
+    }
 }
 
 /// The wait's result for one service, with the state it left.
@@ -202,7 +219,6 @@ pub async fn wait(
     interrupt: &Interrupt,
 ) -> anyhow::Result<WaitOutcome> {
     let started = Instant::now();
-    let deadline = started + opts.timeout;
     let names: Vec<String> = targets.iter().map(|t| t.service.clone()).collect();
     let mut tracked: Vec<Tracked> = targets
         .into_iter()
@@ -220,17 +236,14 @@ pub async fn wait(
         what: names.join(", "),
         timeout_secs: opts.timeout.as_secs(),
     });
-    let mut interrupt = interrupt.clone();
+    let mut pacer = Pacer::new(opts.timeout, opts.poll, MAX_POLL, interrupt);
     let mut polls = 0u32;
-    let mut interval = opts.poll;
-    let mut transient_errors = 0u32;
 
     loop {
         polls += 1;
         match aws.ecs.describe_services(cluster, &names).await {
             Ok(services) => {
-                interval = opts.poll;
-                transient_errors = 0;
+                pacer.answered();
                 for t in tracked.iter_mut().filter(|t| t.result.is_none()) {
                     let Some(svc) = services.iter().find(|s| s.name == t.target.service) else {
                         anyhow::bail!(
@@ -238,39 +251,27 @@ pub async fn wait(
                             t.target.service
                         );
                     };
-                    observe(aws, cluster, t, svc, opts, reporter).await?;
+                    observe(aws, t, svc, opts, reporter).await?;
                 }
             }
-            Err(AwsError::Throttled(msg)) => {
-                interval = (interval * 2).min(Duration::from_secs(20));
-                reporter.warn(format!(
-                    "AWS is throttling DescribeServices; polling every {}s for now ({msg})",
-                    interval.as_secs()
-                ));
-            }
-            Err(AwsError::Other(msg)) if transient_errors < 3 => {
-                transient_errors += 1;
-                reporter.warn(format!("DescribeServices failed, trying again: {msg}"));
-            }
             Err(e) => {
-                reporter.report(Event::WaitEnd);
-                return Err(e.into());
+                if let Err(e) = pacer.failed("DescribeServices", e, reporter) {
+                    reporter.report(Event::WaitEnd);
+                    return Err(e);
+                }
             }
         }
 
         if tracked.iter().all(|t| t.result.is_some()) {
             break;
         }
-        let now = Instant::now();
-        if now >= deadline {
-            finish_all(&mut tracked, Verdict::TimedOut);
-            break;
-        }
-        let jitter = 0.8 + fastrand::f64() * 0.4;
-        let nap = interval.mul_f64(jitter).min(deadline - now);
-        tokio::select! {
-            _ = tokio::time::sleep(nap) => {}
-            _ = interrupt.raised() => {
+        match pacer.nap().await {
+            None => {}
+            Some(Stop::TimedOut) => {
+                finish_all(&mut tracked, Verdict::TimedOut);
+                break;
+            }
+            Some(Stop::Interrupted) => {
                 finish_all(&mut tracked, Verdict::Interrupted);
                 break;
             }
@@ -343,7 +344,6 @@ fn snapshot(target: &Target, svc: Option<&Service>, verdict: Verdict) -> Service
 /// Looks at one poll's view of a service and decides whether its wait is over.
 async fn observe(
     aws: &Aws,
-    _cluster: &str,
     t: &mut Tracked,
     svc: &Service,
     opts: &Options,

@@ -14,6 +14,27 @@ use crate::aws::{
     ScalingBounds,
 };
 
+/// The settings a restore copies from the source, set the same way on either restore request
+/// (from a snapshot, to a point in time), so both copy the same list.
+macro_rules! copy_settings {
+    ($request:expr, $s:expr) => {
+        $request
+            .db_instance_class(&$s.class)
+            .set_db_subnet_group_name($s.subnet_group.clone())
+            .set_vpc_security_group_ids(non_empty(&$s.security_groups))
+            .set_db_parameter_group_name($s.parameter_group.clone())
+            .multi_az($s.multi_az)
+            .set_storage_type($s.storage_type.clone())
+            .set_allocated_storage($s.allocated_gb)
+            .set_iops($s.iops)
+            .set_port($s.port)
+            .deletion_protection($s.deletion_protection)
+            .set_publicly_accessible($s.publicly_accessible)
+            .set_backup_retention_period($s.backup_retention_days)
+            .set_tags(Some(rds_tags(&$s.tags)))
+    };
+}
+
 /// RDS over the SDK.
 pub struct SdkDatabase(pub aws_sdk_rds::Client);
 
@@ -247,35 +268,24 @@ impl Database for SdkDatabase {
         snapshot: &str,
         s: &RestoreSettings,
     ) -> AwsResult<DbInstance> {
-        let out = self
+        let request = self
             .0
             .restore_db_instance_from_db_snapshot()
             .db_snapshot_identifier(snapshot)
-            .db_instance_identifier(&s.target)
-            .db_instance_class(&s.class)
-            .set_db_subnet_group_name(s.subnet_group.clone())
-            .set_vpc_security_group_ids(non_empty(&s.security_groups))
-            .set_db_parameter_group_name(s.parameter_group.clone())
-            .multi_az(s.multi_az)
-            .set_storage_type(s.storage_type.clone())
-            .set_allocated_storage(s.allocated_gb)
-            .set_iops(s.iops)
-            .set_port(s.port)
-            .deletion_protection(s.deletion_protection)
-            .set_publicly_accessible(s.publicly_accessible)
-            .set_backup_retention_period(s.backup_retention_days)
-            .set_tags(Some(rds_tags(&s.tags)))
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(se) if se.is_db_snapshot_not_found_fault() => {
-                    AwsError::NotFound(format!("snapshot {snapshot}"))
-                }
-                Some(se) if se.is_db_instance_already_exists_fault() => {
-                    AwsError::Invalid(format!("an instance named {} already exists", s.target))
-                }
-                _ => classify("RestoreDBInstanceFromDBSnapshot", e),
-            })?;
+            .db_instance_identifier(&s.target);
+        let out =
+            copy_settings!(request, s)
+                .send()
+                .await
+                .map_err(|e| match e.as_service_error() {
+                    Some(se) if se.is_db_snapshot_not_found_fault() => {
+                        AwsError::NotFound(format!("snapshot {snapshot}"))
+                    }
+                    Some(se) if se.is_db_instance_already_exists_fault() => {
+                        AwsError::Invalid(format!("an instance named {} already exists", s.target))
+                    }
+                    _ => classify("RestoreDBInstanceFromDBSnapshot", e),
+                })?;
         out.db_instance().map(instance_from).ok_or_else(|| {
             AwsError::Other("RestoreDBInstanceFromDBSnapshot returned nothing".into())
         })
@@ -296,35 +306,23 @@ impl Database for SdkDatabase {
             Some(t) => request.restore_time(datetime(t)),
             None => request.use_latest_restorable_time(true),
         };
-        let out = request
-            .db_instance_class(&s.class)
-            .set_db_subnet_group_name(s.subnet_group.clone())
-            .set_vpc_security_group_ids(non_empty(&s.security_groups))
-            .set_db_parameter_group_name(s.parameter_group.clone())
-            .multi_az(s.multi_az)
-            .set_storage_type(s.storage_type.clone())
-            .set_allocated_storage(s.allocated_gb)
-            .set_iops(s.iops)
-            .set_port(s.port)
-            .deletion_protection(s.deletion_protection)
-            .set_publicly_accessible(s.publicly_accessible)
-            .set_backup_retention_period(s.backup_retention_days)
-            .set_tags(Some(rds_tags(&s.tags)))
-            .send()
-            .await
-            .map_err(|e| match e.as_service_error() {
-                Some(se) if se.is_db_instance_not_found_fault() => {
-                    AwsError::NotFound(format!("RDS instance {source}"))
-                }
-                Some(se) if se.is_db_instance_already_exists_fault() => {
-                    AwsError::Invalid(format!("an instance named {} already exists", s.target))
-                }
-                Some(se) if se.is_invalid_restore_fault() => AwsError::Invalid(format!(
-                    "RestoreDBInstanceToPointInTime: {}",
-                    se.meta().message().unwrap_or("invalid restore")
-                )),
-                _ => classify("RestoreDBInstanceToPointInTime", e),
-            })?;
+        let out =
+            copy_settings!(request, s)
+                .send()
+                .await
+                .map_err(|e| match e.as_service_error() {
+                    Some(se) if se.is_db_instance_not_found_fault() => {
+                        AwsError::NotFound(format!("RDS instance {source}"))
+                    }
+                    Some(se) if se.is_db_instance_already_exists_fault() => {
+                        AwsError::Invalid(format!("an instance named {} already exists", s.target))
+                    }
+                    Some(se) if se.is_invalid_restore_fault() => AwsError::Invalid(format!(
+                        "RestoreDBInstanceToPointInTime: {}",
+                        se.meta().message().unwrap_or("invalid restore")
+                    )),
+                    _ => classify("RestoreDBInstanceToPointInTime", e),
+                })?;
         out.db_instance().map(instance_from).ok_or_else(|| {
             AwsError::Other("RestoreDBInstanceToPointInTime returned nothing".into())
         })

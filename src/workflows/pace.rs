@@ -1,0 +1,89 @@
+//! The pace of a long wait, shared by every waiter: about one poll per `poll` with ±20 %
+//! jitter, twice as slow after each throttled call (up to a ceiling), a few transient
+//! failures tried again, bounded by the timeout, and stopped by Ctrl-C.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Interrupt, Reporter};
+use crate::aws::AwsError;
+
+/// Why a wait stopped before its verdict.
+pub enum Stop {
+    TimedOut,
+    Interrupted,
+}
+
+/// Paces the polls of a long wait: jittered, slower under throttling, bounded by the
+/// timeout, and stopped by Ctrl-C.
+pub struct Pacer {
+    deadline: Instant,
+    base: Duration,
+    interval: Duration,
+    max: Duration,
+    interrupt: Interrupt,
+    transient_errors: u32,
+}
+
+impl Pacer {
+    pub fn new(timeout: Duration, poll: Duration, max: Duration, interrupt: &Interrupt) -> Self {
+        Pacer {
+            deadline: Instant::now() + timeout,
+            base: poll,
+            interval: poll,
+            max,
+            interrupt: interrupt.clone(),
+            transient_errors: 0,
+        }
+    }
+
+    /// A poll answered: back to the base pace.
+    pub fn answered(&mut self) {
+        self.interval = self.base;
+        self.transient_errors = 0;
+    }
+
+    /// A poll failed. Throttling slows the pace and a few other failures are tried again;
+    /// anything else ends the wait with the error.
+    pub fn failed(
+        &mut self,
+        what: &str,
+        err: AwsError,
+        reporter: &dyn Reporter,
+    ) -> anyhow::Result<()> {
+        match err {
+            AwsError::Throttled(msg) => {
+                self.interval = (self.interval * 2).min(self.max);
+                reporter.warn(format!(
+                    "AWS is throttling {what}; polling every {}s for now ({msg})",
+                    self.interval.as_secs()
+                ));
+                Ok(())
+            }
+            AwsError::Other(msg) if self.transient_errors < 3 => {
+                self.transient_errors += 1;
+                reporter.warn(format!("{what} failed, trying again: {msg}"));
+                Ok(())
+            }
+            other => Err(other.into()),
+        }
+    }
+
+    /// Sleeps until the next poll; `Some` when the wait must stop instead.
+    pub async fn nap(&mut self) -> Option<Stop> {
+        if self.interrupt.is_raised() {
+            return Some(Stop::Interrupted);
+        }
+        let now = Instant::now();
+        if now >= self.deadline {
+            return Some(Stop::TimedOut);
+        }
+        let jitter = 0.8 + fastrand::f64() * 0.4;
+        let nap = self.interval.mul_f64(jitter).min(self.deadline - now);
+        tokio::select! {
+            _ = tokio::time::sleep(nap) => None,
+            _ = self.interrupt.raised() => Some(Stop::Interrupted),
+        }
+    }
+}
