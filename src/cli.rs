@@ -11,12 +11,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 /// preflight (nothing changed), 3 deploy failed and was rolled back, 4 timed out waiting,
 /// 130 interrupted.
 #[derive(Debug, Parser)]
-#[command(
-    name = "opsctl",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
+#[command(name = "opsctl", version, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -84,10 +79,8 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Deploy a version: preflight, new task-definition revision, wait, bake, roll back on failure
-    #[command(disable_version_flag = true)]
     Deploy(DeployArgs),
     /// Show what a deploy would change (the task-definition diff and the calls); changes nothing
-    #[command(disable_version_flag = true)]
     Plan(PlanArgs),
     /// Wait until the environment's service is stable (opsctl's own waiter)
     WaitStable(WaitArgs),
@@ -102,7 +95,6 @@ pub enum Command {
     /// Show past deploys: version, revision, who, when, outcome
     History(HistoryArgs),
     /// Run the preflight checks alone; changes nothing
-    #[command(disable_version_flag = true)]
     Check(CheckArgs),
     /// Set the task count and autoscaling bounds within the environment's limits; waits until stable
     Scale(ScaleArgs),
@@ -127,7 +119,23 @@ pub enum Command {
 impl Command {
     /// `opsctl COMMAND ENV`, for annotation titles and the job summary.
     pub fn title(&self) -> String {
-        let (name, env) = match self {
+        let (name, env) = self.name_and_env();
+        format!("opsctl {name} {env}").trim_end().to_owned()
+    }
+
+    /// The environment the command acts on, where it takes one.
+    pub fn env(&self) -> Option<&str> {
+        match self {
+            Command::Runbook(a) => match &a.command {
+                RunbookCommand::Run(r) => Some(r.env.as_str()),
+                _ => None,
+            },
+            _ => Some(self.name_and_env().1).filter(|e| !e.is_empty()),
+        }
+    }
+
+    fn name_and_env(&self) -> (&'static str, &str) {
+        match self {
             Command::Deploy(a) => ("deploy", a.target.env.as_str()),
             Command::Plan(a) => ("plan", a.target.env.as_str()),
             Command::WaitStable(a) => ("wait-stable", a.target.env.as_str()),
@@ -151,8 +159,7 @@ impl Command {
                 RunbookCommand::Run(r) => ("runbook run", r.name.as_str()),
             },
             Command::IamPolicy(a) => ("iam-policy", a.env.as_str()),
-        };
-        format!("opsctl {name} {env}").trim_end().to_owned()
+        }
     }
 }
 
@@ -171,7 +178,7 @@ pub struct DeployArgs {
     #[command(flatten)]
     pub target: EnvArgs,
     /// The version: an image tag in the environment's ECR repository
-    #[arg(long, value_name = "TAG")]
+    #[arg(long, value_name = "TAG", value_parser = parse_version)]
     pub version: String,
     /// Show the plan and change nothing
     #[arg(long)]
@@ -180,7 +187,7 @@ pub struct DeployArgs {
     #[arg(long)]
     pub no_wait: bool,
     /// How long to wait for the rollout (default: the environment's `timeout`)
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
     /// On failure, leave the service as it is instead of rolling back
     #[arg(long)]
@@ -195,7 +202,7 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub target: EnvArgs,
     /// The version to plan for
-    #[arg(long, value_name = "TAG")]
+    #[arg(long, value_name = "TAG", value_parser = parse_version)]
     pub version: String,
 }
 
@@ -204,7 +211,7 @@ pub struct WaitArgs {
     #[command(flatten)]
     pub target: EnvArgs,
     /// How long to wait (default: the environment's `timeout`)
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 }
 
@@ -212,8 +219,8 @@ pub struct WaitArgs {
 pub struct RollbackArgs {
     #[command(flatten)]
     pub target: EnvArgs,
-    /// A revision number (or family:revision) or a version to go back to
-    #[arg(long, value_name = "REVISION|VERSION")]
+    /// A revision number (or family:revision) or a version to go back to (--version is the same)
+    #[arg(long, visible_alias = "version", value_name = "REVISION|VERSION")]
     pub to: Option<String>,
     /// Show what would change and change nothing
     #[arg(long)]
@@ -222,7 +229,7 @@ pub struct RollbackArgs {
     #[arg(long)]
     pub no_wait: bool,
     /// How long to wait (default: the environment's `timeout`)
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 }
 
@@ -262,7 +269,7 @@ pub struct RetireArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// How long to wait for the tasks to stop (default: the environment's `timeout`)
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 }
 
@@ -280,7 +287,7 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub target: EnvArgs,
     /// Also check that this version's image exists
-    #[arg(long, value_name = "TAG")]
+    #[arg(long, value_name = "TAG", value_parser = parse_version)]
     pub version: Option<String>,
     /// Report alarms in ALARM as warnings
     #[arg(long)]
@@ -310,7 +317,7 @@ pub struct ScaleArgs {
     #[arg(long)]
     pub no_wait: bool,
     /// How long to wait (default: the environment's `timeout`)
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 }
 
@@ -344,7 +351,7 @@ pub struct DbSnapshotArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// How long to wait with --wait (default 60m)
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 }
 
@@ -377,7 +384,7 @@ pub struct DbRestoreArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// How long to wait (default 60m)
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
 }
 
@@ -450,7 +457,25 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    crate::config::parse_duration(text)
+    crate::input::parse_duration(text)
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    crate::input::parse_timeout(text)
+}
+
+fn parse_version(text: &str) -> Result<String, String> {
+    crate::input::parse_version(text)
+}
+
+/// Refuses a command line holding control characters before clap echoes any of it: they
+/// would reach the terminal as escape sequences, and no name or value opsctl takes has them.
+pub fn refuse_control_chars() -> Result<(), String> {
+    for (i, arg) in std::env::args_os().enumerate().skip(1) {
+        let text = arg.to_string_lossy();
+        crate::input::no_control_chars(&format!("argument {i}"), &text)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

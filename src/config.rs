@@ -28,14 +28,7 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
-/// Parses `90s`, `5m`, `1h30m`; the error says what was expected.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|_| {
-        format!(
-            "invalid duration `{text}`: expected a number with a unit, such as 90s, 5m or 1h30m"
-        )
-    })
-}
+pub use crate::input::parse_duration;
 
 /// `scaling = { min = 1, max = 10 }`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -232,6 +225,16 @@ impl Config {
                 }
                 _ => {}
             }
+            if let Some(t) = env.timeout
+                && t.0 < Duration::from_secs(1)
+            {
+                return Err(UserError::new(format!(
+                    "{}: env.{name}.timeout is {}s: a deploy would give up at once and leave its rollback no time",
+                    at("timeout"),
+                    t.0.as_secs()
+                ))
+                .hint("use at least 1s, such as timeout = \"15m\""));
+            }
             if let Some(s) = env.scaling
                 && (s.min < 0 || s.max < s.min)
             {
@@ -251,6 +254,22 @@ impl Config {
                     ))
                     .hint("use increasing percentages that end at 100, such as [10, 50, 100]")
                 })?;
+                for (key, value, max) in [
+                    ("max_5xx_percent", bg.max_5xx_percent, 100.0),
+                    (
+                        "max_p99_increase_percent",
+                        bg.max_p99_increase_percent,
+                        1000.0,
+                    ),
+                ] {
+                    if !(0.0..=max).contains(&value) {
+                        return Err(UserError::new(format!(
+                            "{}: env.{name}.bluegreen.{key} = {value} is outside 0 to {max}",
+                            at(key)
+                        ))
+                        .hint(format!("use a percentage from 0 to {max}")));
+                    }
+                }
                 if bg.blue.service == bg.green.service
                     || bg.blue.target_group == bg.green.target_group
                 {
@@ -261,24 +280,30 @@ impl Config {
                     .hint("give each colour its own service and target group"));
                 }
             }
-            envs.insert(
-                name.clone(),
-                EnvConfig {
-                    name,
-                    region: env.region,
-                    cluster: env.cluster,
-                    service: env.service,
-                    container: env.container,
-                    repository: env.repository,
-                    confirm: env.confirm,
-                    timeout: env.timeout.unwrap_or(Dur(Duration::from_secs(15 * 60))),
-                    alarms: env.alarms,
-                    bake: env.bake.unwrap_or(Dur(Duration::ZERO)),
-                    scaling: env.scaling,
-                    database: env.database,
-                    bluegreen: env.bluegreen,
-                },
-            );
+            let env = EnvConfig {
+                name: name.clone(),
+                region: env.region,
+                cluster: env.cluster,
+                service: env.service,
+                container: env.container,
+                repository: env.repository,
+                confirm: env.confirm,
+                timeout: env.timeout.unwrap_or(Dur(Duration::from_secs(15 * 60))),
+                alarms: env.alarms,
+                bake: env.bake.unwrap_or(Dur(Duration::ZERO)),
+                scaling: env.scaling,
+                database: env.database,
+                bluegreen: env.bluegreen,
+            };
+            if let Some((key, value)) = control_chars(&env) {
+                return Err(UserError::new(format!(
+                    "{}: env.{name}.{key} holds control characters: `{}`",
+                    at(key.rsplit('.').next().unwrap_or(&key)),
+                    crate::input::escape(&value)
+                ))
+                .hint("remove them from the value"));
+            }
+            envs.insert(name.clone(), env);
         }
         Ok(Config {
             path: path.to_owned(),
@@ -301,6 +326,30 @@ impl Config {
             .hint(hint)
         })
     }
+}
+
+/// The first setting (dotted key, value) whose text holds a control character.
+fn control_chars(env: &EnvConfig) -> Option<(String, String)> {
+    fn walk(key: String, v: &serde_json::Value) -> Option<(String, String)> {
+        match v {
+            serde_json::Value::String(s) if s.chars().any(char::is_control) => {
+                Some((key, s.clone()))
+            }
+            serde_json::Value::Array(items) => items.iter().find_map(|i| walk(key.clone(), i)),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+                walk(
+                    if key.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{key}.{k}")
+                    },
+                    v,
+                )
+            }),
+            _ => None,
+        }
+    }
+    walk(String::new(), &serde_json::to_value(env).ok()?)
 }
 
 /// Steps must increase strictly, lie in 1..=100 and end at 100.
@@ -418,6 +467,41 @@ mod tests {
         let err = parse("\n[env.a]\ncluster = \"c\"\n").unwrap_err();
         assert!(err.to_string().contains("opsctl.toml:2"), "{err}");
         assert!(err.to_string().contains("names no service"), "{err}");
+    }
+
+    #[test]
+    fn zero_timeouts_absurd_durations_and_bad_thresholds_are_refused_with_their_line() {
+        let base = "[env.a]\ncluster = \"c\"\nservice = \"s\"\n";
+        let err = parse(&format!("{base}timeout = \"0s\"\n")).unwrap_err();
+        assert!(err.to_string().contains("opsctl.toml:4"), "{err}");
+        assert!(err.to_string().contains("timeout"), "{err}");
+        let err = parse(&format!("{base}bake = \"10000000000000000000s\"\n")).unwrap_err();
+        assert!(err.to_string().contains("line 4"), "{err}");
+        let bg = "[env.b]\ncluster = \"c\"\n[env.b.bluegreen]\nlistener = \"l:80\"\n\
+                  blue = { service = \"b\", target_group = \"tb\" }\n\
+                  green = { service = \"g\", target_group = \"tg\" }\n";
+        assert!(parse(bg).is_ok());
+        let err = parse(&format!("{bg}max_5xx_percent = -1.0\n")).unwrap_err();
+        assert!(err.to_string().contains("max_5xx_percent = -1"), "{err}");
+        assert!(err.to_string().contains("opsctl.toml:7"), "{err}");
+        let err = parse(&format!("{bg}max_p99_increase_percent = nan\n")).unwrap_err();
+        assert!(
+            err.to_string().contains("max_p99_increase_percent"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_a_value_are_refused_escaped() {
+        let err = parse("[env.a]\ncluster = \"c\\u001b[2J\"\nservice = \"s\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("env.a.cluster holds control characters"),
+            "{msg}"
+        );
+        assert!(msg.contains("c\\u{1b}[2J"), "{msg}");
+        assert!(!msg.contains('\u{1b}'), "{msg}");
+        assert!(msg.contains("opsctl.toml:2"), "{msg}");
     }
 
     #[test]

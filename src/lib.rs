@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod iam;
+pub mod input;
 pub mod runbook;
 pub mod ui;
 pub mod workflows;

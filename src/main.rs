@@ -5,6 +5,10 @@ use opsctl::cli::Cli;
 use opsctl::workflows::Interrupt;
 
 fn main() -> ExitCode {
+    if let Err(msg) = opsctl::cli::refuse_control_chars() {
+        eprintln!("error: {msg}");
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     init_tracing(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

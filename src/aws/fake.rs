@@ -713,7 +713,7 @@ impl Ecs for FakeAws {
             let svc = s
                 .services
                 .get(name)
-                .ok_or_else(|| AwsError::NotFound(format!("service {name}")))?;
+                .ok_or_else(|| AwsError::not_found(Resource::Service, format!("service {name}")))?;
             out.push(view(&s, svc));
         }
         Ok(out)
@@ -726,7 +726,12 @@ impl Ecs for FakeAws {
             .iter()
             .find(|t| t.arn == task_definition || t.short() == task_definition)
             .cloned()
-            .ok_or_else(|| AwsError::NotFound(format!("task definition {task_definition}")))
+            .ok_or_else(|| {
+                AwsError::not_found(
+                    Resource::TaskDefinition,
+                    format!("task definition {task_definition}"),
+                )
+            })
     }
 
     async fn list_task_definitions(&self, family: &str) -> AwsResult<Vec<String>> {
@@ -755,7 +760,7 @@ impl Ecs for FakeAws {
             .iter()
             .find(|t| t.arn == base)
             .cloned()
-            .ok_or_else(|| AwsError::NotFound(base.into()))?;
+            .ok_or_else(|| AwsError::not_found(Resource::TaskDefinition, base))?;
         let next = s
             .task_defs
             .iter()
@@ -829,7 +834,7 @@ impl Ecs for FakeAws {
             .task_defs
             .iter_mut()
             .find(|t| t.arn == arn)
-            .ok_or_else(|| AwsError::NotFound(arn.into()))?;
+            .ok_or_else(|| AwsError::not_found(Resource::TaskDefinition, arn))?;
         td.tags.extend(tags.clone());
         Ok(())
     }
@@ -864,7 +869,10 @@ impl Registry for FakeAws {
         self.record("ecr:DescribeImages");
         let s = self.state.lock().unwrap();
         if !s.images.keys().any(|(r, _)| r == repository) {
-            return Err(AwsError::NotFound(format!("repository {repository}")));
+            return Err(AwsError::not_found(
+                Resource::Repository,
+                format!("repository {repository}"),
+            ));
         }
         Ok(s.images.get(&(repository.into(), tag.into())).cloned())
     }
@@ -924,7 +932,7 @@ impl LoadBalancing for FakeAws {
             .values()
             .find(|svc| svc.target_group == target_group_arn)
         else {
-            return Err(AwsError::NotFound(target_group_arn.into()));
+            return Err(AwsError::not_found(Resource::TargetGroup, target_group_arn));
         };
         let view = view(&s, svc);
         let now = Instant::now();
@@ -948,9 +956,10 @@ impl LoadBalancing for FakeAws {
         if load_balancer == "prod-alb" && port == 80 {
             Ok(LISTENER.into())
         } else {
-            Err(AwsError::NotFound(format!(
-                "listener on port {port} of {load_balancer}"
-            )))
+            Err(AwsError::not_found(
+                Resource::Listener,
+                format!("listener on port {port} of {load_balancer}"),
+            ))
         }
     }
 
@@ -961,7 +970,9 @@ impl LoadBalancing for FakeAws {
             .values()
             .find(|svc| svc.target_group == name || svc.target_group == tg_arn(name))
             .map(|svc| svc.target_group.clone())
-            .ok_or_else(|| AwsError::NotFound(format!("target group {name}")))
+            .ok_or_else(|| {
+                AwsError::not_found(Resource::TargetGroup, format!("target group {name}"))
+            })
     }
 
     async fn forward(&self, arn: &str) -> AwsResult<Forward> {
@@ -972,7 +983,10 @@ impl LoadBalancing for FakeAws {
                 arn: arn.into(),
                 weights: weights.clone(),
             }),
-            _ => Err(AwsError::NotFound(format!("listener {arn}"))),
+            _ => Err(AwsError::not_found(
+                Resource::Listener,
+                format!("listener {arn}"),
+            )),
         }
     }
 
@@ -984,7 +998,7 @@ impl LoadBalancing for FakeAws {
             "weights must never send traffic nowhere: {weights:?}"
         );
         let Some((a, current)) = s.listener.as_mut() else {
-            return Err(AwsError::NotFound(arn.into()));
+            return Err(AwsError::not_found(Resource::Listener, arn));
         };
         assert_eq!(a, arn);
         *current = weights.to_vec();

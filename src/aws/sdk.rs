@@ -5,14 +5,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
+use aws_sdk_ecs::error::SdkError;
 use aws_sdk_ecs::types as ecs;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use jiff::Timestamp;
 
 use super::{
     Alarm, Aws, AwsError, AwsResult, CircuitBreaker, Container, Deployment, Ecs, Forward, Image,
-    LoadBalancing, Monitoring, Registry, RolloutState, Secrets, Service, ServiceEvent, StoppedTask,
-    TargetGroupMetrics, TargetHealth, TaskDefinition,
+    LoadBalancing, Monitoring, Registry, Resource, RolloutState, Secrets, Service, ServiceEvent,
+    StoppedTask, TargetGroupMetrics, TargetHealth, TaskDefinition,
 };
 
 mod db;
@@ -27,11 +28,13 @@ pub struct Connection {
     pub endpoint_url: Option<String>,
 }
 
-/// Loads the shared SDK configuration: standard credential chain, adaptive retry so
-/// throttling slows us down instead of failing the command.
+/// Loads the shared SDK configuration: the standard credential chain, and a retry policy that
+/// gives up quickly so opsctl's own pacer sees throttling and slows down (see the README's
+/// "Retries and timeouts").
 pub async fn sdk_config(conn: &Connection) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::adaptive().with_max_attempts(6));
+        .retry_config(retry_config())
+        .timeout_config(timeout_config());
     if let Some(profile) = &conn.profile {
         loader = loader.profile_name(profile);
     }
@@ -42,6 +45,25 @@ pub async fn sdk_config(conn: &Connection) -> SdkConfig {
         loader = loader.endpoint_url(url);
     }
     loader.load().await
+}
+
+/// Standard retries (not adaptive, whose client-side rate limiter sleeps about 18 s a retry
+/// under a throttling burst): 3 attempts, backing off from 0.2 s to at most 2 s. A call still
+/// failing after that reaches the caller, whose pacer decides.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(std::time::Duration::from_millis(200))
+        .with_max_backoff(std::time::Duration::from_secs(2))
+}
+
+/// Connect within 3 s, an answer within 30 s, a call with its retries within 60 s.
+pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .read_timeout(std::time::Duration::from_secs(30))
+        .operation_timeout(std::time::Duration::from_secs(60))
+        .build()
 }
 
 /// Builds every adapter from one SDK configuration.
@@ -61,13 +83,56 @@ pub fn clients(config: &SdkConfig) -> Aws {
     }
 }
 
-/// Sorts an SDK error by its code; the message is the error's chain of causes, each once.
-fn classify<E>(what: &str, err: E) -> AwsError
+/// Sorts an SDK error by its code. The message is `Call: Code: message` as AWS wrote it,
+/// or, when no answer came, what the connection said.
+fn classify<E, R>(what: &str, err: SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
 {
+    match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+            let detail = causes(&err);
+            // No request left without credentials: nothing was sent anywhere.
+            if detail.contains("credentials") {
+                return AwsError::NoCredentials(format!(
+                    "{what}: no usable AWS credentials ({detail})"
+                ));
+            }
+            return AwsError::Unreachable(format!("{what}: no answer from AWS ({detail})"));
+        }
+        SdkError::ConstructionFailure(_) => {
+            let detail = causes(&err);
+            if detail.contains("credentials") {
+                return AwsError::NoCredentials(format!(
+                    "{what}: no usable AWS credentials ({detail})"
+                ));
+            }
+            return AwsError::Other(format!("{what}: the request could not be built ({detail})"));
+        }
+        _ => {}
+    }
     let code = err.code().unwrap_or_default().to_owned();
-    let text = format!("{what}: {}", causes(&err));
+    let text = match (code.as_str(), err.message()) {
+        ("", _) => format!("{what}: {}", causes(&err)),
+        (code, Some(message)) if !message.is_empty() => format!("{what}: {code}: {message}"),
+        (code, _) => format!("{what}: {code}"),
+    };
+    let resource = match code.as_str() {
+        "ClusterNotFoundException" => Some(Resource::Cluster),
+        "ServiceNotFoundException" => Some(Resource::Service),
+        "RepositoryNotFoundException" => Some(Resource::Repository),
+        "TargetGroupNotFound" | "TargetGroupNotFoundException" => Some(Resource::TargetGroup),
+        "ListenerNotFound" | "RuleNotFound" => Some(Resource::Listener),
+        "LoadBalancerNotFound" => Some(Resource::LoadBalancer),
+        "DBInstanceNotFound" | "DBInstanceNotFoundFault" => Some(Resource::DbInstance),
+        "DBSnapshotNotFound" | "DBSnapshotNotFoundFault" => Some(Resource::DbSnapshot),
+        "ResourceNotFoundException" => Some(Resource::Other),
+        _ => None,
+    };
+    if let Some(resource) = resource {
+        return AwsError::NotFound(resource, text);
+    }
     match code.as_str() {
         "Throttling"
         | "ThrottlingException"
@@ -82,23 +147,9 @@ where
         | "InvalidClientTokenId"
         | "ExpiredToken"
         | "ExpiredTokenException" => AwsError::AccessDenied(text),
-        "ClusterNotFoundException"
-        | "ServiceNotFoundException"
-        | "RepositoryNotFoundException"
-        | "ResourceNotFoundException"
-        | "TargetGroupNotFound"
-        | "TargetGroupNotFoundException"
-        | "ListenerNotFound"
-        | "LoadBalancerNotFound"
-        | "RuleNotFound" => AwsError::NotFound(text),
         "InvalidParameterException" | "ClientException" | "ValidationError" => {
             AwsError::Invalid(text)
         }
-        // No response at all: the request never left because there were no credentials.
-        "" if text.contains("credentials") => AwsError::NoCredentials(format!(
-            "{what}: no usable AWS credentials ({})",
-            causes(&err)
-        )),
         _ => AwsError::Other(text),
     }
 }
@@ -259,14 +310,18 @@ impl SdkEcs {
             .await
             .map_err(|e| match classify("DescribeTaskDefinition", e) {
                 // ECS answers an unknown revision with a ClientException.
-                AwsError::Invalid(_) => {
-                    AwsError::NotFound(format!("task definition {task_definition}"))
-                }
+                AwsError::Invalid(_) => AwsError::not_found(
+                    Resource::TaskDefinition,
+                    format!("task definition {task_definition}"),
+                ),
                 other => other,
             })?;
-        let td = out
-            .task_definition
-            .ok_or_else(|| AwsError::NotFound(format!("task definition {task_definition}")))?;
+        let td = out.task_definition.ok_or_else(|| {
+            AwsError::not_found(
+                Resource::TaskDefinition,
+                format!("task definition {task_definition}"),
+            )
+        })?;
         Ok((td, out.tags.unwrap_or_default()))
     }
 }
@@ -289,9 +344,10 @@ impl Ecs for SdkEcs {
         if let Some(missing) = out.failures().first() {
             let what = missing.arn().unwrap_or("service");
             return Err(match missing.reason() {
-                Some("MISSING") => {
-                    AwsError::NotFound(format!("service {what} in cluster {cluster}"))
-                }
+                Some("MISSING") => AwsError::not_found(
+                    Resource::Service,
+                    format!("service {what} in cluster {cluster}"),
+                ),
                 reason => AwsError::Other(format!(
                     "DescribeServices: {what}: {}",
                     reason.unwrap_or("failed")
@@ -516,7 +572,9 @@ impl Registry for SdkRegistry {
             .repositories()
             .first()
             .and_then(|r| r.repository_uri())
-            .ok_or_else(|| AwsError::NotFound(format!("ECR repository {repository}")))?
+            .ok_or_else(|| {
+                AwsError::not_found(Resource::Repository, format!("ECR repository {repository}"))
+            })?
             .to_owned();
         let images = self
             .0
@@ -549,7 +607,7 @@ impl Secrets for SdkSecrets {
         match self.0.describe_secret().secret_id(id).send().await {
             Ok(out) => Ok(out.deleted_date().is_none()),
             Err(e) => match classify("DescribeSecret", e) {
-                AwsError::NotFound(_) => Ok(false),
+                AwsError::NotFound(..) => Ok(false),
                 other => Err(other),
             },
         }
@@ -720,10 +778,9 @@ impl SdkLoadBalancing {
                 .send()
                 .await
                 .map_err(|e| classify("DescribeRules", e))?;
-            let rule = out
-                .rules()
-                .first()
-                .ok_or_else(|| AwsError::NotFound(format!("listener rule {arn}")))?;
+            let rule = out.rules().first().ok_or_else(|| {
+                AwsError::not_found(Resource::Listener, format!("listener rule {arn}"))
+            })?;
             Ok(rule.actions().to_vec())
         } else {
             let out = self
@@ -733,10 +790,9 @@ impl SdkLoadBalancing {
                 .send()
                 .await
                 .map_err(|e| classify("DescribeListeners", e))?;
-            let listener = out
-                .listeners()
-                .first()
-                .ok_or_else(|| AwsError::NotFound(format!("listener {arn}")))?;
+            let listener = out.listeners().first().ok_or_else(|| {
+                AwsError::not_found(Resource::Listener, format!("listener {arn}"))
+            })?;
             Ok(listener.default_actions().to_vec())
         }
     }
@@ -809,7 +865,12 @@ impl LoadBalancing for SdkLoadBalancing {
             .load_balancers()
             .first()
             .and_then(|lb| lb.load_balancer_arn())
-            .ok_or_else(|| AwsError::NotFound(format!("load balancer {load_balancer}")))?;
+            .ok_or_else(|| {
+                AwsError::not_found(
+                    Resource::LoadBalancer,
+                    format!("load balancer {load_balancer}"),
+                )
+            })?;
         let listeners = self
             .0
             .describe_listeners()
@@ -824,7 +885,10 @@ impl LoadBalancing for SdkLoadBalancing {
             .and_then(|l| l.listener_arn())
             .map(str::to_owned)
             .ok_or_else(|| {
-                AwsError::NotFound(format!("listener on port {port} of {load_balancer}"))
+                AwsError::not_found(
+                    Resource::Listener,
+                    format!("listener on port {port} of {load_balancer}"),
+                )
             })
     }
 
@@ -843,7 +907,9 @@ impl LoadBalancing for SdkLoadBalancing {
             .first()
             .and_then(|t| t.target_group_arn())
             .map(str::to_owned)
-            .ok_or_else(|| AwsError::NotFound(format!("target group {name}")))
+            .ok_or_else(|| {
+                AwsError::not_found(Resource::TargetGroup, format!("target group {name}"))
+            })
     }
 
     async fn forward(&self, arn: &str) -> AwsResult<Forward> {
@@ -1112,7 +1178,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, AwsError::NotFound(ref m) if m.contains("gone")),
+            matches!(err, AwsError::NotFound(_, ref m) if m.contains("gone")),
             "{err:?}"
         );
     }
@@ -1151,7 +1217,7 @@ mod tests {
         );
         let err = ecs.describe_task_definition("b:9").await.unwrap_err();
         assert!(
-            matches!(err, AwsError::NotFound(ref m) if m.contains("b:9")),
+            matches!(err, AwsError::NotFound(_, ref m) if m.contains("b:9")),
             "{err:?}"
         );
     }

@@ -36,29 +36,61 @@ pub async fn run(cli: Cli, interrupt: Interrupt) -> Exit {
     match dispatch(&cli, &printer, &interrupt).await {
         Ok(exit) => exit,
         Err(err) => {
-            let hinted =
-                |hint: &str| anyhow::Error::new(UserError::new(format!("{err:#}")).hint(hint));
-            let (err, exit) = match err.downcast_ref::<AwsError>() {
-                Some(AwsError::AccessDenied(_)) => (
-                    hinted(
-                        "check which credentials are in use (AWS_PROFILE, --profile, \
-                         AWS_ACCESS_KEY_ID; aws sts get-caller-identity) and their IAM policy",
-                    ),
-                    Exit::Failed,
-                ),
-                Some(AwsError::NoCredentials(_)) => (
-                    hinted(
-                        "set AWS_PROFILE (or pass --profile), or AWS_ACCESS_KEY_ID and \
-                         AWS_SECRET_ACCESS_KEY; in CI, assume a role (OIDC) first",
-                    ),
-                    Exit::BadInput,
-                ),
-                _ if err.downcast_ref::<UserError>().is_some() => (err, Exit::BadInput),
-                _ => (err, Exit::Failed),
-            };
+            let (err, exit) = sort_error(err, &cli);
             printer.error(&err, exit);
             exit
         }
+    }
+}
+
+/// The one mapping from an error that ended a command to its exit code and its fix. Workflows
+/// that have changed something never end here with an AWS error: they report where they left
+/// things in their outcome instead. So an AWS error here means nothing was changed.
+fn sort_error(err: anyhow::Error, cli: &Cli) -> (anyhow::Error, Exit) {
+    let hinted = |hint: String| anyhow::Error::new(UserError::new(format!("{err:#}")).hint(hint));
+    let env = cli.command.env().unwrap_or("NAME");
+    match err.downcast_ref::<AwsError>() {
+        Some(AwsError::NotFound(resource, _)) => (
+            hinted(format!(
+                "check {} of [env.{env}] in {} (or the flag that overrides it)",
+                resource.setting(),
+                cli.global.config.display()
+            )),
+            Exit::BadInput,
+        ),
+        Some(AwsError::AccessDenied(_)) => (
+            hinted(
+                "check which credentials are in use (AWS_PROFILE, --profile, \
+                 AWS_ACCESS_KEY_ID; aws sts get-caller-identity) and their IAM policy \
+                 (opsctl iam-policy ENV prints the one opsctl needs)"
+                    .into(),
+            ),
+            Exit::Failed,
+        ),
+        Some(AwsError::NoCredentials(_)) => (
+            hinted(
+                "set AWS_PROFILE (or pass --profile), or AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY; in CI, assume a role (OIDC) first"
+                    .into(),
+            ),
+            Exit::BadInput,
+        ),
+        Some(AwsError::Unreachable(_)) => (
+            hinted(format!(
+                "check the network, and the endpoint: {}",
+                cli.global
+                    .endpoint_url
+                    .clone()
+                    .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+                    .map_or_else(
+                        || "AWS's own for the region (no --endpoint-url or AWS_ENDPOINT_URL is set)".to_owned(),
+                        |url| format!("{url} (from --endpoint-url or AWS_ENDPOINT_URL)"),
+                    )
+            )),
+            Exit::Failed,
+        ),
+        _ if err.downcast_ref::<UserError>().is_some() => (err, Exit::BadInput),
+        _ => (err, Exit::Failed),
     }
 }
 
@@ -71,9 +103,22 @@ async fn load_env(cli: &Cli, name: &str) -> anyhow::Result<Env> {
     let g = &cli.global;
     let config = Config::load(&g.config)?;
     let env = config.env(name)?.clone();
+    if let Some(url) = &g.endpoint_url {
+        check_endpoint(url)?;
+    }
+    let region = g.region.clone().or_else(|| env.region.clone());
+    if region.as_deref().is_some_and(|r| r.trim().is_empty()) {
+        return Err(
+            UserError::new(format!("the region for env.{name} is empty"))
+                .hint(format!(
+                    "set region = \"us-east-1\" (say) in [env.{name}], or pass --region"
+                ))
+                .into(),
+        );
+    }
     let sdk = aws::sdk::sdk_config(&aws::sdk::Connection {
         profile: g.profile.clone(),
-        region: g.region.clone().or_else(|| env.region.clone()),
+        region,
         endpoint_url: g.endpoint_url.clone(),
     })
     .await;
@@ -88,6 +133,28 @@ async fn load_env(cli: &Cli, name: &str) -> anyhow::Result<Env> {
         config: env,
         aws: aws::sdk::clients(&sdk),
     })
+}
+
+/// An endpoint URL is `http(s)://host[:port][/path]`; anything else would fail on every call.
+fn check_endpoint(url: &str) -> Result<(), UserError> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?']).next().unwrap_or_default());
+    let port_ok = host
+        .and_then(|h| {
+            h.rsplit_once(':')
+                .filter(|(_, p)| !p.starts_with(']') && !p.contains(']'))
+        })
+        .is_none_or(|(_, p)| p.parse::<u16>().is_ok());
+    match host {
+        Some(h) if !h.is_empty() && !h.starts_with(':') && port_ok && !h.contains(' ') => Ok(()),
+        _ => Err(UserError::new(format!(
+            "--endpoint-url `{}` is not a URL opsctl can send requests to",
+            crate::input::escape(url)
+        ))
+        .hint("give a URL such as http://127.0.0.1:5000 or https://ecs.eu-west-1.amazonaws.com")),
+    }
 }
 
 /// The rolling service a command acts on: `--service`, else the env's own.

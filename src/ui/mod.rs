@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::cli::{ColorChoice, Output};
 use crate::error::{Exit, UserError};
+use crate::input::escape;
 use crate::workflows::{Event, Reporter};
 
 pub mod runbook;
@@ -65,7 +66,8 @@ impl Printer {
     pub fn finish<T: Serialize + Display>(&self, outcome: &T, exit: Exit, reporter: &CliReporter) {
         match self.output {
             Output::Text => {
-                let text = outcome.to_string();
+                // AWS's texts (events, reasons) and the user's are shown, never obeyed.
+                let text = escape(&outcome.to_string());
                 let style = if exit == Exit::Ok {
                     Style::new().green()
                 } else {
@@ -106,8 +108,10 @@ impl Printer {
 
     /// Prints an error: what went wrong and how to fix it.
     pub fn error(&self, err: &anyhow::Error, exit: Exit) {
-        let hint = err.downcast_ref::<UserError>().and_then(|u| u.hint.clone());
-        let message = format!("{err:#}");
+        let hint = err
+            .downcast_ref::<UserError>()
+            .and_then(|u| u.hint.as_deref().map(escape));
+        let message = escape(&format!("{err:#}"));
         match self.output {
             Output::Text => {
                 eprintln!("{} {message}", Style::new().red().bold().apply_to("error:"));
@@ -180,6 +184,34 @@ fn escape_annotation(text: &str) -> String {
         .replace('\n', "%0A")
 }
 
+/// The event with every text it carries from outside (AWS, the user) escaped.
+fn escaped(event: Event) -> Event {
+    match event {
+        Event::Step { step, detail } => Event::Step {
+            step,
+            detail: escape(&detail),
+        },
+        Event::Check(mut c) => {
+            c.detail = escape(&c.detail);
+            c.hint = c.hint.as_deref().map(escape);
+            Event::Check(c)
+        }
+        Event::ServiceEvent {
+            service,
+            at,
+            message,
+        } => Event::ServiceEvent {
+            service: escape(&service),
+            at,
+            message: escape(&message),
+        },
+        Event::Warning { message } => Event::Warning {
+            message: escape(&message),
+        },
+        other => other,
+    }
+}
+
 /// The CLI's [`Reporter`]: renders events as they come and keeps a log for JSON output.
 pub struct CliReporter {
     printer: Printer,
@@ -226,6 +258,7 @@ impl CliReporter {
 
 impl Reporter for CliReporter {
     fn report(&self, event: Event) {
+        let event = escaped(event);
         let dim = Style::new().dim();
         match &event {
             Event::Step { step, detail } => {

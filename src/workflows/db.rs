@@ -999,7 +999,7 @@ pub async fn restore(
     }
     let source = match aws.db.describe_instance(&instance).await {
         Ok(source) => source,
-        Err(AwsError::NotFound(_)) => return Err(not_found(env, &instance).into()),
+        Err(AwsError::NotFound(..)) => return Err(not_found(env, &instance).into()),
         Err(e) => return Err(e.into()),
     };
     if aws.db.find_instance(&target).await?.is_some() {

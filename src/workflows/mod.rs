@@ -219,7 +219,7 @@ pub async fn describe_one(
         .await
     {
         Ok(mut found) if !found.is_empty() => Ok(found.remove(0)),
-        Ok(_) | Err(crate::aws::AwsError::NotFound(_)) => Err(crate::error::UserError::new(
+        Ok(_) | Err(crate::aws::AwsError::NotFound(..)) => Err(crate::error::UserError::new(
             format!("service {service} not found in cluster {}", env.cluster),
         )
         .hint(format!(

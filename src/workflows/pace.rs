@@ -9,6 +9,14 @@ use tokio::time::Instant;
 use super::{Interrupt, Reporter};
 use crate::aws::AwsError;
 
+/// `now + d`, or a year from now where that does not fit.
+pub fn far(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
 /// Why a wait stopped before its verdict.
 pub enum Stop {
     TimedOut,
@@ -29,7 +37,9 @@ pub struct Pacer {
 impl Pacer {
     pub fn new(timeout: Duration, poll: Duration, max: Duration, interrupt: &Interrupt) -> Self {
         Pacer {
-            deadline: Instant::now() + timeout,
+            // Durations are bounded where they are parsed; saturate all the same, so no
+            // deadline can panic after a change has been made.
+            deadline: far(timeout),
             base: poll,
             interval: poll,
             max,

@@ -60,7 +60,7 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
         .await
     {
         Ok(mut found) if !found.is_empty() => found.remove(0),
-        Ok(_) | Err(AwsError::NotFound(_)) => {
+        Ok(_) | Err(AwsError::NotFound(..)) => {
             push(
                 c,
                 reporter,
@@ -202,7 +202,7 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
                     ),
                 ),
             ),
-            Err(AwsError::NotFound(_)) => push(
+            Err(AwsError::NotFound(..)) => push(
                 c,
                 reporter,
                 Check::fail(

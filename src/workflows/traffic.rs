@@ -219,9 +219,11 @@ fn not_found_is_bad_input<T>(
 ) -> anyhow::Result<T> {
     match result {
         Ok(v) => Ok(v),
-        Err(AwsError::NotFound(what)) | Err(AwsError::Invalid(what)) => Err(UserError::new(what)
-            .hint(format!("check env.{env}.bluegreen.{key} in opsctl.toml"))
-            .into()),
+        Err(AwsError::NotFound(_, what)) | Err(AwsError::Invalid(what)) => {
+            Err(UserError::new(what)
+                .hint(format!("check env.{env}.bluegreen.{key} in opsctl.toml"))
+                .into())
+        }
         Err(e) => Err(e.into()),
     }
 }

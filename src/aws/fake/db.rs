@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::{FakeAws, at};
 use crate::aws::{
-    AutoScaling, AwsError, AwsResult, Database, DbInstance, DbSnapshot, RestoreSettings,
+    AutoScaling, AwsError, AwsResult, Database, DbInstance, DbSnapshot, Resource, RestoreSettings,
     ScalingBounds,
 };
 
@@ -254,7 +254,7 @@ impl Database for FakeAws {
     async fn describe_instance(&self, id: &str) -> AwsResult<DbInstance> {
         self.find_instance(id)
             .await?
-            .ok_or_else(|| AwsError::NotFound(format!("RDS instance {id}")))
+            .ok_or_else(|| AwsError::not_found(Resource::DbInstance, format!("RDS instance {id}")))
     }
 
     async fn find_instance(&self, id: &str) -> AwsResult<Option<DbInstance>> {
@@ -275,7 +275,10 @@ impl Database for FakeAws {
         let created_at = Some(at(self.epoch, now));
         let mut s = self.state.lock().unwrap();
         let Some(source) = s.db.instances.get(instance) else {
-            return Err(AwsError::NotFound(format!("RDS instance {instance}")));
+            return Err(AwsError::not_found(
+                Resource::DbInstance,
+                format!("RDS instance {instance}"),
+            ));
         };
         if s.db.snapshots.contains_key(snapshot) {
             return Err(AwsError::Invalid(format!(
@@ -334,10 +337,9 @@ impl Database for FakeAws {
         let source = {
             let mut s = self.state.lock().unwrap();
             s.db.advance(Instant::now());
-            let snap =
-                s.db.snapshots
-                    .get(snapshot)
-                    .ok_or_else(|| AwsError::NotFound(format!("snapshot {snapshot}")))?;
+            let snap = s.db.snapshots.get(snapshot).ok_or_else(|| {
+                AwsError::not_found(Resource::DbSnapshot, format!("snapshot {snapshot}"))
+            })?;
             if snap.snapshot.status != "available" {
                 return Err(AwsError::Invalid(format!(
                     "snapshot {snapshot} is {}",
@@ -346,7 +348,8 @@ impl Database for FakeAws {
             }
             s.db.instances.get(&snap.snapshot.instance).cloned()
         };
-        let source = source.ok_or_else(|| AwsError::NotFound("the snapshot's instance".into()))?;
+        let source = source
+            .ok_or_else(|| AwsError::not_found(Resource::DbInstance, "the snapshot's instance"))?;
         self.new_instance(settings, &source)
     }
 
@@ -357,9 +360,9 @@ impl Database for FakeAws {
         settings: &RestoreSettings,
     ) -> AwsResult<DbInstance> {
         self.record("rds:RestoreDBInstanceToPointInTime");
-        let instance = self
-            .db_instance(source)
-            .ok_or_else(|| AwsError::NotFound(format!("RDS instance {source}")))?;
+        let instance = self.db_instance(source).ok_or_else(|| {
+            AwsError::not_found(Resource::DbInstance, format!("RDS instance {source}"))
+        })?;
         if let (Some(t), Some(earliest), Some(latest)) = (
             time,
             instance.earliest_restorable,

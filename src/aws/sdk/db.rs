@@ -10,7 +10,7 @@ use jiff::Timestamp;
 
 use super::{classify, ts};
 use crate::aws::{
-    AutoScaling, AwsError, AwsResult, Database, DbInstance, DbSnapshot, RestoreSettings,
+    AutoScaling, AwsError, AwsResult, Database, DbInstance, DbSnapshot, Resource, RestoreSettings,
     ScalingBounds,
 };
 
@@ -168,10 +168,9 @@ impl SdkDatabase {
 #[async_trait]
 impl Database for SdkDatabase {
     async fn describe_instance(&self, id: &str) -> AwsResult<DbInstance> {
-        let mut instance = self
-            .find_instance(id)
-            .await?
-            .ok_or_else(|| AwsError::NotFound(format!("RDS instance {id}")))?;
+        let mut instance = self.find_instance(id).await?.ok_or_else(|| {
+            AwsError::not_found(Resource::DbInstance, format!("RDS instance {id}"))
+        })?;
         if instance.backup_retention_days > 0 {
             instance.earliest_restorable = self.earliest_restorable(id).await?;
         } else {
@@ -216,7 +215,7 @@ impl Database for SdkDatabase {
             .await
             .map_err(|e| match e.as_service_error() {
                 Some(se) if se.is_db_instance_not_found_fault() => {
-                    AwsError::NotFound(format!("RDS instance {instance}"))
+                    AwsError::not_found(Resource::DbInstance, format!("RDS instance {instance}"))
                 }
                 Some(se) if se.is_db_snapshot_already_exists_fault() => {
                     AwsError::Invalid(format!("a snapshot named {snapshot} already exists"))
@@ -279,7 +278,7 @@ impl Database for SdkDatabase {
                 .await
                 .map_err(|e| match e.as_service_error() {
                     Some(se) if se.is_db_snapshot_not_found_fault() => {
-                        AwsError::NotFound(format!("snapshot {snapshot}"))
+                        AwsError::not_found(Resource::DbSnapshot, format!("snapshot {snapshot}"))
                     }
                     Some(se) if se.is_db_instance_already_exists_fault() => {
                         AwsError::Invalid(format!("an instance named {} already exists", s.target))
@@ -312,7 +311,7 @@ impl Database for SdkDatabase {
                 .await
                 .map_err(|e| match e.as_service_error() {
                     Some(se) if se.is_db_instance_not_found_fault() => {
-                        AwsError::NotFound(format!("RDS instance {source}"))
+                        AwsError::not_found(Resource::DbInstance, format!("RDS instance {source}"))
                     }
                     Some(se) if se.is_db_instance_already_exists_fault() => {
                         AwsError::Invalid(format!("an instance named {} already exists", s.target))
