@@ -66,8 +66,17 @@ struct FakeService {
     target_group: String,
 }
 
+/// A call that answers with an error (`FakeAws::fail`).
+struct Fault {
+    call: String,
+    after: usize,
+    left: u32,
+    error: AwsError,
+}
+
 #[derive(Default)]
 struct State {
+    faults: Vec<Fault>,
     services: BTreeMap<String, FakeService>,
     task_defs: Vec<TaskDefinition>,
     images: BTreeMap<(String, String), Image>,
@@ -422,8 +431,31 @@ impl FakeAws {
         );
     }
 
-    fn record(&self, call: &str) {
-        self.state.lock().unwrap().calls.push(call.to_owned());
+    /// Records a call, and answers it with a fault where one is set for it.
+    fn record(&self, call: &str) -> AwsResult<()> {
+        let mut s = self.state.lock().unwrap();
+        s.calls.push(call.to_owned());
+        let seen = s.calls.iter().filter(|c| *c == call).count();
+        if let Some(f) = s
+            .faults
+            .iter_mut()
+            .find(|f| f.call == call && seen > f.after && f.left != 0)
+        {
+            f.left = f.left.saturating_sub(1);
+            return Err(f.error.clone());
+        }
+        Ok(())
+    }
+
+    /// Calls of `call` after its first `after` answer `error`, `times` times (`u32::MAX`:
+    /// always). Calls are named as IAM names them (`elbv2:ModifyListener`).
+    pub fn fail(&self, call: &str, after: usize, times: u32, error: AwsError) {
+        self.state.lock().unwrap().faults.push(Fault {
+            call: call.to_owned(),
+            after,
+            left: times,
+            error,
+        });
     }
 }
 
@@ -701,7 +733,7 @@ impl Ecs for FakeAws {
         _cluster: &str,
         services: &[String],
     ) -> AwsResult<Vec<Service>> {
-        self.record("ecs:DescribeServices");
+        self.record("ecs:DescribeServices")?;
         let mut s = self.state.lock().unwrap();
         if s.throttle > 0 {
             s.throttle -= 1;
@@ -720,7 +752,7 @@ impl Ecs for FakeAws {
     }
 
     async fn describe_task_definition(&self, task_definition: &str) -> AwsResult<TaskDefinition> {
-        self.record("ecs:DescribeTaskDefinition");
+        self.record("ecs:DescribeTaskDefinition")?;
         let s = self.state.lock().unwrap();
         s.task_defs
             .iter()
@@ -735,7 +767,7 @@ impl Ecs for FakeAws {
     }
 
     async fn list_task_definitions(&self, family: &str) -> AwsResult<Vec<String>> {
-        self.record("ecs:ListTaskDefinitions");
+        self.record("ecs:ListTaskDefinitions")?;
         let s = self.state.lock().unwrap();
         let mut tds: Vec<&TaskDefinition> = s
             .task_defs
@@ -753,7 +785,7 @@ impl Ecs for FakeAws {
         image: &str,
         tags: &BTreeMap<String, String>,
     ) -> AwsResult<TaskDefinition> {
-        self.record("ecs:RegisterTaskDefinition");
+        self.record("ecs:RegisterTaskDefinition")?;
         let mut s = self.state.lock().unwrap();
         let mut td = s
             .task_defs
@@ -787,7 +819,7 @@ impl Ecs for FakeAws {
         service: &str,
         task_definition: &str,
     ) -> AwsResult<Service> {
-        self.record("ecs:UpdateService");
+        self.record("ecs:UpdateService")?;
         let mut s = self.state.lock().unwrap();
         let now = Instant::now();
         advance(&mut s, now, self.epoch);
@@ -802,7 +834,7 @@ impl Ecs for FakeAws {
         task_definition: &str,
         desired: i32,
     ) -> AwsResult<Service> {
-        self.record("ecs:UpdateService");
+        self.record("ecs:UpdateService")?;
         let mut s = self.state.lock().unwrap();
         let now = Instant::now();
         advance(&mut s, now, self.epoch);
@@ -817,7 +849,7 @@ impl Ecs for FakeAws {
         service: &str,
         desired: i32,
     ) -> AwsResult<Service> {
-        self.record("ecs:UpdateService");
+        self.record("ecs:UpdateService")?;
         let mut s = self.state.lock().unwrap();
         s.services.get_mut(service).unwrap().desired = desired;
         Ok(view(&s, &s.services[service]))
@@ -828,7 +860,7 @@ impl Ecs for FakeAws {
         arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> AwsResult<()> {
-        self.record("ecs:TagResource");
+        self.record("ecs:TagResource")?;
         let mut s = self.state.lock().unwrap();
         let td = s
             .task_defs
@@ -845,7 +877,7 @@ impl Ecs for FakeAws {
         service: &str,
         _limit: usize,
     ) -> AwsResult<Vec<StoppedTask>> {
-        self.record("ecs:ListTasks");
+        self.record("ecs:ListTasks")?;
         let s = self.state.lock().unwrap();
         let svc = &s.services[service];
         Ok(svc
@@ -866,7 +898,7 @@ impl Ecs for FakeAws {
 #[async_trait]
 impl Registry for FakeAws {
     async fn find_image(&self, repository: &str, tag: &str) -> AwsResult<Option<Image>> {
-        self.record("ecr:DescribeImages");
+        self.record("ecr:DescribeImages")?;
         let s = self.state.lock().unwrap();
         if !s.images.keys().any(|(r, _)| r == repository) {
             return Err(AwsError::not_found(
@@ -881,7 +913,7 @@ impl Registry for FakeAws {
 #[async_trait]
 impl Secrets for FakeAws {
     async fn secret_exists(&self, id: &str) -> AwsResult<bool> {
-        self.record("secretsmanager:DescribeSecret");
+        self.record("secretsmanager:DescribeSecret")?;
         Ok(self.state.lock().unwrap().secrets.contains(id))
     }
 }
@@ -895,13 +927,13 @@ impl Monitoring for FakeAws {
         _start: Timestamp,
         _end: Timestamp,
     ) -> AwsResult<TargetGroupMetrics> {
-        self.record("cloudwatch:GetMetricData");
+        self.record("cloudwatch:GetMetricData")?;
         let s = self.state.lock().unwrap();
         Ok(s.metrics.get(target_group_arn).copied().unwrap_or_default())
     }
 
     async fn alarms(&self, names: &[String]) -> AwsResult<Vec<Alarm>> {
-        self.record("cloudwatch:DescribeAlarms");
+        self.record("cloudwatch:DescribeAlarms")?;
         let mut s = self.state.lock().unwrap();
         advance(&mut s, Instant::now(), self.epoch);
         Ok(names
@@ -916,7 +948,7 @@ impl Monitoring for FakeAws {
         _service: &str,
         _version: &str,
     ) -> AwsResult<()> {
-        self.record("cloudwatch:PutMetricData");
+        self.record("cloudwatch:PutMetricData")?;
         Ok(())
     }
 }
@@ -924,7 +956,7 @@ impl Monitoring for FakeAws {
 #[async_trait]
 impl LoadBalancing for FakeAws {
     async fn target_health(&self, target_group_arn: &str) -> AwsResult<Vec<TargetHealth>> {
-        self.record("elbv2:DescribeTargetHealth");
+        self.record("elbv2:DescribeTargetHealth")?;
         let mut s = self.state.lock().unwrap();
         advance(&mut s, Instant::now(), self.epoch);
         let Some(svc) = s
@@ -952,7 +984,7 @@ impl LoadBalancing for FakeAws {
     }
 
     async fn find_listener(&self, load_balancer: &str, port: i32) -> AwsResult<String> {
-        self.record("elbv2:DescribeListeners");
+        self.record("elbv2:DescribeListeners")?;
         if load_balancer == "prod-alb" && port == 80 {
             Ok(LISTENER.into())
         } else {
@@ -964,7 +996,7 @@ impl LoadBalancing for FakeAws {
     }
 
     async fn target_group_arn(&self, name: &str) -> AwsResult<String> {
-        self.record("elbv2:DescribeTargetGroups");
+        self.record("elbv2:DescribeTargetGroups")?;
         let s = self.state.lock().unwrap();
         s.services
             .values()
@@ -976,7 +1008,7 @@ impl LoadBalancing for FakeAws {
     }
 
     async fn forward(&self, arn: &str) -> AwsResult<Forward> {
-        self.record("elbv2:DescribeListeners");
+        self.record("elbv2:DescribeListeners")?;
         let s = self.state.lock().unwrap();
         match &s.listener {
             Some((a, weights)) if a == arn => Ok(Forward {
@@ -991,7 +1023,7 @@ impl LoadBalancing for FakeAws {
     }
 
     async fn set_weights(&self, arn: &str, weights: &[(String, i32)]) -> AwsResult<()> {
-        self.record("elbv2:ModifyListener");
+        self.record("elbv2:ModifyListener")?;
         let mut s = self.state.lock().unwrap();
         assert!(
             weights.iter().map(|(_, w)| w).sum::<i32>() > 0,

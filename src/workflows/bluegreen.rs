@@ -63,7 +63,10 @@ pub async fn deploy(
     out.checks = report.checks.clone();
     let passed = report.passed();
     let Some(Context {
-        container, image, ..
+        container,
+        image,
+        current: idle_current,
+        ..
     }) = report.context
     else {
         return done(out);
@@ -143,8 +146,11 @@ pub async fn deploy(
     if deploy::snapshot_first(aws, env, opts, reporter, interrupt, &mut out).await {
         return done(out);
     }
+    if deploy::before_first_change(interrupt, &mut out) {
+        return done(out);
+    }
 
-    let (new, updated) = deploy::roll_out(
+    let (new, updated) = match deploy::roll_out(
         aws,
         env,
         &idle_side.service,
@@ -155,8 +161,17 @@ pub async fn deploy(
         opts,
         reporter,
     )
-    .await?;
+    .await
+    {
+        Ok(done) => done,
+        Err(e) => {
+            e.report(aws, &idle_side.service, &idle_current, reporter, &mut out)
+                .await;
+            return done(out);
+        }
+    };
     out.to = Some(Revision::of(&new, &container));
+    out.points_at = Some(new.short());
     if opts.no_wait {
         out.result = Result::Started;
         out.next = vec![
@@ -169,6 +184,9 @@ pub async fn deploy(
         return done(out);
     }
 
+    // From here on the idle colour runs, or rolls out, the new revision. Until traffic moves,
+    // a failure puts the idle colour back on what it ran (and waits for that to settle, so
+    // that exit 3 means the instant way back is there again); after, traffic moves back.
     reporter.step(
         "wait",
         format!("waiting for {idle} to run {} everywhere", new.short()),
@@ -185,34 +203,56 @@ pub async fn deploy(
         reporter,
         interrupt,
     )
-    .await?;
-    let verdict = waited.verdict();
-    let reason = waited.services[0].reason.clone();
-    out.wait = Some(waited);
-    match verdict {
-        Verdict::Stable => {}
-        Verdict::Interrupted => {
-            out.result = Result::Interrupted;
-            out.reason = Some(format!("stopped waiting; traffic is still on {live}"));
-            out.next = vec![
-                format!(
-                    "opsctl wait-stable {} --service {}",
-                    env.name, idle_side.service
-                ),
-                format!("opsctl traffic {} --to {idle}", env.name),
-            ];
-            return done(out);
+    .await;
+    let failure = match waited {
+        Err(e) => Some(deploy::Failure::Error(format!("{e:#}"))),
+        Ok(waited) => {
+            let verdict = waited.verdict();
+            let reason = waited.services[0].reason.clone();
+            out.wait = Some(waited);
+            match verdict {
+                Verdict::Stable => None,
+                Verdict::Interrupted => {
+                    out.result = Result::Interrupted;
+                    out.reason = Some(format!("stopped waiting; traffic is still on {live}"));
+                    out.next = vec![
+                        format!(
+                            "opsctl wait-stable {} --service {}",
+                            env.name, idle_side.service
+                        ),
+                        format!("opsctl traffic {} --to {idle}", env.name),
+                    ];
+                    return done(out);
+                }
+                Verdict::Failed => Some(deploy::Failure::Rollout(reason)),
+                Verdict::TimedOut => Some(deploy::Failure::TimedOut),
+            }
         }
-        Verdict::Failed | Verdict::TimedOut => {
-            deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
-            out.result = Result::RolledBack;
-            out.reason = Some(format!(
-                "{} on {idle}; traffic never left {live} ({})",
-                reason.unwrap_or_else(|| "the new colour did not become stable".into()),
-                super::version_of(&base, &container)
-            ));
-            return done(out);
-        }
+    };
+    if let Some(failure) = failure {
+        deploy::settle(
+            aws,
+            env,
+            &idle_side.service,
+            &idle_current,
+            &new,
+            &updated,
+            &container,
+            failure,
+            opts,
+            reporter,
+            interrupt,
+            &mut out,
+        )
+        .await;
+        out.reason = Some(format!(
+            "{} on {idle}; traffic never left {live} ({})",
+            out.reason
+                .as_deref()
+                .unwrap_or("the new colour did not become stable"),
+            super::version_of(&base, &container)
+        ));
+        return done(out);
     }
 
     let switched = traffic::switch_confirmed(
@@ -228,9 +268,30 @@ pub async fn deploy(
         reporter,
         interrupt,
     )
-    .await?;
+    .await;
+    let switched = match switched {
+        Ok(switched) => switched,
+        Err(e) => {
+            // The checks before the first step failed to run: no weight moved.
+            deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
+            out.result = Result::Failed;
+            out.reason = Some(format!(
+                "{e:#}; traffic never left {live}, and {idle} runs {}",
+                new.short()
+            ));
+            out.next = vec![
+                format!(
+                    "opsctl traffic {} --to {idle}   # try the switch again",
+                    env.name
+                ),
+                format!("opsctl status {}", env.name),
+            ];
+            return done(out);
+        }
+    };
     let result = switched.result;
     let switch_reason = switched.reason.clone();
+    let weights_now = switched.after;
     out.traffic = Some(switched);
     match result {
         SwitchResult::Switched => {}
@@ -238,6 +299,16 @@ pub async fn deploy(
             deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
             out.result = Result::Interrupted;
             out.reason = Some(format!("interrupted; traffic restored to {live}"));
+            return done(out);
+        }
+        SwitchResult::Failed => {
+            deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
+            out.result = Result::Failed;
+            out.reason = Some(format!(
+                "{}; the weights are {weights_now}",
+                switch_reason.unwrap_or_else(|| "the switch failed".into())
+            ));
+            out.next = vec![format!("opsctl status {}", env.name)];
             return done(out);
         }
         _ => {
@@ -251,7 +322,10 @@ pub async fn deploy(
         }
     }
 
-    match deploy::bake(aws, env, reporter, interrupt).await? {
+    let baked = deploy::bake(aws, env, reporter, interrupt)
+        .await
+        .unwrap_or_else(|e| Bake::Alarm(format!("could not watch the alarms: {e:#}")));
+    match baked {
         Bake::Passed => {
             deploy::tag_outcome(aws, &new, tags::SUCCEEDED, reporter).await;
             out.result = Result::Deployed;
@@ -267,13 +341,26 @@ pub async fn deploy(
             ];
         }
         Bake::Alarm(why) => {
-            let weights = traffic::move_all(aws, &pair, live, reporter).await?;
-            if let Some(t) = out.traffic.as_mut() {
-                t.after = weights;
-            }
             deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
-            out.result = Result::RolledBack;
-            out.reason = Some(format!("{why}; traffic moved back to {live}"));
+            match traffic::move_all(aws, &pair, live, reporter).await {
+                Ok(weights) => {
+                    if let Some(t) = out.traffic.as_mut() {
+                        t.after = weights;
+                    }
+                    out.result = Result::RolledBack;
+                    out.reason = Some(format!("{why}; traffic moved back to {live}"));
+                }
+                Err(e) => {
+                    out.result = Result::Failed;
+                    out.reason = Some(format!(
+                        "{why}; moving traffic back to {live} failed: {e:#}; the weights are {weights_now}"
+                    ));
+                    out.next = vec![format!(
+                        "opsctl rollback {}   # traffic back to {live}",
+                        env.name
+                    )];
+                }
+            }
         }
         Bake::Interrupted => {
             out.result = Result::Interrupted;

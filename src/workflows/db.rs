@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::pace::{Pacer, Stop};
+use super::pace::{Pacer, Shown, Stop};
 use super::{Event, Interrupt, Reporter};
 use crate::aws::{Aws, AwsError, DbInstance, DbSnapshot, RestoreSettings};
 use crate::config::EnvConfig;
@@ -508,10 +508,7 @@ async fn wait_for_snapshot(
     interrupt: &Interrupt,
 ) -> anyhow::Result<()> {
     let what = format!("snapshot {}", out.snapshot_id);
-    reporter.report(Event::WaitStart {
-        what: what.clone(),
-        timeout_secs: opts.timeout.as_secs(),
-    });
+    let shown = Shown::start(reporter, what.clone(), opts.timeout);
     let mut pacer = Pacer::new(opts.timeout, opts.poll, MAX_POLL, interrupt);
     let id = out.snapshot_id.clone();
     let polled = poll_until(
@@ -539,7 +536,7 @@ async fn wait_for_snapshot(
         },
     )
     .await;
-    reporter.report(Event::WaitEnd);
+    drop(shown);
     let result = match polled? {
         Polled::Settled(result) => result,
         Polled::Vanished => {
@@ -1158,10 +1155,7 @@ async fn wait_for_instance(
     interrupt: &Interrupt,
 ) -> anyhow::Result<()> {
     let target = out.target.clone();
-    reporter.report(Event::WaitStart {
-        what: format!("{target} to be available"),
-        timeout_secs: opts.timeout.as_secs(),
-    });
+    let shown = Shown::start(reporter, format!("{target} to be available"), opts.timeout);
     let mut pacer = Pacer::new(opts.timeout, opts.poll, MAX_POLL, interrupt);
     let mut last_status = out.instance.as_ref().map(|i| i.status.clone());
     let polled = poll_until(
@@ -1187,7 +1181,7 @@ async fn wait_for_instance(
         },
     )
     .await;
-    reporter.report(Event::WaitEnd);
+    drop(shown);
     let result = match polled? {
         Polled::Settled(result) => result,
         Polled::Vanished => {

@@ -8,6 +8,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::db;
+use super::pace::{Pacer, Shown, Stop};
 use super::preflight::{self, Context};
 use super::traffic::{Colour, TrafficOutcome};
 use super::wait::{self, Verdict, WaitOutcome, short_td};
@@ -137,6 +138,10 @@ pub struct DeployOutcome {
     pub wait: Option<WaitOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<RollbackReport>,
+    /// The revision opsctl last pointed the service at, once it changed anything: where a
+    /// failed deploy left it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub points_at: Option<String>,
     /// Blue/green: the colour deployed to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub colour: Option<Colour>,
@@ -168,6 +173,7 @@ impl DeployOutcome {
             plan: None,
             wait: None,
             rollback: None,
+            points_at: None,
             snapshot: None,
             colour: None,
             traffic: None,
@@ -439,18 +445,73 @@ pub async fn deploy(
     if snapshot_first(aws, env, opts, reporter, interrupt, &mut out).await {
         return done(out);
     }
+    if before_first_change(interrupt, &mut out) {
+        return done(out);
+    }
 
-    let (new, updated) = roll_out(
+    let (new, updated) = match roll_out(
         aws, env, service, &current, &container, &image.uri, None, opts, reporter,
     )
-    .await?;
+    .await
+    {
+        Ok(done) => done,
+        Err(e) => {
+            e.report(aws, service, &current, reporter, &mut out).await;
+            return done(out);
+        }
+    };
     out.to = Some(Revision::of(&new, &container));
+    out.points_at = Some(new.short());
     if opts.no_wait {
         out.result = Result::Started;
         out.next = vec![format!("opsctl wait-stable {}", env.name)];
         return done(out);
     }
 
+    // From here on the service runs, or is rolling out, the new revision: every way out, an
+    // AWS error included, goes through `settle`, which rolls back or says where things stand.
+    let followed = follow(
+        aws, env, service, &new, &updated, opts, reporter, interrupt, &mut out,
+    )
+    .await
+    .unwrap_or_else(|e| Failure::Error(format!("{e:#}")));
+    settle(
+        aws, env, service, &current, &new, &updated, &container, followed, opts, reporter,
+        interrupt, &mut out,
+    )
+    .await;
+    done(out)
+}
+
+/// How following a rollout ended, short of a verdict on the deploy.
+pub(crate) enum Failure {
+    /// Stable and baked: the deploy succeeded.
+    None,
+    /// Ctrl-C while waiting or baking.
+    Interrupted,
+    /// The rollout failed (ECS says FAILED, or rolled it back itself).
+    Rollout(Option<String>),
+    /// The rollout did not settle within the timeout.
+    TimedOut,
+    /// An alarm fired during the bake; the rollout had completed.
+    Bake(String),
+    /// An AWS call failed for good while following the rollout.
+    Error(String),
+}
+
+/// Waits for the service to run `new` everywhere, then bakes.
+#[allow(clippy::too_many_arguments)]
+async fn follow(
+    aws: &Aws,
+    env: &EnvConfig,
+    service: &str,
+    new: &TaskDefinition,
+    updated: &crate::aws::Service,
+    opts: &Options,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+    out: &mut DeployOutcome,
+) -> anyhow::Result<Failure> {
     reporter.step(
         "wait",
         format!("waiting for {service} to run {} everywhere", new.short()),
@@ -458,37 +519,53 @@ pub async fn deploy(
     let waited = wait::wait(
         aws,
         &env.cluster,
-        vec![wait::Target::revision(service, &new.arn, Some(&updated))],
+        vec![wait::Target::revision(service, &new.arn, Some(updated))],
         &wait::Options::new(opts.timeout, opts.poll),
         reporter,
         interrupt,
     )
     .await?;
     let verdict = waited.verdict();
-    let ecs_now_runs = waited.services[0].now_running.clone();
-    let mut reason = waited.services[0].reason.clone();
+    let reason = waited.services[0].reason.clone();
     out.wait = Some(waited);
+    Ok(match verdict {
+        Verdict::Stable => match bake(aws, env, reporter, interrupt).await? {
+            Bake::Passed => Failure::None,
+            Bake::Alarm(why) => Failure::Bake(why),
+            Bake::Interrupted => Failure::Interrupted,
+        },
+        Verdict::Interrupted => Failure::Interrupted,
+        Verdict::Failed => Failure::Rollout(reason),
+        Verdict::TimedOut => Failure::TimedOut,
+    })
+}
 
-    let verdict = if verdict == Verdict::Stable {
-        match bake(aws, env, reporter, interrupt).await? {
-            Bake::Passed => Verdict::Stable,
-            Bake::Alarm(why) => {
-                reason = Some(why);
-                Verdict::Failed
-            }
-            Bake::Interrupted => Verdict::Interrupted,
-        }
-    } else {
-        verdict
-    };
-
-    match verdict {
-        Verdict::Stable => {
-            tag_outcome(aws, &new, tags::SUCCEEDED, reporter).await;
+/// The one way out of a deploy that changed the service: record the outcome, and on failure
+/// roll back (or, with `--no-rollback`, say what ECS will do) and report where it ended.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn settle(
+    aws: &Aws,
+    env: &EnvConfig,
+    service: &str,
+    current: &TaskDefinition,
+    new: &TaskDefinition,
+    updated: &crate::aws::Service,
+    container: &str,
+    failure: Failure,
+    opts: &Options,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+    out: &mut DeployOutcome,
+) {
+    let timed_out = matches!(failure, Failure::TimedOut);
+    let rollout_failed = matches!(failure, Failure::Rollout(_));
+    let reason = match failure {
+        Failure::None => {
+            tag_outcome(aws, new, tags::SUCCEEDED, reporter).await;
             out.result = Result::Deployed;
-            return done(out);
+            return;
         }
-        Verdict::Interrupted => {
+        Failure::Interrupted => {
             out.result = Result::Interrupted;
             out.reason = Some(format!(
                 "stopped waiting; {service} may still be rolling out {}",
@@ -502,14 +579,17 @@ pub async fn deploy(
                     current.short()
                 ),
             ];
-            return done(out);
+            return;
         }
-        Verdict::Failed | Verdict::TimedOut => {}
-    }
-    tag_outcome(aws, &new, tags::FAILED, reporter).await;
-    out.reason = reason;
+        Failure::Rollout(reason) => reason,
+        Failure::TimedOut => Some("the timeout passed before the service was stable".into()),
+        Failure::Bake(why) => Some(why),
+        Failure::Error(e) => Some(format!("{e}; stopped following the rollout")),
+    };
+    tag_outcome(aws, new, tags::FAILED, reporter).await;
+    out.reason = reason.or_else(|| out.reason.take());
     if opts.no_rollback {
-        out.result = if verdict == Verdict::TimedOut {
+        out.result = if timed_out {
             Result::TimedOut
         } else {
             Result::Failed
@@ -522,19 +602,33 @@ pub async fn deploy(
             ),
             format!("opsctl status {}", env.name),
         ];
-        return done(out);
+        return;
     }
 
     // Roll back to where we started. If ECS's circuit breaker already did, or is about to
     // (its rollback is on and the rollout FAILED), follow its deployment instead of starting
-    // a second one.
+    // a second one. After a bake alarm or an error the rollout had not failed, so no
+    // breaker is coming: roll back at once.
+    let ecs_now_runs = out
+        .wait
+        .as_ref()
+        .and_then(|w| w.services.first())
+        .and_then(|s| s.now_running.clone());
     let breaker_rolls_back = updated
         .circuit_breaker
         .is_some_and(|cb| cb.enable && cb.rollback);
     let by_ecs = ecs_now_runs.as_deref() == Some(current.arn.as_str())
         || (breaker_rolls_back
-            && verdict == Verdict::Failed
-            && ecs_rollback_started(aws, &env.cluster, service, &current.arn, interrupt).await?);
+            && rollout_failed
+            && ecs_rollback_started(
+                aws,
+                &env.cluster,
+                service,
+                &current.arn,
+                reporter,
+                interrupt,
+            )
+            .await);
     reporter.step(
         "rollback",
         if by_ecs {
@@ -549,12 +643,31 @@ pub async fn deploy(
     let rolled = if by_ecs {
         None
     } else {
-        Some(
-            aws.ecs
-                .update_task_definition(&env.cluster, service, &current.arn)
-                .await?,
-        )
+        match aws
+            .ecs
+            .update_task_definition(&env.cluster, service, &current.arn)
+            .await
+        {
+            Ok(svc) => Some(svc),
+            Err(e) => {
+                out.result = Result::Failed;
+                out.reason = Some(format!(
+                    "{}; the rollback failed too: {e}",
+                    out.reason.as_deref().unwrap_or("the deploy failed")
+                ));
+                out.next = vec![
+                    format!(
+                        "opsctl rollback {}      # try again to go back to {}",
+                        env.name,
+                        current.short()
+                    ),
+                    format!("opsctl status {}", env.name),
+                ];
+                return;
+            }
+        }
     };
+    out.points_at = Some(current.short());
     let rb_wait = wait::wait(
         aws,
         &env.cluster,
@@ -567,11 +680,28 @@ pub async fn deploy(
         reporter,
         interrupt,
     )
-    .await?;
+    .await;
+    let rb_wait = match rb_wait {
+        Ok(w) => w,
+        Err(e) => {
+            tag_outcome(aws, new, tags::ROLLED_BACK, reporter).await;
+            out.result = Result::Failed;
+            out.reason = Some(format!(
+                "{}; {service} was pointed back at {}, but following that rollback failed: {e:#}",
+                out.reason.as_deref().unwrap_or("the deploy failed"),
+                current.short()
+            ));
+            out.next = vec![format!(
+                "opsctl wait-stable {}   # see the rollback settle",
+                env.name
+            )];
+            return;
+        }
+    };
     let rb_verdict = rb_wait.verdict();
-    tag_outcome(aws, &new, tags::ROLLED_BACK, reporter).await;
+    tag_outcome(aws, new, tags::ROLLED_BACK, reporter).await;
     out.rollback = Some(RollbackReport {
-        to: Revision::of(&current, &container),
+        to: Revision::of(current, container),
         by_ecs,
         wait: rb_wait,
     });
@@ -584,48 +714,109 @@ pub async fn deploy(
     if out.result != Result::RolledBack {
         out.next = vec![format!("opsctl status {}", env.name)];
     }
-    done(out)
+}
+
+/// Ctrl-C pressed before the first change: stop with nothing changed. True when it was.
+pub(crate) fn before_first_change(interrupt: &Interrupt, out: &mut DeployOutcome) -> bool {
+    if !interrupt.is_raised() {
+        return false;
+    }
+    out.result = Result::Interrupted;
+    out.reason = Some("interrupted before any change; nothing changed".into());
+    true
 }
 
 /// How long ECS gets to start its circuit-breaker rollback before opsctl starts its own.
 const ECS_ROLLBACK_GRACE: Duration = Duration::from_secs(30);
 
-/// Waits (briefly) for ECS's circuit breaker to start its rollback to `previous`.
+/// Waits (briefly, through the pacer) for ECS's circuit breaker to start its rollback to
+/// `previous`. An error or Ctrl-C is a "no": opsctl then rolls back itself.
 async fn ecs_rollback_started(
     aws: &Aws,
     cluster: &str,
     service: &str,
     previous: &str,
+    reporter: &dyn Reporter,
     interrupt: &Interrupt,
-) -> anyhow::Result<bool> {
-    let deadline = Instant::now() + ECS_ROLLBACK_GRACE;
-    let mut interrupt = interrupt.clone();
+) -> bool {
+    let mut pacer = Pacer::new(
+        ECS_ROLLBACK_GRACE,
+        Duration::from_secs(1),
+        Duration::from_secs(5),
+        interrupt,
+    );
     loop {
-        let svc = aws
+        match aws
             .ecs
             .describe_services(cluster, &[service.to_owned()])
-            .await?
-            .into_iter()
-            .next();
-        if svc
-            .as_ref()
-            .and_then(|s| s.primary())
-            .is_some_and(|p| p.task_definition == previous)
+            .await
         {
-            return Ok(true);
+            Ok(found) => {
+                pacer.answered();
+                if found
+                    .first()
+                    .and_then(|s| s.primary())
+                    .is_some_and(|p| p.task_definition == previous)
+                {
+                    return true;
+                }
+            }
+            Err(e) => {
+                if pacer.failed("DescribeServices", e, reporter).is_err() {
+                    return false;
+                }
+            }
         }
-        if Instant::now() >= deadline {
-            return Ok(false);
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = interrupt.raised() => return Ok(false),
+        if pacer.nap().await.is_some() {
+            return false;
         }
     }
 }
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// How a roll-out step failed: before anything changed, or once the revision existed.
+pub(crate) enum RollOutError {
+    /// RegisterTaskDefinition failed: nothing changed.
+    Register(crate::aws::AwsError),
+    /// The revision was registered, but UpdateService failed: the service is as it was.
+    Update {
+        new: TaskDefinition,
+        err: crate::aws::AwsError,
+    },
+}
+
+impl RollOutError {
+    /// Records the failure in the outcome, and tags a revision no service will run as such.
+    pub(crate) async fn report(
+        self,
+        aws: &Aws,
+        service: &str,
+        current: &TaskDefinition,
+        reporter: &dyn Reporter,
+        out: &mut DeployOutcome,
+    ) {
+        out.result = Result::Failed;
+        out.points_at = Some(current.short());
+        out.reason = Some(match self {
+            RollOutError::Register(err) => {
+                format!(
+                    "{err}; nothing changed: {service} still runs {}",
+                    current.short()
+                )
+            }
+            RollOutError::Update { new, err } => {
+                tag_outcome(aws, &new, tags::NOT_DEPLOYED, reporter).await;
+                format!(
+                    "{err}; {} was registered but never deployed: {service} still runs {}",
+                    new.short(),
+                    current.short()
+                )
+            }
+        });
+    }
 }
 
 /// Registers a revision that copies `base` with the container's image changed, points the
@@ -642,7 +833,7 @@ pub(crate) async fn roll_out(
     desired: Option<i32>,
     opts: &Options,
     reporter: &dyn Reporter,
-) -> anyhow::Result<(TaskDefinition, crate::aws::Service)> {
+) -> std::result::Result<(TaskDefinition, crate::aws::Service), RollOutError> {
     reporter.step(
         "register",
         format!("registering a new revision of {}", base.family),
@@ -651,7 +842,8 @@ pub(crate) async fn roll_out(
     let new = aws
         .ecs
         .register_with_image(&base.arn, container, image, &new_tags)
-        .await?;
+        .await
+        .map_err(RollOutError::Register)?;
     let updated = match desired {
         None => {
             reporter.step(
@@ -660,7 +852,7 @@ pub(crate) async fn roll_out(
             );
             aws.ecs
                 .update_task_definition(&env.cluster, service, &new.arn)
-                .await?
+                .await
         }
         Some(count) => {
             reporter.step(
@@ -669,8 +861,12 @@ pub(crate) async fn roll_out(
             );
             aws.ecs
                 .update_revision_and_count(&env.cluster, service, &new.arn, count)
-                .await?
+                .await
         }
+    };
+    let updated = match updated {
+        Ok(svc) => svc,
+        Err(err) => return Err(RollOutError::Update { new, err }),
     };
     if let Err(e) = aws
         .monitoring
@@ -758,7 +954,11 @@ pub(crate) enum Bake {
     Interrupted,
 }
 
-/// Watches the env's alarms for the bake time; any ALARM fails the deploy.
+/// How often the bake reads the alarms.
+const BAKE_POLL: Duration = Duration::from_secs(5);
+
+/// Watches the env's alarms for the bake time, through the pacer (throttling slows it,
+/// transient errors are tried again); any ALARM fails the deploy.
 pub(crate) async fn bake(
     aws: &Aws,
     env: &EnvConfig,
@@ -777,30 +977,34 @@ pub(crate) async fn bake(
             total.as_secs()
         ),
     );
-    let deadline = Instant::now() + total;
-    let mut interrupt = interrupt.clone();
+    let _shown = Shown::start(
+        reporter,
+        format!("the bake ({})", env.alarms.join(", ")),
+        total,
+    );
+    let mut pacer = Pacer::new(total, BAKE_POLL, Duration::from_secs(20), interrupt);
     loop {
-        let firing: Vec<String> = aws
-            .monitoring
-            .alarms(&env.alarms)
-            .await?
-            .into_iter()
-            .filter(|a| a.state == "ALARM")
-            .map(|a| format!("{} ({})", a.name, a.reason))
-            .collect();
-        if !firing.is_empty() {
-            return Ok(Bake::Alarm(format!(
-                "alarm went into ALARM during bake: {}",
-                firing.join("; ")
-            )));
+        match aws.monitoring.alarms(&env.alarms).await {
+            Ok(alarms) => {
+                pacer.answered();
+                let firing: Vec<String> = alarms
+                    .into_iter()
+                    .filter(|a| a.state == "ALARM")
+                    .map(|a| format!("{} ({})", a.name, a.reason))
+                    .collect();
+                if !firing.is_empty() {
+                    return Ok(Bake::Alarm(format!(
+                        "alarm went into ALARM during bake: {}",
+                        firing.join("; ")
+                    )));
+                }
+            }
+            Err(e) => pacer.failed("DescribeAlarms", e, reporter)?,
         }
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok(Bake::Passed);
-        }
-        tokio::select! {
-            _ = tokio::time::sleep((deadline - now).min(Duration::from_secs(5))) => {}
-            _ = interrupt.raised() => return Ok(Bake::Interrupted),
+        match pacer.nap().await {
+            None => {}
+            Some(Stop::TimedOut) => return Ok(Bake::Passed),
+            Some(Stop::Interrupted) => return Ok(Bake::Interrupted),
         }
     }
 }

@@ -188,6 +188,8 @@ pub mod tags {
     pub const FAILED: &str = "failed";
     pub const ROLLED_BACK: &str = "rolled-back";
     pub const IN_PROGRESS: &str = "in-progress";
+    /// Registered, but the service was never pointed at it (UpdateService failed).
+    pub const NOT_DEPLOYED: &str = "not-deployed";
 }
 
 /// Asks before a change where the env wants it; a "no" is bad input and nothing changed.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Interrupt, Reporter};
+use super::{Event, Interrupt, Reporter};
 use crate::aws::AwsError;
 
 /// `now + d`, or a year from now where that does not fit.
@@ -94,6 +94,38 @@ impl Pacer {
         tokio::select! {
             _ = tokio::time::sleep(nap) => None,
             _ = self.interrupt.raised() => Some(Stop::Interrupted),
+        }
+    }
+}
+
+/// A long wait as the user sees it: `WaitStart` when it begins and `WaitEnd` when this is
+/// dropped, so no spinner keeps ticking over an error, whichever way the wait ends.
+pub struct Shown<'a>(&'a dyn Reporter);
+
+impl<'a> Shown<'a> {
+    pub fn start(reporter: &'a dyn Reporter, what: impl Into<String>, timeout: Duration) -> Self {
+        reporter.report(Event::WaitStart {
+            what: what.into(),
+            timeout_secs: timeout.as_secs(),
+        });
+        Shown(reporter)
+    }
+}
+
+impl Drop for Shown<'_> {
+    fn drop(&mut self) {
+        self.0.report(Event::WaitEnd);
+    }
+}
+
+/// Sleeps for `d` (a traffic step's interval) through the pacer; `Some` on Ctrl-C.
+pub async fn pause(d: Duration, interrupt: &Interrupt) -> Option<Stop> {
+    let mut pacer = Pacer::new(d, d.max(Duration::from_millis(1)), d, interrupt);
+    loop {
+        match pacer.nap().await {
+            None => {}
+            Some(Stop::TimedOut) => return None,
+            Some(Stop::Interrupted) => return Some(Stop::Interrupted),
         }
     }
 }

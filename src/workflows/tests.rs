@@ -663,3 +663,155 @@ async fn rollback_to_a_version_or_revision() {
         "bad --to changes nothing"
     );
 }
+
+// --- Every failure after a change ends in a known, reported state -----------------------
+
+use crate::aws::AwsError;
+
+fn denied(call: &str) -> AwsError {
+    AwsError::AccessDenied(format!("{call}: AccessDeniedException: not authorized"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_aws_error_during_the_bake_still_rolls_back() {
+    let fake = FakeAws::staging();
+    // The preflight's DescribeAlarms passes; every one of the bake's is denied.
+    fake.fail(
+        "cloudwatch:DescribeAlarms",
+        1,
+        u32::MAX,
+        denied("DescribeAlarms"),
+    );
+    let rec = Recorder::default();
+    let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
+    assert_eq!(out.result, deploy::Result::RolledBack, "{out}");
+    assert_eq!(out.exit(), Exit::RolledBack);
+    assert_eq!(fake.service_task_definition("staging-users"), REV2);
+    assert!(
+        out.reason.as_ref().unwrap().contains("DescribeAlarms"),
+        "{out}"
+    );
+    assert_eq!(
+        fake.task_definition(REV3).tags[tags::OUTCOME],
+        tags::ROLLED_BACK
+    );
+    assert_eq!(out.points_at.as_deref(), Some("staging-users:2"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_transient_error_during_the_bake_is_tried_again() {
+    let fake = FakeAws::staging();
+    fake.fail(
+        "cloudwatch:DescribeAlarms",
+        1,
+        2,
+        AwsError::Other("DescribeAlarms: InternalFailure".into()),
+    );
+    let rec = Recorder::default();
+    let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
+    assert_eq!(out.result, deploy::Result::Deployed, "{out}");
+    assert!(
+        rec.warnings().iter().any(|w| w.contains("trying again")),
+        "{:?}",
+        rec.warnings()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bake_alarm_rolls_back_at_once_without_waiting_for_ecs() {
+    let fake = FakeAws::staging();
+    // The circuit breaker is on, but the rollout completes: no ECS rollback can come.
+    fake.set_behaviour(|b| b.ecs_rollback = true);
+    fake.alarm_after("staging-users-5xx", Duration::from_secs(15));
+    let rec = Recorder::default();
+    let started = Instant::now();
+    let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
+    assert_eq!(out.result, deploy::Result::RolledBack, "{out}");
+    assert!(!out.rollback.as_ref().unwrap().by_ecs);
+    // Alarm at 15 s, seen within a 5 s poll, rollback settled in about 6 s: not 30 s more.
+    assert!(
+        started.elapsed() < Duration::from_secs(35),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_denied_update_tags_the_revision_as_never_deployed() {
+    let fake = FakeAws::staging();
+    fake.fail("ecs:UpdateService", 0, u32::MAX, denied("UpdateService"));
+    let rec = Recorder::default();
+    let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
+    assert_eq!(out.result, deploy::Result::Failed, "{out}");
+    assert_eq!(out.exit(), Exit::Failed);
+    let reason = out.reason.clone().unwrap();
+    assert!(reason.contains("UpdateService"), "{reason}");
+    assert!(reason.contains("never deployed"), "{reason}");
+    assert_eq!(fake.service_task_definition("staging-users"), REV2);
+    assert_eq!(
+        fake.task_definition(REV3).tags[tags::OUTCOME],
+        tags::NOT_DEPLOYED
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_denied_rollback_says_where_the_service_was_left() {
+    let fake = FakeAws::staging();
+    // The deploy's UpdateService passes; the rollback's is denied.
+    fake.fail("ecs:UpdateService", 1, u32::MAX, denied("UpdateService"));
+    let rec = Recorder::default();
+    let out = run_deploy(&fake, &opts("v1.4.0-broken"), &rec).await;
+    assert_eq!(out.result, deploy::Result::Failed, "{out}");
+    assert_eq!(out.exit(), Exit::Failed);
+    assert!(
+        out.reason.as_ref().unwrap().contains("rollback failed too"),
+        "{out}"
+    );
+    assert_eq!(out.points_at.as_deref(), Some("staging-users:3"));
+    assert!(
+        out.next.iter().any(|n| n.contains("opsctl rollback")),
+        "{out}"
+    );
+    assert_eq!(fake.task_definition(REV3).tags[tags::OUTCOME], tags::FAILED);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_wait_after_the_update_still_rolls_back() {
+    let fake = FakeAws::staging();
+    // Preflight reads the service once; the waiter's reads are denied from then on, until
+    // the rollback's own wait (after 3 + the pacer's tries) reads again.
+    fake.fail("ecs:DescribeServices", 1, 1, denied("DescribeServices"));
+    let rec = Recorder::default();
+    let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
+    assert_eq!(out.result, deploy::Result::RolledBack, "{out}");
+    assert!(
+        out.reason.as_ref().unwrap().contains("DescribeServices"),
+        "{out}"
+    );
+    assert_eq!(fake.service_task_definition("staging-users"), REV2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_before_the_first_change_changes_nothing() {
+    let fake = FakeAws::staging();
+    let (handle, interrupt) = Interrupt::new();
+    handle.raise();
+    let rec = Recorder::default();
+    let out = deploy::deploy(
+        &fake.aws(),
+        &staging(false),
+        "staging-users",
+        &opts("v1.2.0"),
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.result, deploy::Result::Interrupted, "{out}");
+    assert!(out.reason.as_ref().unwrap().contains("nothing changed"));
+    assert!(
+        fake.mutating_calls().is_empty(),
+        "{:?}",
+        fake.mutating_calls()
+    );
+}

@@ -427,3 +427,108 @@ async fn retire_refuses_the_colour_with_traffic() {
     assert!(err.to_string().contains("carries 100%"), "{err}");
     assert!(fake.mutating_calls().is_empty());
 }
+
+// --- Every failure after a change ends in a known, reported state -----------------------
+
+use crate::aws::AwsError;
+
+#[tokio::test(start_paused = true)]
+async fn an_aws_error_mid_switch_puts_the_weights_back() {
+    let fake = FakeAws::prod();
+    // The checks after the 10 % step cannot read CloudWatch.
+    fake.fail(
+        "cloudwatch:GetMetricData",
+        0,
+        u32::MAX,
+        AwsError::AccessDenied("GetMetricData: AccessDenied: not authorized".into()),
+    );
+    let out = switch(&fake, &prod(""), &switch_opts(Colour::Green))
+        .await
+        .unwrap();
+    assert_eq!(out.result, SwitchResult::Restored, "{out}");
+    assert_eq!(out.exit(), Exit::RolledBack);
+    assert_eq!(fake.weights(), (100, 0));
+    assert_eq!(out.after.blue, 100);
+    assert!(
+        out.reason.as_ref().unwrap().contains("GetMetricData"),
+        "{out}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_weight_change_at_50_percent_puts_the_weights_back() {
+    let fake = FakeAws::prod();
+    fake.fail(
+        "elbv2:ModifyListener",
+        1,
+        1,
+        AwsError::Other("ModifyListener: InternalError".into()),
+    );
+    let out = switch(&fake, &prod(""), &switch_opts(Colour::Green))
+        .await
+        .unwrap();
+    assert_eq!(out.result, SwitchResult::Restored, "{out}");
+    assert_eq!(fake.weights(), (100, 0));
+    assert_eq!(fake.weight_log(), vec![(90, 10), (100, 0)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn weights_that_cannot_be_put_back_are_reported_where_they_are() {
+    let fake = FakeAws::prod();
+    fake.fail(
+        "elbv2:ModifyListener",
+        1,
+        u32::MAX,
+        AwsError::AccessDenied("ModifyListener: AccessDenied: revoked".into()),
+    );
+    let out = switch(&fake, &prod(""), &switch_opts(Colour::Green))
+        .await
+        .unwrap();
+    assert_eq!(out.result, SwitchResult::Failed, "{out}");
+    assert_eq!(out.exit(), Exit::Failed);
+    assert_eq!(fake.weights(), (90, 10));
+    assert_eq!((out.after.blue, out.after.green), (90, 10), "{out}");
+    assert!(out.to_string().contains("blue 90 / green 10"), "{out}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_bluegreen_deploy_exits_3_only_once_the_idle_colour_has_settled() {
+    let fake = FakeAws::prod();
+    fake.set_behaviour(|b| b.ecs_rollback = true);
+    let out = bg_deploy(&fake, "v1.4.0-broken").await;
+    assert_eq!(out.result, Result::RolledBack, "{out}");
+    // Green is back on what it ran, with nothing in flight: an instant rollback is there.
+    assert_eq!(
+        fake.service_task_definition("prod-users-green"),
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-users:1"
+    );
+    let green = &fake
+        .aws()
+        .ecs
+        .describe_services("demo", &["prod-users-green".to_owned()])
+        .await
+        .unwrap()[0];
+    assert!(!green.deployment_in_flight(), "{green:?}");
+    assert!(out.rollback.is_some(), "{out}");
+    assert_eq!(fake.weights(), (100, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_aws_error_during_the_bluegreen_bake_moves_traffic_back() {
+    let fake = FakeAws::prod();
+    // Preflight's alarm check passes, the steps' checks pass; the bake's reads are denied.
+    let checks = 1 + 2;
+    fake.fail(
+        "cloudwatch:DescribeAlarms",
+        checks,
+        u32::MAX,
+        AwsError::AccessDenied("DescribeAlarms: AccessDenied: revoked".into()),
+    );
+    let out = bg_deploy(&fake, "v1.2.0").await;
+    assert_eq!(out.result, Result::RolledBack, "{out}");
+    assert_eq!(fake.weights(), (100, 0));
+    assert!(
+        out.reason.as_ref().unwrap().contains("DescribeAlarms"),
+        "{out}"
+    );
+}

@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::pace::{Shown, pause};
 use super::{Check, Event, Interrupt, Reporter};
 use crate::aws::{Aws, AwsError, RolloutState, Service};
 use crate::config::{BlueGreen, EnvConfig, validate_steps};
@@ -263,6 +264,9 @@ pub enum SwitchResult {
     Restored,
     /// Ctrl-C; the weights are back as they were.
     Interrupted,
+    /// An AWS call failed mid-switch and the weights could not be put back (or never
+    /// moved): `after` says where they are.
+    Failed,
 }
 
 /// What a switch did.
@@ -290,6 +294,7 @@ impl TrafficOutcome {
             SwitchResult::NotReady => Exit::BadInput,
             SwitchResult::Restored => Exit::RolledBack,
             SwitchResult::Interrupted => Exit::Interrupted,
+            SwitchResult::Failed => Exit::Failed,
         }
     }
 }
@@ -325,6 +330,11 @@ impl fmt::Display for TrafficOutcome {
             SwitchResult::Interrupted => writeln!(
                 f,
                 "{}: traffic switch to {} interrupted; weights restored to {}",
+                self.env, self.to, self.after
+            )?,
+            SwitchResult::Failed => writeln!(
+                f,
+                "{}: traffic switch to {} FAILED; the weights are {}",
                 self.env, self.to, self.after
             )?,
         }
@@ -689,7 +699,13 @@ async fn switch_inner(
             ),
         )?;
     }
-    run_steps(aws, env, pair, opts, reporter, interrupt, &mut out).await?;
+    if interrupt.is_raised() {
+        out.result = SwitchResult::Interrupted;
+        out.reason = Some("interrupted before the first step; nothing changed".into());
+        out.elapsed_secs = started.elapsed().as_secs_f64();
+        return Ok(out);
+    }
+    run_steps(aws, env, pair, opts, reporter, interrupt, &mut out).await;
     out.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(out)
 }
@@ -708,7 +724,9 @@ fn weights_for(to: Colour, percent: u32) -> Weights {
     }
 }
 
-/// Shifts the weights step by step; on a failed check or Ctrl-C, restores them.
+/// Shifts the weights step by step; on a failed check, Ctrl-C or any AWS error once a
+/// weight may have moved, restores them. Never returns an error: the outcome says where the
+/// weights are.
 async fn run_steps(
     aws: &Aws,
     env: &EnvConfig,
@@ -717,60 +735,122 @@ async fn run_steps(
     reporter: &dyn Reporter,
     interrupt: &Interrupt,
     out: &mut TrafficOutcome,
-) -> anyhow::Result<()> {
-    let mut interrupt = interrupt.clone();
+) {
+    let stopped = match steps(aws, env, pair, opts, reporter, interrupt, out).await {
+        Ok(None) => {
+            out.result = SwitchResult::Switched;
+            return;
+        }
+        Ok(Some(stopped)) => stopped,
+        Err(e) => Stopped::Error(format!("{e:#}")),
+    };
+    // A ModifyListener whose answer was lost may have moved the weights: restore whenever
+    // one was sent, even if none was confirmed.
+    let sent = !out.steps.is_empty();
+    let (result, reason) = match stopped {
+        Stopped::Interrupted(at) => (SwitchResult::Interrupted, format!("interrupted at {at}%")),
+        Stopped::Check(at, failed) => (
+            SwitchResult::Restored,
+            format!("check failed at {at}%: {failed}"),
+        ),
+        Stopped::Error(e) => (SwitchResult::Restored, e),
+    };
+    if !sent {
+        out.result = if result == SwitchResult::Interrupted {
+            SwitchResult::Interrupted
+        } else {
+            SwitchResult::Failed
+        };
+        out.reason = Some(format!("{reason}; no weight was changed"));
+        return;
+    }
+    match restore(aws, pair, out, reporter).await {
+        Ok(()) => {
+            out.result = result;
+            out.reason = Some(reason);
+        }
+        Err(e) => {
+            out.result = SwitchResult::Failed;
+            out.reason = Some(format!(
+                "{reason}; putting the weights back to {} failed too: {e:#}",
+                out.before
+            ));
+        }
+    }
+}
+
+/// Why the steps stopped short of 100 %.
+enum Stopped {
+    Interrupted(u32),
+    Check(u32, String),
+    Error(String),
+}
+
+/// The steps themselves; `Some` when they stopped early. `out.steps` holds every step whose
+/// weights were sent.
+async fn steps(
+    aws: &Aws,
+    env: &EnvConfig,
+    pair: &Pair,
+    opts: &Options,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+    out: &mut TrafficOutcome,
+) -> anyhow::Result<Option<Stopped>> {
     let last = *opts.steps.last().expect("validated: steps end at 100");
+    let mut previous = 0;
     for &percent in &opts.steps {
+        // Ctrl-C during the last step's checks must not let traffic move on.
+        if interrupt.is_raised() {
+            return Ok(Some(Stopped::Interrupted(previous)));
+        }
         let weights = weights_for(opts.to, percent);
         reporter.step("traffic", format!("{} {percent}%: {weights}", opts.to));
+        out.steps.push(StepReport {
+            percent,
+            weights,
+            checks: Vec::new(),
+        });
         aws.lb
             .set_weights(&pair.listener, &pair.split(opts.to, percent as i32))
             .await?;
         out.after = weights;
-        let mut step = StepReport {
-            percent,
-            weights,
-            checks: Vec::new(),
-        };
+        previous = percent;
         if percent == last {
-            out.steps.push(step);
             break;
         }
         let since = Timestamp::now();
-        let interrupted = tokio::select! {
-            _ = tokio::time::sleep(opts.interval) => false,
-            _ = interrupt.raised() => true,
-        };
-        if interrupted {
-            out.steps.push(step);
-            restore(aws, pair, out, reporter).await?;
-            out.result = SwitchResult::Interrupted;
-            out.reason = Some(format!("interrupted at {percent}%"));
-            return Ok(());
+        if !opts.interval.is_zero() {
+            let _shown = Shown::start(
+                reporter,
+                format!("{} at {percent}% until the next step", opts.to),
+                opts.interval,
+            );
+            if pause(opts.interval, interrupt).await.is_some() {
+                return Ok(Some(Stopped::Interrupted(percent)));
+            }
         }
-        step.checks = step_checks(aws, env, pair, opts.to, since).await?;
-        for c in &step.checks {
+        let checks = step_checks(aws, env, pair, opts.to, since).await?;
+        for c in &checks {
             reporter.report(Event::Check(c.clone()));
         }
-        let failed: Vec<String> = step
-            .checks
+        let failed: Vec<String> = checks
             .iter()
             .filter(|c| !c.ok)
             .map(|c| format!("{}: {}", c.name, c.detail))
             .collect();
-        out.steps.push(step);
+        if let Some(step) = out.steps.last_mut() {
+            step.checks = checks;
+        }
         if !failed.is_empty() {
-            restore(aws, pair, out, reporter).await?;
-            out.result = SwitchResult::Restored;
-            out.reason = Some(format!("check failed at {percent}%: {}", failed.join("; ")));
-            return Ok(());
+            return Ok(Some(Stopped::Check(percent, failed.join("; "))));
         }
     }
-    out.result = SwitchResult::Switched;
-    Ok(())
+    Ok(None)
 }
 
-/// Puts the weights back exactly as they were before the switch.
+/// Puts the weights back exactly as they were before the switch, trying a few times: this
+/// is the call that must not give up on a passing fault.
 async fn restore(
     aws: &Aws,
     pair: &Pair,
@@ -781,11 +861,28 @@ async fn restore(
         "restore",
         format!("putting the weights back: {}", out.before),
     );
-    aws.lb
-        .set_weights(&pair.listener, &pair.as_listener(out.before))
-        .await?;
-    out.after = out.before;
-    Ok(())
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match aws
+            .lb
+            .set_weights(&pair.listener, &pair.as_listener(out.before))
+            .await
+        {
+            Ok(()) => {
+                out.after = out.before;
+                return Ok(());
+            }
+            Err(e @ (AwsError::AccessDenied(_) | AwsError::NotFound(..))) => return Err(e.into()),
+            Err(e) if tries >= 5 => return Err(e.into()),
+            Err(e) => {
+                reporter.warn(format!(
+                    "putting the weights back failed, trying again: {e}"
+                ));
+                tokio::time::sleep(Duration::from_secs(1 << tries.min(3))).await;
+            }
+        }
+    }
 }
 
 /// Sets the weights to all-`colour` in one listener change (instant rollback, bake failure).

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::pace::{Pacer, Stop};
+use super::pace::{Pacer, Shown, Stop};
 use super::{Event, Interrupt, Reporter};
 use crate::aws::{Aws, RolloutState, Service, ServiceEvent, StoppedTask};
 
@@ -232,10 +232,7 @@ pub async fn wait(
             last: None,
         })
         .collect();
-    reporter.report(Event::WaitStart {
-        what: names.join(", "),
-        timeout_secs: opts.timeout.as_secs(),
-    });
+    let shown = Shown::start(reporter, names.join(", "), opts.timeout);
     let mut pacer = Pacer::new(opts.timeout, opts.poll, MAX_POLL, interrupt);
     let mut polls = 0u32;
 
@@ -254,12 +251,7 @@ pub async fn wait(
                     observe(aws, t, svc, opts, reporter).await?;
                 }
             }
-            Err(e) => {
-                if let Err(e) = pacer.failed("DescribeServices", e, reporter) {
-                    reporter.report(Event::WaitEnd);
-                    return Err(e);
-                }
-            }
+            Err(e) => pacer.failed("DescribeServices", e, reporter)?,
         }
 
         if tracked.iter().all(|t| t.result.is_some()) {
@@ -277,7 +269,7 @@ pub async fn wait(
             }
         }
     }
-    reporter.report(Event::WaitEnd);
+    drop(shown);
 
     let mut services = Vec::new();
     for t in tracked {

@@ -258,7 +258,7 @@ impl Database for FakeAws {
     }
 
     async fn find_instance(&self, id: &str) -> AwsResult<Option<DbInstance>> {
-        self.record("rds:DescribeDBInstances");
+        self.record("rds:DescribeDBInstances")?;
         let mut s = self.state.lock().unwrap();
         s.db.advance(Instant::now());
         Ok(s.db.instances.get(id).cloned())
@@ -270,7 +270,7 @@ impl Database for FakeAws {
         snapshot: &str,
         tags: &BTreeMap<String, String>,
     ) -> AwsResult<DbSnapshot> {
-        self.record("rds:CreateDBSnapshot");
+        self.record("rds:CreateDBSnapshot")?;
         let now = Instant::now();
         let created_at = Some(at(self.epoch, now));
         let mut s = self.state.lock().unwrap();
@@ -310,14 +310,14 @@ impl Database for FakeAws {
     }
 
     async fn describe_snapshot(&self, id: &str) -> AwsResult<Option<DbSnapshot>> {
-        self.record("rds:DescribeDBSnapshots");
+        self.record("rds:DescribeDBSnapshots")?;
         let mut s = self.state.lock().unwrap();
         s.db.advance(Instant::now());
         Ok(s.db.snapshots.get(id).map(|f| f.snapshot.clone()))
     }
 
     async fn list_snapshots(&self, instance: &str) -> AwsResult<Vec<DbSnapshot>> {
-        self.record("rds:DescribeDBSnapshots");
+        self.record("rds:DescribeDBSnapshots")?;
         let mut s = self.state.lock().unwrap();
         s.db.advance(Instant::now());
         Ok(s.db
@@ -333,7 +333,7 @@ impl Database for FakeAws {
         snapshot: &str,
         settings: &RestoreSettings,
     ) -> AwsResult<DbInstance> {
-        self.record("rds:RestoreDBInstanceFromDBSnapshot");
+        self.record("rds:RestoreDBInstanceFromDBSnapshot")?;
         let source = {
             let mut s = self.state.lock().unwrap();
             s.db.advance(Instant::now());
@@ -359,7 +359,7 @@ impl Database for FakeAws {
         time: Option<Timestamp>,
         settings: &RestoreSettings,
     ) -> AwsResult<DbInstance> {
-        self.record("rds:RestoreDBInstanceToPointInTime");
+        self.record("rds:RestoreDBInstanceToPointInTime")?;
         let instance = self.db_instance(source).ok_or_else(|| {
             AwsError::not_found(Resource::DbInstance, format!("RDS instance {source}"))
         })?;
@@ -380,12 +380,12 @@ impl Database for FakeAws {
 #[async_trait]
 impl AutoScaling for FakeAws {
     async fn scalable_target(&self, resource_id: &str) -> AwsResult<Option<ScalingBounds>> {
-        self.record("application-autoscaling:DescribeScalableTargets");
+        self.record("application-autoscaling:DescribeScalableTargets")?;
         Ok(self.scalable_target_of(resource_id))
     }
 
     async fn set_bounds(&self, resource_id: &str, bounds: ScalingBounds) -> AwsResult<()> {
-        self.record("application-autoscaling:RegisterScalableTarget");
+        self.record("application-autoscaling:RegisterScalableTarget")?;
         self.state
             .lock()
             .unwrap()
