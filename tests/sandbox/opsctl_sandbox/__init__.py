@@ -4,6 +4,7 @@ Modules:
   config       per-account behaviour knobs (failure pattern, task timings, ...)
   ecs_rollout  the ECS deployment model and the runtime patches to moto (ECS, ELBv2)
   control      the WSGI middleware serving the /_sandbox/ control surface
+  wire         names each request's account and IAM action
   seed         builds the demo environment described by opsctl.toml
 """
 

@@ -1,8 +1,9 @@
 """The WSGI middleware in front of moto: the /_sandbox/ control surface, and the state lock.
 
-Every AWS request is served under `ecs_rollout.LOCK`, its body read out inside the lock, so
-the lazily advanced ECS model is never seen half-way through a step. The control surface is
-plain JSON (never AWS-shaped); errors are `{"error": CODE, "message": TEXT}`.
+Every AWS request is served under `ecs_rollout.LOCK`, moto's answer read out inside the lock,
+so the lazily advanced ECS model is never seen half-way through a step. Before moto, each
+request is named (`wire.describe`) and counted. The control surface is plain JSON (never
+AWS-shaped); errors are `{"error": CODE, "message": TEXT}`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from urllib.parse import parse_qs
 
 from moto.elbv2.models import elbv2_backends
 
-from . import MOTO_VERSION, config, ecs_rollout, seed
+from . import MOTO_VERSION, config, ecs_rollout, seed, wire
 
 PREFIX = "/_sandbox/"
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -67,8 +68,9 @@ class SandboxApp:
         path = environ.get("PATH_INFO", "")
         if path.startswith(PREFIX) or path == PREFIX.rstrip("/"):
             return self.control(environ, start_response)
+        req = wire.describe(environ)
         with ecs_rollout.LOCK:
-            self._count(environ)
+            self._count(req)
             result = self.moto_app(environ, start_response)
             try:
                 body = b"".join(result)
@@ -82,22 +84,11 @@ class SandboxApp:
                 config.reset_accounts()
         return [body]
 
-    def _count(self, environ: dict[str, Any]) -> None:
-        """Counts one AWS request against its account (by header or access key)."""
-        account = environ.get("HTTP_X_MOTO_ACCOUNT_ID")
-        if not account:
-            auth = environ.get("HTTP_AUTHORIZATION", "")
-            key = auth.split("Credential=", 1)[1].split("/", 1)[0] if "Credential=" in auth else ""
-            if not key:
-                return
-            from moto.iam.models import get_account_id_from
-
-            account = get_account_id_from(key)
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        query = parse_qs(environ.get("QUERY_STRING", ""))
-        action = target.rsplit(".", 1)[-1] if target else (query.get("Action") or ["other"])[-1]
-        counts = self.stats.setdefault(account, {})
-        counts[action] = counts.get(action, 0) + 1
+    def _count(self, req: wire.Request) -> None:
+        if req.account is None:
+            return
+        counts = self.stats.setdefault(req.account, {})
+        counts[req.action] = counts.get(req.action, 0) + 1
 
     # -- control surface
 
@@ -209,7 +200,6 @@ class SandboxApp:
         account = _account(self._query(environ).get("account_id"), required=True)
         with ecs_rollout.LOCK:
             counts = dict(self.stats.get(account, {}))
-        # Query-protocol actions (RDS, ELBv2, CloudWatch...) travel in the body: "other".
         return 200, {"account_id": account, "requests": sum(counts.values()), "by_action": counts}
 
     def get_target_health(self, environ: dict[str, Any]) -> tuple[int, Any]:
