@@ -4,7 +4,10 @@ Modules:
   config       per-account behaviour knobs (failure pattern, task timings, ...)
   ecs_rollout  the ECS deployment model and the runtime patches to moto (ECS, ELBv2)
   control      the WSGI middleware serving the /_sandbox/ control surface
-  wire         names each request's account and IAM action
+  wire         names each request's account and IAM action; AWS-shaped error answers
+  faults       injected faults (throttling, 5xx, access denied, dropped connections, delays)
+  request_log  the AWS requests served per account, for assertions
+  iam          IAM denials as AWS words them
   seed         builds the demo environment described by opsctl.toml
 """
 

@@ -2,7 +2,8 @@
 
 Every AWS request is served under `ecs_rollout.LOCK`, moto's answer read out inside the lock,
 so the lazily advanced ECS model is never seen half-way through a step. Before moto, each
-request is named (`wire.describe`) and counted. The control surface is plain JSON (never
+request is named (`wire.describe`), counted, logged, and may meet an injected fault
+(`faults`). The control surface is plain JSON (never
 AWS-shaped); errors are `{"error": CODE, "message": TEXT}`.
 """
 
@@ -11,13 +12,14 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import traceback
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
 from moto.elbv2.models import elbv2_backends
 
-from . import MOTO_VERSION, config, ecs_rollout, seed, wire
+from . import MOTO_VERSION, config, ecs_rollout, faults, iam, request_log, seed, wire
 
 PREFIX = "/_sandbox/"
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -63,26 +65,64 @@ class SandboxApp:
         self.warm = threading.Event()  # set once the server has loaded what a seed needs
         # AWS requests served, per account and action, for benchmarks (GET /_sandbox/stats).
         self.stats: dict[str, dict[str, int]] = {}
+        self.faults = faults.Faults()
+        self.requests = request_log.RequestLog()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(PREFIX) or path == PREFIX.rstrip("/"):
             return self.control(environ, start_response)
         req = wire.describe(environ)
+        fault = None if self._seeding(req) else self.faults.take(req)
+        kind = fault.kind if fault else None
+        if fault is not None and fault.delay_ms:
+            time.sleep(fault.delay_ms / 1000)  # unlocked: other requests are served meanwhile
         with ecs_rollout.LOCK:
             self._count(req)
-            result = self.moto_app(environ, start_response)
-            try:
-                body = b"".join(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
+            if kind == "drop":
+                self._log(req, None, kind, None)
+                wire.drop(environ)
+            refusal: wire.AwsError | None = None
+            if kind == "access_denied":
+                refusal = iam.access_denied(req, environ)
+            elif kind in faults.ERRORS:
+                refusal = faults.answer(kind, req)
+            if refusal is not None:
+                status_line, headers, body = wire.error(req, refusal, environ)
+                self._log(req, refusal.status, kind, refusal.code)
+                start_response(status_line, headers)
+                return [body]
+            status, body = self._moto(environ, start_response)
+            self._log(req, status, kind, wire.error_code(status, body))
             if path == "/moto-api/reset" and environ.get("REQUEST_METHOD") == "POST":
-                seed.reset()
-                ecs_rollout.reset()
-                config.reset_accounts()
+                self._reset()
+        if kind == "lost_answer":
+            wire.drop(environ)  # the change is made; the client never hears of it
         return [body]
+
+    def _moto(self, environ: dict[str, Any], start_response: StartResponse) -> tuple[int, bytes]:
+        """moto's answer, read out whole (under the lock); start_response is passed through."""
+        status = [200]
+
+        def capture(line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status[0] = int(line.split(" ", 1)[0])
+            return start_response(line, headers, exc_info)
+
+        result = self.moto_app(environ, capture)
+        try:
+            body = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return status[0], body
+
+    def _reset(self) -> None:
+        seed.reset()
+        ecs_rollout.reset()
+        config.reset_accounts()
+        self.faults.reset()
+        self.requests.reset()
 
     def _count(self, req: wire.Request) -> None:
         if req.account is None:
@@ -90,24 +130,39 @@ class SandboxApp:
         counts = self.stats.setdefault(req.account, {})
         counts[req.action] = counts.get(req.action, 0) + 1
 
+    @staticmethod
+    def _seeding(req: wire.Request) -> bool:
+        """The seed's own calls meet no fault and stay out of the request log (the stats
+        count them)."""
+        return req.access_key == seed.SEED_ACCESS_KEY
+
+    def _log(self, req: wire.Request, status: int | None, fault: str | None, error: str | None) -> None:
+        if req.account is not None and not self._seeding(req):
+            self.requests.add(req.account, req.action, status, fault, error)
+
     # -- control surface
 
     def control(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         route = environ.get("PATH_INFO", "")[len(PREFIX):].strip("/")
+        routes = {
+            ("GET", "health"): self.health,
+            ("POST", "seed"): self.seed,
+            ("GET", "config"): self.get_config,
+            ("POST", "config"): self.post_config,
+            ("POST", "target-health"): self.target_health,
+            ("GET", "target-health"): self.get_target_health,
+            ("GET", "stats"): self.get_stats,
+            ("POST", "faults"): self.post_faults,
+            ("GET", "faults"): self.get_faults,
+            ("DELETE", "faults"): self.delete_faults,
+            ("GET", "requests"): self.get_requests,
+            ("DELETE", "requests"): self.delete_requests,
+        }
         try:
-            handler = {
-                ("GET", "health"): self.health,
-                ("POST", "seed"): self.seed,
-                ("GET", "config"): self.get_config,
-                ("POST", "config"): self.post_config,
-                ("POST", "target-health"): self.target_health,
-                ("GET", "target-health"): self.get_target_health,
-                ("GET", "stats"): self.get_stats,
-            }.get((method, route))
+            handler = routes.get((method, route))
             if handler is None:
-                known = {"health", "seed", "config", "target-health", "stats"}
-                if route in known:
+                if route in {r for _, r in routes}:
                     raise HttpError(405, "MethodNotAllowed", f"{method} is not allowed on {PREFIX}{route}")
                 raise HttpError(404, "NotFound", f"no such sandbox endpoint: {PREFIX}{route}")
             status, payload = handler(environ)
@@ -214,3 +269,40 @@ class SandboxApp:
             state = ecs_rollout.forced_target_health(tg.arn)
         return 200, {"account_id": account, "target_group": tg.name, "target_group_arn": tg.arn,
                      "state": state}
+
+    # -- faults, the request log
+
+    def post_faults(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        body = self._body(environ)
+        account = _account(body.get("account_id"), required=True)
+        assert account is not None
+        try:
+            fault = self.faults.add(account, body)
+        except faults.FaultError as exc:
+            raise HttpError(400, "InvalidFault", str(exc))
+        return 200, {"account_id": account, **fault.as_json()}
+
+    def get_faults(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        account = _account(self._query(environ).get("account_id"), required=True)
+        assert account is not None
+        return 200, {"account_id": account, "faults": self.faults.list(account)}
+
+    def delete_faults(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        q = self._query(environ)
+        account = _account(q.get("account_id"), required=True)
+        assert account is not None
+        fault_id = q.get("id")
+        if fault_id is not None and not fault_id.isdigit():
+            raise HttpError(400, "InvalidParameter", "id must be a fault's id")
+        cleared = self.faults.clear(account, int(fault_id) if fault_id is not None else None)
+        return 200, {"account_id": account, "cleared": cleared}
+
+    def get_requests(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        account = _account(self._query(environ).get("account_id"), required=True)
+        assert account is not None
+        return 200, self.requests.get(account)
+
+    def delete_requests(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        account = _account(self._query(environ).get("account_id"), required=True)
+        assert account is not None
+        return 200, {"account_id": account, "cleared": self.requests.clear(account)}

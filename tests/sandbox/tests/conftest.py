@@ -26,9 +26,11 @@ REGION = "us-east-1"
 FAST = {"task_start_seconds": 0.2, "task_stop_seconds": 0.1, "rollback_delay_seconds": 1.0}
 
 
-def ctl(url: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+def ctl(url: str, path: str, body: dict[str, Any] | None = None,
+        method: str | None = None) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url + path, data=data, method="POST" if data is not None else "GET")
+    method = method or ("POST" if data is not None else "GET")
+    req = urllib.request.Request(url + path, data=data, method=method)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(req, timeout=30) as resp:
