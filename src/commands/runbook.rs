@@ -400,6 +400,9 @@ async fn execute(
 
     let resume_from = |step: usize| resume_command(cli, args, run_args, &values, step);
     let mut exit = Exit::Ok;
+    // Whether a step has run a command: from then on the runbook may have changed things, and
+    // its exit code must not be 2 ("nothing changed").
+    let mut ran = false;
     for (i, (step, planned)) in rb.steps.iter().zip(planned).enumerate() {
         let record = i;
         if step.number < run_args.from {
@@ -496,6 +499,7 @@ async fn execute(
             begun.elapsed().as_secs_f64(),
         );
         if code == Exit::Ok && !interrupt.is_raised() {
+            ran = true;
             transcript.steps[record].status = StepStatus::Succeeded;
             transcript.write_or_warn(&path, reporter);
             continue;
@@ -512,10 +516,10 @@ async fn execute(
         } else {
             step.number
         };
-        exit = if code == Exit::Ok {
-            Exit::Interrupted
-        } else {
-            code
+        exit = match code {
+            Exit::Ok => Exit::Interrupted,
+            Exit::BadInput if ran => Exit::Failed,
+            code => code,
         };
         transcript.outcome = if interrupted {
             Outcome::Interrupted
