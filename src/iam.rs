@@ -3,8 +3,9 @@
 //! come from the config and a [`Scope`] the caller looked up (or was told).
 //!
 //! Actions IAM cannot scope to a resource are granted on `*`, each in a statement whose `Sid`
-
-
+//! says so. A test derives the actions from every adapter file under `aws/` (`sdk.rs` and
+//! `sdk/*.rs`), so a new AWS call without a policy entry fails it, and so does a grant that
+//! no call needs.
 
 use std::collections::BTreeSet;
 
