@@ -7,7 +7,7 @@ Modules:
   wire         names each request's account and IAM action; AWS-shaped error answers
   faults       injected faults (throttling, 5xx, access denied, dropped connections, delays)
   request_log  the AWS requests served per account, for assertions
-  iam          IAM denials as AWS words them
+  iam          IAM enforcement, switchable per account
   seed         builds the demo environment described by opsctl.toml
 """
 

@@ -3,7 +3,7 @@
 Every AWS request is served under `ecs_rollout.LOCK`, moto's answer read out inside the lock,
 so the lazily advanced ECS model is never seen half-way through a step. Before moto, each
 request is named (`wire.describe`), counted, logged, and may meet an injected fault
-(`faults`). The control surface is plain JSON (never
+(`faults`) or IAM enforcement (`iam`). The control surface is plain JSON (never
 AWS-shaped); errors are `{"error": CODE, "message": TEXT}`.
 """
 
@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
 from moto.elbv2.models import elbv2_backends
+from moto.iam.exceptions import NoSuchEntity
 
 from . import MOTO_VERSION, config, ecs_rollout, faults, iam, request_log, seed, wire
 
@@ -82,11 +83,12 @@ class SandboxApp:
             if kind == "drop":
                 self._log(req, None, kind, None)
                 wire.drop(environ)
-            refusal: wire.AwsError | None = None
             if kind == "access_denied":
-                refusal = iam.access_denied(req, environ)
+                refusal: wire.AwsError | None = iam.access_denied(req, environ)
             elif kind in faults.ERRORS:
                 refusal = faults.answer(kind, req)
+            else:
+                refusal = iam.check(req, environ)
             if refusal is not None:
                 status_line, headers, body = wire.error(req, refusal, environ)
                 self._log(req, refusal.status, kind, refusal.code)
@@ -121,6 +123,7 @@ class SandboxApp:
         seed.reset()
         ecs_rollout.reset()
         config.reset_accounts()
+        iam.reset_accounts()
         self.faults.reset()
         self.requests.reset()
 
@@ -158,6 +161,8 @@ class SandboxApp:
             ("DELETE", "faults"): self.delete_faults,
             ("GET", "requests"): self.get_requests,
             ("DELETE", "requests"): self.delete_requests,
+            ("POST", "iam-enforce"): self.post_iam_enforce,
+            ("GET", "iam-enforce"): self.get_iam_enforce,
         }
         try:
             handler = routes.get((method, route))
@@ -270,7 +275,7 @@ class SandboxApp:
         return 200, {"account_id": account, "target_group": tg.name, "target_group_arn": tg.arn,
                      "state": state}
 
-    # -- faults, the request log
+    # -- faults, the request log, IAM enforcement
 
     def post_faults(self, environ: dict[str, Any]) -> tuple[int, Any]:
         body = self._body(environ)
@@ -306,3 +311,52 @@ class SandboxApp:
         account = _account(self._query(environ).get("account_id"), required=True)
         assert account is not None
         return 200, {"account_id": account, "cleared": self.requests.clear(account)}
+
+    def _iam_state(self, account: str | None, user: str) -> dict[str, Any]:
+        state: dict[str, Any] = {"account_id": account, "enabled": iam.enforced(account)}
+        if account:
+            try:
+                with ecs_rollout.LOCK:
+                    state.update({"user": user, **iam.permissions(account, user)})
+            except NoSuchEntity:
+                pass  # an account without that user: nothing to show
+        return state
+
+    def post_iam_enforce(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        body = self._body(environ)
+        unknown = set(body) - {"account_id", "enabled", "user", "allow", "deny"}
+        if unknown:
+            raise HttpError(400, "InvalidParameter", f"unknown keys: {', '.join(sorted(unknown))}")
+        account = _account(body.get("account_id"))
+        enabled = body.get("enabled")
+        if enabled is not None and not isinstance(enabled, bool):
+            raise HttpError(400, "InvalidParameter", "enabled must be true or false")
+        user = body.get("user", seed.USER)
+        if not isinstance(user, str) or not user:
+            raise HttpError(400, "InvalidParameter", "user must be an IAM user name")
+        lists = {}
+        for key in ("allow", "deny"):
+            value = body.get(key)
+            if value is not None and (not isinstance(value, list) or not all(
+                    isinstance(a, str) and wire.ACTION_PATTERN.match(a) for a in value)):
+                raise HttpError(400, "InvalidParameter",
+                                f'{key} must be a list of IAM actions such as "ecs:Describe*"')
+            lists[key] = value
+        changes_policy = lists["allow"] is not None or lists["deny"] is not None
+        if enabled is None and not changes_policy:
+            raise HttpError(400, "InvalidParameter", "give enabled, allow or deny")
+        if changes_policy:
+            if account is None:
+                raise HttpError(400, "MissingAccount", "allow and deny need an account_id")
+            try:
+                with ecs_rollout.LOCK:
+                    iam.set_permissions(account, user, lists["allow"], lists["deny"])
+            except NoSuchEntity:
+                raise HttpError(404, "NoSuchUser", f"no IAM user {user!r} in account {account}")
+        if enabled is not None:
+            iam.set_enforced(account, enabled)
+        return 200, self._iam_state(account, user)
+
+    def get_iam_enforce(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        q = self._query(environ)
+        return 200, self._iam_state(_account(q.get("account_id")), q.get("user") or seed.USER)

@@ -1,21 +1,86 @@
-"""IAM denials, worded as AWS words them.
+"""IAM enforcement, switchable per account, answered as AWS answers it.
 
-A request IAM refuses is answered with `wire.error`: `AccessDeniedException` for JSON
-protocols, `AccessDenied` for query protocols, naming the caller, the action and the resource.
+moto can check signatures and policies itself, but only server-wide (`/moto-api/reset-auth`
+counts requests across all accounts), and what it does is unfit for the AWS SDK for Rust:
+- its denials are XML (`<ErrorResponse><Errors><Error>...`, HTTP 403) for every protocol, so
+  a JSON-protocol SDK (ECS, ECR, Secrets Manager...) finds no error code, and even the query
+  SDKs, which look for `Error` right under `ErrorResponse`, find none;
+- it checks a form-encoded signature against the form re-encoded by Python (a space as `+`),
+  so a body the Rust SDK encoded (a space as `%20`) never matches: SignatureDoesNotMatch;
+- it names the action by the signing name, so CloudWatch's is `monitoring:...`.
+
+So the sandbox checks before moto sees the request, with moto's own policy evaluation
+(`moto.iam.access_control`) fed the raw body and the IAM action from `wire.describe`, and
+answers with `wire.error`, as the access_denied fault does. The seed's own calls (its
+access key) are never checked, so seeding works whatever the switch says.
+
+Policies are matched as moto matches them: by action (wildcards allowed), identity
+policies of users and assumed roles; a statement's Resource matches only if it is `*`,
+and statements with a Condition do not allow anything.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 from urllib.parse import parse_qs
 
+from moto.iam.access_control import IAMPolicy, IAMRequest, PermissionResult
 from moto.iam.models import iam_backends
+from werkzeug.datastructures import EnvironHeaders
 
 from . import wire
 from .wire import AwsError
+from .seed import PERMISSIONS_POLICY as POLICY_NAME, SEED_ACCESS_KEY
 
 PARTITION = "aws"
+
+_lock = threading.Lock()
+_default = False
+_accounts: dict[str, bool] = {}
+
+
+def enforced(account: str | None) -> bool:
+    with _lock:
+        return _accounts.get(account, _default) if account else _default
+
+
+def set_enforced(account: str | None, enabled: bool) -> None:
+    """Switches enforcement for one account, or (no account) the default of the others."""
+    global _default
+    with _lock:
+        if account:
+            _accounts[account] = enabled
+        else:
+            _default = enabled
+
+
+def reset_accounts() -> None:
+    with _lock:
+        _accounts.clear()
+
+
+# kind: (status, JSON code, query code, message); EC2 answers AuthFailure for all of them.
+_AUTH_FAILURES = {
+    "invalid_key": (400, "UnrecognizedClientException", "InvalidClientTokenId",
+                    "The security token included in the request is invalid."),
+    "signature": (403, "InvalidSignatureException", "SignatureDoesNotMatch",
+                  "The request signature we calculated does not match the signature you "
+                  "provided. Check your AWS Secret Access Key and signing method. Consult "
+                  "the service documentation for details."),
+    "missing": (403, "MissingAuthenticationTokenException", "MissingAuthenticationToken",
+                "Missing Authentication Token"),
+}
+
+
+def _auth_failure(req: wire.Request, kind: str) -> AwsError:
+    if req.protocol == "ec2":
+        return AwsError(401, "AuthFailure", "AWS was not able to validate the provided access credentials")
+    status, json_code, query_code, message = _AUTH_FAILURES[kind]
+    if req.protocol == "query":
+        status = 403
+    return AwsError(status, query_code if req.protocol == "query" else json_code, message)
 
 
 def _region(environ: dict[str, Any]) -> str:
@@ -71,3 +136,73 @@ def principal_of(req: wire.Request) -> str:
         if key is not None and key.user_name:
             name = key.user_name
     return f"arn:aws:iam::{req.account}:user/{name}"
+
+
+class _Check(IAMRequest):
+    """moto's IAM request check, on the raw body, naming the action by its IAM prefix and
+    raising an `AwsError` shaped for the request's protocol."""
+
+    def __init__(self, req: wire.Request, environ: dict[str, Any]):
+        self._req, self._environ = req, environ
+        path = environ.get("RAW_URI") or environ.get("PATH_INFO", "/")
+        if "?" not in path and environ.get("QUERY_STRING"):
+            path += "?" + environ["QUERY_STRING"]
+        # data={}: the signature is checked over the bytes received, never a re-encoding
+        super().__init__(account_id=req.account or "", method=environ.get("REQUEST_METHOD", "GET"),
+                         path=path, data={}, body=req.body, headers=EnvironHeaders(environ),
+                         action=req.operation)
+        self._action = req.action
+
+    def _raise_invalid_access_key(self, reason: str) -> None:
+        raise _auth_failure(self._req, "invalid_key")
+
+    def _raise_signature_does_not_match(self) -> None:
+        raise _auth_failure(self._req, "signature")
+
+    def _raise_access_denied(self) -> None:
+        explicit = any(
+            IAMPolicy(p).is_action_permitted(self._action) == PermissionResult.DENIED
+            for p in self._access_key.collect_policies()
+        )
+        raise access_denied(self._req, self._environ, self._access_key.arn, explicit)
+
+
+def check(req: wire.Request, environ: dict[str, Any]) -> AwsError | None:
+    """Why the request is refused, if enforcement is on for its account (call under the
+    state lock: it reads the account's IAM state)."""
+    if req.account is None or req.access_key == SEED_ACCESS_KEY or not enforced(req.account):
+        return None
+    if not req.access_key or "HTTP_AUTHORIZATION" not in environ:
+        return _auth_failure(req, "missing")
+    try:
+        iam_request = _Check(req, environ)
+        iam_request.check_signature()
+        iam_request.check_action_permitted("*")
+    except AwsError as denied:
+        return denied
+    return None
+
+
+def set_permissions(account: str, user: str, allow: list[str] | None, deny: list[str] | None) -> None:
+    """Replaces the user's sandbox-permissions inline policy: Allow `allow`, Deny `deny`, both
+    on every resource; with neither, the policy is removed (call under the state lock)."""
+    backend = iam_backends[account][PARTITION]
+    backend.get_user(user)  # NoSuchEntity if missing
+    statements = [{"Effect": effect, "Action": actions, "Resource": "*"}
+                  for effect, actions in (("Allow", allow), ("Deny", deny)) if actions]
+    if statements:
+        backend.put_user_policy(user, POLICY_NAME, json.dumps(
+            {"Version": "2012-10-17", "Statement": statements}))
+    elif POLICY_NAME in backend.get_user(user).policies:
+        backend.delete_user_policy(user, POLICY_NAME)
+
+
+def permissions(account: str, user: str) -> dict[str, list[str]]:
+    """The user's sandbox-permissions policy as {"allow": [...], "deny": [...]}."""
+    policy = iam_backends[account][PARTITION].get_user(user).policies.get(POLICY_NAME)
+    out: dict[str, list[str]] = {"allow": [], "deny": []}
+    if policy:
+        for st in json.loads(policy)["Statement"]:
+            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            out["allow" if st["Effect"] == "Allow" else "deny"].extend(actions)
+    return out

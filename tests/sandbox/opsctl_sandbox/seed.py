@@ -45,8 +45,12 @@ SERVICES = {
 # family -> [(revision's image tag)]; revision N is the N-th entry
 FAMILIES = {"staging-users": ["v1.0.0", "v1.1.0"], "prod-users": ["v1.0.0", "v1.1.0"]}
 SCALING = {"staging-users": (1, 6), "prod-users-blue": (2, 10), "prod-users-green": (2, 10)}
-# The seed's own calls are signed with this key, which no IAM user owns: faults and the
-# request log leave them alone.
+# The IAM user whose access key the seed hands out, and its inline policy (allowing
+# everything; only checked where IAM enforcement is on, see iam.py).
+USER = "opsctl-demo"
+PERMISSIONS_POLICY = "sandbox-permissions"
+# The seed's own calls are signed with this key, which no IAM user owns: faults, the request
+# log and IAM enforcement leave them alone.
 SEED_ACCESS_KEY = "sandbox-seed"
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "service" / "deploy" / "task-definition.json"
@@ -265,9 +269,13 @@ def _seed(base_url: str, account_id: str) -> dict[str, Any]:
         for kind in ("execution", "task"):
             name = f"{family}-{kind}"
             roles[name] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-    iam.create_user(UserName="opsctl-demo")
-    key = iam.create_access_key(UserName="opsctl-demo")["AccessKey"]
-    res["iam_user"] = "opsctl-demo"
+    iam.create_user(UserName=USER)
+    iam.put_user_policy(UserName=USER, PolicyName=PERMISSIONS_POLICY, PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }))
+    key = iam.create_access_key(UserName=USER)["AccessKey"]
+    res["iam_user"] = USER
     res["iam_roles"] = roles
 
     # --- ECR
