@@ -69,3 +69,8 @@ macro_rules! bad_input {
         return Err($crate::error::UserError::new(format!($($fmt)+)).hint($hint).into())
     };
 }
+
+/// Ctrl-C before the first change: exit 130, and nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);

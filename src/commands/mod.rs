@@ -90,6 +90,9 @@ fn sort_error(err: anyhow::Error, cli: &Cli) -> (anyhow::Error, Exit) {
             Exit::Failed,
         ),
         _ if err.downcast_ref::<UserError>().is_some() => (err, Exit::BadInput),
+        _ if err.downcast_ref::<crate::error::Interrupted>().is_some() => {
+            (err, Exit::Interrupted)
+        }
         _ => (err, Exit::Failed),
     }
 }

@@ -135,6 +135,7 @@ pub async fn deploy(
     super::confirm_change(
         env,
         reporter,
+        interrupt,
         &format!(
             "Deploy {} to {} on {idle} and move traffic from {live} ({})?",
             opts.version,
@@ -429,6 +430,7 @@ pub async fn rollback(
     super::confirm_change(
         env,
         reporter,
+        interrupt,
         &format!(
             "Move all of {}'s traffic back from {live} ({}) to {other} ({})?",
             env.name, out.from.version, out.to.version
@@ -573,6 +575,7 @@ pub async fn retire(
     super::confirm_change(
         env,
         reporter,
+        interrupt,
         &format!(
             "Scale {colour} ({}) of {} to 0? Instant rollback to it will no longer be possible.",
             side.service, env.name

@@ -475,6 +475,7 @@ async fn take(
         super::confirm_change(
             env,
             reporter,
+            interrupt,
             &format!("Take snapshot {id} of {instance} ({})?", env.name),
         )?;
     }
@@ -1107,6 +1108,7 @@ pub async fn restore(
     super::confirm_change(
         env,
         reporter,
+        interrupt,
         &format!(
             "Restore {from} into a new instance {target} ({})?",
             env.name

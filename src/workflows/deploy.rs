@@ -433,6 +433,7 @@ pub async fn deploy(
     super::confirm_change(
         env,
         reporter,
+        interrupt,
         &format!(
             "Deploy {} to {} ({}), replacing {}?",
             opts.version,

@@ -193,12 +193,28 @@ pub mod tags {
 }
 
 /// Asks before a change where the env wants it; a "no" is bad input and nothing changed.
+/// Every workflow calls it right before its first change, so it is also where Ctrl-C pressed
+/// during the preflight (or at the question) stops the command with nothing changed.
 pub fn confirm_change(
     env: &crate::config::EnvConfig,
     reporter: &dyn Reporter,
+    interrupt: &Interrupt,
     question: &str,
 ) -> anyhow::Result<()> {
-    if env.confirm && !reporter.confirm(question)? {
+    let stop = || -> anyhow::Result<()> {
+        if interrupt.is_raised() {
+            return Err(crate::error::Interrupted(format!(
+                "interrupted before any change; nothing changed in {}",
+                env.name
+            ))
+            .into());
+        }
+        Ok(())
+    };
+    stop()?;
+    let yes = !env.confirm || reporter.confirm(question)?;
+    stop()?;
+    if !yes {
         return Err(crate::error::UserError::new(format!(
             "not confirmed; nothing changed in {}",
             env.name

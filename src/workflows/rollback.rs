@@ -149,6 +149,7 @@ pub async fn rollback(
     super::confirm_change(
         env,
         reporter,
+        interrupt,
         &format!(
             "Roll {} ({service}) back from {} to {}?",
             env.name, out.from.version, out.to.version

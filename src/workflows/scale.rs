@@ -417,7 +417,7 @@ pub async fn scale(
         question.push_str(&format!(", autoscaling bounds {b}"));
     }
     question.push('?');
-    super::confirm_change(env, reporter, &question)?;
+    super::confirm_change(env, reporter, interrupt, &question)?;
 
     // Bounds first: once they hold the new count, autoscaling has nothing to undo.
     if bounds_change && let Some(b) = bounds_to {

@@ -815,3 +815,30 @@ async fn ctrl_c_before_the_first_change_changes_nothing() {
         fake.mutating_calls()
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_during_a_rollbacks_preflight_stops_it_with_nothing_changed() {
+    let fake = FakeAws::staging();
+    let (handle, interrupt) = Interrupt::new();
+    handle.raise();
+    let err = rollback::rollback(
+        &fake.aws(),
+        &staging(false),
+        "staging-users",
+        &rb_opts(None),
+        &Recorder::default(),
+        &interrupt,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.downcast_ref::<crate::error::Interrupted>().is_some(),
+        "{err:#}"
+    );
+    assert!(err.to_string().contains("nothing changed"), "{err}");
+    assert!(
+        fake.mutating_calls().is_empty(),
+        "{:?}",
+        fake.mutating_calls()
+    );
+}

@@ -693,6 +693,7 @@ async fn switch_inner(
         super::confirm_change(
             env,
             reporter,
+            interrupt,
             &format!(
                 "Move {}'s traffic from {from} to {} in steps {:?}?",
                 env.name, opts.to, opts.steps
