@@ -797,7 +797,7 @@ async fn ctrl_c_before_the_first_change_changes_nothing() {
     let (handle, interrupt) = Interrupt::new();
     handle.raise();
     let rec = Recorder::default();
-    let out = deploy::deploy(
+    let err = deploy::deploy(
         &fake.aws(),
         &staging(false),
         "staging-users",
@@ -806,9 +806,12 @@ async fn ctrl_c_before_the_first_change_changes_nothing() {
         &interrupt,
     )
     .await
-    .unwrap();
-    assert_eq!(out.result, deploy::Result::Interrupted, "{out}");
-    assert!(out.reason.as_ref().unwrap().contains("nothing changed"));
+    .unwrap_err();
+    assert!(
+        err.downcast_ref::<crate::error::Interrupted>().is_some(),
+        "{err:#}"
+    );
+    assert!(err.to_string().contains("nothing changed"), "{err}");
     assert!(
         fake.mutating_calls().is_empty(),
         "{:?}",

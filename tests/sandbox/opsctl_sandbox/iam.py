@@ -15,8 +15,9 @@ answers with `wire.error`, as the access_denied fault does. The seed's own calls
 access key) are never checked, so seeding works whatever the switch says.
 
 Policies are matched as moto matches them: by action (wildcards allowed), identity
-policies of users and assumed roles; a statement's Resource matches only if it is `*`,
-and statements with a Condition do not allow anything.
+policies of users and assumed roles; a statement's Resource matches only if it is `*`, and
+a Condition is not evaluated as AWS would (moto has no request context: a StringEquals on
+aws:RequestedRegion, for one, always holds).
 """
 
 from __future__ import annotations
