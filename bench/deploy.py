@@ -78,7 +78,7 @@ class Account:
 
 
 # The calls a tool makes while it waits for a rollout (ECS and ELBv2 reads).
-POLLING = ("DescribeServices", "ListTasks", "DescribeTasks", "other")
+POLLING = ("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks")
 
 
 @dataclass

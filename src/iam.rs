@@ -212,6 +212,13 @@ pub fn policy(env: &EnvConfig, scope: &Scope) -> Policy {
             secrets,
         ));
     }
+    // Parameter Store references: only their metadata is read, and DescribeParameters has
+    // no resource scope.
+    st.push(allow(
+        "ParameterStoreCheckTheReferencedOnesExistWithoutResourceScope",
+        &["ssm:DescribeParameters"],
+        vec!["*".into()],
+    ));
     if !env.alarms.is_empty() {
         st.push(allow(
             "CloudWatchReadTheAlarms",
@@ -351,6 +358,7 @@ pub fn iam_prefix(sdk_crate: &str) -> Option<&'static str> {
         "aws_sdk_ecs" => "ecs",
         "aws_sdk_ecr" => "ecr",
         "aws_sdk_secretsmanager" => "secretsmanager",
+        "aws_sdk_ssm" => "ssm",
         "aws_sdk_cloudwatch" => "cloudwatch",
         "aws_sdk_elasticloadbalancingv2" => "elasticloadbalancing",
         "aws_sdk_rds" => "rds",
@@ -367,7 +375,7 @@ pub fn iam_prefix(sdk_crate: &str) -> Option<&'static str> {
 /// An operation is the first method of a call chain that ends in `.send()` (or
 /// `.into_paginator()…send()`), made on a client. Which client is told by the `impl` block
 /// the call is in: `impl … for SdkX` or `impl SdkX`, where `pub struct SdkX(pub
-/// aws_sdk_y::Client)`.
+/// aws_sdk_y::Client, …)`.
 pub fn sdk_calls(source: &str) -> Result<Vec<(String, usize)>, String> {
     use std::collections::BTreeMap;
     let mut wrappers: BTreeMap<String, &str> = BTreeMap::new();
@@ -375,7 +383,8 @@ pub fn sdk_calls(source: &str) -> Result<Vec<(String, usize)>, String> {
         let t = line.trim();
         if let Some(rest) = t.strip_prefix("pub struct ")
             && let Some((name, inner)) = rest.split_once("(pub ")
-            && let Some(krate) = inner.strip_suffix("::Client);")
+            && let Some((krate, after)) = inner.split_once("::Client")
+            && (after.starts_with(')') || after.starts_with(','))
         {
             wrappers.insert(name.trim().to_owned(), krate.trim());
         }

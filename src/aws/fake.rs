@@ -370,6 +370,15 @@ impl FakeAws {
         self.state.lock().unwrap().secrets.clear();
     }
 
+    /// Adds secret references to every revision (as a log router's `secretOptions` or
+    /// `repositoryCredentials` would), none of which exists.
+    pub fn reference_missing_secrets(&self, refs: &[&str]) {
+        let mut s = self.state.lock().unwrap();
+        for td in &mut s.task_defs {
+            td.secrets.extend(refs.iter().map(|r| r.to_string()));
+        }
+    }
+
     pub fn calls(&self) -> Vec<String> {
         self.state.lock().unwrap().calls.clone()
     }
@@ -915,6 +924,11 @@ impl Secrets for FakeAws {
     async fn secret_exists(&self, id: &str) -> AwsResult<bool> {
         self.record("secretsmanager:DescribeSecret")?;
         Ok(self.state.lock().unwrap().secrets.contains(id))
+    }
+
+    async fn parameter_exists(&self, name: &str) -> AwsResult<bool> {
+        self.record("ssm:DescribeParameters")?;
+        Ok(self.state.lock().unwrap().secrets.contains(name))
     }
 }
 

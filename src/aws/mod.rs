@@ -197,7 +197,10 @@ pub struct TaskDefinition {
     /// `ACTIVE` or `INACTIVE`.
     pub status: String,
     pub containers: Vec<Container>,
-    /// The `valueFrom` of every secret any container references.
+    /// Every secret the revision references, once each, in order: the containers'
+    /// `secrets[].valueFrom`, their `logConfiguration.secretOptions[].valueFrom` and their
+    /// `repositoryCredentials.credentialsParameter` (Secrets Manager ARNs, or Parameter Store
+    /// names and ARNs).
     pub secrets: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub registered_at: Option<Timestamp>,
@@ -343,11 +346,14 @@ pub trait Registry: Send + Sync {
     async fn find_image(&self, repository: &str, tag: &str) -> AwsResult<Option<Image>>;
 }
 
-/// Secrets Manager, to check that referenced secrets exist.
+/// Secrets Manager and Parameter Store, to check that referenced secrets exist.
 #[async_trait]
 pub trait Secrets: Send + Sync {
     /// Whether the secret (ARN or name) exists and is not scheduled for deletion.
     async fn secret_exists(&self, id: &str) -> AwsResult<bool>;
+    /// Whether the Parameter Store parameter (name, with its leading `/` where it has one)
+    /// exists. Only its metadata is read, never its value.
+    async fn parameter_exists(&self, name: &str) -> AwsResult<bool>;
 }
 
 /// CloudWatch: alarms and deployment markers.

@@ -71,7 +71,10 @@ pub fn clients(config: &SdkConfig) -> Aws {
     Aws {
         ecs: Arc::new(SdkEcs(aws_sdk_ecs::Client::new(config))),
         registry: Arc::new(SdkRegistry(aws_sdk_ecr::Client::new(config))),
-        secrets: Arc::new(SdkSecrets(aws_sdk_secretsmanager::Client::new(config))),
+        secrets: Arc::new(SdkSecrets(
+            aws_sdk_secretsmanager::Client::new(config),
+            SdkParameters(aws_sdk_ssm::Client::new(config)),
+        )),
         monitoring: Arc::new(SdkMonitoring(aws_sdk_cloudwatch::Client::new(config))),
         lb: Arc::new(SdkLoadBalancing(
             aws_sdk_elasticloadbalancingv2::Client::new(config),
@@ -248,12 +251,7 @@ fn task_definition_from(td: &ecs::TaskDefinition, tags: &[ecs::Tag]) -> TaskDefi
                 image: c.image().unwrap_or_default().to_owned(),
             })
             .collect(),
-        secrets: td
-            .container_definitions()
-            .iter()
-            .flat_map(|c| c.secrets())
-            .map(|s| s.value_from().to_owned())
-            .collect(),
+        secrets: secret_references(td),
         tags: tags
             .iter()
             .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
@@ -598,11 +596,66 @@ impl Registry for SdkRegistry {
     }
 }
 
-/// Secrets Manager over the SDK.
-pub struct SdkSecrets(pub aws_sdk_secretsmanager::Client);
+/// Every secret a task definition references, once each, in the order they appear.
+fn secret_references(td: &ecs::TaskDefinition) -> Vec<String> {
+    let mut refs: Vec<String> = Vec::new();
+    for c in td.container_definitions() {
+        let found = c
+            .secrets()
+            .iter()
+            .map(|s| s.value_from())
+            .chain(
+                c.log_configuration()
+                    .map(|l| l.secret_options())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|s| s.value_from()),
+            )
+            .chain(
+                c.repository_credentials()
+                    .map(|r| r.credentials_parameter()),
+            );
+        for r in found {
+            if !r.is_empty() && !refs.iter().any(|x| x == r) {
+                refs.push(r.to_owned());
+            }
+        }
+    }
+    refs
+}
+
+/// Parameter Store over the SDK: only to see that a parameter exists.
+pub struct SdkParameters(pub aws_sdk_ssm::Client);
+
+impl SdkParameters {
+    async fn exists(&self, name: &str) -> AwsResult<bool> {
+        let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
+            .key("Name")
+            .option("Equals")
+            .values(name)
+            .build()
+            .map_err(|e| AwsError::Invalid(format!("DescribeParameters: {e}")))?;
+        let out = self
+            .0
+            .describe_parameters()
+            .parameter_filters(filter)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeParameters", e))?;
+        Ok(!out.parameters().is_empty())
+    }
+}
+
+/// Secrets Manager over the SDK, with Parameter Store beside it for the references that
+/// point there.
+pub struct SdkSecrets(pub aws_sdk_secretsmanager::Client, pub SdkParameters);
 
 #[async_trait]
 impl Secrets for SdkSecrets {
+    async fn parameter_exists(&self, name: &str) -> AwsResult<bool> {
+        self.1.exists(name).await
+    }
+
     async fn secret_exists(&self, id: &str) -> AwsResult<bool> {
         match self.0.describe_secret().secret_id(id).send().await {
             Ok(out) => Ok(out.deleted_date().is_none()),
@@ -993,6 +1046,58 @@ mod tests {
     use aws_smithy_types::error::ErrorMetadata;
 
     use super::*;
+
+    #[test]
+    fn every_kind_of_secret_reference_is_found_once() {
+        let secret = |v: &str| {
+            ecs::Secret::builder()
+                .name("X")
+                .value_from(v)
+                .build()
+                .unwrap()
+        };
+        let td = ecs::TaskDefinition::builder()
+            .container_definitions(
+                ecs::ContainerDefinition::builder()
+                    .name("users")
+                    .secrets(secret(
+                        "arn:aws:secretsmanager:us-east-1:1:secret:db-Ab:password::",
+                    ))
+                    .repository_credentials(
+                        ecs::RepositoryCredentials::builder()
+                            .credentials_parameter(
+                                "arn:aws:secretsmanager:us-east-1:1:secret:reg-Cd",
+                            )
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .container_definitions(
+                ecs::ContainerDefinition::builder()
+                    .name("log-router")
+                    .secrets(secret(
+                        "arn:aws:secretsmanager:us-east-1:1:secret:db-Ab:password::",
+                    ))
+                    .log_configuration(
+                        ecs::LogConfiguration::builder()
+                            .log_driver(ecs::LogDriver::Awsfirelens)
+                            .secret_options(secret("/logs/api-key"))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .build();
+        assert_eq!(
+            secret_references(&td),
+            [
+                "arn:aws:secretsmanager:us-east-1:1:secret:db-Ab:password::",
+                "arn:aws:secretsmanager:us-east-1:1:secret:reg-Cd",
+                "/logs/api-key",
+            ]
+        );
+    }
 
     fn base_td() -> SdkTd {
         let users = ContainerDefinition::builder()

@@ -218,12 +218,13 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
     let mut missing = Vec::new();
     let mut checked = 0;
     for value_from in &current.secrets {
-        let Some(secret) = secret_id(value_from) else {
-            continue; // SSM parameters are not Secrets Manager's to check.
-        };
         checked += 1;
-        if !aws.secrets.secret_exists(secret).await? {
-            missing.push(secret.to_owned());
+        let exists = match SecretRef::of(value_from) {
+            SecretRef::SecretsManager(id) => aws.secrets.secret_exists(id).await?,
+            SecretRef::Parameter(name) => aws.secrets.parameter_exists(&name).await?,
+        };
+        if !exists {
+            missing.push(value_from.clone());
         }
     }
     if missing.is_empty() {
@@ -243,7 +244,8 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
                     current.short(),
                     missing.join(", ")
                 ),
-                "create the secret in Secrets Manager, or fix the task definition's `secrets`",
+                "create them (Secrets Manager or Parameter Store), or fix the task definition's \
+                 `secrets`, `logConfiguration.secretOptions` or `repositoryCredentials`",
             ),
         );
     }
@@ -358,6 +360,32 @@ pub fn repository_of(image: &str) -> &str {
 
 /// A Secrets Manager secret ARN without the JSON-key/version suffix ECS allows; `None` for
 /// anything that is not a Secrets Manager ARN.
+/// Where a task definition's secret reference points.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SecretRef<'a> {
+    /// A Secrets Manager secret: its ARN without a JSON key or version suffix.
+    SecretsManager(&'a str),
+    /// A Parameter Store parameter: its name (from a name, or an ARN's `parameter/NAME`).
+    Parameter(String),
+}
+
+impl<'a> SecretRef<'a> {
+    pub fn of(value_from: &'a str) -> Self {
+        if let Some(id) = secret_id(value_from) {
+            return SecretRef::SecretsManager(id);
+        }
+        // arn:aws:ssm:REGION:ACCOUNT:parameter/NAME names `/NAME` when NAME has a path.
+        match value_from
+            .split_once(":parameter/")
+            .filter(|(head, _)| head.starts_with("arn:") && head.contains(":ssm:"))
+        {
+            Some((_, name)) if name.contains('/') => SecretRef::Parameter(format!("/{name}")),
+            Some((_, name)) => SecretRef::Parameter(name.to_owned()),
+            None => SecretRef::Parameter(value_from.to_owned()),
+        }
+    }
+}
+
 pub fn secret_id(value_from: &str) -> Option<&str> {
     let parts: Vec<&str> = value_from.splitn(8, ':').collect();
     if parts.len() < 7 || parts[2] != "secretsmanager" {
@@ -374,6 +402,27 @@ fn short_digest(digest: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_references_point_to_secrets_manager_or_parameter_store() {
+        let sm = "arn:aws:secretsmanager:us-east-1:1:secret:db-AbCdEf";
+        assert_eq!(
+            SecretRef::of(&format!("{sm}:password::")),
+            SecretRef::SecretsManager(sm)
+        );
+        assert_eq!(
+            SecretRef::of("arn:aws:ssm:us-east-1:1:parameter/team/db"),
+            SecretRef::Parameter("/team/db".into())
+        );
+        assert_eq!(
+            SecretRef::of("arn:aws:ssm:us-east-1:1:parameter/flat"),
+            SecretRef::Parameter("flat".into())
+        );
+        assert_eq!(
+            SecretRef::of("/team/db"),
+            SecretRef::Parameter("/team/db".into())
+        );
+    }
 
     #[test]
     fn repository_from_image() {

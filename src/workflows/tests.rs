@@ -845,3 +845,24 @@ async fn ctrl_c_during_a_rollbacks_preflight_stops_it_with_nothing_changed() {
         fake.mutating_calls()
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn preflight_checks_every_secret_reference_and_names_each_missing_one_once() {
+    let fake = FakeAws::staging();
+    let log_key = "arn:aws:secretsmanager:us-east-1:123456789012:secret:logs/key-Ab12Cd";
+    let parameter = "arn:aws:ssm:us-east-1:123456789012:parameter/users/registry";
+    fake.reference_missing_secrets(&[log_key, parameter, "plain-parameter"]);
+    let rec = Recorder::default();
+    let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
+    assert_eq!(out.result, deploy::Result::PreflightFailed, "{out}");
+    let text = out.to_string();
+    for missing in [log_key, parameter, "plain-parameter"] {
+        assert_eq!(text.matches(missing).count(), 1, "{missing}: {text}");
+    }
+    assert!(
+        fake.count("ssm:DescribeParameters") == 2,
+        "{:?}",
+        fake.calls()
+    );
+    assert!(fake.mutating_calls().is_empty());
+}
