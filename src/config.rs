@@ -295,6 +295,13 @@ impl Config {
                 database: env.database,
                 bluegreen: env.bluegreen,
             };
+            if let Some((key, problem)) = bad_name(&env) {
+                return Err(UserError::new(format!(
+                    "{}: env.{name}.{key} is {problem}",
+                    at(key.rsplit('.').next().unwrap_or(&key))
+                ))
+                .hint("name the AWS resource (its name or ARN, up to 1600 characters)"));
+            }
             if let Some((key, value)) = control_chars(&env) {
                 return Err(UserError::new(format!(
                     "{}: env.{name}.{key} holds control characters: `{}`",
@@ -326,6 +333,43 @@ impl Config {
             .hint(hint)
         })
     }
+}
+
+/// The first resource name that is empty or longer than any AWS name or ARN (1600): which
+/// key, and what is wrong with it.
+fn bad_name(env: &EnvConfig) -> Option<(String, String)> {
+    let mut names: Vec<(String, &str)> = vec![("cluster".into(), env.cluster.as_str())];
+    let optional = [
+        ("service", &env.service),
+        ("container", &env.container),
+        ("repository", &env.repository),
+        ("region", &env.region),
+    ];
+    names.extend(
+        optional
+            .into_iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| (k.to_owned(), v))),
+    );
+    names.extend(env.alarms.iter().map(|a| ("alarms".to_owned(), a.as_str())));
+    if let Some(db) = &env.database {
+        names.push(("database.instance".into(), &db.instance));
+    }
+    if let Some(bg) = &env.bluegreen {
+        names.push(("bluegreen.listener".into(), &bg.listener));
+        for (colour, c) in [("blue", &bg.blue), ("green", &bg.green)] {
+            names.push((format!("bluegreen.{colour}.service"), &c.service));
+            names.push((format!("bluegreen.{colour}.target_group"), &c.target_group));
+        }
+    }
+    names.into_iter().find_map(|(key, value)| {
+        if value.trim().is_empty() {
+            Some((key, "empty".to_owned()))
+        } else if value.len() > 1600 {
+            Some((key, format!("{} characters long", value.len())))
+        } else {
+            None
+        }
+    })
 }
 
 /// The first setting (dotted key, value) whose text holds a control character.

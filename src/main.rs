@@ -7,6 +7,7 @@ use opsctl::workflows::Interrupt;
 fn main() -> ExitCode {
     if let Err(msg) = opsctl::cli::refuse_control_chars() {
         eprintln!("error: {msg}");
+        eprintln!("  fix: type the argument again without them");
         return ExitCode::from(2);
     }
     let cli = Cli::parse();

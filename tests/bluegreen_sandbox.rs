@@ -8,35 +8,8 @@ use std::time::Duration;
 
 use support::Account;
 
-/// `(blue, green)` weights of the prod listener, read through the SDK.
 async fn weights(account: &Account) -> (i32, i32) {
-    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&account.sdk().await);
-    let lb = elb
-        .describe_load_balancers()
-        .names("prod-alb")
-        .send()
-        .await
-        .unwrap();
-    let lb_arn = lb.load_balancers()[0]
-        .load_balancer_arn()
-        .unwrap()
-        .to_owned();
-    let listeners = elb
-        .describe_listeners()
-        .load_balancer_arn(lb_arn)
-        .send()
-        .await
-        .unwrap();
-    let action = &listeners.listeners()[0].default_actions()[0];
-    let groups = action.forward_config().unwrap().target_groups();
-    let of = |name: &str| {
-        groups
-            .iter()
-            .find(|t| t.target_group_arn().unwrap().contains(&format!("/{name}/")))
-            .and_then(|t| t.weight())
-            .unwrap_or(0)
-    };
-    (of("prod-users-blue"), of("prod-users-green"))
+    account.weights().await
 }
 
 async fn desired_running(account: &Account, service: &str) -> (i32, i32) {

@@ -70,6 +70,10 @@ pub enum AwsError {
     /// No credentials could be found; nothing was sent.
     #[error("{0}")]
     NoCredentials(String),
+    /// The resource a create call names exists already: perhaps made by this very call, whose
+    /// first answer was lost and whose retry met it.
+    #[error("{0}")]
+    AlreadyExists(String),
     /// AWS rejected the request as invalid.
     #[error("{0}")]
     Invalid(String),

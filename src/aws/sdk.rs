@@ -48,11 +48,12 @@ pub async fn sdk_config(conn: &Connection) -> SdkConfig {
 }
 
 /// Standard retries (not adaptive, whose client-side rate limiter sleeps about 18 s a retry
-/// under a throttling burst): 3 attempts, backing off from 0.2 s to at most 2 s. A call still
-/// failing after that reaches the caller, whose pacer decides.
+/// under a throttling burst): 4 attempts, backing off from 0.2 s to at most 2 s, so a burst
+/// of three throttled or failed answers costs about 1.5 s. A call still failing after that
+/// reaches the caller, whose pacer decides.
 pub fn retry_config() -> RetryConfig {
     RetryConfig::standard()
-        .with_max_attempts(3)
+        .with_max_attempts(4)
         .with_initial_backoff(std::time::Duration::from_millis(200))
         .with_max_backoff(std::time::Duration::from_secs(2))
 }

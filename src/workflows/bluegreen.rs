@@ -313,12 +313,25 @@ pub async fn deploy(
             return done(out);
         }
         _ => {
-            deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
-            out.result = Result::RolledBack;
-            out.reason = Some(format!(
+            let why = format!(
                 "{}; traffic restored to {live}",
                 switch_reason.unwrap_or_else(|| format!("{idle} was not ready for traffic"))
-            ));
+            );
+            put_idle_back(
+                aws,
+                env,
+                &idle_side.service,
+                &idle_current,
+                &new,
+                &updated,
+                &container,
+                why,
+                opts,
+                reporter,
+                interrupt,
+                &mut out,
+            )
+            .await;
             return done(out);
         }
     }
@@ -348,8 +361,21 @@ pub async fn deploy(
                     if let Some(t) = out.traffic.as_mut() {
                         t.after = weights;
                     }
-                    out.result = Result::RolledBack;
-                    out.reason = Some(format!("{why}; traffic moved back to {live}"));
+                    put_idle_back(
+                        aws,
+                        env,
+                        &idle_side.service,
+                        &idle_current,
+                        &new,
+                        &updated,
+                        &container,
+                        format!("{why}; traffic moved back to {live}"),
+                        opts,
+                        reporter,
+                        interrupt,
+                        &mut out,
+                    )
+                    .await;
                 }
                 Err(e) => {
                     out.result = Result::Failed;
@@ -375,6 +401,49 @@ pub async fn deploy(
         }
     }
     done(out)
+}
+
+/// Traffic is back on the live colour after a failed switch or bake: put the idle colour
+/// back on what it ran, so that the instant way back (`opsctl rollback`) never sends users
+/// to the version that just failed. Exit 3 once that has settled.
+#[allow(clippy::too_many_arguments)]
+async fn put_idle_back(
+    aws: &Aws,
+    env: &EnvConfig,
+    idle: &str,
+    idle_current: &TaskDefinition,
+    new: &TaskDefinition,
+    updated: &crate::aws::Service,
+    container: &str,
+    why: String,
+    opts: &Options,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+    out: &mut DeployOutcome,
+) {
+    deploy::settle(
+        aws,
+        env,
+        idle,
+        idle_current,
+        new,
+        updated,
+        container,
+        deploy::Failure::Bake(why.clone()),
+        opts,
+        reporter,
+        interrupt,
+        out,
+    )
+    .await;
+    out.reason = Some(match out.result {
+        Result::RolledBack => format!("{why}; {idle} is back on {}", idle_current.short()),
+        _ => format!(
+            "{why}; putting {idle} back on {} did not settle: {}",
+            idle_current.short(),
+            out.reason.as_deref().unwrap_or("see its state")
+        ),
+    });
 }
 
 /// Rolls a blue/green environment back: all traffic to the other colour in one listener

@@ -483,6 +483,25 @@ async fn take(
     reporter.step("snapshot", format!("creating snapshot {id} of {instance}"));
     match aws.db.create_snapshot(&instance, &id, &tags).await {
         Ok(created) => out.snapshot = Some(created),
+        // A retry after a lost answer meets the snapshot its first attempt made: ours when it
+        // is of this instance and carries exactly the tags this call sent.
+        Err(AwsError::AlreadyExists(e)) => match aws.db.describe_snapshot(&id).await? {
+            Some(found)
+                if found.instance == instance
+                    && tags.iter().all(|(k, v)| found.tags.get(k) == Some(v)) =>
+            {
+                reporter.warn(format!(
+                    "the answer to CreateDBSnapshot was lost; {id} is the snapshot it made"
+                ));
+                out.snapshot = Some(found);
+            }
+            _ => {
+                out.result = SnapshotResult::Failed;
+                out.reason = Some(e);
+                out.elapsed_secs = started.elapsed().as_secs_f64();
+                return Ok(out);
+            }
+        },
         Err(e) => {
             out.result = SnapshotResult::Failed;
             out.reason = Some(e.to_string());
@@ -1120,13 +1139,34 @@ pub async fn restore(
         format!("restoring {from} into new instance {target}"),
     );
     let created = match &opts.from {
-        RestoreFrom::Snapshot(id) => aws.db.restore_from_snapshot(id, &settings).await?,
+        RestoreFrom::Snapshot(id) => aws.db.restore_from_snapshot(id, &settings).await,
         RestoreFrom::Time(time) => {
             aws.db
                 .restore_to_time(&instance, Some(*time), &settings)
-                .await?
+                .await
         }
-        RestoreFrom::Latest => aws.db.restore_to_time(&instance, None, &settings).await?,
+        RestoreFrom::Latest => aws.db.restore_to_time(&instance, None, &settings).await,
+    };
+    let created = match created {
+        Ok(created) => created,
+        // `target` did not exist a moment ago: one that exists now with the tags this call
+        // set is the instance it made, met by the retry of a call whose answer was lost.
+        Err(AwsError::AlreadyExists(e)) => match aws.db.find_instance(&target).await? {
+            Some(found)
+                if settings
+                    .tags
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("opsctl:"))
+                    .all(|(k, v)| found.tags.get(k) == Some(v)) =>
+            {
+                reporter.warn(format!(
+                    "the answer to the restore call was lost; {target} is the instance it made"
+                ));
+                found
+            }
+            _ => return Err(AwsError::AlreadyExists(e).into()),
+        },
+        Err(e) => return Err(e.into()),
     };
     out.instance = Some(created);
     if !opts.wait {

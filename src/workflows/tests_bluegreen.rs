@@ -332,6 +332,11 @@ async fn an_alarm_during_bake_moves_traffic_back() {
         out.reason.as_ref().unwrap().contains("prod-users-5xx"),
         "{out}"
     );
+    // The instant way back must not lead to the version that just failed.
+    assert_eq!(
+        fake.service_task_definition("prod-users-green"),
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-users:1"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -62,30 +62,71 @@ pub fn sandbox_url() -> &'static str {
     .0
 }
 
-/// A minimal HTTP/1.1 JSON call to the sandbox's control surface (loopback only).
+/// A minimal HTTP/1.1 JSON call to the sandbox's control surface (loopback only). The answer
+/// is read up to its Content-Length (not to the connection's close, which a busy server may
+/// be slow to make); a call that gets no answer is tried once more.
 pub fn control(method: &str, path: &str, body: &Value) -> Value {
+    let body = body.to_string();
+    let (head, payload) = match control_once(method, path, &body, Duration::from_secs(30)) {
+        Ok(answer) => answer,
+        Err(e) => {
+            eprintln!("{method} {path}: {e}; trying again");
+            control_once(method, path, &body, Duration::from_secs(60))
+                .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+        }
+    };
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{method} {path}: {head}\n{payload}"
+    );
+    serde_json::from_str(&payload).expect("JSON from the sandbox")
+}
+
+fn control_once(
+    method: &str,
+    path: &str,
+    body: &str,
+    timeout: Duration,
+) -> std::io::Result<(String, String)> {
     let url = sandbox_url();
     let host = url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(host).expect("connect to the sandbox");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let body = body.to_string();
+    let mut stream = TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(timeout))?;
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, payload) = response.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(
-        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-        "{method} {path}: {head}\n{payload}"
-    );
-    serde_json::from_str(payload).expect("JSON from the sandbox")
+    )?;
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::other("the connection closed mid-answer"));
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            length = v.trim().parse::<usize>().ok();
+        }
+        head.push_str(&line);
+    }
+    let mut payload = Vec::new();
+    match length {
+        Some(n) => {
+            payload.resize(n, 0);
+            reader.read_exact(&mut payload)?;
+        }
+        None => {
+            reader.read_to_end(&mut payload)?;
+        }
+    }
+    Ok((head, String::from_utf8_lossy(&payload).into_owned()))
 }
 
 /// One seeded account of the demo environment, isolated from every other test.
@@ -120,6 +161,65 @@ impl Account {
     pub fn configure(&self, mut changes: Value) {
         changes["account_id"] = Value::String(self.id.clone());
         control("POST", "/_sandbox/config", &changes);
+    }
+
+    /// Makes the account's requests for `action` (an IAM action, `*` wildcards allowed) go
+    /// wrong: `fault` is `throttle`, `500`, `503`, `access_denied`, `drop`, `lost_answer`
+    /// or `delay`; `count` of them (`None`: all) after letting `after` through.
+    pub fn fault(&self, action: &str, fault: &str, count: Option<u32>, after: u32) {
+        control(
+            "POST",
+            "/_sandbox/faults",
+            &serde_json::json!({
+                "account_id": self.id, "action": action, "fault": fault,
+                "count": count, "after": after,
+            }),
+        );
+    }
+
+    /// Removes every fault of the account.
+    pub fn clear_faults(&self) {
+        control(
+            "DELETE",
+            &format!("/_sandbox/faults?account_id={}", self.id),
+            &serde_json::json!({}),
+        );
+    }
+
+    /// The AWS requests served for the account since it was seeded (or the log cleared).
+    pub fn requests(&self) -> Vec<Request> {
+        let log = control(
+            "GET",
+            &format!("/_sandbox/requests?account_id={}", self.id),
+            &serde_json::json!({}),
+        );
+        log.as_array()
+            .expect("a list of requests")
+            .iter()
+            .map(|r| Request {
+                action: r["action"].as_str().unwrap_or_default().to_owned(),
+                status: r["status"].as_u64().map(|s| s as u16),
+                fault: r["fault"].as_str().map(str::to_owned),
+            })
+            .collect()
+    }
+
+    /// Empties the account's request log.
+    pub fn clear_requests(&self) {
+        control(
+            "DELETE",
+            &format!("/_sandbox/requests?account_id={}", self.id),
+            &serde_json::json!({}),
+        );
+    }
+
+    /// Switches IAM enforcement on for the account, its user holding exactly these actions.
+    pub fn enforce_iam(&self, allow: &[String]) {
+        control(
+            "POST",
+            "/_sandbox/iam-enforce",
+            &serde_json::json!({ "account_id": self.id, "enabled": true, "allow": allow }),
+        );
     }
 
     /// Runs the real opsctl binary against this account with the repo's opsctl.toml.
@@ -170,9 +270,102 @@ impl Account {
             .await
     }
 
+    /// `(blue, green)` weights of the prod listener, read through the SDK.
+    pub async fn weights(&self) -> (i32, i32) {
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk().await);
+        let lb = elb
+            .describe_load_balancers()
+            .names("prod-alb")
+            .send()
+            .await
+            .unwrap();
+        let lb_arn = lb.load_balancers()[0]
+            .load_balancer_arn()
+            .unwrap()
+            .to_owned();
+        let listeners = elb
+            .describe_listeners()
+            .load_balancer_arn(lb_arn)
+            .send()
+            .await
+            .unwrap();
+        let action = &listeners.listeners()[0].default_actions()[0];
+        let groups = action.forward_config().unwrap().target_groups();
+        let of = |name: &str| {
+            groups
+                .iter()
+                .find(|t| t.target_group_arn().unwrap().contains(&format!("/{name}/")))
+                .and_then(|t| t.weight())
+                .unwrap_or(0)
+        };
+        (of("prod-users-blue"), of("prod-users-green"))
+    }
+
+    /// A service as a user checks it after a command: the image tag its task definition
+    /// runs, and whether it has settled (one deployment, COMPLETED, running == desired).
+    pub async fn service_state(&self, service: &str) -> String {
+        let ecs = aws_sdk_ecs::Client::new(&self.sdk().await);
+        let out = ecs
+            .describe_services()
+            .cluster("demo")
+            .services(service)
+            .send()
+            .await
+            .unwrap();
+        let s = &out.services()[0];
+        let td = ecs
+            .describe_task_definition()
+            .task_definition(s.task_definition().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let image = td.task_definition().unwrap().container_definitions()[0]
+            .image()
+            .unwrap_or_default()
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let settled = s.deployments().len() == 1
+            && s.deployments()[0]
+                .rollout_state()
+                .is_none_or(|r| r.as_str() == "COMPLETED")
+            && s.running_count() == s.desired_count();
+        format!(
+            "{service} {image} x{} {}",
+            s.desired_count(),
+            if settled { "settled" } else { "moving" }
+        )
+    }
+
     /// Replaces the random account id so output can be compared across runs.
     pub fn scrub(&self, text: &str) -> String {
         text.replace(&self.id, "<account>")
+    }
+}
+
+/// One AWS request the sandbox served.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// As IAM names it: `ecs:UpdateService`.
+    pub action: String,
+    /// `None` when the connection was dropped.
+    pub status: Option<u16>,
+    pub fault: Option<String>,
+}
+
+impl Request {
+    /// Whether this request changes something in AWS.
+    pub fn mutates(&self) -> bool {
+        let name = self.action.split(':').nth(1).unwrap_or_default();
+        !["Describe", "List", "Get"]
+            .iter()
+            .any(|p| name.starts_with(p))
+    }
+
+    /// A mutating request that AWS carried out.
+    pub fn changed(&self) -> bool {
+        self.mutates() && self.status == Some(200)
     }
 }
 

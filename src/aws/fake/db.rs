@@ -210,7 +210,7 @@ impl FakeAws {
     fn new_instance(&self, s: &RestoreSettings, engine: &DbInstance) -> AwsResult<DbInstance> {
         let mut state = self.state.lock().unwrap();
         if state.db.instances.contains_key(&s.target) {
-            return Err(AwsError::Invalid(format!(
+            return Err(AwsError::AlreadyExists(format!(
                 "an instance named {} already exists",
                 s.target
             )));
@@ -281,7 +281,7 @@ impl Database for FakeAws {
             ));
         };
         if s.db.snapshots.contains_key(snapshot) {
-            return Err(AwsError::Invalid(format!(
+            return Err(AwsError::AlreadyExists(format!(
                 "a snapshot named {snapshot} already exists"
             )));
         }

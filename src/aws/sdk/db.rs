@@ -218,7 +218,7 @@ impl Database for SdkDatabase {
                     AwsError::not_found(Resource::DbInstance, format!("RDS instance {instance}"))
                 }
                 Some(se) if se.is_db_snapshot_already_exists_fault() => {
-                    AwsError::Invalid(format!("a snapshot named {snapshot} already exists"))
+                    AwsError::AlreadyExists(format!("a snapshot named {snapshot} already exists"))
                 }
                 _ => classify("CreateDBSnapshot", e),
             })?;
@@ -281,7 +281,10 @@ impl Database for SdkDatabase {
                         AwsError::not_found(Resource::DbSnapshot, format!("snapshot {snapshot}"))
                     }
                     Some(se) if se.is_db_instance_already_exists_fault() => {
-                        AwsError::Invalid(format!("an instance named {} already exists", s.target))
+                        AwsError::AlreadyExists(format!(
+                            "an instance named {} already exists",
+                            s.target
+                        ))
                     }
                     _ => classify("RestoreDBInstanceFromDBSnapshot", e),
                 })?;
@@ -314,7 +317,10 @@ impl Database for SdkDatabase {
                         AwsError::not_found(Resource::DbInstance, format!("RDS instance {source}"))
                     }
                     Some(se) if se.is_db_instance_already_exists_fault() => {
-                        AwsError::Invalid(format!("an instance named {} already exists", s.target))
+                        AwsError::AlreadyExists(format!(
+                            "an instance named {} already exists",
+                            s.target
+                        ))
                     }
                     Some(se) if se.is_invalid_restore_fault() => AwsError::Invalid(format!(
                         "RestoreDBInstanceToPointInTime: {}",

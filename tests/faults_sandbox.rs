@@ -1,0 +1,261 @@
+//! Faults injected into the sandbox's AWS, for each command, each AWS action it calls, and
+//! each kind of fault: a passing fault (a throttling burst, one 500, one dropped connection)
+//! changes neither the outcome nor the exit code; a lasting one (AccessDenied) ends with an
+//! exit code that matches the state read back, a message that names the call, and no panic.
+//!
+//! The actions are not listed by hand: a clean run of each command, read from the sandbox's
+//! request log, says which it calls.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use support::{Account, Run};
+
+/// What a user reads back after a command: the services' versions and whether they settled,
+/// and for blue/green the listener's weights.
+async fn state(account: &Account, services: &[&str], weights: bool) -> String {
+    let mut parts = Vec::new();
+    for s in services {
+        parts.push(account.service_state(s).await);
+    }
+    if weights {
+        parts.push(format!("weights {:?}", account.weights().await));
+    }
+    parts.join("; ")
+}
+
+/// A command and what it acts on.
+struct Case {
+    args: &'static [&'static str],
+    services: &'static [&'static str],
+    weights: bool,
+    /// The clean run's exit code.
+    clean: i32,
+}
+
+/// The passing faults of the matrix, each a run: a burst of three throttled answers, then a
+/// 500 followed at once by a dropped connection.
+const PASSING: &[&[&str]] = &[&["throttle", "throttle", "throttle"], &["500", "drop"]];
+
+fn no_panic(run: &Run, what: &str) {
+    assert_ne!(run.code, 101, "{what}: panicked\n{}", run.stderr);
+    assert!(
+        !run.stderr.contains("panicked"),
+        "{what}: panicked\n{}",
+        run.stderr
+    );
+}
+
+/// The repository's opsctl.toml with short bakes and steps, so that each of the matrix's
+/// many runs takes a second or two.
+fn fast_config() -> std::path::PathBuf {
+    let text = std::fs::read_to_string(support::repo_root().join("opsctl.toml"))
+        .unwrap()
+        .replace("bake = \"3s\"", "bake = \"1s\"")
+        .replace("bake = \"5s\"", "bake = \"1s\"")
+        .replace("step_interval = \"3s\"", "step_interval = \"1s\"")
+        .replace("steps = [10, 50, 100]", "steps = [50, 100]");
+    let path = std::env::temp_dir().join(format!("opsctl-faults-{}.toml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn matrix(case: Case) {
+    let config = fast_config();
+    let opsctl = |account: &Account| account.opsctl_with_config(&config, case.args);
+    // The clean run: its outcome, the state it leaves, and the actions it calls.
+    let account = Account::seed();
+    let before = state(&account, case.services, case.weights).await;
+    let clean = opsctl(&account);
+    clean.expect_code(case.clean);
+    let after = state(&account, case.services, case.weights).await;
+    let actions: BTreeSet<String> = account.requests().into_iter().map(|r| r.action).collect();
+    assert!(
+        actions.len() >= 3,
+        "the clean run called too little: {actions:?}"
+    );
+
+    let mut failures = Vec::new();
+    for action in &actions {
+        for &faults in PASSING {
+            let account = Account::seed();
+            for (i, fault) in faults.iter().enumerate() {
+                account.fault(action, fault, Some(1), i as u32);
+            }
+            let run = opsctl(&account);
+            let what = format!(
+                "{} with {} on {action}",
+                case.args.join(" "),
+                faults.join(", ")
+            );
+            no_panic(&run, &what);
+            account.clear_faults();
+            let now = state(&account, case.services, case.weights).await;
+            if run.code != case.clean || now != after {
+                failures.push(format!(
+                    "{what}: exit {} (clean {}), state `{now}` (clean `{after}`)\n{}{}",
+                    run.code, case.clean, run.stdout, run.stderr
+                ));
+            }
+        }
+        // A lasting AccessDenied: whatever the exit code, it must be the truth.
+        let account = Account::seed();
+        account.fault(action, "access_denied", None, 0);
+        let run = opsctl(&account);
+        let what = format!("{} with access_denied on {action}", case.args.join(" "));
+        no_panic(&run, &what);
+        account.clear_faults();
+        let now = state(&account, case.services, case.weights).await;
+        let call = action.split(':').nth(1).unwrap();
+        let said = format!("{}{}", run.stdout, run.stderr);
+        let truthful = match run.code {
+            0 => now == after,
+            3 => now == before,
+            2 => !account.requests().iter().any(|r| r.changed()),
+            _ => said.contains(call),
+        };
+        // A message names the call that failed, on every exit but success.
+        let named = run.code == 0 || said.contains(call);
+        if !truthful || !named {
+            failures.push(format!(
+                "{what}: exit {}, state `{now}` (before `{before}`, clean `{after}`)\n{said}",
+                run.code
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
+}
+
+#[tokio::test]
+async fn a_rolling_deploy_survives_every_fault() {
+    matrix(Case {
+        args: &["deploy", "staging", "--version", "v1.2.0", "--yes"],
+        services: &["staging-users"],
+        weights: false,
+        clean: 0,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_broken_rolling_deploy_rolls_back_under_every_fault() {
+    matrix(Case {
+        args: &["deploy", "staging", "--version", "v1.4.0-broken", "--yes"],
+        services: &["staging-users"],
+        weights: false,
+        clean: 3,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_rollback_survives_every_fault() {
+    matrix(Case {
+        args: &["rollback", "staging", "--yes"],
+        services: &["staging-users"],
+        weights: false,
+        clean: 0,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_traffic_switch_survives_every_fault() {
+    matrix(Case {
+        args: &[
+            "traffic",
+            "prod",
+            "--to",
+            "green",
+            "--steps",
+            "50,100",
+            "--interval",
+            "1s",
+            "--yes",
+        ],
+        services: &["prod-users-blue", "prod-users-green"],
+        weights: true,
+        clean: 0,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bluegreen_deploy_survives_every_fault() {
+    matrix(Case {
+        args: &["deploy", "prod", "--version", "v1.2.0", "--yes"],
+        services: &["prod-users-blue", "prod-users-green"],
+        weights: true,
+        clean: 0,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn scaling_survives_every_fault() {
+    matrix(Case {
+        args: &["scale", "staging", "--count", "3", "--yes"],
+        services: &["staging-users"],
+        weights: false,
+        clean: 0,
+    })
+    .await;
+}
+
+/// The snapshots of the demo database that opsctl took (manual ones).
+async fn manual_snapshots(account: &Account) -> Vec<String> {
+    let rds = aws_sdk_rds::Client::new(&account.sdk().await);
+    let out = rds
+        .describe_db_snapshots()
+        .db_instance_identifier("users-db")
+        .snapshot_type("manual")
+        .send()
+        .await
+        .unwrap();
+    out.db_snapshots()
+        .iter()
+        .filter_map(|s| s.db_snapshot_identifier().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_create_db_snapshot_is_recognised_as_its_own_snapshot() {
+    let account = Account::seed();
+    account.fault("rds:CreateDBSnapshot", "lost_answer", Some(1), 0);
+    let run = account.opsctl(&["db", "snapshot", "staging", "--wait"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("answer to CreateDBSnapshot was lost"),
+        "{}",
+        run.stderr
+    );
+    account.clear_faults();
+    assert_eq!(manual_snapshots(&account).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_a_restore_is_recognised_as_its_own_instance() {
+    let account = Account::seed();
+    account.fault(
+        "rds:RestoreDBInstanceToPointInTime",
+        "lost_answer",
+        Some(1),
+        0,
+    );
+    let run = account.opsctl(&[
+        "db",
+        "restore",
+        "staging",
+        "--latest",
+        "--target",
+        "users-db-copy",
+    ]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("answer to the restore call was lost"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("users-db-copy"), "{}", run.stdout);
+}
