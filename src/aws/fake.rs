@@ -428,6 +428,14 @@ impl FakeAws {
     }
 
     /// Starts a deployment as someone else would (for in-flight checks).
+    /// A deployment of `family:revision` that opsctl did not start (ECS's own rollback, a
+    /// console change), under way on the service.
+    pub fn start_deployment_of(&self, service: &str, family: &str, revision: i32) {
+        let mut s = self.state.lock().unwrap();
+        let now = Instant::now();
+        start_deployment(&mut s, service, &td_arn(family, revision), now, self.epoch);
+    }
+
     pub fn start_foreign_deployment(&self, service: &str, revision: i32) {
         let mut s = self.state.lock().unwrap();
         let now = Instant::now();

@@ -462,7 +462,7 @@ pub async fn rollback(
     let (live_side, other_side) = (pair.side(live).clone(), pair.side(other).clone());
     let instant = match opts.to {
         Some(_) => Err("--to names a revision".to_owned()),
-        None => instant_rollback(aws, env, &pair, reporter).await?,
+        None => instant_rollback(aws, env, &pair, opts, reporter, interrupt).await?,
     };
     let (live_td, other_td) = match instant {
         Ok(tds) => tds,
@@ -512,13 +512,18 @@ pub async fn rollback(
     Ok(out)
 }
 
+/// How long a rollback waits for the other colour to settle before it rolls back in place.
+const SETTLE_BOUND: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// The live and the other colour's task definitions when the other colour can take all
 /// traffic back at once; otherwise why not.
 async fn instant_rollback(
     aws: &Aws,
     env: &EnvConfig,
     pair: &traffic::Pair,
+    opts: &rollback::Options,
     reporter: &dyn Reporter,
+    interrupt: &Interrupt,
 ) -> anyhow::Result<std::result::Result<(TaskDefinition, TaskDefinition), String>> {
     let live = pair.live();
     let other = live.other();
@@ -530,7 +535,43 @@ async fn instant_rollback(
             other_side.service
         ),
     );
-    let checks = traffic::readiness(aws, env, pair, other, reporter).await?;
+    let mut checks = traffic::readiness(aws, env, pair, other, reporter).await?;
+    // A colour still converging (a failed deploy's rollback settling on it) is the instant
+    // way back a moment from now: wait for it, within a bound, rather than roll the live
+    // colour back in place.
+    let unsettled = checks.iter().any(|c| !c.ok && c.name == "stable");
+    if unsettled
+        && super::describe_one(aws, env, &other_side.service)
+            .await?
+            .deployment_in_flight()
+    {
+        let bound = opts.timeout.min(SETTLE_BOUND);
+        reporter.step(
+            "wait",
+            format!(
+                "{other} ({}) is settling; waiting up to {}s before choosing how to roll back",
+                other_side.service,
+                bound.as_secs()
+            ),
+        );
+        let waited = wait::wait(
+            aws,
+            &env.cluster,
+            vec![wait::Target::current(&other_side.service)],
+            &wait::Options::new(bound, opts.poll),
+            reporter,
+            interrupt,
+        )
+        .await?;
+        if waited.verdict() == Verdict::Interrupted {
+            return Err(crate::error::Interrupted(format!(
+                "interrupted while {other} settled; nothing changed in {}",
+                env.name
+            ))
+            .into());
+        }
+        checks = traffic::readiness(aws, env, pair, other, reporter).await?;
+    }
     let failed: Vec<String> = checks
         .iter()
         .filter(|c| !c.ok)

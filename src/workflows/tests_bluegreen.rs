@@ -537,3 +537,37 @@ async fn an_aws_error_during_the_bluegreen_bake_moves_traffic_back() {
         "{out}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn rollback_waits_for_a_settling_colour_instead_of_rolling_the_live_one_in_place() {
+    let fake = FakeAws::prod();
+    bg_deploy(&fake, "v1.2.0").await;
+    // Blue (idle, v1.1.0) is mid-deployment back to its own revision, as after a failed
+    // deploy's rollback: not stable for a few seconds.
+    fake.start_deployment_of("prod-users-blue", "prod-users", 2);
+    let updates_before = fake.count("ecs:UpdateService");
+    let (_h, interrupt) = Interrupt::new();
+    let rec = Recorder::default();
+    let opts = rollback::Options {
+        to: None,
+        dry_run: false,
+        no_wait: false,
+        timeout: Duration::from_secs(60),
+        poll: Duration::from_secs(1),
+    };
+    let out = bluegreen::rollback(&fake.aws(), &prod(""), &opts, &rec, &interrupt)
+        .await
+        .unwrap();
+    assert_eq!(out.result, rollback::Result::RolledBack, "{out}");
+    assert_eq!(fake.weights(), (100, 0), "traffic back on blue at once");
+    assert_eq!(
+        fake.count("ecs:UpdateService"),
+        updates_before,
+        "the live colour was not rolled back in place"
+    );
+    assert!(
+        rec.steps().iter().any(|s| s.contains("is settling")),
+        "{:?}",
+        rec.steps()
+    );
+}
