@@ -23,15 +23,10 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {
-    /// The config file
-    #[arg(
-        long,
-        global = true,
-        env = "OPSCTL_CONFIG",
-        default_value = "opsctl.toml",
-        value_name = "PATH"
-    )]
-    pub config: PathBuf,
+    /// The config file (default: opsctl.toml here, else in the nearest parent directory, up
+    /// to the repository's root)
+    #[arg(long, global = true, env = "OPSCTL_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// AWS profile from ~/.aws/config
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
@@ -195,6 +190,10 @@ pub struct DeployArgs {
     /// Deploy even if a configured alarm is in ALARM (when the deploy is the fix)
     #[arg(long)]
     pub ignore_alarms: bool,
+    /// Blue/green: allow --service to name the live colour, whose tasks then roll in place
+    /// under all of the traffic (no switch, no instant way back)
+    #[arg(long, requires = "service")]
+    pub in_place_on_live_colour: bool,
 }
 
 #[derive(Debug, Args)]
@@ -485,5 +484,16 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn rollback_version_means_what_a_user_means() {
+        use clap::Parser;
+        let cli = super::Cli::try_parse_from(["opsctl", "rollback", "prod", "--version", "v1.1.0"])
+            .unwrap();
+        match cli.command {
+            super::Command::Rollback(args) => assert_eq!(args.to.as_deref(), Some("v1.1.0")),
+            other => panic!("{other:?}"),
+        }
     }
 }

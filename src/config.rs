@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::UserError;
 
-/// The default config file, looked up in the current directory.
+/// The default config file's name, looked up from the current directory upwards.
 pub const DEFAULT_PATH: &str = "opsctl.toml";
 
 /// A duration written as `90s`, `5m` or `1h30m`.
@@ -159,6 +159,42 @@ pub struct Config {
 }
 
 impl Config {
+    /// The config file: `explicit` (`--config`, `OPSCTL_CONFIG`) as it is; else the nearest
+    /// `opsctl.toml` from the current directory up, stopping at the repository's root (the
+    /// first directory holding `.git`), as git and cargo look for theirs.
+    pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, UserError> {
+        if let Some(path) = explicit {
+            return Ok(path.to_owned());
+        }
+        let here = std::env::current_dir()
+            .map_err(|e| UserError::new(format!("cannot read the current directory: {e}")))?;
+        let mut searched = Vec::new();
+        for (up, dir) in here.ancestors().enumerate() {
+            if dir.join(DEFAULT_PATH).is_file() {
+                // Named relative to here (`../opsctl.toml`), as the user would write it.
+                let mut path = PathBuf::new();
+                for _ in 0..up {
+                    path.push("..");
+                }
+                return Ok(path.join(DEFAULT_PATH));
+            }
+            searched.push(dir.display().to_string());
+            if dir.join(".git").exists() {
+                break;
+            }
+        }
+        Err(UserError::new(format!(
+            "no {DEFAULT_PATH} in {}",
+            searched.join(", ")
+        ))
+        .hint("run opsctl inside the repository that holds opsctl.toml, pass --config PATH, or set OPSCTL_CONFIG"))
+    }
+
+    /// [`Config::locate`], then [`Config::load`].
+    pub fn find(explicit: Option<&Path>) -> Result<Config, UserError> {
+        Config::load(&Config::locate(explicit)?)
+    }
+
     /// Reads and validates the file; every error names the file, and where it can, the line.
     pub fn load(path: &Path) -> Result<Config, UserError> {
         let text = std::fs::read_to_string(path).map_err(|e| {

@@ -353,6 +353,19 @@ async fn bad_command_lines_are_refused_naming_the_problem_and_change_nothing() {
             vec!["db", "restore", "staging", "--latest"],
             vec!["--target"],
         ),
+        // the live colour in place
+        (
+            vec![
+                "deploy",
+                "prod",
+                "--service",
+                "prod-users-blue",
+                "--version",
+                "v1.2.0",
+                "--yes",
+            ],
+            vec!["live colour", "--in-place-on-live-colour"],
+        ),
         // confirmation without a terminal
         (
             vec!["deploy", "prod", "--version", "v1.2.0"],

@@ -25,7 +25,9 @@ pub(super) async fn run(
 ) -> anyhow::Result<Exit> {
     let (env, scope) = match &args.account {
         Some(account) => {
-            let env = Config::load(&cli.global.config)?.env(&args.env)?.clone();
+            let env = Config::find(cli.global.config.as_deref())?
+                .env(&args.env)?
+                .clone();
             let scope = offline_scope(cli, &env, account, reporter)?;
             (env, scope)
         }

@@ -54,7 +54,11 @@ fn sort_error(err: anyhow::Error, cli: &Cli) -> (anyhow::Error, Exit) {
             hinted(format!(
                 "check {} of [env.{env}] in {} (or the flag that overrides it)",
                 resource.setting(),
-                cli.global.config.display()
+                cli.global
+                    .config
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(crate::config::DEFAULT_PATH))
+                    .display()
             )),
             Exit::BadInput,
         ),
@@ -104,7 +108,7 @@ struct Env {
 
 async fn load_env(cli: &Cli, name: &str) -> anyhow::Result<Env> {
     let g = &cli.global;
-    let config = Config::load(&g.config)?;
+    let config = Config::find(g.config.as_deref())?;
     let env = config.env(name)?.clone();
     if let Some(url) = &g.endpoint_url {
         check_endpoint(url)?;
@@ -181,6 +185,7 @@ fn service_of(env: &EnvConfig, target: &EnvArgs) -> anyhow::Result<String> {
 async fn run_deploy(
     env: &Env,
     target: &EnvArgs,
+    in_place_on_live: bool,
     opts: &deploy::Options,
     reporter: &CliReporter,
     interrupt: &Interrupt,
@@ -188,6 +193,20 @@ async fn run_deploy(
     match (&target.service, &env.config.bluegreen) {
         (None, Some(_)) => {
             bluegreen::deploy(&env.aws, &env.config, opts, reporter, interrupt).await
+        }
+        (Some(service), Some(_)) if !in_place_on_live && !opts.dry_run => {
+            // A rolling deploy of the colour that carries the traffic is rarely meant.
+            let pair = traffic::resolve(&env.aws, &env.config).await?;
+            let live = pair.side(pair.live());
+            if &live.service == service {
+                return Err(UserError::new(format!(
+                    "{service} is {}'s live colour ({}, {}% of the traffic): --service would roll it in place under all of the traffic",
+                    env.config.name, live.colour, live.weight
+                ))
+                .hint("deploy without --service (to the idle colour, then switch), or pass --in-place-on-live-colour if that is what you mean")
+                .into());
+            }
+            deploy::deploy(&env.aws, &env.config, service, opts, reporter, interrupt).await
         }
         _ => {
             let service = service_of(&env.config, target)?;
@@ -219,16 +238,15 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
     let reporter = CliReporter::new(printer);
     match &cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(
-                *shell,
-                &mut Cli::command(),
-                "opsctl",
-                &mut std::io::stdout(),
-            );
+            let mut text = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "opsctl", &mut text);
+            crate::ui::print_bytes(&text);
             Ok(Exit::Ok)
         }
         Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            let mut text = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut text)?;
+            crate::ui::print_bytes(&text);
             Ok(Exit::Ok)
         }
         Command::Deploy(args) => {
@@ -243,7 +261,15 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
                 poll: POLL,
                 actor: workflows::actor(),
             };
-            let out = run_deploy(&env, &args.target, &opts, &reporter, interrupt).await?;
+            let out = run_deploy(
+                &env,
+                &args.target,
+                args.in_place_on_live_colour,
+                &opts,
+                &reporter,
+                interrupt,
+            )
+            .await?;
             printer.finish(&out, out.exit(), &reporter);
             Ok(out.exit())
         }
@@ -259,7 +285,7 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
                 poll: POLL,
                 actor: workflows::actor(),
             };
-            let out = run_deploy(&env, &args.target, &opts, &reporter, interrupt).await?;
+            let out = run_deploy(&env, &args.target, false, &opts, &reporter, interrupt).await?;
             printer.finish(&out, out.exit(), &reporter);
             Ok(out.exit())
         }

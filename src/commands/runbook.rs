@@ -321,7 +321,7 @@ async fn execute(
         );
     }
     // The environment must exist before any step runs.
-    Config::load(&cli.global.config)?.env(&run_args.env)?;
+    Config::find(cli.global.config.as_deref())?.env(&run_args.env)?;
     let interactive = !cli.global.yes && !run_args.dry_run;
     let terminal = show::terminal();
     let values = values(rb, run_args, terminal)?;
@@ -561,8 +561,8 @@ fn resume_command(
     step: usize,
 ) -> String {
     let mut words: Vec<String> = Vec::new();
-    if cli.global.config != Path::new(crate::config::DEFAULT_PATH) {
-        words.extend(["--config".into(), cli.global.config.display().to_string()]);
+    if let Some(config) = &cli.global.config {
+        words.extend(["--config".into(), config.display().to_string()]);
     }
     words.extend(["runbook".into(), "run".into(), run_args.name.clone()]);
     if let Some(dir) = &args.dir {

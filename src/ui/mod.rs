@@ -164,6 +164,13 @@ impl Printer {
     }
 }
 
+/// Bytes on stdout as they are (completions, the man page); a closed stdout (`| head`) is
+/// the reader's choice, not an error.
+pub fn print_bytes(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
+}
+
 /// One JSON document on stdout; a closed stdout is the reader's choice, not an error.
 pub fn print_json(value: &serde_json::Value) {
     let text = serde_json::to_string_pretty(value).unwrap_or_default();

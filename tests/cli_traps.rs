@@ -1,0 +1,111 @@
+//! What a new user trips over, with the real binary and no AWS: flags a command does not
+//! take, a closed stdout, and finding opsctl.toml from a subdirectory.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn opsctl() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_opsctl"));
+    cmd.env_remove("OPSCTL_CONFIG")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    cmd
+}
+
+#[test]
+fn version_is_the_top_levels_flag_only() {
+    let out = opsctl().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("opsctl "));
+    for command in ["status", "history", "wait-stable", "scale", "retire"] {
+        let out = opsctl()
+            .args([command, "staging", "--version", "v1.2.0"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("unexpected argument '--version'"),
+            "{command}: {stderr}"
+        );
+    }
+}
+
+/// Reads one line of the command's stdout, closes it, and returns how the command ended.
+fn first_line_then_close(args: &[&str]) -> (String, Option<i32>, String) {
+    let mut child = opsctl()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        line,
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    for args in [
+        &["man"][..],
+        &["completions", "fish"],
+        &["completions", "bash"],
+    ] {
+        let (line, code, stderr) = first_line_then_close(args);
+        assert!(!line.is_empty(), "{args:?}");
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn opsctl_toml_is_found_upwards_to_the_repository_root() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join(".git")).unwrap();
+    std::fs::write(
+        root.path().join("opsctl.toml"),
+        "[env.staging]\ncluster = \"demo\"\nservice = \"web\"\n",
+    )
+    .unwrap();
+    let deep = root.path().join("service/src");
+    std::fs::create_dir_all(&deep).unwrap();
+    // An unknown env: found the file (it names it), and made no AWS call.
+    let out = opsctl()
+        .current_dir(&deep)
+        .args(["status", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let found = root.path().join("opsctl.toml");
+    assert!(stderr.contains("in ../../opsctl.toml"), "{stderr}");
+
+    // Without one up to the root: the directories searched are named, and it stops there.
+    std::fs::remove_file(&found).unwrap();
+    let out = opsctl()
+        .current_dir(&deep)
+        .args(["status", "staging"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&deep.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains(&root.path().display().to_string()),
+        "{stderr}"
+    );
+    let parent = root.path().parent().unwrap().display().to_string();
+    assert!(
+        !stderr.contains(&format!("{parent},")),
+        "searched past the root: {stderr}"
+    );
+    assert!(stderr.contains("--config"), "{stderr}");
+}
