@@ -591,6 +591,7 @@ async fn prod_deploy_snapshots_the_database_first() {
         "prod",
         "--service",
         "prod-users-blue",
+        "--in-place-on-live-colour",
         "--version",
         "v1.2.0",
     ]);

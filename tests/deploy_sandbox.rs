@@ -258,7 +258,7 @@ async fn bad_input_is_refused_with_the_fix_and_changes_nothing() {
         "deploy",
         "prod",
         "--service",
-        "prod-users-blue",
+        "prod-users-green",
         "--version",
         "v1.2.0",
     ]);

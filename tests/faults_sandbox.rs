@@ -16,6 +16,34 @@ use support::{Account, Run};
 /// and for blue/green the listener's weights.
 async fn state(account: &Account, services: &[&str], weights: bool) -> String {
     let mut parts = Vec::new();
+    if services.is_empty() {
+        // A database command: its snapshots and instances, and their states.
+        let rds = aws_sdk_rds::Client::new(&account.sdk().await);
+        let snapshots = rds
+            .describe_db_snapshots()
+            .db_instance_identifier("users-db")
+            .snapshot_type("manual")
+            .send()
+            .await
+            .unwrap();
+        parts.push(format!(
+            "{} manual snapshot(s) {:?}",
+            snapshots.db_snapshots().len(),
+            snapshots
+                .db_snapshots()
+                .iter()
+                .map(|s| s.status().unwrap_or_default().to_owned())
+                .collect::<Vec<_>>()
+        ));
+        let instances = rds.describe_db_instances().send().await.unwrap();
+        for i in instances.db_instances() {
+            parts.push(format!(
+                "{} {}",
+                i.db_instance_identifier().unwrap_or_default(),
+                i.db_instance_status().unwrap_or_default()
+            ));
+        }
+    }
     for s in services {
         parts.push(account.service_state(s).await);
     }
@@ -187,6 +215,46 @@ async fn a_bluegreen_deploy_survives_every_fault() {
         args: &["deploy", "prod", "--version", "v1.2.0", "--yes"],
         services: &["prod-users-blue", "prod-users-green"],
         weights: true,
+        clean: 0,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn wait_stable_survives_every_fault() {
+    matrix(Case {
+        args: &["wait-stable", "staging"],
+        services: &["staging-users"],
+        weights: false,
+        clean: 0,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_database_snapshot_survives_every_fault() {
+    matrix(Case {
+        args: &["db", "snapshot", "staging", "--wait"],
+        services: &[],
+        weights: false,
+        clean: 0,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_database_restore_survives_every_fault() {
+    matrix(Case {
+        args: &[
+            "db",
+            "restore",
+            "staging",
+            "--latest",
+            "--target",
+            "users-db-restored",
+        ],
+        services: &[],
+        weights: false,
         clean: 0,
     })
     .await;

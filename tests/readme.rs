@@ -63,7 +63,11 @@ fn every_documented_flag_exists() {
                 .iter()
                 .flat_map(|c| c.get_arguments())
                 .chain(cmd.get_arguments())
-                .any(|a| a.get_long() == Some(flag));
+                .any(|a| {
+                    a.get_long() == Some(flag)
+                        || a.get_visible_aliases()
+                            .is_some_and(|aliases| aliases.contains(&flag))
+                });
             assert!(
                 known,
                 "README's `opsctl {}` section mentions --{flag}, which it does not take",

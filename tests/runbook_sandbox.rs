@@ -564,3 +564,36 @@ async fn on_a_terminal_it_asks_for_values_and_before_each_step() {
         "nothing deployed"
     );
 }
+
+#[tokio::test]
+async fn a_step_refusing_its_input_after_earlier_steps_ran_exits_1_not_2() {
+    let account = Account::seed();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("runbooks")).unwrap();
+    // Step 1 changes the service; step 2 asks for a count outside the env's bounds (exit 2).
+    std::fs::write(
+        dir.path().join("runbooks/two-steps.md"),
+        "# Two steps\n\n## When to use\nTests.\n\n## Steps\n\n\
+         ### 1. Scale a little\n```opsctl\nopsctl scale {{env}} --count 3\n```\n\n\
+         ### 2. Scale too far\n```opsctl\nopsctl scale {{env}} --count 100\n```\n",
+    )
+    .unwrap();
+    let transcript = dir.path().join("t.json");
+    let run = account.opsctl(&[
+        "--yes",
+        "runbook",
+        "--dir",
+        dir.path().join("runbooks").to_str().unwrap(),
+        "run",
+        "two-steps",
+        "--env",
+        "staging",
+        "--transcript",
+        transcript.to_str().unwrap(),
+    ]);
+    run.expect_code(1);
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(&transcript).unwrap()).unwrap();
+    assert_eq!(t["steps"][0]["status"], "succeeded", "{t:#}");
+    assert_eq!(t["steps"][1]["exit_code"], 2, "{t:#}");
+    assert_eq!(t["exit_code"], 1, "{t:#}");
+}

@@ -173,15 +173,19 @@ pub async fn deploy(
     };
     out.to = Some(Revision::of(&new, &container));
     out.points_at = Some(new.short());
-    if opts.no_wait {
-        out.result = Result::Started;
-        out.next = vec![
+    // How to carry on by hand from a started or interrupted rollout of the idle colour.
+    let carry_on = || {
+        vec![
             format!(
                 "opsctl wait-stable {} --service {}",
                 env.name, idle_side.service
             ),
             format!("opsctl traffic {} --to {idle}", env.name),
-        ];
+        ]
+    };
+    if opts.no_wait {
+        out.result = Result::Started;
+        out.next = carry_on();
         return done(out);
     }
 
@@ -216,13 +220,7 @@ pub async fn deploy(
                 Verdict::Interrupted => {
                     out.result = Result::Interrupted;
                     out.reason = Some(format!("stopped waiting; traffic is still on {live}"));
-                    out.next = vec![
-                        format!(
-                            "opsctl wait-stable {} --service {}",
-                            env.name, idle_side.service
-                        ),
-                        format!("opsctl traffic {} --to {idle}", env.name),
-                    ];
+                    out.next = carry_on();
                     return done(out);
                 }
                 Verdict::Failed => Some(deploy::Failure::Rollout(reason)),
