@@ -472,3 +472,44 @@ async fn ctrl_c_while_waiting_exits_130_and_says_how_to_resume() {
     // Nothing was rolled back behind the user's back.
     assert!(service_td(&account).await.ends_with("staging-users:3"));
 }
+
+#[tokio::test]
+async fn check_says_each_thing_once() {
+    let account = Account::seed();
+    let run = account.opsctl(&["check", "staging", "--version", "v1.2.0"]);
+    run.expect_code(0);
+    let header = run.stdout.lines().next().unwrap_or_default();
+    assert_eq!(header.matches("staging").count(), 2, "{header}"); // env and its service
+    assert!(header.contains("checks passed"), "{}", run.stdout);
+    // Each check shows once: as it ran, on stderr, not again in the result.
+    let image_lines = format!("{}{}", run.stdout, run.stderr)
+        .lines()
+        .filter(|l| l.contains(" image "))
+        .count();
+    assert_eq!(image_lines, 1, "{}\n{}", run.stdout, run.stderr);
+}
+
+#[tokio::test]
+async fn an_error_as_json_carries_the_events_that_led_to_it() {
+    let account = Account::seed();
+    let run = account.opsctl(&[
+        "--output",
+        "json",
+        "deploy",
+        "staging",
+        "--version",
+        "v1.2.0",
+        "--service",
+        "nope",
+    ]);
+    run.expect_code(2);
+    let json = run.json();
+    assert_eq!(json["ok"], false);
+    let events = json["events"].as_array().expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "step" && e["step"] == "preflight"),
+        "{json:#}"
+    );
+}

@@ -33,11 +33,12 @@ pub async fn run(cli: Cli, interrupt: Interrupt) -> Exit {
         g.yes,
         cli.command.title(),
     );
-    match dispatch(&cli, &printer, &interrupt).await {
+    let reporter = CliReporter::new(&printer);
+    match dispatch(&cli, &printer, &reporter, &interrupt).await {
         Ok(exit) => exit,
         Err(err) => {
             let (err, exit) = sort_error(err, &cli);
-            printer.error(&err, exit);
+            printer.error(&err, exit, &reporter);
             exit
         }
     }
@@ -234,8 +235,12 @@ fn colour(arg: ColourArg) -> Colour {
     }
 }
 
-async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow::Result<Exit> {
-    let reporter = CliReporter::new(printer);
+async fn dispatch(
+    cli: &Cli,
+    printer: &Printer,
+    reporter: &CliReporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<Exit> {
     match &cli.command {
         Command::Completions { shell } => {
             let mut text = Vec::new();
@@ -266,11 +271,11 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
                 &args.target,
                 args.in_place_on_live_colour,
                 &opts,
-                &reporter,
+                reporter,
                 interrupt,
             )
             .await?;
-            printer.finish(&out, out.exit(), &reporter);
+            printer.finish(&out, out.exit(), reporter);
             Ok(out.exit())
         }
         Command::Plan(args) => {
@@ -285,8 +290,8 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
                 poll: POLL,
                 actor: workflows::actor(),
             };
-            let out = run_deploy(&env, &args.target, false, &opts, &reporter, interrupt).await?;
-            printer.finish(&out, out.exit(), &reporter);
+            let out = run_deploy(&env, &args.target, false, &opts, reporter, interrupt).await?;
+            printer.finish(&out, out.exit(), reporter);
             Ok(out.exit())
         }
         Command::WaitStable(args) => {
@@ -301,12 +306,12 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
                     poll: POLL,
                     check_targets: true,
                 },
-                &reporter,
+                reporter,
                 interrupt,
             )
             .await?;
             let exit = out.verdict().exit();
-            printer.finish(&out, exit, &reporter);
+            printer.finish(&out, exit, reporter);
             Ok(exit)
         }
         Command::Rollback(args) => {
@@ -320,15 +325,15 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
             };
             let out = match (&args.target.service, &env.config.bluegreen) {
                 (None, Some(_)) => {
-                    bluegreen::rollback(&env.aws, &env.config, &opts, &reporter, interrupt).await?
+                    bluegreen::rollback(&env.aws, &env.config, &opts, reporter, interrupt).await?
                 }
                 _ => {
                     let service = service_of(&env.config, &args.target)?;
-                    rollback::rollback(&env.aws, &env.config, &service, &opts, &reporter, interrupt)
+                    rollback::rollback(&env.aws, &env.config, &service, &opts, reporter, interrupt)
                         .await?
                 }
             };
-            printer.finish(&out, out.exit(), &reporter);
+            printer.finish(&out, out.exit(), reporter);
             Ok(out.exit())
         }
         Command::Status(target) => {
@@ -339,7 +344,7 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
                 (None, None) => vec![service_of(&env.config, target)?],
             };
             let out = inspect::status(&env.aws, &env.config, &services).await?;
-            printer.finish(&out, Exit::Ok, &reporter);
+            printer.finish(&out, Exit::Ok, reporter);
             Ok(Exit::Ok)
         }
         Command::Traffic(args) => {
@@ -353,8 +358,8 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
                 dry_run: args.dry_run,
             };
             let out =
-                traffic::switch(&env.aws, &env.config, &pair, &opts, &reporter, interrupt).await?;
-            printer.finish(&out, out.exit(), &reporter);
+                traffic::switch(&env.aws, &env.config, &pair, &opts, reporter, interrupt).await?;
+            printer.finish(&out, out.exit(), reporter);
             Ok(out.exit())
         }
         Command::Retire(args) => {
@@ -365,24 +370,24 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
                 args.colour.map(colour),
                 args.dry_run,
                 args.timeout.unwrap_or(env.config.timeout.0),
-                &reporter,
+                reporter,
                 interrupt,
             )
             .await?;
-            printer.finish(&out, out.exit(), &reporter);
+            printer.finish(&out, out.exit(), reporter);
             Ok(out.exit())
         }
         Command::History(args) => {
             let env = load_env(cli, &args.target.env).await?;
             let service = live_service(&env, &args.target).await?;
             let out = inspect::history(&env.aws, &env.config, &service, args.limit).await?;
-            printer.finish(&out, Exit::Ok, &reporter);
+            printer.finish(&out, Exit::Ok, reporter);
             Ok(Exit::Ok)
         }
-        Command::Scale(args) => scale::run(cli, args, printer, &reporter, interrupt).await,
-        Command::Db { command } => db::run(cli, command, printer, &reporter, interrupt).await,
-        Command::Runbook(args) => runbook::run(cli, args, printer, &reporter, interrupt).await,
-        Command::IamPolicy(args) => iam::run(cli, args, &reporter).await,
+        Command::Scale(args) => scale::run(cli, args, printer, reporter, interrupt).await,
+        Command::Db { command } => db::run(cli, command, printer, reporter, interrupt).await,
+        Command::Runbook(args) => runbook::run(cli, args, printer, reporter, interrupt).await,
+        Command::IamPolicy(args) => iam::run(cli, args, reporter).await,
         Command::Check(args) => {
             let env = load_env(cli, &args.target.env).await?;
             let service = live_service(&env, &args.target).await?;
@@ -394,7 +399,7 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
                     version: args.version.as_deref(),
                     ignore_alarms: args.ignore_alarms,
                 },
-                &reporter,
+                reporter,
             )
             .await?;
             let out = CheckOutcome {
@@ -404,7 +409,7 @@ async fn dispatch(cli: &Cli, printer: &Printer, interrupt: &Interrupt) -> anyhow
                 checks: report.checks,
             };
             let exit = if out.passed { Exit::Ok } else { Exit::BadInput };
-            printer.finish(&out, exit, &reporter);
+            printer.finish(&out, exit, reporter);
             Ok(exit)
         }
     }
@@ -420,18 +425,28 @@ struct CheckOutcome {
 }
 
 impl std::fmt::Display for CheckOutcome {
+    /// The verdict, and the failed checks with their fixes: each check was shown as it ran,
+    /// so passed ones are not listed twice (`--output json` has them all).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let verdict = if self.passed {
-            "all checks passed"
-        } else {
-            "checks FAILED"
-        };
+        let failed: Vec<&workflows::Check> = self.checks.iter().filter(|c| !c.ok).collect();
+        if failed.is_empty() {
+            return writeln!(
+                f,
+                "{} ({}): all {} checks passed",
+                self.env,
+                self.service,
+                self.checks.len()
+            );
+        }
         writeln!(
             f,
-            "{}: {verdict} for {} ({})",
-            self.env, self.service, self.env
+            "{} ({}): {} of {} checks FAILED",
+            self.env,
+            self.service,
+            failed.len(),
+            self.checks.len()
         )?;
-        for c in &self.checks {
+        for c in failed {
             writeln!(f, "  {c}")?;
         }
         Ok(())

@@ -107,7 +107,7 @@ impl Printer {
     }
 
     /// Prints an error: what went wrong and how to fix it.
-    pub fn error(&self, err: &anyhow::Error, exit: Exit) {
+    pub fn error(&self, err: &anyhow::Error, exit: Exit, reporter: &CliReporter) {
         let hint = err
             .downcast_ref::<UserError>()
             .and_then(|u| u.hint.as_deref().map(escape));
@@ -124,6 +124,7 @@ impl Printer {
                     "ok": false,
                     "exit_code": exit.code(),
                     "error": { "message": message, "hint": hint },
+                    "events": reporter.take_log(),
                 });
                 print_json(&value);
             }

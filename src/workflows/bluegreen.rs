@@ -244,6 +244,7 @@ pub async fn deploy(
             &mut out,
         )
         .await;
+        idle_next(&mut out, env, &idle_side.service);
         out.reason = Some(format!(
             "{} on {idle}; traffic never left {live} ({})",
             out.reason
@@ -401,6 +402,17 @@ pub async fn deploy(
     done(out)
 }
 
+/// What to run when the idle colour did not get back to where it was: about the idle colour
+/// (a plain `opsctl rollback` would act on the live one).
+fn idle_next(out: &mut DeployOutcome, env: &EnvConfig, idle: &str) {
+    if out.result != Result::RolledBack {
+        out.next = vec![
+            format!("opsctl status {}", env.name),
+            format!("opsctl wait-stable {} --service {idle}", env.name),
+        ];
+    }
+}
+
 /// Traffic is back on the live colour after a failed switch or bake: put the idle colour
 /// back on what it ran, so that the instant way back (`opsctl rollback`) never sends users
 /// to the version that just failed. Exit 3 once that has settled.
@@ -434,6 +446,7 @@ async fn put_idle_back(
         out,
     )
     .await;
+    idle_next(out, env, idle);
     out.reason = Some(match out.result {
         Result::RolledBack => format!("{why}; {idle} is back on {}", idle_current.short()),
         _ => format!(
