@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose);
+    init_tracing(cli.global.verbose, cli.global.color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -45,7 +45,8 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr: warnings by default, `-v` info, `-vv` debug (AWS SDK included).
 /// `RUST_LOG` overrides.
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, color: opsctl::cli::ColorChoice) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         // The SDK's credential chain warns about every provider it tries; the error says it.
@@ -57,5 +58,9 @@ fn init_tracing(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(opsctl::ui::colors_for(
+            color,
+            std::io::stderr().is_terminal(),
+        ))
         .init();
 }

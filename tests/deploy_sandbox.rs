@@ -513,3 +513,44 @@ async fn an_error_as_json_carries_the_events_that_led_to_it() {
         "{json:#}"
     );
 }
+
+/// On a terminal (util-linux `script`), with stdout sent to a file: colour on the terminal's
+/// stream only.
+#[tokio::test]
+async fn colour_is_decided_per_stream() {
+    let account = Account::seed();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.txt");
+    let command = format!(
+        "{} --config {} --no-progress check staging > {}",
+        env!("CARGO_BIN_EXE_opsctl"),
+        support::repo_root().join("opsctl.toml").display(),
+        out.display()
+    );
+    let run = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("AWS_ACCESS_KEY_ID", &account.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &account.secret_access_key)
+        .env("AWS_REGION", &account.region)
+        .env("AWS_ENDPOINT_URL", support::sandbox_url())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("NO_COLOR")
+        .env_remove("AWS_PROFILE")
+        .env_remove("GITHUB_ACTIONS")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("util-linux `script` runs the test on a terminal");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let terminal = String::from_utf8_lossy(&run.stdout);
+    let file = std::fs::read_to_string(&out).unwrap();
+    assert!(file.contains("checks passed"), "{file}");
+    assert!(!file.contains('\u{1b}'), "colour in the file: {file:?}");
+    assert!(
+        terminal.contains('\u{1b}'),
+        "no colour on the terminal: {terminal:?}"
+    );
+}

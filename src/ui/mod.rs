@@ -43,14 +43,9 @@ impl Printer {
         title: String,
     ) -> Self {
         let stderr_tty = std::io::stderr().is_terminal();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let colors = match color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => stderr_tty && !no_color,
-        };
-        console::set_colors_enabled(colors);
-        console::set_colors_enabled_stderr(colors);
+        // Decided per stream: `opsctl history > file` gets no colour even on a terminal.
+        console::set_colors_enabled(colors_for(color, std::io::stdout().is_terminal()));
+        console::set_colors_enabled_stderr(colors_for(color, stderr_tty));
         Printer {
             output,
             quiet,
@@ -114,9 +109,15 @@ impl Printer {
         let message = escape(&format!("{err:#}"));
         match self.output {
             Output::Text => {
-                eprintln!("{} {message}", Style::new().red().bold().apply_to("error:"));
+                eprintln!(
+                    "{} {message}",
+                    Style::new().for_stderr().red().bold().apply_to("error:")
+                );
                 if let Some(hint) = &hint {
-                    eprintln!("  {} {hint}", Style::new().yellow().apply_to("fix:"));
+                    eprintln!(
+                        "  {} {hint}",
+                        Style::new().for_stderr().yellow().apply_to("fix:")
+                    );
                 }
             }
             Output::Json => {
@@ -162,6 +163,16 @@ impl Printer {
                 text.trim_end()
             );
         }
+    }
+}
+
+/// Whether a stream gets colour: `--color`, else a terminal and no `NO_COLOR`.
+pub fn colors_for(choice: ColorChoice, terminal: bool) -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && !no_color,
     }
 }
 
@@ -267,19 +278,23 @@ impl CliReporter {
 impl Reporter for CliReporter {
     fn report(&self, event: Event) {
         let event = escaped(event);
-        let dim = Style::new().dim();
+        let dim = Style::new().for_stderr().dim();
         match &event {
             Event::Step { step, detail } => {
                 self.line(format!(
                     "{} {detail}",
-                    Style::new().cyan().bold().apply_to(format!("==> {step}:"))
+                    Style::new()
+                        .for_stderr()
+                        .cyan()
+                        .bold()
+                        .apply_to(format!("==> {step}:"))
                 ));
             }
             Event::Check(check) => {
                 let mark = if check.ok {
-                    Style::new().green().apply_to("ok  ")
+                    Style::new().for_stderr().green().apply_to("ok  ")
                 } else {
-                    Style::new().red().bold().apply_to("FAIL")
+                    Style::new().for_stderr().red().bold().apply_to("FAIL")
                 };
                 self.line(format!("    {mark} {:<10} {}", check.name, check.detail));
                 if let Some(hint) = check.hint.as_ref().filter(|_| !check.ok) {
@@ -340,7 +355,11 @@ impl Reporter for CliReporter {
             Event::Warning { message } => {
                 eprintln!(
                     "{} {message}",
-                    Style::new().yellow().bold().apply_to("warning:")
+                    Style::new()
+                        .for_stderr()
+                        .yellow()
+                        .bold()
+                        .apply_to("warning:")
                 );
                 if self.printer.github {
                     eprintln!("::warning::{}", escape_annotation(message));
@@ -420,7 +439,10 @@ impl Reporter for CliReporter {
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        eprint!("{} [y/N] ", Style::new().bold().apply_to(question));
+        eprint!(
+            "{} [y/N] ",
+            Style::new().for_stderr().bold().apply_to(question)
+        );
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;

@@ -18,8 +18,8 @@ pub fn header(printer: &Printer, title: &str, what: &str) {
     if printer.quiet {
         return;
     }
-    eprintln!("{}", Style::new().bold().apply_to(title));
-    eprintln!("{}", Style::new().dim().apply_to(what));
+    eprintln!("{}", Style::new().for_stderr().bold().apply_to(title));
+    eprintln!("{}", Style::new().for_stderr().dim().apply_to(what));
 }
 
 /// A step: its number and title, its prose (unless quiet), and its command.
@@ -31,7 +31,7 @@ pub fn step(
     text: &str,
     command: Option<&str>,
 ) {
-    let head = Style::new().cyan().bold();
+    let head = Style::new().for_stderr().cyan().bold();
     eprintln!();
     eprintln!(
         "{}",
@@ -47,15 +47,21 @@ pub fn step(
         }
     }
     match command {
-        Some(c) => eprintln!("   {} {c}", Style::new().bold().apply_to("$")),
-        None => eprintln!("   {}", Style::new().yellow().apply_to("(done by hand)")),
+        Some(c) => eprintln!("   {} {c}", Style::new().for_stderr().bold().apply_to("$")),
+        None => eprintln!(
+            "   {}",
+            Style::new()
+                .for_stderr()
+                .yellow()
+                .apply_to("(done by hand)")
+        ),
     }
 }
 
 /// A line about the run itself: a skipped step, the transcript's place.
 pub fn note(printer: &Printer, text: &str) {
     if !printer.quiet {
-        eprintln!("   {}", Style::new().dim().apply_to(text));
+        eprintln!("   {}", Style::new().for_stderr().dim().apply_to(text));
     }
 }
 
@@ -69,7 +75,7 @@ pub fn step_done(printer: &Printer, number: usize, code: u8, seconds: f64) {
     } else {
         eprintln!(
             "   {} step {number} exited {code} after {seconds:.1}s",
-            Style::new().red().bold().apply_to("✗")
+            Style::new().for_stderr().red().bold().apply_to("✗")
         );
     }
 }
@@ -77,10 +83,13 @@ pub fn step_done(printer: &Printer, number: usize, code: u8, seconds: f64) {
 /// What to do after a step failed, or the run was interrupted or stopped.
 pub fn next(what: &str, advice: &str, resume: &str) {
     eprintln!();
-    eprintln!("{} {what}", Style::new().red().bold().apply_to("stopped:"));
+    eprintln!(
+        "{} {what}",
+        Style::new().for_stderr().red().bold().apply_to("stopped:")
+    );
     eprintln!(
         "  {} {advice}, resume with:\n    {resume}",
-        Style::new().yellow().apply_to("next:")
+        Style::new().for_stderr().yellow().apply_to("next:")
     );
 }
 
@@ -133,7 +142,10 @@ pub fn ask_value(key: &str) -> std::io::Result<Option<String>> {
 
 /// One line from the terminal, trimmed; `None` at the end of input.
 fn ask(question: &str) -> std::io::Result<Option<String>> {
-    eprint!("   {} ", Style::new().bold().apply_to(question));
+    eprint!(
+        "   {} ",
+        Style::new().for_stderr().bold().apply_to(question)
+    );
     std::io::stderr().flush()?;
     let mut line = String::new();
     if std::io::stdin().lock().read_line(&mut line)? == 0 {
