@@ -778,8 +778,8 @@ async fn a_denied_rollback_says_where_the_service_was_left() {
 #[tokio::test(start_paused = true)]
 async fn a_lost_wait_after_the_update_still_rolls_back() {
     let fake = FakeAws::staging();
-    // Preflight reads the service once; the waiter's reads are denied from then on, until
-    // the rollback's own wait (after 3 + the pacer's tries) reads again.
+    // Preflight reads the service; the waiter's first read is denied (AccessDenied is not
+    // worth a retry), which ends the wait with an error after the service was changed.
     fake.fail("ecs:DescribeServices", 1, 1, denied("DescribeServices"));
     let rec = Recorder::default();
     let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
