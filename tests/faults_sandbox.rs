@@ -327,3 +327,35 @@ async fn a_lost_answer_to_a_restore_is_recognised_as_its_own_instance() {
     );
     assert!(run.stdout.contains("users-db-copy"), "{}", run.stdout);
 }
+
+#[tokio::test]
+async fn a_revision_registered_by_a_lost_answer_reads_not_deployed() {
+    let account = Account::seed();
+    account.fault("ecs:RegisterTaskDefinition", "lost_answer", Some(1), 0);
+    account
+        .opsctl(&["deploy", "staging", "--version", "v1.2.0"])
+        .expect_code(0);
+    account.clear_faults();
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk().await);
+    let outcome = |revision: &'static str| {
+        let ecs = ecs.clone();
+        async move {
+            let out = ecs
+                .describe_task_definition()
+                .task_definition(revision)
+                .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+                .send()
+                .await
+                .unwrap();
+            out.tags()
+                .iter()
+                .find(|t| t.key() == Some("opsctl:outcome"))
+                .and_then(|t| t.value())
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    // The first attempt's revision was registered and never deployed; the retry's was.
+    assert_eq!(outcome("staging-users:3").await, "not-deployed");
+    assert_eq!(outcome("staging-users:4").await, "succeeded");
+}

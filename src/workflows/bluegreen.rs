@@ -166,8 +166,7 @@ pub async fn deploy(
     {
         Ok(done) => done,
         Err(e) => {
-            e.report(aws, &idle_side.service, &idle_current, reporter, &mut out)
-                .await;
+            e.report(&idle_side.service, &idle_current, &mut out);
             return done(out);
         }
     };

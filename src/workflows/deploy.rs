@@ -457,7 +457,7 @@ pub async fn deploy(
     {
         Ok(done) => done,
         Err(e) => {
-            e.report(aws, service, &current, reporter, &mut out).await;
+            e.report(service, &current, &mut out);
             return done(out);
         }
     };
@@ -791,14 +791,7 @@ pub(crate) enum RollOutError {
 
 impl RollOutError {
     /// Records the failure in the outcome, and tags a revision no service will run as such.
-    pub(crate) async fn report(
-        self,
-        aws: &Aws,
-        service: &str,
-        current: &TaskDefinition,
-        reporter: &dyn Reporter,
-        out: &mut DeployOutcome,
-    ) {
+    pub(crate) fn report(self, service: &str, current: &TaskDefinition, out: &mut DeployOutcome) {
         out.result = Result::Failed;
         out.points_at = Some(current.short());
         out.reason = Some(match self {
@@ -809,7 +802,7 @@ impl RollOutError {
                 )
             }
             RollOutError::Update { new, err } => {
-                tag_outcome(aws, &new, tags::NOT_DEPLOYED, reporter).await;
+                // Its tag says `not-deployed` from its registration on.
                 format!(
                     "{err}; {} was registered but never deployed: {service} still runs {}",
                     new.short(),
@@ -869,6 +862,7 @@ pub(crate) async fn roll_out(
         Ok(svc) => svc,
         Err(err) => return Err(RollOutError::Update { new, err }),
     };
+    tag_outcome(aws, &new, tags::IN_PROGRESS, reporter).await;
     if let Err(e) = aws
         .monitoring
         .put_deployment_marker(&env.name, service, &opts.version)
@@ -932,7 +926,9 @@ pub(crate) fn revision_tags(
                 .strftime("%Y-%m-%dT%H:%M:%SZ")
                 .to_string(),
         ),
-        (tags::OUTCOME.to_owned(), tags::IN_PROGRESS.to_owned()),
+        // Registered, not yet deployed: what a revision whose registration answer was lost
+        // (and was registered again by the retry) stays, truthfully.
+        (tags::OUTCOME.to_owned(), tags::NOT_DEPLOYED.to_owned()),
     ])
 }
 

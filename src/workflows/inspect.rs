@@ -248,8 +248,8 @@ pub struct HistoryEntry {
     pub image: String,
     pub deployed_by: Option<String>,
     pub deployed_at: Option<String>,
-    /// `succeeded`, `failed`, `rolled-back`, `in-progress`, or none for revisions that
-    /// opsctl did not register.
+    /// `succeeded`, `failed`, `rolled-back`, `in-progress`, `not-deployed` (registered, but
+    /// no service was ever pointed at it), or none for revisions that opsctl did not register.
     pub outcome: Option<String>,
     /// The revision the service runs now.
     pub current: bool,

@@ -271,7 +271,10 @@ async fn choose_target(
         let outcome = td.tags.get(tags::OUTCOME).map(String::as_str);
         if matches!(
             outcome,
-            Some(tags::FAILED) | Some(tags::ROLLED_BACK) | Some(tags::IN_PROGRESS)
+            Some(tags::FAILED)
+                | Some(tags::ROLLED_BACK)
+                | Some(tags::IN_PROGRESS)
+                | Some(tags::NOT_DEPLOYED)
         ) {
             continue;
         }
