@@ -359,3 +359,104 @@ async fn a_revision_registered_by_a_lost_answer_reads_not_deployed() {
     assert_eq!(outcome("staging-users:3").await, "not-deployed");
     assert_eq!(outcome("staging-users:4").await, "succeeded");
 }
+
+/// Starts opsctl in the background against the account.
+fn spawn(account: &Account, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_opsctl"))
+        .arg("--config")
+        .arg(support::repo_root().join("opsctl.toml"))
+        .args(["--no-progress", "--color", "never"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", &account.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &account.secret_access_key)
+        .env("AWS_REGION", &account.region)
+        .env("AWS_ENDPOINT_URL", support::sandbox_url())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn ctrl_c(child: &std::process::Child) {
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn ctrl_c_mid_switch_puts_the_weights_back() {
+    let account = Account::seed();
+    let child = spawn(
+        &account,
+        &[
+            "traffic",
+            "prod",
+            "--to",
+            "green",
+            "--steps",
+            "50,100",
+            "--interval",
+            "30s",
+            "--yes",
+        ],
+    );
+    for _ in 0..200 {
+        if account.weights().await == (50, 50) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        account.weights().await,
+        (50, 50),
+        "the switch reached its first step"
+    );
+    ctrl_c(&child);
+    let run: Run = child.wait_with_output().unwrap().into();
+    run.expect_code(130);
+    assert_eq!(account.weights().await, (100, 0), "weights restored");
+    assert!(
+        run.stdout
+            .contains("weights restored to blue 100 / green 0"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_during_a_slow_preflight_changes_nothing() {
+    let account = Account::seed();
+    // The preflight's image lookup takes 2 s: Ctrl-C lands inside the preflight.
+    slow_image_lookup(&account);
+    let child = spawn(&account, &["deploy", "staging", "--version", "v1.2.0"]);
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    ctrl_c(&child);
+    let run: Run = child.wait_with_output().unwrap().into();
+    run.expect_code(130);
+    assert!(
+        format!("{}{}", run.stdout, run.stderr).contains("nothing changed"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !account.requests().iter().any(|r| r.changed()),
+        "{:?}",
+        account.requests()
+    );
+}
+
+/// The preflight's image lookup answers after 2 s.
+fn slow_image_lookup(account: &Account) {
+    support::control(
+        "POST",
+        "/_sandbox/faults",
+        &serde_json::json!({
+            "account_id": account.id, "action": "ecr:DescribeImages", "fault": "delay",
+            "delay_ms": 2000,
+        }),
+    );
+}
