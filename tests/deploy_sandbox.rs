@@ -429,20 +429,7 @@ async fn ctrl_c_while_waiting_exits_130_and_says_how_to_resume() {
     let account = Account::seed();
     // Slow rollouts so the deploy is still waiting when Ctrl-C comes.
     account.configure(serde_json::json!({ "task_start_seconds": 30.0 }));
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_opsctl"))
-        .arg("--config")
-        .arg(support::repo_root().join("opsctl.toml"))
-        .args(["--no-progress", "deploy", "staging", "--version", "v1.2.0"])
-        .env("AWS_ACCESS_KEY_ID", &account.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &account.secret_access_key)
-        .env("AWS_REGION", &account.region)
-        .env("AWS_ENDPOINT_URL", support::sandbox_url())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = account.spawn(&["deploy", "staging", "--version", "v1.2.0"]);
     let pid = child.id().to_string();
     // Wait until it is waiting on the rollout, then press Ctrl-C.
     for _ in 0..100 {

@@ -18,23 +18,16 @@ async fn state(account: &Account, services: &[&str], weights: bool) -> String {
     let mut parts = Vec::new();
     if services.is_empty() {
         // A database command: its snapshots and instances, and their states.
-        let rds = aws_sdk_rds::Client::new(&account.sdk().await);
-        let snapshots = rds
-            .describe_db_snapshots()
-            .db_instance_identifier("users-db")
-            .snapshot_type("manual")
-            .send()
-            .await
-            .unwrap();
+        let snapshots = manual_snapshots(account).await;
         parts.push(format!(
             "{} manual snapshot(s) {:?}",
-            snapshots.db_snapshots().len(),
+            snapshots.len(),
             snapshots
-                .db_snapshots()
                 .iter()
-                .map(|s| s.status().unwrap_or_default().to_owned())
+                .map(|(_, status)| status)
                 .collect::<Vec<_>>()
         ));
+        let rds = aws_sdk_rds::Client::new(&account.sdk().await);
         let instances = rds.describe_db_instances().send().await.unwrap();
         for i in instances.db_instances() {
             parts.push(format!(
@@ -271,8 +264,8 @@ async fn scaling_survives_every_fault() {
     .await;
 }
 
-/// The snapshots of the demo database that opsctl took (manual ones).
-async fn manual_snapshots(account: &Account) -> Vec<String> {
+/// The manual snapshots of the demo database, as `(id, status)`.
+async fn manual_snapshots(account: &Account) -> Vec<(String, String)> {
     let rds = aws_sdk_rds::Client::new(&account.sdk().await);
     let out = rds
         .describe_db_snapshots()
@@ -283,7 +276,12 @@ async fn manual_snapshots(account: &Account) -> Vec<String> {
         .unwrap();
     out.db_snapshots()
         .iter()
-        .filter_map(|s| s.db_snapshot_identifier().map(str::to_owned))
+        .map(|s| {
+            (
+                s.db_snapshot_identifier().unwrap_or_default().to_owned(),
+                s.status().unwrap_or_default().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -360,26 +358,6 @@ async fn a_revision_registered_by_a_lost_answer_reads_not_deployed() {
     assert_eq!(outcome("staging-users:4").await, "succeeded");
 }
 
-/// Starts opsctl in the background against the account.
-fn spawn(account: &Account, args: &[&str]) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_opsctl"))
-        .arg("--config")
-        .arg(support::repo_root().join("opsctl.toml"))
-        .args(["--no-progress", "--color", "never"])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", &account.access_key_id)
-        .env("AWS_SECRET_ACCESS_KEY", &account.secret_access_key)
-        .env("AWS_REGION", &account.region)
-        .env("AWS_ENDPOINT_URL", support::sandbox_url())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 fn ctrl_c(child: &std::process::Child) {
     std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -390,20 +368,17 @@ fn ctrl_c(child: &std::process::Child) {
 #[tokio::test]
 async fn ctrl_c_mid_switch_puts_the_weights_back() {
     let account = Account::seed();
-    let child = spawn(
-        &account,
-        &[
-            "traffic",
-            "prod",
-            "--to",
-            "green",
-            "--steps",
-            "50,100",
-            "--interval",
-            "30s",
-            "--yes",
-        ],
-    );
+    let child = account.spawn(&[
+        "traffic",
+        "prod",
+        "--to",
+        "green",
+        "--steps",
+        "50,100",
+        "--interval",
+        "30s",
+        "--yes",
+    ]);
     for _ in 0..200 {
         if account.weights().await == (50, 50) {
             break;
@@ -432,7 +407,7 @@ async fn ctrl_c_during_a_slow_preflight_changes_nothing() {
     let account = Account::seed();
     // The preflight's image lookup takes 2 s: Ctrl-C lands inside the preflight.
     slow_image_lookup(&account);
-    let child = spawn(&account, &["deploy", "staging", "--version", "v1.2.0"]);
+    let child = account.spawn(&["deploy", "staging", "--version", "v1.2.0"]);
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     ctrl_c(&child);
     let run: Run = child.wait_with_output().unwrap().into();

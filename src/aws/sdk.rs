@@ -94,27 +94,19 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            let detail = causes(&err);
-            // No request left without credentials: nothing was sent anywhere.
-            if detail.contains("credentials") {
-                return AwsError::NoCredentials(format!(
-                    "{what}: no usable AWS credentials ({detail})"
-                ));
-            }
-            return AwsError::Unreachable(format!("{what}: no answer from AWS ({detail})"));
-        }
-        SdkError::ConstructionFailure(_) => {
-            let detail = causes(&err);
-            if detail.contains("credentials") {
-                return AwsError::NoCredentials(format!(
-                    "{what}: no usable AWS credentials ({detail})"
-                ));
-            }
-            return AwsError::Other(format!("{what}: the request could not be built ({detail})"));
-        }
-        _ => {}
+    // No answer at all. A request without credentials never left: nothing was sent anywhere.
+    if let SdkError::DispatchFailure(_)
+    | SdkError::TimeoutError(_)
+    | SdkError::ConstructionFailure(_) = &err
+    {
+        let detail = causes(&err);
+        return if detail.contains("credentials") {
+            AwsError::NoCredentials(format!("{what}: no usable AWS credentials ({detail})"))
+        } else if matches!(err, SdkError::ConstructionFailure(_)) {
+            AwsError::Other(format!("{what}: the request could not be built ({detail})"))
+        } else {
+            AwsError::Unreachable(format!("{what}: no answer from AWS ({detail})"))
+        };
     }
     let code = err.code().unwrap_or_default().to_owned();
     let text = match (code.as_str(), err.message()) {

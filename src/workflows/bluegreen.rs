@@ -228,7 +228,7 @@ pub async fn deploy(
         }
     };
     if let Some(failure) = failure {
-        deploy::settle(
+        settle_idle(
             aws,
             env,
             &idle_side.service,
@@ -243,7 +243,6 @@ pub async fn deploy(
             &mut out,
         )
         .await;
-        idle_next(&mut out, env, &idle_side.service);
         out.reason = Some(format!(
             "{} on {idle}; traffic never left {live} ({})",
             out.reason
@@ -401,9 +400,39 @@ pub async fn deploy(
     done(out)
 }
 
-/// What to run when the idle colour did not get back to where it was: about the idle colour
-/// (a plain `opsctl rollback` would act on the live one).
-fn idle_next(out: &mut DeployOutcome, env: &EnvConfig, idle: &str) {
+/// A failed deploy of the idle colour ends as a rolling one does (`deploy::settle`: the
+/// idle colour back on what it ran, waited for); what to run next is about the idle colour,
+/// since a plain `opsctl rollback` would act on the live one.
+#[allow(clippy::too_many_arguments)]
+async fn settle_idle(
+    aws: &Aws,
+    env: &EnvConfig,
+    idle: &str,
+    idle_current: &TaskDefinition,
+    new: &TaskDefinition,
+    updated: &crate::aws::Service,
+    container: &str,
+    failure: deploy::Failure,
+    opts: &Options,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+    out: &mut DeployOutcome,
+) {
+    deploy::settle(
+        aws,
+        env,
+        idle,
+        idle_current,
+        new,
+        updated,
+        container,
+        failure,
+        opts,
+        reporter,
+        interrupt,
+        out,
+    )
+    .await;
     if out.result != Result::RolledBack {
         out.next = vec![
             format!("opsctl status {}", env.name),
@@ -430,7 +459,7 @@ async fn put_idle_back(
     interrupt: &Interrupt,
     out: &mut DeployOutcome,
 ) {
-    deploy::settle(
+    settle_idle(
         aws,
         env,
         idle,
@@ -445,7 +474,6 @@ async fn put_idle_back(
         out,
     )
     .await;
-    idle_next(out, env, idle);
     out.reason = Some(match out.result {
         Result::RolledBack => format!("{why}; {idle} is back on {}", idle_current.short()),
         _ => format!(

@@ -233,8 +233,29 @@ impl Account {
 
     /// As `opsctl_with_config`, with extra environment variables.
     pub fn opsctl_with_env(&self, config: &Path, args: &[&str], vars: &[(&str, &str)]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_opsctl"))
-            .arg("--config")
+        let output = self
+            .command(config, args)
+            .envs(vars.iter().copied())
+            .output()
+            .expect("run opsctl");
+        Run::from(output)
+    }
+
+    /// Starts the real binary in the background (for Ctrl-C tests), with the repo's config;
+    /// its output is piped.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(&repo_root().join("opsctl.toml"), args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start opsctl")
+    }
+
+    /// The binary with this account's credentials, the sandbox's endpoint, no progress
+    /// spinners and no colour, and nothing from the machine's own AWS setup.
+    fn command(&self, config: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_opsctl"));
+        cmd.arg("--config")
             .arg(config)
             .args(["--no-progress", "--color", "never"])
             .args(args)
@@ -246,11 +267,8 @@ impl Account {
             .env_remove("AWS_SESSION_TOKEN")
             .env_remove("GITHUB_ACTIONS")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .envs(vars.iter().copied())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run opsctl");
-        Run::from(output)
+            .stdin(Stdio::null());
+        cmd
     }
 
     /// An SDK config for checking what opsctl did, independently of opsctl.
