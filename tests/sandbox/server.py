@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     from werkzeug.serving import make_server
 
-    from opsctl_sandbox import config, ecs_rollout, seed, speedups
+    from opsctl_sandbox import config, seed, speedups
+    from opsctl_sandbox.ecs_rollout import moto_patch
     from opsctl_sandbox.control import SandboxApp
 
     defaults = {
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     speedups.apply()
-    ecs_rollout.apply()
+    moto_patch.apply()
     app = SandboxApp(DomainDispatcherApplication(create_backend_app))
 
     class Handler(MotoRequestHandler):

@@ -2,7 +2,8 @@
 
 Modules:
   config       per-account behaviour knobs (failure pattern, task timings, ...)
-  ecs_rollout  the ECS deployment model and the runtime patches to moto (ECS, ELBv2)
+  ecs_rollout  ECS rollouts: the deployment model (ecs_rollout.model), the scheduler that
+               advances it (ecs_rollout.scheduler), the patches to moto (ecs_rollout.moto_patch)
   control      the WSGI middleware serving the /_sandbox/ control surface
   wire         names each request's account and IAM action; AWS-shaped error answers
   faults       injected faults (throttling, 5xx, access denied, dropped connections, delays)

@@ -1,8 +1,8 @@
 """The WSGI middleware in front of moto: the /_sandbox/ control surface, and the state lock.
 
-Every AWS request is served under `ecs_rollout.LOCK`, moto's answer read out inside the lock,
-so the lazily advanced ECS model is never seen half-way through a step. Before moto, each
-request is named (`wire.describe`), counted, logged, and may meet an injected fault
+Every AWS request is served under `ecs_rollout.scheduler.LOCK`, moto's answer read out inside
+the lock, so the lazily advanced ECS model is never seen half-way through a step. Before moto,
+each request is named (`wire.describe`), counted, logged, and may meet an injected fault
 (`faults`) or IAM enforcement (`iam`). The control surface is plain JSON (never
 AWS-shaped); errors are `{"error": CODE, "message": TEXT}`.
 """
@@ -20,7 +20,8 @@ from urllib.parse import parse_qs
 from moto.elbv2.models import elbv2_backends
 from moto.iam.exceptions import NoSuchEntity
 
-from . import MOTO_VERSION, config, ecs_rollout, faults, iam, request_log, seed, wire
+from . import MOTO_VERSION, config, faults, iam, request_log, seed, wire
+from .ecs_rollout import moto_patch, scheduler
 
 PREFIX = "/_sandbox/"
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -78,7 +79,7 @@ class SandboxApp:
         kind = fault.kind if fault else None
         if fault is not None and fault.delay_ms:
             time.sleep(fault.delay_ms / 1000)  # unlocked: other requests are served meanwhile
-        with ecs_rollout.LOCK:
+        with scheduler.LOCK:
             self._count(req)
             if kind == "drop":
                 self._log(req, None, kind, None)
@@ -121,7 +122,7 @@ class SandboxApp:
 
     def _reset(self) -> None:
         seed.reset()
-        ecs_rollout.reset()
+        moto_patch.reset()
         config.reset_accounts()
         iam.reset_accounts()
         self.faults.reset()
@@ -250,15 +251,15 @@ class SandboxApp:
         if state not in HEALTH_STATES:
             raise HttpError(400, "InvalidParameter", f"state must be one of {', '.join(HEALTH_STATES)}")
         assert account is not None
-        with ecs_rollout.LOCK:
+        with scheduler.LOCK:
             tg = self._target_group(account, region, ref)
-            ecs_rollout.force_target_health(tg.arn, state)
+            moto_patch.force_target_health(tg.arn, state)
         return 200, {"account_id": account, "target_group": tg.name, "target_group_arn": tg.arn,
                      "state": state}
 
     def get_stats(self, environ: dict[str, Any]) -> tuple[int, Any]:
         account = _account(self._query(environ).get("account_id"), required=True)
-        with ecs_rollout.LOCK:
+        with scheduler.LOCK:
             counts = dict(self.stats.get(account, {}))
         return 200, {"account_id": account, "requests": sum(counts.values()), "by_action": counts}
 
@@ -269,9 +270,9 @@ class SandboxApp:
         ref = q.get("target_group")
         if not ref:
             raise HttpError(400, "InvalidParameter", "target_group (a name or an ARN) is required")
-        with ecs_rollout.LOCK:
+        with scheduler.LOCK:
             tg = self._target_group(account, q.get("region") or seed.REGION, ref)
-            state = ecs_rollout.forced_target_health(tg.arn)
+            state = moto_patch.forced_target_health(tg.arn)
         return 200, {"account_id": account, "target_group": tg.name, "target_group_arn": tg.arn,
                      "state": state}
 
@@ -316,7 +317,7 @@ class SandboxApp:
         state: dict[str, Any] = {"account_id": account, "enabled": iam.enforced(account)}
         if account:
             try:
-                with ecs_rollout.LOCK:
+                with scheduler.LOCK:
                     state.update({"user": user, **iam.permissions(account, user)})
             except NoSuchEntity:
                 pass  # an account without that user: nothing to show
@@ -349,7 +350,7 @@ class SandboxApp:
             if account is None:
                 raise HttpError(400, "MissingAccount", "allow and deny need an account_id")
             try:
-                with ecs_rollout.LOCK:
+                with scheduler.LOCK:
                     iam.set_permissions(account, user, lists["allow"], lists["deny"])
             except NoSuchEntity:
                 raise HttpError(404, "NoSuchUser", f"no IAM user {user!r} in account {account}")

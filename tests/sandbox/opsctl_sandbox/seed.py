@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from . import ecs_rollout
+from .ecs_rollout import moto_patch
 
 REGION = "us-east-1"
 CLUSTER = "demo"
@@ -508,7 +508,7 @@ def _seed(base_url: str, account_id: str) -> dict[str, Any]:
     res["scalable_targets"] = scalable
 
     # --- the services start from a steady state
-    ecs_rollout.settle_account(account_id, REGION)
+    moto_patch.settle_account(account_id, REGION)
 
     return {
         "account_id": account_id,
