@@ -125,7 +125,8 @@ pub struct EnvConfig {
     pub cluster: String,
     /// The service of a rolling environment (blue/green ones name theirs per colour).
     pub service: Option<String>,
-    /// The container whose image a deploy changes; defaults to the only container.
+    /// The container whose image a deploy changes; unset, the task definition's only container
+    /// (several and none named is an error: [`crate::aws::TaskDefinition::container_for`]).
     pub container: Option<String>,
     /// The ECR repository versions live in; defaults to the current image's repository.
     pub repository: Option<String>,

@@ -187,7 +187,7 @@ impl FakeAws {
                 "staging-users-5xx".into(),
                 Alarm {
                     name: "staging-users-5xx".into(),
-                    state: "OK".into(),
+                    state: AlarmState::Ok,
                     reason: "Threshold Crossed: 0 datapoints were greater than the threshold"
                         .into(),
                 },
@@ -273,7 +273,7 @@ impl FakeAws {
                     name.into(),
                     Alarm {
                         name: name.into(),
-                        state: "OK".into(),
+                        state: AlarmState::Ok,
                         reason: "Threshold Crossed".into(),
                     },
                 );
@@ -354,10 +354,10 @@ impl FakeAws {
         self.state.lock().unwrap().throttle = n;
     }
 
-    pub fn set_alarm(&self, name: &str, state: &str) {
+    pub fn set_alarm(&self, name: &str, state: AlarmState) {
         let mut s = self.state.lock().unwrap();
         let alarm = s.alarms.get_mut(name).expect("known alarm");
-        alarm.state = state.into();
+        alarm.state = state;
         alarm.reason = format!("set to {state} by the test");
     }
 
@@ -685,7 +685,7 @@ fn advance(s: &mut State, now: Instant, epoch: (Instant, Timestamp)) {
         && now >= when
         && let Some(a) = s.alarms.get_mut(&alarm)
     {
-        a.state = "ALARM".into();
+        a.state = AlarmState::Alarm;
         a.reason = "Threshold Crossed: 5xx above 1%".into();
     }
 }
@@ -702,7 +702,11 @@ fn view(s: &State, svc: &FakeService) -> Service {
             };
             Deployment {
                 id: d.id.clone(),
-                status: if d.primary { "PRIMARY" } else { "ACTIVE" }.into(),
+                status: if d.primary {
+                    DeploymentStatus::Primary
+                } else {
+                    DeploymentStatus::Active
+                },
                 task_definition: d.task_definition.clone(),
                 desired: if d.primary { svc.desired } else { 0 },
                 running,
@@ -724,13 +728,13 @@ fn view(s: &State, svc: &FakeService) -> Service {
     Service {
         name: svc.name.clone(),
         arn: format!("arn:aws:ecs:us-east-1:{ACCOUNT}:service/demo/{}", svc.name),
-        status: "ACTIVE".into(),
+        status: ServiceStatus::Active,
         desired: svc.desired,
         running,
         pending,
         task_definition: deployments
             .iter()
-            .find(|d| d.status == "PRIMARY")
+            .find(|d| d.is_primary())
             .map(|d| d.task_definition.clone())
             .unwrap_or_default(),
         deployments,
@@ -994,12 +998,16 @@ impl LoadBalancing for FakeAws {
             || s.unhealthy
                 .iter()
                 .any(|(tg, at)| tg == target_group_arn && now >= *at);
-        let state = if sick { "unhealthy" } else { "healthy" };
+        let state = if sick {
+            TargetState::Unhealthy
+        } else {
+            TargetState::Healthy
+        };
         Ok((0..view.running)
             .map(|i| TargetHealth {
                 id: format!("10.0.1.{i}"),
                 port: Some(8080),
-                state: state.into(),
+                state,
                 reason: None,
             })
             .collect())

@@ -111,12 +111,97 @@ impl std::fmt::Display for RolloutState {
     }
 }
 
+/// A status word as AWS spells it; an unknown word (AWS added one) reads as the variant that
+/// stops a workflow rather than one that lets it go on.
+macro_rules! aws_words {
+    ($(#[$doc:meta])* $name:ident, unknown = $unknown:ident, { $($variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        pub enum $name {
+            $(#[serde(rename = $word)] $variant),+
+        }
+
+        impl $name {
+            /// The state AWS names `word`.
+            pub fn from_aws(word: &str) -> Self {
+                match word {
+                    $($word => $name::$variant,)+
+                    _ => $name::$unknown,
+                }
+            }
+
+            /// The word AWS uses.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+aws_words!(
+    /// Where a deployment stands in its service: the newest is PRIMARY.
+    DeploymentStatus, unknown = Inactive, {
+        Primary = "PRIMARY",
+        Active = "ACTIVE",
+        Inactive = "INACTIVE",
+    }
+);
+
+aws_words!(
+    /// An ECS service's own status; only an ACTIVE service can be deployed to.
+    ServiceStatus, unknown = Inactive, {
+        Active = "ACTIVE",
+        Draining = "DRAINING",
+        Inactive = "INACTIVE",
+    }
+);
+
+aws_words!(
+    /// A CloudWatch alarm's state.
+    AlarmState, unknown = InsufficientData, {
+        Ok = "OK",
+        Alarm = "ALARM",
+        InsufficientData = "INSUFFICIENT_DATA",
+    }
+);
+
+aws_words!(
+    /// The health of one target in a target group, as ELBv2 reports it.
+    TargetState, unknown = Unavailable, {
+        Initial = "initial",
+        Healthy = "healthy",
+        Unhealthy = "unhealthy",
+        Unused = "unused",
+        Draining = "draining",
+        Unavailable = "unavailable",
+        UnhealthyDraining = "unhealthy.draining",
+    }
+);
+
+impl TargetState {
+    /// Whether the target counts towards a group's health: a target on its way out
+    /// (draining) or not taking traffic at all (unused) does not.
+    pub fn in_service(self) -> bool {
+        !matches!(
+            self,
+            TargetState::Draining | TargetState::UnhealthyDraining | TargetState::Unused
+        )
+    }
+}
+
 /// One deployment of an ECS service (PRIMARY is the newest).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Deployment {
     pub id: String,
-    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
-    pub status: String,
+    pub status: DeploymentStatus,
     pub task_definition: String,
     pub desired: i32,
     pub running: i32,
@@ -130,7 +215,7 @@ pub struct Deployment {
 impl Deployment {
     /// Whether this is the deployment ECS is rolling towards.
     pub fn is_primary(&self) -> bool {
-        self.status == "PRIMARY"
+        self.status == DeploymentStatus::Primary
     }
 }
 
@@ -147,8 +232,7 @@ pub struct ServiceEvent {
 pub struct Service {
     pub name: String,
     pub arn: String,
-    /// `ACTIVE`, `DRAINING` or `INACTIVE`.
-    pub status: String,
+    pub status: ServiceStatus,
     pub desired: i32,
     pub running: i32,
     pub pending: i32,
@@ -175,6 +259,32 @@ impl Service {
         self.deployments.iter().find(|d| d.is_primary())
     }
 
+    /// The task definition the service runs, or is rolling towards: its PRIMARY
+    /// deployment's, else the one it is set to.
+    pub fn current_task_definition(&self) -> &str {
+        self.primary().map_or(self.task_definition.as_str(), |d| {
+            d.task_definition.as_str()
+        })
+    }
+
+    /// Settled: the PRIMARY deployment's rollout is COMPLETED (or, where ECS reports no
+    /// rollout state, it is the only deployment) and every count has converged (running ==
+    /// desired, nothing pending). The one definition of "stable" before target health,
+    /// which needs a call of its own.
+    pub fn is_steady(&self) -> bool {
+        let Some(primary) = self.primary() else {
+            return false;
+        };
+        let rollout_done = match primary.rollout_state {
+            Some(state) => state == RolloutState::Completed,
+            None => self.deployments.len() == 1,
+        };
+        rollout_done
+            && primary.running == primary.desired
+            && self.running == self.desired
+            && self.pending == 0
+    }
+
     /// True when a rollout is under way: more than one deployment, or the primary's rollout
     /// not finished.
     pub fn deployment_in_flight(&self) -> bool {
@@ -190,6 +300,21 @@ impl Service {
 pub struct Container {
     pub name: String,
     pub image: String,
+}
+
+/// Why no container of a task definition is the one a deploy changes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoContainer {
+    /// The configured name is not among the task definition's containers.
+    #[error("container `{name}` is not in {revision} (it has: {})", .has.join(", "))]
+    Missing {
+        name: String,
+        revision: String,
+        has: Vec<String>,
+    },
+    /// More than one container, and none configured.
+    #[error("{revision} has {} containers ({}) and opsctl.toml does not say which one to change", .has.len(), .has.join(", "))]
+    Ambiguous { revision: String, has: Vec<String> },
 }
 
 /// A task definition revision, reduced to what deploys compare and show.
@@ -219,6 +344,29 @@ impl TaskDefinition {
         format!("{}:{}", self.family, self.revision)
     }
 
+    /// The container a deploy changes: the configured one (the env's `container`) when it is
+    /// there, else the only container. Several containers and none configured is an error,
+    /// never a guess: the first container is often a sidecar.
+    pub fn container_for(&self, configured: Option<&str>) -> Result<&Container, NoContainer> {
+        let has = || self.containers.iter().map(|c| c.name.clone()).collect();
+        match configured {
+            Some(name) => self
+                .containers
+                .iter()
+                .find(|c| c.name == name)
+                .ok_or_else(|| NoContainer::Missing {
+                    name: name.to_owned(),
+                    revision: self.short(),
+                    has: has(),
+                }),
+            None if self.containers.len() == 1 => Ok(&self.containers[0]),
+            None => Err(NoContainer::Ambiguous {
+                revision: self.short(),
+                has: has(),
+            }),
+        }
+    }
+
     /// The image of the named container.
     pub fn image_of(&self, container: &str) -> Option<&str> {
         self.containers
@@ -244,9 +392,41 @@ pub struct StoppedTask {
 pub struct TargetHealth {
     pub id: String,
     pub port: Option<i32>,
-    /// `healthy`, `unhealthy`, `initial`, `draining`, `unused`, `unavailable`.
-    pub state: String,
+    pub state: TargetState,
     pub reason: Option<String>,
+}
+
+/// A target group's targets, counted the one way `wait-stable`, `traffic` and `status` share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct TargetTally {
+    pub healthy: usize,
+    /// Targets that count (neither draining nor unused).
+    pub in_service: usize,
+    pub draining: usize,
+}
+
+impl TargetTally {
+    /// Counts the targets.
+    pub fn of<'a>(targets: impl IntoIterator<Item = &'a TargetHealth>) -> Self {
+        let mut tally = TargetTally::default();
+        for t in targets {
+            if t.state.in_service() {
+                tally.in_service += 1;
+                tally.healthy += usize::from(t.state == TargetState::Healthy);
+            } else if matches!(
+                t.state,
+                TargetState::Draining | TargetState::UnhealthyDraining
+            ) {
+                tally.draining += 1;
+            }
+        }
+        tally
+    }
+
+    /// Every counted target healthy, and at least one.
+    pub fn all_healthy(&self) -> bool {
+        self.in_service > 0 && self.healthy == self.in_service
+    }
 }
 
 /// An image found in the registry.
@@ -261,9 +441,24 @@ pub struct Image {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Alarm {
     pub name: String,
-    /// `OK`, `ALARM` or `INSUFFICIENT_DATA`.
-    pub state: String,
+    pub state: AlarmState,
     pub reason: String,
+}
+
+impl Alarm {
+    /// Whether the alarm is in ALARM (INSUFFICIENT_DATA is not firing).
+    pub fn is_firing(&self) -> bool {
+        self.state == AlarmState::Alarm
+    }
+}
+
+/// The firing alarms among `alarms`, each as `name (reason)`.
+pub fn firing(alarms: &[Alarm]) -> Vec<String> {
+    alarms
+        .iter()
+        .filter(|a| a.is_firing())
+        .map(|a| format!("{} ({})", a.name, a.reason))
+        .collect()
 }
 
 /// A listener's (or listener rule's) forward action: target groups and their weights.
@@ -539,4 +734,148 @@ pub struct Aws {
     pub lb: Arc<dyn LoadBalancing>,
     pub db: Arc<dyn Database>,
     pub autoscaling: Arc<dyn AutoScaling>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn td(containers: &[&str]) -> TaskDefinition {
+        TaskDefinition {
+            arn: "arn:aws:ecs:eu-west-1:1:task-definition/users:7".into(),
+            family: "users".into(),
+            revision: 7,
+            status: "ACTIVE".into(),
+            containers: containers
+                .iter()
+                .map(|n| Container {
+                    name: (*n).into(),
+                    image: format!("{n}:1"),
+                })
+                .collect(),
+            secrets: Vec::new(),
+            tags: BTreeMap::new(),
+            registered_at: None,
+            roles: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_container_a_deploy_changes_is_named_or_the_only_one_never_the_first() {
+        let one = td(&["users"]);
+        assert_eq!(one.container_for(None).unwrap().name, "users");
+        let two = td(&["envoy", "users"]);
+        assert_eq!(two.container_for(Some("users")).unwrap().name, "users");
+        let ambiguous = two.container_for(None).unwrap_err();
+        assert_eq!(
+            ambiguous.to_string(),
+            "users:7 has 2 containers (envoy, users) and opsctl.toml does not say which one to change"
+        );
+        let missing = one.container_for(Some("api")).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "container `api` is not in users:7 (it has: users)"
+        );
+    }
+
+    fn target(state: &str) -> TargetHealth {
+        TargetHealth {
+            id: "10.0.0.1".into(),
+            port: Some(8080),
+            state: TargetState::from_aws(state),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn targets_on_their_way_out_or_unused_do_not_count() {
+        let tally = TargetTally::of(&[
+            target("healthy"),
+            target("healthy"),
+            target("draining"),
+            target("unhealthy.draining"),
+            target("unused"),
+        ]);
+        assert_eq!(
+            tally,
+            TargetTally {
+                healthy: 2,
+                in_service: 2,
+                draining: 2
+            }
+        );
+        assert!(tally.all_healthy());
+        assert!(!TargetTally::of(&[target("healthy"), target("initial")]).all_healthy());
+        assert!(
+            !TargetTally::of(&[target("unused")]).all_healthy(),
+            "none in service"
+        );
+    }
+
+    #[test]
+    fn unknown_words_read_as_the_state_that_stops() {
+        assert_eq!(TargetState::from_aws("new-state"), TargetState::Unavailable);
+        assert_eq!(AlarmState::from_aws("ALARM"), AlarmState::Alarm);
+        assert_eq!(ServiceStatus::from_aws("PAUSED"), ServiceStatus::Inactive);
+        assert_eq!(DeploymentStatus::from_aws(""), DeploymentStatus::Inactive);
+        assert_eq!(
+            serde_json::to_string(&TargetState::UnhealthyDraining).unwrap(),
+            "\"unhealthy.draining\""
+        );
+    }
+
+    fn deployment(id: &str, td: &str, rollout: Option<RolloutState>) -> Deployment {
+        Deployment {
+            id: id.into(),
+            status: DeploymentStatus::Primary,
+            task_definition: td.into(),
+            desired: 2,
+            running: 2,
+            pending: 0,
+            failed_tasks: 0,
+            rollout_state: rollout,
+            rollout_reason: None,
+            created_at: None,
+        }
+    }
+
+    fn service(deployments: Vec<Deployment>, running: i32) -> Service {
+        Service {
+            name: "users".into(),
+            arn: "arn".into(),
+            status: ServiceStatus::Active,
+            desired: 2,
+            running,
+            pending: 0,
+            task_definition: "users:6".into(),
+            deployments,
+            events: Vec::new(),
+            target_groups: Vec::new(),
+            circuit_breaker: None,
+        }
+    }
+
+    #[test]
+    fn steady_means_the_rollout_is_done_and_the_counts_converged() {
+        let done = service(
+            vec![deployment("d1", "users:7", Some(RolloutState::Completed))],
+            2,
+        );
+        assert!(done.is_steady());
+        assert_eq!(done.current_task_definition(), "users:7");
+        let rolling = service(
+            vec![deployment("d1", "users:7", Some(RolloutState::InProgress))],
+            2,
+        );
+        assert!(!rolling.is_steady());
+        let mut old = deployment("d0", "users:6", None);
+        old.status = DeploymentStatus::Active;
+        let two = service(vec![deployment("d1", "users:7", None), old], 2);
+        assert!(!two.is_steady(), "no rollout state and two deployments");
+        let short = service(vec![deployment("d1", "users:7", None)], 1);
+        assert!(!short.is_steady(), "running below desired");
+        let none = service(Vec::new(), 2);
+        assert!(!none.is_steady());
+        assert_eq!(none.current_task_definition(), "users:6");
+    }
 }

@@ -11,9 +11,10 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use jiff::Timestamp;
 
 use super::{
-    Alarm, Aws, AwsError, AwsResult, CircuitBreaker, Container, Deployment, Ecs, Forward, Image,
-    LoadBalancing, Monitoring, Registry, Resource, RolloutState, Secrets, Service, ServiceEvent,
-    StoppedTask, TargetGroupMetrics, TargetHealth, TaskDefinition,
+    Alarm, AlarmState, Aws, AwsError, AwsResult, CircuitBreaker, Container, Deployment,
+    DeploymentStatus, Ecs, Forward, Image, LoadBalancing, Monitoring, Registry, Resource,
+    RolloutState, Secrets, Service, ServiceEvent, ServiceStatus, StoppedTask, TargetGroupMetrics,
+    TargetHealth, TargetState, TaskDefinition,
 };
 
 mod db;
@@ -177,7 +178,7 @@ fn service_from(s: &ecs::Service) -> Service {
         .iter()
         .map(|d| Deployment {
             id: d.id().unwrap_or_default().to_owned(),
-            status: d.status().unwrap_or_default().to_owned(),
+            status: DeploymentStatus::from_aws(d.status().unwrap_or_default()),
             task_definition: d.task_definition().unwrap_or_default().to_owned(),
             desired: d.desired_count(),
             running: d.running_count(),
@@ -205,7 +206,7 @@ fn service_from(s: &ecs::Service) -> Service {
     Service {
         name: s.service_name().unwrap_or_default().to_owned(),
         arn: s.service_arn().unwrap_or_default().to_owned(),
-        status: s.status().unwrap_or_default().to_owned(),
+        status: ServiceStatus::from_aws(s.status().unwrap_or_default()),
         desired: s.desired_count(),
         running: s.running_count(),
         pending: s.pending_count(),
@@ -678,18 +679,12 @@ impl Monitoring for SdkMonitoring {
             .map_err(|e| classify("DescribeAlarms", e))?;
         let metric = out.metric_alarms().iter().map(|a| Alarm {
             name: a.alarm_name().unwrap_or_default().to_owned(),
-            state: a
-                .state_value()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
+            state: AlarmState::from_aws(a.state_value().map_or("", |s| s.as_str())),
             reason: a.state_reason().unwrap_or_default().to_owned(),
         });
         let composite = out.composite_alarms().iter().map(|a| Alarm {
             name: a.alarm_name().unwrap_or_default().to_owned(),
-            state: a
-                .state_value()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
+            state: AlarmState::from_aws(a.state_value().map_or("", |s| s.as_str())),
             reason: a.state_reason().unwrap_or_default().to_owned(),
         });
         Ok(metric.chain(composite).collect())
@@ -886,11 +881,11 @@ impl LoadBalancing for SdkLoadBalancing {
                     .unwrap_or_default()
                     .to_owned(),
                 port: d.target().and_then(|t| t.port()),
-                state: d
-                    .target_health()
-                    .and_then(|h| h.state())
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default(),
+                state: TargetState::from_aws(
+                    d.target_health()
+                        .and_then(|h| h.state())
+                        .map_or("", |s| s.as_str()),
+                ),
                 reason: d
                     .target_health()
                     .and_then(|h| h.description())

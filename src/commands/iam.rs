@@ -121,15 +121,8 @@ async fn looked_up_scope(env: &EnvConfig, aws: &crate::aws::Aws) -> anyhow::Resu
                 .filter_map(|v| secret_id(v))
                 .map(secret_resource),
         );
-        if !configured_repository {
-            let container = match &env.container {
-                Some(name) => td.containers.iter().find(|c| &c.name == name),
-                None if td.containers.len() == 1 => td.containers.first(),
-                None => None,
-            };
-            if let Some(c) = container {
-                repositories.insert(repository_of(&c.image).to_owned());
-            }
+        if !configured_repository && let Ok(c) = td.container_for(env.container.as_deref()) {
+            repositories.insert(repository_of(&c.image).to_owned());
         }
     }
     Ok(Scope {

@@ -72,12 +72,11 @@ pub async fn deploy(
         return done(out);
     };
     let live_svc = super::describe_one(aws, env, &live_side.service).await?;
-    let live_arn = live_svc
-        .primary()
-        .map(|d| d.task_definition.clone())
-        .unwrap_or_else(|| live_svc.task_definition.clone());
     // The new revision copies what serves users now: the live colour's task definition.
-    let base = aws.ecs.describe_task_definition(&live_arn).await?;
+    let base = aws
+        .ecs
+        .describe_task_definition(live_svc.current_task_definition())
+        .await?;
     out.from = Some(Revision::of(&base, &container));
     if !passed {
         return done(out);
@@ -633,11 +632,12 @@ async fn instant_rollback(
         let svc = services
             .iter()
             .find(|s| &s.name == name)
-            .ok_or_else(|| anyhow::anyhow!("service {name} not found"))?;
-        let arn = svc
-            .primary()
-            .map_or(svc.task_definition.clone(), |d| d.task_definition.clone());
-        tds.push(aws.ecs.describe_task_definition(&arn).await?);
+            .ok_or_else(|| super::service_not_found(env, name))?;
+        tds.push(
+            aws.ecs
+                .describe_task_definition(svc.current_task_definition())
+                .await?,
+        );
     }
     let other_td = tds.pop().expect("two");
     let live_td = tds.pop().expect("two");

@@ -984,11 +984,7 @@ pub(crate) async fn bake(
         match aws.monitoring.alarms(&env.alarms).await {
             Ok(alarms) => {
                 pacer.answered();
-                let firing: Vec<String> = alarms
-                    .into_iter()
-                    .filter(|a| a.state == "ALARM")
-                    .map(|a| format!("{} ({})", a.name, a.reason))
-                    .collect();
+                let firing = crate::aws::firing(&alarms);
                 if !firing.is_empty() {
                     return Ok(Bake::Alarm(format!(
                         "alarm went into ALARM during bake: {}",

@@ -9,7 +9,7 @@ use super::deploy::Revision;
 use super::tags;
 use super::traffic::{self, Colour, Weights};
 use super::wait::short_td;
-use crate::aws::{Alarm, Aws, RolloutState, ServiceEvent};
+use crate::aws::{Alarm, Aws, RolloutState, ServiceEvent, TargetTally};
 use crate::config::EnvConfig;
 
 /// One deployment, as status shows it.
@@ -171,14 +171,15 @@ pub async fn status(
     let mut out = Vec::new();
     for svc in found? {
         let (td, targets) = tokio::join!(
-            aws.ecs.describe_task_definition(&svc.task_definition),
+            aws.ecs
+                .describe_task_definition(svc.current_task_definition()),
             target_groups(aws, &svc.target_groups),
         );
         let td = td?;
         let container = super::container_of(env, &td);
         out.push(ServiceStatus {
             service: svc.name.clone(),
-            status: svc.status.clone(),
+            status: svc.status.to_string(),
             revision: Revision::of(&td, &container),
             running: svc.running,
             desired: svc.desired,
@@ -188,7 +189,7 @@ pub async fn status(
                 .iter()
                 .map(|d| DeploymentView {
                     id: d.id.clone(),
-                    status: d.status.clone(),
+                    status: d.status.to_string(),
                     task_definition: short_td(&d.task_definition).to_owned(),
                     running: d.running,
                     desired: d.desired,
@@ -215,12 +216,12 @@ async fn target_groups(aws: &Aws, arns: &[String]) -> anyhow::Result<Vec<TargetG
     let mut views = Vec::new();
     for tg in arns {
         let health = aws.lb.target_health(tg).await?;
-        let draining = health.iter().filter(|t| t.state == "draining").count();
+        let tally = TargetTally::of(&health);
         views.push(TargetGroupView {
             target_group: tg.clone(),
-            healthy: health.iter().filter(|t| t.state == "healthy").count(),
-            total: health.len() - draining,
-            draining,
+            healthy: tally.healthy,
+            total: tally.in_service,
+            draining: tally.draining,
         });
     }
     Ok(views)
@@ -305,7 +306,7 @@ pub async fn history(
     let svc = super::describe_one(aws, env, service).await?;
     let current = aws
         .ecs
-        .describe_task_definition(&svc.task_definition)
+        .describe_task_definition(svc.current_task_definition())
         .await?;
     let container = super::container_of(env, &current);
     let mut entries = Vec::new();

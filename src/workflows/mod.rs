@@ -237,23 +237,34 @@ pub async fn describe_one(
         .await
     {
         Ok(mut found) if !found.is_empty() => Ok(found.remove(0)),
-        Ok(_) | Err(crate::aws::AwsError::NotFound(..)) => Err(crate::error::UserError::new(
-            format!("service {service} not found in cluster {}", env.cluster),
-        )
-        .hint(format!(
-            "check `cluster` and the service for env.{} in opsctl.toml",
-            env.name
-        ))
-        .into()),
+        Ok(_) | Err(crate::aws::AwsError::NotFound(..)) => Err(service_not_found(env, service)),
         Err(e) => Err(e.into()),
     }
 }
 
-/// The container deploys change: the env's `container`, else the task definition's first.
+/// A service the env names is not in its cluster: what to say, and the config keys to fix.
+pub fn service_missing(env: &crate::config::EnvConfig, service: &str) -> (String, String) {
+    (
+        format!("service {service} not found in cluster {}", env.cluster),
+        format!(
+            "check `cluster` and the service for env.{} in opsctl.toml",
+            env.name
+        ),
+    )
+}
+
+/// [`service_missing`] as the bad-input error (exit 2) it is.
+pub fn service_not_found(env: &crate::config::EnvConfig, service: &str) -> anyhow::Error {
+    let (message, hint) = service_missing(env, service);
+    crate::error::UserError::new(message).hint(hint).into()
+}
+
+/// The name of the container deploys change, by the one rule
+/// ([`crate::aws::TaskDefinition::container_for`]); empty where the rule names none, and then
+/// a revision's version is read from its tag alone.
 pub fn container_of(env: &crate::config::EnvConfig, td: &crate::aws::TaskDefinition) -> String {
-    env.container
-        .clone()
-        .or_else(|| td.containers.first().map(|c| c.name.clone()))
+    td.container_for(env.container.as_deref())
+        .map(|c| c.name.clone())
         .unwrap_or_default()
 }
 

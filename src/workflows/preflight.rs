@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{Check, Event, Reporter};
-use crate::aws::{Aws, AwsError, Image, Service, TaskDefinition};
+use crate::aws::{Aws, AwsError, Image, NoContainer, Service, TaskDefinition};
 use crate::config::EnvConfig;
 
 /// What to check.
@@ -61,21 +61,8 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
     {
         Ok(mut found) if !found.is_empty() => found.remove(0),
         Ok(_) | Err(AwsError::NotFound(..)) => {
-            push(
-                c,
-                reporter,
-                Check::fail(
-                    "service",
-                    format!(
-                        "service {} not found in cluster {}",
-                        req.service, env.cluster
-                    ),
-                    format!(
-                        "check `cluster` and the service name for env.{} in opsctl.toml",
-                        env.name
-                    ),
-                ),
-            );
+            let (message, hint) = super::service_missing(env, req.service);
+            push(c, reporter, Check::fail("service", message, hint));
             return Ok(Report {
                 checks,
                 context: None,
@@ -83,7 +70,7 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
         }
         Err(e) => return Err(e.into()),
     };
-    if service.status != "ACTIVE" {
+    if service.status != crate::aws::ServiceStatus::Active {
         push(
             c,
             reporter,
@@ -98,11 +85,10 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
             context: None,
         });
     }
-    let current_arn = service
-        .primary()
-        .map(|d| d.task_definition.clone())
-        .unwrap_or_else(|| service.task_definition.clone());
-    let current = aws.ecs.describe_task_definition(&current_arn).await?;
+    let current = aws
+        .ecs
+        .describe_task_definition(service.current_task_definition())
+        .await?;
     push(
         c,
         reporter,
@@ -118,44 +104,19 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
         ),
     );
 
-    let names: Vec<&str> = current.containers.iter().map(|c| c.name.as_str()).collect();
-    let container = match &env.container {
-        Some(name) if names.contains(&name.as_str()) => Some(name.clone()),
-        Some(name) => {
-            push(
-                c,
-                reporter,
-                Check::fail(
-                    "container",
-                    format!(
-                        "container `{name}` is not in {} (it has: {})",
-                        current.short(),
-                        names.join(", ")
-                    ),
-                    format!(
-                        "set container = \"...\" in [env.{}] to one of those",
-                        env.name
-                    ),
+    let container = match current.container_for(env.container.as_deref()) {
+        Ok(found) => Some(found.name.clone()),
+        Err(why) => {
+            let hint = match why {
+                NoContainer::Missing { .. } => format!(
+                    "set container = \"...\" in [env.{}] to one of those",
+                    env.name
                 ),
-            );
-            None
-        }
-        None if names.len() == 1 => Some(names[0].to_owned()),
-        None => {
-            push(
-                c,
-                reporter,
-                Check::fail(
-                    "container",
-                    format!(
-                        "{} has {} containers ({}) and opsctl.toml does not say which one to change",
-                        current.short(),
-                        names.len(),
-                        names.join(", ")
-                    ),
-                    format!("add container = \"...\" to [env.{}]", env.name),
-                ),
-            );
+                NoContainer::Ambiguous { .. } => {
+                    format!("add container = \"...\" to [env.{}]", env.name)
+                }
+            };
+            push(c, reporter, Check::fail("container", why.to_string(), hint));
             None
         }
     };
@@ -258,11 +219,7 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
             .filter(|name| !alarms.iter().any(|a| &a.name == *name))
             .map(String::as_str)
             .collect();
-        let firing: Vec<String> = alarms
-            .iter()
-            .filter(|a| a.state == "ALARM")
-            .map(|a| format!("{} ({})", a.name, a.reason))
-            .collect();
+        let firing = crate::aws::firing(&alarms);
         if !unknown.is_empty() {
             push(
                 c,

@@ -116,11 +116,10 @@ pub async fn rollback(
 ) -> anyhow::Result<RollbackOutcome> {
     let started = Instant::now();
     let svc = super::describe_one(aws, env, service).await?;
-    let current_arn = svc
-        .primary()
-        .map(|d| d.task_definition.clone())
-        .unwrap_or_else(|| svc.task_definition.clone());
-    let current = aws.ecs.describe_task_definition(&current_arn).await?;
+    let current = aws
+        .ecs
+        .describe_task_definition(svc.current_task_definition())
+        .await?;
     let container = super::container_of(env, &current);
     let (target, because) = choose_target(aws, &current, opts.to.as_deref(), &container).await?;
     if target.arn == current.arn {

@@ -10,6 +10,7 @@ use super::deploy::{self, DeployOutcome};
 use super::rollback;
 use super::wait::{self, Verdict};
 use super::{Event, Interrupt, Reporter, tags};
+use crate::aws::AlarmState;
 use crate::aws::fake::{FakeAws, REGISTRY};
 use crate::config::{Config, EnvConfig};
 use crate::error::{Exit, UserError};
@@ -401,7 +402,7 @@ async fn bad_input_changes_nothing() {
         ("v9.9.9", Box::new(|_| {}), "is not in ECR repository users"),
         (
             "v1.2.0",
-            Box::new(|f| f.set_alarm("staging-users-5xx", "ALARM")),
+            Box::new(|f| f.set_alarm("staging-users-5xx", AlarmState::Alarm)),
             "in ALARM",
         ),
         ("v1.2.0", Box::new(|f| f.remove_secrets()), "do not exist"),
@@ -440,7 +441,7 @@ async fn bad_input_changes_nothing() {
 #[tokio::test(start_paused = true)]
 async fn alarm_in_alarm_can_be_ignored_when_the_deploy_is_the_fix() {
     let fake = FakeAws::staging();
-    fake.set_alarm("staging-users-5xx", "ALARM");
+    fake.set_alarm("staging-users-5xx", AlarmState::Alarm);
     let rec = Recorder::default();
     let mut o = opts("v1.2.0");
     o.ignore_alarms = true;

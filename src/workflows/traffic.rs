@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::pace::{Shown, pause};
 use super::{Check, Event, Interrupt, Reporter};
-use crate::aws::{Aws, AwsError, RolloutState, Service};
+use crate::aws::{Aws, AwsError, Service, TargetState, TargetTally};
 use crate::config::{BlueGreen, EnvConfig, validate_steps};
 use crate::error::{Exit, UserError};
 
@@ -387,15 +387,14 @@ pub async fn readiness(
             &[target.service.clone(), live.service.clone()],
         )
         .await?;
-    let find = |name: &str| services.iter().find(|s| s.name == name).cloned();
-    let (Some(t), Some(l)) = (find(&target.service), find(&live.service)) else {
-        return Err(UserError::new(format!(
-            "service {} or {} not found in cluster {}",
-            target.service, live.service, env.cluster
-        ))
-        .hint(format!("check env.{}.bluegreen in opsctl.toml", env.name))
-        .into());
+    let find = |name: &str| {
+        services
+            .iter()
+            .find(|s| s.name == name)
+            .cloned()
+            .ok_or_else(|| super::service_not_found(env, name))
     };
+    let (t, l) = (find(&target.service)?, find(&live.service)?);
     let mut checks = vec![stable_check(colour, &t)];
     let want = l.desired.max(1);
     checks.push(if t.running >= want {
@@ -427,11 +426,8 @@ pub async fn readiness(
 
 fn stable_check(colour: Colour, s: &Service) -> Check {
     let primary = s.primary();
-    let stable = s.deployments.len() == 1
-        && primary.is_some_and(|p| p.rollout_state.is_none_or(|r| r == RolloutState::Completed))
-        && s.running == s.desired
-        && s.desired > 0;
-    if stable {
+    // A colour scaled to zero is steady, but has nothing to take traffic with.
+    if s.is_steady() && s.desired > 0 {
         Check::pass(
             "stable",
             format!(
@@ -463,27 +459,24 @@ fn stable_check(colour: Colour, s: &Service) -> Check {
 
 async fn health_check(aws: &Aws, colour: Colour, target_group: &str) -> anyhow::Result<Check> {
     let targets = aws.lb.target_health(target_group).await?;
-    let live: Vec<_> = targets
-        .iter()
-        .filter(|t| t.state != "draining" && t.state != "unused")
-        .collect();
-    let healthy = live.iter().filter(|t| t.state == "healthy").count();
-    Ok(if !live.is_empty() && healthy == live.len() {
+    let tally = TargetTally::of(&targets);
+    let healthy = tally.healthy;
+    Ok(if tally.all_healthy() {
         Check::pass(
             "targets",
-            format!("{colour}: {healthy}/{} targets healthy", live.len()),
+            format!("{colour}: {healthy}/{} targets healthy", tally.in_service),
         )
     } else {
-        let sick: Vec<String> = live
+        let sick: Vec<String> = targets
             .iter()
-            .filter(|t| t.state != "healthy")
+            .filter(|t| t.state.in_service() && t.state != TargetState::Healthy)
             .map(|t| format!("{} {}", t.id, t.state))
             .collect();
         Check::fail(
             "targets",
             format!(
                 "{colour}: {healthy}/{} targets healthy{}",
-                live.len(),
+                tally.in_service,
                 if sick.is_empty() {
                     String::new()
                 } else {
@@ -506,14 +499,7 @@ async fn step_checks(
 ) -> anyhow::Result<Vec<Check>> {
     let bg = bluegreen(env)?;
     let mut checks = vec![health_check(aws, to, &pair.side(to).target_group).await?];
-    let firing: Vec<String> = aws
-        .monitoring
-        .alarms(&env.alarms)
-        .await?
-        .into_iter()
-        .filter(|a| a.state == "ALARM")
-        .map(|a| format!("{} ({})", a.name, a.reason))
-        .collect();
+    let firing = crate::aws::firing(&aws.monitoring.alarms(&env.alarms).await?);
     checks.push(if firing.is_empty() {
         Check::pass(
             "alarms",

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::pace::{Pacer, Shown, Stop};
 use super::{Event, Interrupt, Reporter};
-use crate::aws::{Aws, RolloutState, Service, ServiceEvent, StoppedTask};
+use crate::aws::{Aws, RolloutState, Service, ServiceEvent, StoppedTask, TargetTally};
 
 /// The slowest the waiter polls while AWS throttles it.
 const MAX_POLL: Duration = Duration::from_secs(20);
@@ -408,15 +408,7 @@ async fn observe(
             // Same task definition, new deployment (e.g. a forced redeploy): follow it.
             t.target.deployment_id = Some(primary.id.clone());
         }
-        let rollout_done = match primary.rollout_state {
-            Some(state) => state == RolloutState::Completed,
-            None => svc.deployments.len() == 1,
-        };
-        let counts_done = primary.task_definition == expected
-            && primary.running == primary.desired
-            && svc.running == svc.desired
-            && svc.pending == 0;
-        if rollout_done && counts_done {
+        if primary.task_definition == expected && svc.is_steady() {
             if opts.check_targets && !svc.target_groups.is_empty() {
                 let (healthy, total) = target_health(aws, svc).await?;
                 targets = Some((healthy, total));
@@ -448,16 +440,10 @@ async fn observe(
 
 /// Healthy and total targets across the service's target groups.
 async fn target_health(aws: &Aws, svc: &Service) -> anyhow::Result<(usize, usize)> {
-    let mut healthy = 0;
-    let mut total = 0;
+    let mut targets = Vec::new();
     for tg in &svc.target_groups {
-        for target in aws.lb.target_health(tg).await? {
-            if target.state == "draining" || target.state == "unused" {
-                continue;
-            }
-            total += 1;
-            healthy += usize::from(target.state == "healthy");
-        }
+        targets.extend(aws.lb.target_health(tg).await?);
     }
-    Ok((healthy, total))
+    let tally = TargetTally::of(&targets);
+    Ok((tally.healthy, tally.in_service))
 }
