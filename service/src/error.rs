@@ -7,7 +7,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{ToResponse, ToSchema};
 
 use crate::domain::FieldErrors;
 
@@ -72,15 +72,64 @@ pub struct ErrorBody {
 /// What went wrong.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// A stable machine-readable code, such as `validation_failed`.
-    #[schema(example = "validation_failed")]
-    pub code: &'static str,
+    /// A stable machine-readable code; each status has one.
+    pub code: ErrorCode,
     /// A human-readable explanation.
     pub message: String,
     /// Per-field problems (field name to message), for 400 and 422.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<&'static str, String>,
 }
+
+/// The stable machine-readable error codes, one per status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400.
+    BadRequest,
+    /// 404.
+    NotFound,
+    /// 405.
+    MethodNotAllowed,
+    /// 409.
+    Conflict,
+    /// 413.
+    PayloadTooLarge,
+    /// 415.
+    UnsupportedMediaType,
+    /// 422.
+    ValidationFailed,
+    /// 429.
+    RateLimited,
+    /// 503.
+    Unavailable,
+    /// 500.
+    Internal,
+}
+
+/// A 429 in the OpenAPI document.
+#[derive(ToResponse)]
+#[response(
+    description = "This client made too many requests (code `rate_limited`); only when rate \
+        limiting is on (`RATE_LIMIT_PER_SECOND` above 0)",
+    headers(("retry-after" = u64, description = "Whole seconds to wait before retrying; at least 1"))
+)]
+pub struct RateLimitedResponse(pub ErrorBody);
+
+/// A 500 in the OpenAPI document.
+#[derive(ToResponse)]
+#[response(
+    description = "An unexpected failure (code `internal`); the cause is logged, never sent"
+)]
+pub struct InternalResponse(pub ErrorBody);
+
+/// A 503 in the OpenAPI document.
+#[derive(ToResponse)]
+#[response(
+    description = "The database cannot be reached or has no free connection in time \
+        (code `unavailable`); retry later"
+)]
+pub struct UnavailableResponse(pub ErrorBody);
 
 impl ApiError {
     /// A 400 with a message and no field detail.
@@ -107,18 +156,18 @@ impl ApiError {
         }
     }
 
-    fn code(&self) -> &'static str {
+    fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest { .. } => "bad_request",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::Unprocessable { .. } => "validation_failed",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal",
+            ApiError::BadRequest { .. } => ErrorCode::BadRequest,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::Unprocessable { .. } => ErrorCode::ValidationFailed,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::Unavailable(_) => ErrorCode::Unavailable,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 

@@ -17,7 +17,6 @@ use tower::ServiceBuilder;
 use tower_http::LatencyUnit;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::{Level, Span};
-use utoipa::OpenApi;
 
 use crate::config::{ConfigError, RateLimitSettings, Settings};
 use crate::extract::BODY_LIMIT;
@@ -119,9 +118,7 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
 
-        let openapi = crate::routes::openapi::ApiDoc::openapi()
-            .to_json()
-            .expect("the OpenAPI document serialises");
+        let openapi = crate::routes::openapi::document().to_string();
         let state = AppState {
             pool: pool.clone(),
             metrics: Metrics::new(),

@@ -43,7 +43,7 @@ mod tests {
 
     #[test]
     fn valid_input_parses() {
-        let user = NewUser::parse(Some(" Ada "), Some("ADA@example.com")).unwrap();
+        let user = NewUser::parse(Some("Ada"), Some("ADA@example.com")).unwrap();
         assert_eq!(user.name.as_str(), "Ada");
         assert_eq!(user.email.as_str(), "ada@example.com");
     }

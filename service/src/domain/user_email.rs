@@ -1,9 +1,11 @@
-/// An email address, trimmed and lower-cased, at most 255 characters.
+/// An email address, lower-cased, at most 255 characters.
 ///
 /// Lower-casing makes uniqueness case-insensitive with a plain unique index: `Ada@Example.com`
 /// and `ada@example.com` are one user. The check is deliberately conservative (ASCII, a dotted
-/// domain, no quoted local parts): it accepts what mail systems deliver in practice and
-/// rejects what is almost certainly a typo.
+/// domain whose last label starts with a letter, no quoted local parts, no IP literals): it
+/// accepts what mail systems deliver in practice and rejects what is almost certainly a typo.
+/// The address is not trimmed: surrounding spaces are refused like inner ones, so that
+/// [`UserEmail::PATTERN`] states the rule exactly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserEmail(String);
 
@@ -11,9 +13,20 @@ impl UserEmail {
     /// Longest address accepted, in characters (the column is `varchar(255)`).
     pub const MAX_CHARS: usize = 255;
 
-    /// Normalises `raw` and checks it; the error says what is wrong, for the client.
+    /// The rule as a regular expression (ECMA-262 and Python alike), for the OpenAPI
+    /// document; with `maxLength` 255 it states exactly what [`UserEmail::parse`] accepts. The
+    /// lookahead bounds the local part to 64 characters (RFC 5321); the domain needs no bound
+    /// of its own, because 255 characters in all leave it at most 253.
+    pub const PATTERN: &'static str = concat!(
+        "^(?=[^@]{1,64}@)",
+        "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*",
+        "@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+",
+        "[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])$"
+    );
+
+    /// Checks `raw` and lower-cases it; the error says what is wrong, for the client.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let email = raw.trim().to_ascii_lowercase();
+        let email = raw.to_ascii_lowercase();
         if email.chars().count() > Self::MAX_CHARS {
             return Err(format!("must be at most {} characters", Self::MAX_CHARS));
         }
@@ -49,8 +62,9 @@ fn is_local_part(local: &str) -> bool {
         })
 }
 
-/// At least two labels of letters, digits and inner hyphens; a top-level label that is not
-/// all digits (so an IP address is not a domain).
+/// At least two labels of letters, digits and inner hyphens; a top-level label of at least
+/// two characters that starts with a letter (so an IP address is not a domain; every real
+/// top-level domain, `xn--` ones included, starts with a letter).
 fn is_domain(domain: &str) -> bool {
     let labels: Vec<&str> = domain.split('.').collect();
     domain.len() <= 253
@@ -63,7 +77,7 @@ fn is_domain(domain: &str) -> bool {
         })
         && labels
             .last()
-            .is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()))
+            .is_some_and(|tld| tld.len() >= 2 && tld.starts_with(|c: char| c.is_ascii_alphabetic()))
 }
 
 #[cfg(test)]
@@ -82,9 +96,10 @@ mod tests {
             assert_eq!(UserEmail::parse(ok).unwrap().as_str(), ok);
         }
         assert_eq!(
-            UserEmail::parse("  Ada@Example.COM ").unwrap().as_str(),
+            UserEmail::parse("Ada@Example.COM").unwrap().as_str(),
             "ada@example.com"
         );
+        assert!(UserEmail::parse("ada@example.xn--p1ai").is_ok());
     }
 
     #[test]
@@ -110,6 +125,12 @@ mod tests {
             "\"ada\"@example.com",
             "adä@example.com",
             "ada@exämple.com",
+            " ada@example.com",
+            "ada@example.com ",
+            "ada@example.1com",
+            "ada@example.-com",
+            "ada@example.com-",
+            "ada@example.com\n",
         ] {
             assert!(UserEmail::parse(bad).is_err(), "{bad:?} was accepted");
         }

@@ -38,13 +38,13 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct User {
     /// Assigned by the database.
-    #[schema(example = 42)]
+    #[schema(example = 42, minimum = 1)]
     pub id: i64,
-    /// Display name, trimmed.
-    #[schema(example = "Ada Lovelace")]
+    /// Display name, as given.
+    #[schema(example = "Ada Lovelace", min_length = 2, max_length = 100)]
     pub name: String,
     /// Email address, lower-cased; unique.
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", max_length = 255)]
     pub email: String,
     /// When the user was created (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
@@ -56,36 +56,70 @@ pub struct User {
     pub updated_at: OffsetDateTime,
 }
 
-/// The body of `POST /api/users`.
-///
-/// Both fields are optional in the type so that a missing field is reported per field (422)
-/// like any other invalid value, rather than as a shapeless deserialisation error.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
+/// The body of `POST /api/users`: a JSON object. Members other than these two are ignored;
+/// a member given twice (any member) makes the body ambiguous and is refused (422), as is a
+/// body that is not an object.
+// Both fields are optional in the type so that a missing field is reported per field (422)
+// like any other invalid value, rather than as a shapeless deserialisation error.
+#[derive(Debug, ToSchema)]
 pub struct CreateUser {
-    /// 2 to 100 characters after trimming.
+    /// 2 to 100 characters, taken as given (not trimmed): no leading or trailing whitespace
+    /// or zero-width joiner, and no control, invisible (zero-width space, word joiner, byte
+    /// order mark, Hangul fillers, soft hyphen, ...) or bidirectional formatting characters
+    /// anywhere. The pattern lists them.
     #[schema(value_type = String, required = true, min_length = 2, max_length = 100, example = "Ada Lovelace")]
     pub name: Option<String>,
-    /// A well-formed address of at most 255 characters.
+    /// An address of at most 255 characters, taken as given (not trimmed): a dot-atom local
+    /// part of at most 64 characters (no quoted strings), `@`, and a domain of at least two
+    /// labels (letters, digits, inner hyphens; at most 63 each) whose last label starts with
+    /// a letter (no IP literals). ASCII only. Stored lower-cased; unique regardless of case.
     #[schema(value_type = String, required = true, max_length = 255, example = "ada@example.com")]
     pub email: Option<String>,
 }
 
-// By hand rather than derived: a derived struct would also accept a JSON array, and a
-// wrong type should name its field.
-impl TryFrom<serde_json::Map<String, serde_json::Value>> for CreateUser {
-    type Error = String;
+// By hand rather than derived: a derived struct would also accept a JSON array, let a
+// repeated member silently win, and not name the field of a wrong type.
+impl<'de> Deserialize<'de> for CreateUser {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(CreateUserVisitor)
+    }
+}
 
-    fn try_from(mut object: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
-        let mut field = |name: &str| match object.remove(name) {
-            None | Some(serde_json::Value::Null) => Ok(None),
-            Some(serde_json::Value::String(value)) => Ok(Some(value)),
-            Some(_) => Err(format!("\"{name}\" must be a string")),
-        };
-        Ok(Self {
-            name: field("name")?,
-            email: field("email")?,
-        })
+struct CreateUserVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CreateUserVisitor {
+    type Value = CreateUser;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object with \"name\" and \"email\"")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<CreateUser, A::Error> {
+        use serde::de::Error;
+
+        let mut seen = std::collections::BTreeSet::<String>::new();
+        let (mut name, mut email) = (None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(A::Error::custom(format!(
+                    "member \"{key}\" is given more than once"
+                )));
+            }
+            let slot = match key.as_str() {
+                "name" => &mut name,
+                "email" => &mut email,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = match map.next_value::<serde_json::Value>()? {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(value) => Some(value),
+                _ => return Err(A::Error::custom(format!("\"{key}\" must be a string"))),
+            };
+        }
+        Ok(CreateUser { name, email })
     }
 }
 
@@ -97,8 +131,10 @@ pub struct ListParams {
     /// Page size, 1 to 100 (default 20).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
-    /// Where to continue: the `next_cursor` of the previous page. Opaque.
-    #[param(value_type = Option<String>)]
+    /// Where to continue: the `next_cursor` of the previous page (users with a greater id
+    /// follow). Any non-negative integer is accepted; a cursor past the last user gives an
+    /// empty last page.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 9223372036854775807_i64)]
     pub cursor: Option<String>,
 }
 
@@ -107,7 +143,9 @@ pub struct ListParams {
 pub struct UserPage {
     /// The users on this page.
     pub users: Vec<User>,
-    /// Pass as `cursor` to get the next page; `null` on the last page.
+    /// Pass as `cursor` to get the next page; `null` on the last page. A non-negative
+    /// integer, in decimal digits.
+    #[schema(pattern = "^(0|[1-9][0-9]*)$")]
     pub next_cursor: Option<String>,
 }
 
@@ -116,8 +154,12 @@ pub struct UserPage {
 #[utoipa::path(get, path = "/api/users", tag = "users", params(ListParams),
     responses(
         (status = 200, description = "A page of users", body = UserPage),
-        (status = 400, description = "Bad `limit` or `cursor`", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 400, description = "`limit` or `cursor` is not an integer in range, or a \
+            parameter is given twice (code `bad_request`, `fields` names each parameter)",
+            body = ErrorBody),
+        (status = 429, response = crate::error::RateLimitedResponse),
+        (status = 500, response = crate::error::InternalResponse),
+        (status = 503, response = crate::error::UnavailableResponse),
     ))]
 pub async fn list_users(
     State(state): State<AppState>,
@@ -147,7 +189,8 @@ pub async fn list_users(
 
 fn page_bounds(params: &ListParams) -> Result<(i64, i64), ApiError> {
     let mut fields = FieldErrors::new();
-    let limit = match params.limit.as_deref().map(str::trim) {
+    // Not trimmed: the document says integer, and " 5" is not one.
+    let limit = match params.limit.as_deref() {
         None => DEFAULT_LIMIT,
         Some(raw) => match raw.parse::<i64>() {
             Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
@@ -160,14 +203,15 @@ fn page_bounds(params: &ListParams) -> Result<(i64, i64), ApiError> {
             }
         },
     };
-    let after = match params.cursor.as_deref().map(str::trim) {
+    let after = match params.cursor.as_deref() {
         None => 0,
         Some(raw) => match raw.parse::<i64>() {
             Ok(after) if after >= 0 => after,
             _ => {
                 fields.insert(
                     "cursor",
-                    "must be a next_cursor value returned by this endpoint".to_owned(),
+                    "must be a non-negative integer, such as the next_cursor of the previous page"
+                        .to_owned(),
                 );
                 0
             }
@@ -187,13 +231,22 @@ fn page_bounds(params: &ListParams) -> Result<(i64, i64), ApiError> {
 #[utoipa::path(post, path = "/api/users", tag = "users", request_body = CreateUser,
     responses(
         (status = 201, description = "Created", body = User,
-            headers(("location" = String, description = "The new user's URL"))),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 409, description = "The email is taken", body = ErrorBody),
-        (status = 413, description = "Body larger than 16 KiB", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid fields", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
+            headers(("location" = String, description = "The new user's URL, `/api/users/{id}`"))),
+        (status = 400, description = "The body is not JSON text (a syntax error, trailing \
+            data, invalid UTF-8, an unpaired surrogate escape) (code `bad_request`)",
+            body = ErrorBody),
+        (status = 409, description = "Another user has this email, in any case (code `conflict`)",
+            body = ErrorBody),
+        (status = 413, description = "The body is larger than 16 KiB (code `payload_too_large`)",
+            body = ErrorBody),
+        (status = 415, description = "The body is not declared `application/json` \
+            (code `unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "The JSON is not an object, gives a member twice, or a \
+            field is missing, of the wrong type or invalid (code `validation_failed`; `fields` \
+            names each invalid field)", body = ErrorBody),
+        (status = 429, response = crate::error::RateLimitedResponse),
+        (status = 500, response = crate::error::InternalResponse),
+        (status = 503, response = crate::error::UnavailableResponse),
     ))]
 pub async fn create_user(
     State(state): State<AppState>,
@@ -237,17 +290,26 @@ pub async fn create_user(
 
 /// Fetches one user by id.
 #[utoipa::path(get, path = "/api/users/{id}", tag = "users",
-    params(("id" = i64, Path, description = "The user's id")),
+    params(("id" = i64, Path, description = "The user's id", minimum = 1,
+        maximum = 9223372036854775807_i64)),
     responses(
         (status = 200, description = "The user", body = User),
-        (status = 400, description = "The id is not a number", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 400, description = "The id is not an integer from 1 to 2^63 - 1 \
+            (code `bad_request`)", body = ErrorBody),
+        (status = 404, description = "No user has this id (code `not_found`)", body = ErrorBody),
+        (status = 429, response = crate::error::RateLimitedResponse),
+        (status = 500, response = crate::error::InternalResponse),
+        (status = 503, response = crate::error::UnavailableResponse),
     ))]
 pub async fn get_user(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<User>, ApiError> {
+    if id < 1 {
+        return Err(ApiError::bad_request(format!(
+            "invalid path parameter: the id must be a positive integer (got {id})"
+        )));
+    }
     let sql = concat!("SELECT ", columns!(), " FROM users WHERE id = $1");
     sqlx::query_as(sql)
         .bind(id)

@@ -88,9 +88,16 @@ async fn the_openapi_document_describes_every_route() {
         "/health",
         "/ready",
         "/metrics",
+        "/openapi.json",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
     }
+    // The served document is the one with the domain's rules filled in.
+    assert_eq!(doc, users_service::routes::openapi::document());
+    assert_eq!(
+        doc["paths"]["/api/users"]["get"]["parameters"][1]["schema"]["type"], "integer",
+        "cursor"
+    );
     assert!(doc["paths"]["/api/users"]["post"]["responses"]["409"].is_object());
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for schema in ["User", "CreateUser", "UserPage", "ErrorBody"] {

@@ -87,6 +87,19 @@ async fn a_cursor_past_the_end_is_an_empty_page() {
 }
 
 #[tokio::test]
+async fn any_non_negative_integer_is_a_cursor() {
+    let app = TestApp::spawn().await;
+    app.db.seed_users(3).await;
+    let (_, page) = json(app.get("/api/users?cursor=0").await).await;
+    assert_eq!(ids(&page), [1, 2, 3]);
+    let (_, page) = json(app.get("/api/users?cursor=1").await).await;
+    assert_eq!(ids(&page), [2, 3]);
+    let (status, page) = json(app.get(&format!("/api/users?cursor={}", i64::MAX)).await).await;
+    assert_eq!(status, 200);
+    assert!(ids(&page).is_empty());
+}
+
+#[tokio::test]
 async fn bad_limit_or_cursor_is_400_naming_the_parameter() {
     let app = TestApp::spawn().await;
     let cases = [
@@ -98,6 +111,12 @@ async fn bad_limit_or_cursor_is_400_naming_the_parameter() {
         ("limit=99999999999999999999", "limit"),
         ("cursor=abc", "cursor"),
         ("cursor=-5", "cursor"),
+        ("cursor=", "cursor"),
+        ("cursor=1.5", "cursor"),
+        ("cursor=9223372036854775808", "cursor"),
+        // Integers, as the document says: not padded with spaces.
+        ("limit=%205", "limit"),
+        ("cursor=5%20", "cursor"),
     ];
     for (query, field) in cases {
         let (status, error) = json(app.get(&format!("/api/users?{query}")).await).await;
