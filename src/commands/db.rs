@@ -32,14 +32,12 @@ pub(super) async fn run(
                 actor: workflows::actor(),
             };
             let out = db::snapshot(&env.aws, &env.config, &opts, reporter, interrupt).await?;
-            printer.finish(&out, out.exit(), reporter);
-            Ok(out.exit())
+            Ok(printer.finish(&out, reporter))
         }
         DbCommand::Snapshots(args) => {
             let env = load_env(cli, &args.env).await?;
             let out = db::list(&env.aws, &env.config, jiff::Timestamp::now()).await?;
-            printer.finish(&out, Exit::Ok, reporter);
-            Ok(Exit::Ok)
+            Ok(printer.finish(&out, reporter))
         }
         DbCommand::Restore(args) => {
             let env = load_env(cli, &args.env).await?;
@@ -58,8 +56,7 @@ pub(super) async fn run(
                 actor: workflows::actor(),
             };
             let out = db::restore(&env.aws, &env.config, &opts, reporter, interrupt).await?;
-            printer.finish(&out, out.exit(), reporter);
-            Ok(out.exit())
+            Ok(printer.finish(&out, reporter))
         }
     }
 }

@@ -275,8 +275,7 @@ async fn dispatch(
                 interrupt,
             )
             .await?;
-            printer.finish(&out, out.exit(), reporter);
-            Ok(out.exit())
+            Ok(printer.finish(&out, reporter))
         }
         Command::Plan(args) => {
             let env = load_env(cli, &args.target.env).await?;
@@ -291,8 +290,7 @@ async fn dispatch(
                 actor: workflows::actor(),
             };
             let out = run_deploy(&env, &args.target, false, &opts, reporter, interrupt).await?;
-            printer.finish(&out, out.exit(), reporter);
-            Ok(out.exit())
+            Ok(printer.finish(&out, reporter))
         }
         Command::WaitStable(args) => {
             let env = load_env(cli, &args.target.env).await?;
@@ -310,9 +308,7 @@ async fn dispatch(
                 interrupt,
             )
             .await?;
-            let exit = out.verdict().exit();
-            printer.finish(&out, exit, reporter);
-            Ok(exit)
+            Ok(printer.finish(&out, reporter))
         }
         Command::Rollback(args) => {
             let env = load_env(cli, &args.target.env).await?;
@@ -333,8 +329,7 @@ async fn dispatch(
                         .await?
                 }
             };
-            printer.finish(&out, out.exit(), reporter);
-            Ok(out.exit())
+            Ok(printer.finish(&out, reporter))
         }
         Command::Status(target) => {
             let env = load_env(cli, &target.env).await?;
@@ -344,8 +339,7 @@ async fn dispatch(
                 (None, None) => vec![service_of(&env.config, target)?],
             };
             let out = inspect::status(&env.aws, &env.config, &services).await?;
-            printer.finish(&out, Exit::Ok, reporter);
-            Ok(Exit::Ok)
+            Ok(printer.finish(&out, reporter))
         }
         Command::Traffic(args) => {
             let env = load_env(cli, &args.env).await?;
@@ -359,8 +353,7 @@ async fn dispatch(
             };
             let out =
                 traffic::switch(&env.aws, &env.config, &pair, &opts, reporter, interrupt).await?;
-            printer.finish(&out, out.exit(), reporter);
-            Ok(out.exit())
+            Ok(printer.finish(&out, reporter))
         }
         Command::Retire(args) => {
             let env = load_env(cli, &args.env).await?;
@@ -374,15 +367,13 @@ async fn dispatch(
                 interrupt,
             )
             .await?;
-            printer.finish(&out, out.exit(), reporter);
-            Ok(out.exit())
+            Ok(printer.finish(&out, reporter))
         }
         Command::History(args) => {
             let env = load_env(cli, &args.target.env).await?;
             let service = live_service(&env, &args.target).await?;
             let out = inspect::history(&env.aws, &env.config, &service, args.limit).await?;
-            printer.finish(&out, Exit::Ok, reporter);
-            Ok(Exit::Ok)
+            Ok(printer.finish(&out, reporter))
         }
         Command::Scale(args) => scale::run(cli, args, printer, reporter, interrupt).await,
         Command::Db { command } => db::run(cli, command, printer, reporter, interrupt).await,
@@ -408,9 +399,7 @@ async fn dispatch(
                 passed: report.passed(),
                 checks: report.checks,
             };
-            let exit = if out.passed { Exit::Ok } else { Exit::BadInput };
-            printer.finish(&out, exit, reporter);
-            Ok(exit)
+            Ok(printer.finish(&out, reporter))
         }
     }
 }
@@ -422,6 +411,17 @@ struct CheckOutcome {
     service: String,
     passed: bool,
     checks: Vec<workflows::Check>,
+}
+
+impl workflows::Outcome for CheckOutcome {
+    /// A failed check is bad input: nothing was changed.
+    fn exit(&self) -> Exit {
+        if self.passed {
+            Exit::Ok
+        } else {
+            Exit::BadInput
+        }
+    }
 }
 
 impl std::fmt::Display for CheckOutcome {

@@ -16,7 +16,7 @@ use crate::error::{Exit, UserError};
 use crate::runbook::{self, Runbook};
 use crate::ui::runbook as show;
 use crate::ui::{CliReporter, Printer};
-use crate::workflows::Interrupt;
+use crate::workflows::{Interrupt, Outcome};
 
 /// The runbook directory when neither `--dir` nor `OPSCTL_RUNBOOKS` names one.
 const DEFAULT_DIR: &str = "runbooks";
@@ -117,7 +117,6 @@ pub(super) async fn run(
     let entries = catalog(args.dir.as_deref())?;
     match &args.command {
         RunbookCommand::List => {
-            let mut broken = false;
             let runbooks = entries
                 .iter()
                 .map(|e| match e.parse() {
@@ -128,22 +127,17 @@ pub(super) async fn run(
                         placeholders: rb.placeholders(),
                         error: None,
                     },
-                    Err(err) => {
-                        broken = true;
-                        Listed {
-                            name: e.name.clone(),
-                            title: String::new(),
-                            source: e.source.clone(),
-                            placeholders: Vec::new(),
-                            error: Some(err.message),
-                        }
-                    }
+                    Err(err) => Listed {
+                        name: e.name.clone(),
+                        title: String::new(),
+                        source: e.source.clone(),
+                        placeholders: Vec::new(),
+                        error: Some(err.message),
+                    },
                 })
                 .collect();
             let out = List { runbooks };
-            let exit = if broken { Exit::BadInput } else { Exit::Ok };
-            printer.finish(&out, exit, reporter);
-            Ok(exit)
+            Ok(printer.finish(&out, reporter))
         }
         RunbookCommand::Show { name } => {
             let entry = find(&entries, name)?;
@@ -153,8 +147,7 @@ pub(super) async fn run(
                 placeholders: runbook.placeholders(),
                 runbook,
             };
-            printer.finish(&out, Exit::Ok, reporter);
-            Ok(Exit::Ok)
+            Ok(printer.finish(&out, reporter))
         }
         RunbookCommand::Run(run_args) => {
             let entry = find(&entries, &run_args.name)?;
@@ -352,8 +345,9 @@ async fn execute(
         from: run_args.from,
         started_at: started,
         ended_at: None,
-        outcome: Outcome::Running,
+        outcome: RunEnd::Running,
         exit_code: None,
+        exit: Exit::Ok,
         resume: None,
         transcript: path.display().to_string(),
         steps: rb
@@ -438,7 +432,7 @@ async fn execute(
                 transcript.steps[record].status = StepStatus::Stopped;
                 transcript.resume = Some(resume_from(step.number));
                 exit = Exit::Failed;
-                transcript.outcome = Outcome::Stopped;
+                transcript.outcome = RunEnd::Stopped;
                 show::next(
                     &format!("at step {}, as asked", step.number),
                     "when you are ready",
@@ -456,7 +450,7 @@ async fn execute(
             if interrupt.is_raised() {
                 transcript.steps[record].status = StepStatus::Stopped;
                 transcript.resume = Some(resume_from(step.number));
-                transcript.outcome = Outcome::Interrupted;
+                transcript.outcome = RunEnd::Interrupted;
                 exit = Exit::Interrupted;
                 break;
             }
@@ -470,7 +464,7 @@ async fn execute(
                 show::Answer::Stop => {
                     transcript.steps[record].status = StepStatus::Stopped;
                     transcript.resume = Some(resume_from(step.number));
-                    transcript.outcome = Outcome::Stopped;
+                    transcript.outcome = RunEnd::Stopped;
                     exit = Exit::Failed;
                     show::next(
                         &format!("at step {}, as asked", step.number),
@@ -522,9 +516,9 @@ async fn execute(
             code => code,
         };
         transcript.outcome = if interrupted {
-            Outcome::Interrupted
+            RunEnd::Interrupted
         } else {
-            Outcome::Failed
+            RunEnd::Failed
         };
         let what = if interrupted {
             format!("interrupted at step {}", step.number)
@@ -542,14 +536,14 @@ async fn execute(
         }
         break;
     }
-    if transcript.outcome == Outcome::Running {
-        transcript.outcome = Outcome::Completed;
+    if transcript.outcome == RunEnd::Running {
+        transcript.outcome = RunEnd::Completed;
     }
     transcript.ended_at = Some(Timestamp::now());
     transcript.exit_code = Some(exit.code());
+    transcript.exit = exit;
     transcript.write_or_warn(&path, reporter);
-    printer.finish(&transcript, exit, reporter);
-    Ok(exit)
+    Ok(printer.finish(&transcript, reporter))
 }
 
 /// The command line that resumes this run at `step`.
@@ -586,6 +580,17 @@ fn resume_command(
 #[derive(Debug, Serialize)]
 struct List {
     runbooks: Vec<Listed>,
+}
+
+impl Outcome for List {
+    /// A runbook that does not parse is bad input.
+    fn exit(&self) -> Exit {
+        if self.runbooks.iter().any(|r| r.error.is_some()) {
+            Exit::BadInput
+        } else {
+            Exit::Ok
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -670,7 +675,7 @@ impl fmt::Display for Shown {
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-enum Outcome {
+enum RunEnd {
     Running,
     Completed,
     Failed,
@@ -696,6 +701,18 @@ enum StepStatus {
     NotRunDryRun,
 }
 
+impl Outcome for Shown {
+    fn exit(&self) -> Exit {
+        Exit::Ok
+    }
+}
+
+impl Outcome for Transcript {
+    fn exit(&self) -> Exit {
+        self.exit
+    }
+}
+
 /// The record of a run, written as JSON next to the text output.
 #[derive(Debug, Serialize)]
 struct Transcript {
@@ -708,8 +725,10 @@ struct Transcript {
     from: usize,
     started_at: Timestamp,
     ended_at: Option<Timestamp>,
-    outcome: Outcome,
+    outcome: RunEnd,
     exit_code: Option<u8>,
+    #[serde(skip)]
+    exit: Exit,
     /// The command line that resumes the run, when it did not complete.
     resume: Option<String>,
     /// Where this transcript is written.
@@ -749,12 +768,12 @@ impl Transcript {
 impl fmt::Display for Transcript {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let verdict = match self.outcome {
-            Outcome::Completed if self.dry_run => "dry run completed",
-            Outcome::Completed => "completed",
-            Outcome::Running => "running",
-            Outcome::Failed => "FAILED",
-            Outcome::Stopped => "stopped",
-            Outcome::Interrupted => "interrupted",
+            RunEnd::Completed if self.dry_run => "dry run completed",
+            RunEnd::Completed => "completed",
+            RunEnd::Running => "running",
+            RunEnd::Failed => "FAILED",
+            RunEnd::Stopped => "stopped",
+            RunEnd::Interrupted => "interrupted",
         };
         writeln!(f, "runbook {} on {}: {verdict}", self.runbook, self.env)?;
         let width = self

@@ -45,6 +45,5 @@ pub(super) async fn run(
         interrupt,
     )
     .await?;
-    printer.finish(&out, out.exit(), reporter);
-    Ok(out.exit())
+    Ok(printer.finish(&out, reporter))
 }

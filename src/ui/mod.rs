@@ -1,19 +1,17 @@
 //! The only place that prints: progress on stderr (spinners on a terminal, timestamped lines
 //! elsewhere, GitHub Actions annotations in CI), the result on stdout (text or one JSON object).
 
-use std::fmt::Display;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use console::Style;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
 
 use crate::cli::{ColorChoice, Output};
 use crate::error::{Exit, UserError};
 use crate::input::escape;
-use crate::workflows::{Event, Reporter};
+use crate::workflows::{Event, Outcome, Reporter};
 
 pub mod runbook;
 
@@ -58,7 +56,9 @@ impl Printer {
 
     /// Prints a workflow's outcome: `Display` on stdout, or one JSON object with the exit
     /// code and the reported events.
-    pub fn finish<T: Serialize + Display>(&self, outcome: &T, exit: Exit, reporter: &CliReporter) {
+    /// Prints the outcome (text or JSON) and returns the exit code it means.
+    pub fn finish<T: Outcome>(&self, outcome: &T, reporter: &CliReporter) -> Exit {
+        let exit = outcome.exit();
         match self.output {
             Output::Text => {
                 // AWS's texts (events, reasons) and the user's are shown, never obeyed.
@@ -99,6 +99,7 @@ impl Printer {
             }
         }
         self.summary(&outcome.to_string());
+        exit
     }
 
     /// Prints an error: what went wrong and how to fix it.

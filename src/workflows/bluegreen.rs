@@ -6,12 +6,12 @@ use std::fmt;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::deploy::{self, Bake, DeployOutcome, Options, Plan, Result, Revision};
+use super::deploy::{self, Bake, DeployOutcome, DeployResult, Options, Plan, Revision};
 use super::preflight::{self, Context};
 use super::rollback::{self, RollbackOutcome};
 use super::traffic::{self, Colour, SwitchResult};
 use super::wait::{self, Verdict};
-use super::{Interrupt, Reporter, tags};
+use super::{Interrupt, Outcome, Reporter, tags};
 use crate::aws::{Aws, TaskDefinition};
 use crate::config::EnvConfig;
 use crate::error::{Exit, UserError};
@@ -84,7 +84,7 @@ pub async fn deploy(
     let image = image.expect("a passed image check found the image");
     let base_image = base.image_of(&container).unwrap_or_default().to_owned();
     if base_image == image.uri {
-        out.result = Result::Unchanged;
+        out.result = DeployResult::Unchanged;
         out.to = out.from.clone();
         out.service = live_side.service.clone();
         out.colour = Some(live);
@@ -128,7 +128,7 @@ pub async fn deploy(
     });
     deploy::plan_snapshot(env, &opts.version, &mut out);
     if opts.dry_run {
-        out.result = Result::Planned;
+        out.result = DeployResult::Planned;
         return done(out);
     }
     super::confirm_change(
@@ -182,7 +182,7 @@ pub async fn deploy(
         ]
     };
     if opts.no_wait {
-        out.result = Result::Started;
+        out.result = DeployResult::Started;
         out.next = carry_on();
         return done(out);
     }
@@ -216,7 +216,7 @@ pub async fn deploy(
             match verdict {
                 Verdict::Stable => None,
                 Verdict::Interrupted => {
-                    out.result = Result::Interrupted;
+                    out.result = DeployResult::Interrupted;
                     out.reason = Some(format!("stopped waiting; traffic is still on {live}"));
                     out.next = carry_on();
                     return done(out);
@@ -271,7 +271,7 @@ pub async fn deploy(
         Err(e) => {
             // The checks before the first step failed to run: no weight moved.
             deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
-            out.result = Result::Failed;
+            out.result = DeployResult::Failed;
             out.reason = Some(format!(
                 "{e:#}; traffic never left {live}, and {idle} runs {}",
                 new.short()
@@ -294,13 +294,13 @@ pub async fn deploy(
         SwitchResult::Switched => {}
         SwitchResult::Interrupted => {
             deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
-            out.result = Result::Interrupted;
+            out.result = DeployResult::Interrupted;
             out.reason = Some(format!("interrupted; traffic restored to {live}"));
             return done(out);
         }
         SwitchResult::Failed => {
             deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
-            out.result = Result::Failed;
+            out.result = DeployResult::Failed;
             out.reason = Some(format!(
                 "{}; the weights are {weights_now}",
                 switch_reason.unwrap_or_else(|| "the switch failed".into())
@@ -338,7 +338,7 @@ pub async fn deploy(
     match baked {
         Bake::Passed => {
             deploy::tag_outcome(aws, &new, tags::SUCCEEDED, reporter).await;
-            out.result = Result::Deployed;
+            out.result = DeployResult::Deployed;
             out.next = vec![
                 format!(
                     "opsctl rollback {}   # instant: traffic back to {live}",
@@ -374,7 +374,7 @@ pub async fn deploy(
                     .await;
                 }
                 Err(e) => {
-                    out.result = Result::Failed;
+                    out.result = DeployResult::Failed;
                     out.reason = Some(format!(
                         "{why}; moving traffic back to {live} failed: {e:#}; the weights are {weights_now}"
                     ));
@@ -386,7 +386,7 @@ pub async fn deploy(
             }
         }
         Bake::Interrupted => {
-            out.result = Result::Interrupted;
+            out.result = DeployResult::Interrupted;
             out.reason = Some(format!(
                 "interrupted during bake; {idle} carries the traffic"
             ));
@@ -432,7 +432,7 @@ async fn settle_idle(
         out,
     )
     .await;
-    if out.result != Result::RolledBack {
+    if out.result != DeployResult::RolledBack {
         out.next = vec![
             format!("opsctl status {}", env.name),
             format!("opsctl wait-stable {} --service {idle}", env.name),
@@ -474,7 +474,7 @@ async fn put_idle_back(
     )
     .await;
     out.reason = Some(match out.result {
-        Result::RolledBack => format!("{why}; {idle} is back on {}", idle_current.short()),
+        DeployResult::RolledBack => format!("{why}; {idle} is back on {}", idle_current.short()),
         _ => format!(
             "{why}; putting {idle} back on {} did not settle: {}",
             idle_current.short(),
@@ -519,7 +519,7 @@ pub async fn rollback(
     let mut out = RollbackOutcome {
         env: env.name.clone(),
         service: other_side.service.clone(),
-        result: rollback::Result::Planned,
+        result: rollback::RollbackResult::Planned,
         from: Revision::of(&live_td, &container),
         to: Revision::of(&other_td, &container),
         chosen_because: format!(
@@ -544,7 +544,7 @@ pub async fn rollback(
     )?;
     traffic::move_all(aws, &pair, other, reporter).await?;
     deploy::tag_outcome(aws, &live_td, tags::ROLLED_BACK, reporter).await;
-    out.result = rollback::Result::RolledBack;
+    out.result = rollback::RollbackResult::RolledBack;
     out.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(out)
 }
@@ -659,9 +659,9 @@ pub struct RetireOutcome {
     pub wait: Option<wait::WaitOutcome>,
 }
 
-impl RetireOutcome {
-    pub fn exit(&self) -> Exit {
-        self.wait.as_ref().map_or(Exit::Ok, |w| w.verdict().exit())
+impl Outcome for RetireOutcome {
+    fn exit(&self) -> Exit {
+        self.wait.as_ref().map_or(Exit::Ok, Outcome::exit)
     }
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::pace::{Pacer, Shown, Stop};
-use super::{Event, Interrupt, Reporter};
+use super::{Event, Interrupt, Outcome, Reporter};
 use crate::aws::{Aws, AwsError, DbInstance, DbSnapshot, RestoreSettings};
 use crate::config::EnvConfig;
 use crate::error::{Exit, UserError};
@@ -250,17 +250,6 @@ pub struct SnapshotOutcome {
 }
 
 impl SnapshotOutcome {
-    pub fn exit(&self) -> Exit {
-        match self.result {
-            SnapshotResult::Available | SnapshotResult::Started | SnapshotResult::Planned => {
-                Exit::Ok
-            }
-            SnapshotResult::Failed => Exit::Failed,
-            SnapshotResult::TimedOut => Exit::TimedOut,
-            SnapshotResult::Interrupted => Exit::Interrupted,
-        }
-    }
-
     /// For a deploy: why this snapshot must stop it, or `None` when it is available.
     pub fn stops_deploy(&self) -> Option<String> {
         let what = match self.result {
@@ -292,6 +281,19 @@ impl SnapshotOutcome {
                 None => s.status.clone(),
             },
             None => "not created".into(),
+        }
+    }
+}
+
+impl Outcome for SnapshotOutcome {
+    fn exit(&self) -> Exit {
+        match self.result {
+            SnapshotResult::Available | SnapshotResult::Started | SnapshotResult::Planned => {
+                Exit::Ok
+            }
+            SnapshotResult::Failed => Exit::Failed,
+            SnapshotResult::TimedOut => Exit::TimedOut,
+            SnapshotResult::Interrupted => Exit::Interrupted,
         }
     }
 }
@@ -611,6 +613,12 @@ pub struct SnapshotList {
     pub snapshots: Vec<SnapshotRow>,
 }
 
+impl Outcome for SnapshotList {
+    fn exit(&self) -> Exit {
+        Exit::Ok
+    }
+}
+
 /// `90s`, `5m`, `3h`, `2d`.
 fn age(secs: i64) -> String {
     match secs.max(0) {
@@ -780,19 +788,21 @@ pub struct RestoreOutcome {
 }
 
 impl RestoreOutcome {
-    pub fn exit(&self) -> Exit {
+    fn status(&self) -> &str {
+        self.instance
+            .as_ref()
+            .map_or("unknown", |i| i.status.as_str())
+    }
+}
+
+impl Outcome for RestoreOutcome {
+    fn exit(&self) -> Exit {
         match self.result {
             RestoreResult::Restored | RestoreResult::Started | RestoreResult::Planned => Exit::Ok,
             RestoreResult::Failed => Exit::Failed,
             RestoreResult::TimedOut => Exit::TimedOut,
             RestoreResult::Interrupted => Exit::Interrupted,
         }
-    }
-
-    fn status(&self) -> &str {
-        self.instance
-            .as_ref()
-            .map_or("unknown", |i| i.status.as_str())
     }
 }
 

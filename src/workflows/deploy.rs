@@ -12,7 +12,7 @@ use super::pace::{Pacer, Shown, Stop};
 use super::preflight::{self, Context};
 use super::traffic::{Colour, TrafficOutcome};
 use super::wait::{self, Verdict, WaitOutcome, short_td};
-use super::{Check, Interrupt, Reporter, tags, version_of};
+use super::{Check, Interrupt, Outcome, Reporter, tags, version_of};
 use crate::aws::{Aws, TaskDefinition};
 use crate::config::EnvConfig;
 use crate::error::Exit;
@@ -38,7 +38,7 @@ pub struct Options {
 /// How a deploy ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Result {
+pub enum DeployResult {
     /// The new version is live and stable, and the bake passed.
     Deployed,
     /// The version asked for is the one running; nothing to do.
@@ -126,7 +126,7 @@ pub struct DeployOutcome {
     pub cluster: String,
     pub service: String,
     pub version: String,
-    pub result: Result,
+    pub result: DeployResult,
     pub from: Option<Revision>,
     pub to: Option<Revision>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -165,7 +165,7 @@ impl DeployOutcome {
             cluster: env.cluster.clone(),
             service: service.to_owned(),
             version: version.to_owned(),
-            result: Result::PreflightFailed,
+            result: DeployResult::PreflightFailed,
             from: None,
             to: None,
             reason: None,
@@ -181,16 +181,20 @@ impl DeployOutcome {
             elapsed_secs: 0.0,
         }
     }
+}
 
-    /// The process exit code this outcome means.
-    pub fn exit(&self) -> Exit {
+impl Outcome for DeployOutcome {
+    fn exit(&self) -> Exit {
         match self.result {
-            Result::Deployed | Result::Unchanged | Result::Started | Result::Planned => Exit::Ok,
-            Result::PreflightFailed => Exit::BadInput,
-            Result::RolledBack => Exit::RolledBack,
-            Result::Failed => Exit::Failed,
-            Result::TimedOut => Exit::TimedOut,
-            Result::Interrupted => Exit::Interrupted,
+            DeployResult::Deployed
+            | DeployResult::Unchanged
+            | DeployResult::Started
+            | DeployResult::Planned => Exit::Ok,
+            DeployResult::PreflightFailed => Exit::BadInput,
+            DeployResult::RolledBack => Exit::RolledBack,
+            DeployResult::Failed => Exit::Failed,
+            DeployResult::TimedOut => Exit::TimedOut,
+            DeployResult::Interrupted => Exit::Interrupted,
         }
     }
 }
@@ -207,7 +211,7 @@ impl fmt::Display for DeployOutcome {
             None => format!("{} ({})", self.env, self.service),
         };
         match self.result {
-            Result::Deployed => {
+            DeployResult::Deployed => {
                 writeln!(
                     f,
                     "deployed {} to {target}: {from} -> {to} in {:.0}s",
@@ -222,17 +226,17 @@ impl fmt::Display for DeployOutcome {
                     )?;
                 }
             }
-            Result::Unchanged => writeln!(
+            DeployResult::Unchanged => writeln!(
                 f,
                 "{target} already runs {} on {from}; nothing to do",
                 self.version
             )?,
-            Result::Started => writeln!(
+            DeployResult::Started => writeln!(
                 f,
                 "{target} is rolling out {} ({from} -> {to}); not waiting. Follow it with `opsctl wait-stable {}`",
                 self.version, self.env
             )?,
-            Result::Planned => {
+            DeployResult::Planned => {
                 writeln!(
                     f,
                     "plan for {} on {target} (nothing changed):",
@@ -242,7 +246,7 @@ impl fmt::Display for DeployOutcome {
                     write!(f, "{plan}")?;
                 }
             }
-            Result::PreflightFailed => {
+            DeployResult::PreflightFailed => {
                 writeln!(
                     f,
                     "preflight failed for {} on {target}; nothing changed:",
@@ -252,10 +256,13 @@ impl fmt::Display for DeployOutcome {
                     writeln!(f, "  {c}")?;
                 }
             }
-            Result::RolledBack | Result::Failed | Result::TimedOut | Result::Interrupted => {
+            DeployResult::RolledBack
+            | DeployResult::Failed
+            | DeployResult::TimedOut
+            | DeployResult::Interrupted => {
                 let what = match self.result {
-                    Result::TimedOut => "timed out",
-                    Result::Interrupted => "was interrupted",
+                    DeployResult::TimedOut => "timed out",
+                    DeployResult::Interrupted => "was interrupted",
                     _ => "FAILED",
                 };
                 writeln!(f, "deploy of {} to {target} {what}", self.version)?;
@@ -283,7 +290,7 @@ impl fmt::Display for DeployOutcome {
                     write!(f, "{}", indent(&t.to_string()))?;
                 }
                 match (&self.rollback, self.result) {
-                    (Some(rb), Result::RolledBack) => writeln!(
+                    (Some(rb), DeployResult::RolledBack) => writeln!(
                         f,
                         "  rolled back to {} ({}){}; the service is stable on it",
                         rb.to.task_definition,
@@ -300,7 +307,7 @@ impl fmt::Display for DeployOutcome {
                         rb.to.task_definition,
                         rb.wait.to_string().trim_end()
                     )?,
-                    (None, Result::RolledBack) => {}
+                    (None, DeployResult::RolledBack) => {}
                     (None, _) => {
                         if let Some(wait) = &self.wait {
                             for s in &wait.services {
@@ -386,7 +393,7 @@ pub async fn deploy(
     let image = image.expect("a passed image check found the image");
     let current_image = current.image_of(&container).unwrap_or_default().to_owned();
     if current_image == image.uri {
-        out.result = Result::Unchanged;
+        out.result = DeployResult::Unchanged;
         out.to = out.from.clone();
         return done(out);
     }
@@ -427,7 +434,7 @@ pub async fn deploy(
     });
     plan_snapshot(env, &opts.version, &mut out);
     if opts.dry_run {
-        out.result = Result::Planned;
+        out.result = DeployResult::Planned;
         return done(out);
     }
     super::confirm_change(
@@ -464,7 +471,7 @@ pub async fn deploy(
     out.to = Some(Revision::of(&new, &container));
     out.points_at = Some(new.short());
     if opts.no_wait {
-        out.result = Result::Started;
+        out.result = DeployResult::Started;
         out.next = vec![format!("opsctl wait-stable {}", env.name)];
         return done(out);
     }
@@ -563,11 +570,11 @@ pub(crate) async fn settle(
     let reason = match failure {
         Failure::None => {
             tag_outcome(aws, new, tags::SUCCEEDED, reporter).await;
-            out.result = Result::Deployed;
+            out.result = DeployResult::Deployed;
             return;
         }
         Failure::Interrupted => {
-            out.result = Result::Interrupted;
+            out.result = DeployResult::Interrupted;
             out.reason = Some(format!(
                 "stopped waiting; {service} may still be rolling out {}",
                 new.short()
@@ -591,9 +598,9 @@ pub(crate) async fn settle(
     out.reason = reason.or_else(|| out.reason.take());
     if opts.no_rollback {
         out.result = if timed_out {
-            Result::TimedOut
+            DeployResult::TimedOut
         } else {
-            Result::Failed
+            DeployResult::Failed
         };
         out.next = vec![
             format!(
@@ -651,7 +658,7 @@ pub(crate) async fn settle(
         {
             Ok(svc) => Some(svc),
             Err(e) => {
-                out.result = Result::Failed;
+                out.result = DeployResult::Failed;
                 out.reason = Some(format!(
                     "{}; the rollback failed too: {e}",
                     out.reason.as_deref().unwrap_or("the deploy failed")
@@ -686,7 +693,7 @@ pub(crate) async fn settle(
         Ok(w) => w,
         Err(e) => {
             tag_outcome(aws, new, tags::ROLLED_BACK, reporter).await;
-            out.result = Result::Failed;
+            out.result = DeployResult::Failed;
             out.reason = Some(format!(
                 "{}; {service} was pointed back at {}, but following that rollback failed: {e:#}",
                 out.reason.as_deref().unwrap_or("the deploy failed"),
@@ -707,12 +714,12 @@ pub(crate) async fn settle(
         wait: rb_wait,
     });
     out.result = match rb_verdict {
-        Verdict::Stable => Result::RolledBack,
-        Verdict::Interrupted => Result::Interrupted,
-        Verdict::TimedOut => Result::TimedOut,
-        Verdict::Failed => Result::Failed,
+        Verdict::Stable => DeployResult::RolledBack,
+        Verdict::Interrupted => DeployResult::Interrupted,
+        Verdict::TimedOut => DeployResult::TimedOut,
+        Verdict::Failed => DeployResult::Failed,
     };
-    if out.result != Result::RolledBack {
+    if out.result != DeployResult::RolledBack {
         out.next = vec![format!("opsctl status {}", env.name)];
     }
 }
@@ -722,7 +729,7 @@ pub(crate) fn before_first_change(interrupt: &Interrupt, out: &mut DeployOutcome
     if !interrupt.is_raised() {
         return false;
     }
-    out.result = Result::Interrupted;
+    out.result = DeployResult::Interrupted;
     out.reason = Some("interrupted before any change; nothing changed".into());
     true
 }
@@ -792,7 +799,7 @@ pub(crate) enum RollOutError {
 impl RollOutError {
     /// Records the failure in the outcome, and tags a revision no service will run as such.
     pub(crate) fn report(self, service: &str, current: &TaskDefinition, out: &mut DeployOutcome) {
-        out.result = Result::Failed;
+        out.result = DeployResult::Failed;
         out.points_at = Some(current.short());
         out.reason = Some(match self {
             RollOutError::Register(err) => {
@@ -902,9 +909,9 @@ pub(crate) async fn snapshot_first(
         return false;
     };
     out.result = if interrupted {
-        Result::Interrupted
+        DeployResult::Interrupted
     } else {
-        Result::Failed
+        DeployResult::Failed
     };
     out.reason = Some(reason);
     true

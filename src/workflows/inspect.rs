@@ -336,3 +336,16 @@ pub async fn history(
         entries,
     })
 }
+
+/// Reading succeeded: there is nothing else a status or a history can end in.
+impl super::Outcome for StatusOutcome {
+    fn exit(&self) -> crate::error::Exit {
+        crate::error::Exit::Ok
+    }
+}
+
+impl super::Outcome for HistoryOutcome {
+    fn exit(&self) -> crate::error::Exit {
+        crate::error::Exit::Ok
+    }
+}

@@ -59,6 +59,13 @@ pub enum Event {
     Percent { what: String, percent: i32 },
 }
 
+/// What a workflow returns: a value for `--output json`, a text for people, and the exit
+/// code it means. The one mapping from how a command ended to its exit code; errors that end
+/// a command before any outcome are sorted by `commands::sort_error`.
+pub trait Outcome: Serialize + fmt::Display {
+    fn exit(&self) -> crate::error::Exit;
+}
+
 /// Receives a workflow's events. The CLI renders them; tests record them.
 pub trait Reporter: Send + Sync {
     fn report(&self, event: Event);

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::deploy::Revision;
 use super::wait::{self, Verdict, WaitOutcome};
-use super::{Interrupt, Reporter, tags, version_of};
+use super::{Interrupt, Outcome, Reporter, tags, version_of};
 use crate::aws::{Aws, TaskDefinition};
 use crate::config::EnvConfig;
 use crate::error::{Exit, UserError};
@@ -28,7 +28,7 @@ pub struct Options {
 /// How a rollback ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Result {
+pub enum RollbackResult {
     RolledBack,
     Started,
     Planned,
@@ -42,7 +42,7 @@ pub enum Result {
 pub struct RollbackOutcome {
     pub env: String,
     pub service: String,
-    pub result: Result,
+    pub result: RollbackResult,
     pub from: Revision,
     pub to: Revision,
     /// Why this revision was chosen.
@@ -52,13 +52,15 @@ pub struct RollbackOutcome {
     pub elapsed_secs: f64,
 }
 
-impl RollbackOutcome {
-    pub fn exit(&self) -> Exit {
+impl Outcome for RollbackOutcome {
+    fn exit(&self) -> Exit {
         match self.result {
-            Result::RolledBack | Result::Started | Result::Planned => Exit::Ok,
-            Result::Failed => Exit::Failed,
-            Result::TimedOut => Exit::TimedOut,
-            Result::Interrupted => Exit::Interrupted,
+            RollbackResult::RolledBack | RollbackResult::Started | RollbackResult::Planned => {
+                Exit::Ok
+            }
+            RollbackResult::Failed => Exit::Failed,
+            RollbackResult::TimedOut => Exit::TimedOut,
+            RollbackResult::Interrupted => Exit::Interrupted,
         }
     }
 }
@@ -67,12 +69,12 @@ impl fmt::Display for RollbackOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (from, to) = (&self.from, &self.to);
         let head = match self.result {
-            Result::RolledBack => "rolled back",
-            Result::Started => "rolling back (not waiting)",
-            Result::Planned => "would roll back (nothing changed)",
-            Result::Failed => "rollback FAILED",
-            Result::TimedOut => "rollback timed out",
-            Result::Interrupted => "rollback interrupted",
+            RollbackResult::RolledBack => "rolled back",
+            RollbackResult::Started => "rolling back (not waiting)",
+            RollbackResult::Planned => "would roll back (nothing changed)",
+            RollbackResult::Failed => "rollback FAILED",
+            RollbackResult::TimedOut => "rollback timed out",
+            RollbackResult::Interrupted => "rollback interrupted",
         };
         writeln!(
             f,
@@ -85,7 +87,7 @@ impl fmt::Display for RollbackOutcome {
             to.version,
             self.chosen_because
         )?;
-        if self.result == Result::Planned {
+        if self.result == RollbackResult::Planned {
             writeln!(
                 f,
                 "calls:\n  ecs:UpdateService service={} taskDefinition={}\n  ecs:TagResource {}={} on {}",
@@ -97,7 +99,7 @@ impl fmt::Display for RollbackOutcome {
             )?;
         }
         if let Some(wait) = &self.wait
-            && self.result != Result::RolledBack
+            && self.result != RollbackResult::RolledBack
         {
             write!(f, "{wait}")?;
         }
@@ -134,7 +136,7 @@ pub async fn rollback(
     let mut out = RollbackOutcome {
         env: env.name.clone(),
         service: service.to_owned(),
-        result: Result::Planned,
+        result: RollbackResult::Planned,
         from: Revision::of(&current, &container),
         to: Revision::of(&target, &container),
         chosen_because: because,
@@ -174,7 +176,7 @@ pub async fn rollback(
         ));
     }
     if opts.no_wait {
-        out.result = Result::Started;
+        out.result = RollbackResult::Started;
         out.elapsed_secs = started.elapsed().as_secs_f64();
         return Ok(out);
     }
@@ -188,10 +190,10 @@ pub async fn rollback(
     )
     .await?;
     out.result = match waited.verdict() {
-        Verdict::Stable => Result::RolledBack,
-        Verdict::Failed => Result::Failed,
-        Verdict::TimedOut => Result::TimedOut,
-        Verdict::Interrupted => Result::Interrupted,
+        Verdict::Stable => RollbackResult::RolledBack,
+        Verdict::Failed => RollbackResult::Failed,
+        Verdict::TimedOut => RollbackResult::TimedOut,
+        Verdict::Interrupted => RollbackResult::Interrupted,
     };
     out.wait = Some(waited);
     out.elapsed_secs = started.elapsed().as_secs_f64();

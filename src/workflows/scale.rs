@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::wait::{self, Verdict, WaitOutcome};
-use super::{Interrupt, Reporter};
+use super::{Interrupt, Outcome, Reporter};
 use crate::aws::{Aws, ScalingBounds};
 use crate::config::EnvConfig;
 use crate::error::{Exit, UserError};
@@ -33,7 +33,7 @@ pub struct Options {
 /// How a scale ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Result {
+pub enum ScaleResult {
     /// Changed, and the service is stable at the new count.
     Scaled,
     /// Already as asked.
@@ -73,7 +73,7 @@ pub struct ScaleOutcome {
     /// The blue/green colour the service is, when it is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub colour: Option<String>,
-    pub result: Result,
+    pub result: ScaleResult,
     pub desired_from: i32,
     pub desired_to: i32,
     /// The scalable target's resource id, `service/CLUSTER/SERVICE`.
@@ -93,13 +93,16 @@ pub struct ScaleOutcome {
     pub elapsed_secs: f64,
 }
 
-impl ScaleOutcome {
-    pub fn exit(&self) -> Exit {
+impl Outcome for ScaleOutcome {
+    fn exit(&self) -> Exit {
         match self.result {
-            Result::Scaled | Result::Unchanged | Result::Started | Result::Planned => Exit::Ok,
-            Result::Failed => Exit::Failed,
-            Result::TimedOut => Exit::TimedOut,
-            Result::Interrupted => Exit::Interrupted,
+            ScaleResult::Scaled
+            | ScaleResult::Unchanged
+            | ScaleResult::Started
+            | ScaleResult::Planned => Exit::Ok,
+            ScaleResult::Failed => Exit::Failed,
+            ScaleResult::TimedOut => Exit::TimedOut,
+            ScaleResult::Interrupted => Exit::Interrupted,
         }
     }
 }
@@ -109,17 +112,19 @@ impl fmt::Display for ScaleOutcome {
         let target = format!("{} ({})", self.env, self.service);
         let (from, to) = (self.desired_from, self.desired_to);
         match self.result {
-            Result::Scaled if from == to => writeln!(
+            ScaleResult::Scaled if from == to => writeln!(
                 f,
                 "{target}: autoscaling bounds set; {to} task(s) as before"
             )?,
-            Result::Scaled => writeln!(
+            ScaleResult::Scaled => writeln!(
                 f,
                 "scaled {target} from {from} to {to} task(s); stable after {:.0}s",
                 self.elapsed_secs
             )?,
-            Result::Unchanged => writeln!(f, "{target} already runs {to} task(s); nothing to do")?,
-            Result::Started => writeln!(
+            ScaleResult::Unchanged => {
+                writeln!(f, "{target} already runs {to} task(s); nothing to do")?
+            }
+            ScaleResult::Started => writeln!(
                 f,
                 "{target} is scaling from {from} to {to} task(s); not waiting. Follow it with `opsctl wait-stable {}{}`",
                 self.env,
@@ -129,14 +134,14 @@ impl fmt::Display for ScaleOutcome {
                     String::new()
                 }
             )?,
-            Result::Planned => writeln!(
+            ScaleResult::Planned => writeln!(
                 f,
                 "would scale {target} from {from} to {to} task(s) (nothing changed)"
             )?,
-            Result::Failed | Result::TimedOut | Result::Interrupted => {
+            ScaleResult::Failed | ScaleResult::TimedOut | ScaleResult::Interrupted => {
                 let what = match self.result {
-                    Result::TimedOut => "timed out",
-                    Result::Interrupted => "was interrupted",
+                    ScaleResult::TimedOut => "timed out",
+                    ScaleResult::Interrupted => "was interrupted",
                     _ => "FAILED",
                 };
                 writeln!(f, "scaling {target} from {from} to {to} task(s) {what}")?;
@@ -155,7 +160,7 @@ impl fmt::Display for ScaleOutcome {
             }
         }
         if let Some(wait) = &self.wait
-            && self.result != Result::Scaled
+            && self.result != ScaleResult::Scaled
         {
             write!(f, "{wait}")?;
         }
@@ -384,7 +389,7 @@ pub async fn scale(
         cluster: env.cluster.clone(),
         service: service.to_owned(),
         colour: colour.map(str::to_owned),
-        result: Result::Planned,
+        result: ScaleResult::Planned,
         desired_from: current,
         desired_to,
         resource_id: resource_id.clone(),
@@ -406,7 +411,7 @@ pub async fn scale(
         return done(out);
     }
     if calls.is_empty() {
-        out.result = Result::Unchanged;
+        out.result = ScaleResult::Unchanged;
         return done(out);
     }
     let mut question = format!(
@@ -428,7 +433,7 @@ pub async fn scale(
         aws.autoscaling.set_bounds(&resource_id, b).await?;
     }
     if !count_change {
-        out.result = Result::Scaled;
+        out.result = ScaleResult::Scaled;
         return done(out);
     }
     reporter.step(
@@ -439,7 +444,7 @@ pub async fn scale(
         .update_desired_count(&env.cluster, service, desired_to)
         .await?;
     if opts.no_wait {
-        out.result = Result::Started;
+        out.result = ScaleResult::Started;
         return done(out);
     }
     reporter.step(
@@ -456,10 +461,10 @@ pub async fn scale(
     )
     .await?;
     out.result = match waited.verdict() {
-        Verdict::Stable => Result::Scaled,
-        Verdict::Failed => Result::Failed,
-        Verdict::TimedOut => Result::TimedOut,
-        Verdict::Interrupted => Result::Interrupted,
+        Verdict::Stable => ScaleResult::Scaled,
+        Verdict::Failed => ScaleResult::Failed,
+        Verdict::TimedOut => ScaleResult::TimedOut,
+        Verdict::Interrupted => ScaleResult::Interrupted,
     };
     out.reason = waited.services.first().and_then(|s| s.reason.clone());
     out.wait = Some(waited);

@@ -1,6 +1,7 @@
 //! Workflows against the in-memory AWS, under paused tokio time: every failure path in
 //! milliseconds.
 
+use crate::workflows::Outcome;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -117,7 +118,7 @@ async fn good_deploy_changes_only_the_image_and_tags_the_revision() {
     let rec = Recorder::default();
     let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
 
-    assert_eq!(out.result, deploy::Result::Deployed, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::Deployed, "{out}");
     assert_eq!(out.exit(), Exit::Ok);
     assert_eq!(fake.service_task_definition("staging-users"), REV3);
     let new = fake.task_definition(REV3);
@@ -162,7 +163,7 @@ async fn waiter_notices_completion_within_two_seconds_with_one_call_per_poll() {
         .unwrap();
     let returned = Instant::now();
     let completed = fake.completed_at().expect("the rollout completed");
-    assert_eq!(out.result, deploy::Result::Deployed);
+    assert_eq!(out.result, deploy::DeployResult::Deployed);
     let lag = returned - completed;
     assert!(
         lag <= Duration::from_secs(2),
@@ -180,7 +181,7 @@ async fn failing_rollout_is_rolled_back_and_exits_3() {
     let rec = Recorder::default();
     let out = run_deploy(&fake, &opts("v1.4.0-broken"), &rec).await;
 
-    assert_eq!(out.result, deploy::Result::RolledBack, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::RolledBack, "{out}");
     assert_eq!(out.exit(), Exit::RolledBack);
     assert_eq!(
         fake.service_task_definition("staging-users"),
@@ -224,7 +225,7 @@ async fn circuit_breaker_rollback_is_a_failed_deploy_not_a_success() {
     let rec = Recorder::default();
     let out = run_deploy(&fake, &opts("v1.4.0-broken"), &rec).await;
 
-    assert_eq!(out.result, deploy::Result::RolledBack, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::RolledBack, "{out}");
     assert_eq!(out.exit(), Exit::RolledBack);
     assert!(
         out.rollback.as_ref().unwrap().by_ecs,
@@ -284,7 +285,7 @@ async fn alarm_during_bake_rolls_back() {
     let rec = Recorder::default();
     let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
 
-    assert_eq!(out.result, deploy::Result::RolledBack, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::RolledBack, "{out}");
     assert!(
         out.reason.as_ref().unwrap().contains("staging-users-5xx"),
         "{out}"
@@ -303,7 +304,7 @@ async fn timeout_without_rollback_exits_4_and_reports_the_state() {
     let started = Instant::now();
     let out = run_deploy(&fake, &o, &rec).await;
 
-    assert_eq!(out.result, deploy::Result::TimedOut, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::TimedOut, "{out}");
     assert_eq!(out.exit(), Exit::TimedOut);
     let waited = started.elapsed();
     assert!(
@@ -334,7 +335,7 @@ async fn timeout_with_rollback_goes_back_and_exits_3() {
     o.timeout = Duration::from_secs(30);
     let out = run_deploy(&fake, &o, &rec).await;
     // The rollback's own rollout also takes 45 s > 30 s: it times out too, and says so.
-    assert_eq!(out.result, deploy::Result::TimedOut, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::TimedOut, "{out}");
     assert_eq!(out.exit(), Exit::TimedOut);
     assert!(out.to_string().contains("did NOT settle"), "{out}");
 }
@@ -386,7 +387,7 @@ async fn redeploying_the_running_version_changes_nothing() {
     let fake = FakeAws::staging();
     let rec = Recorder::default();
     let out = run_deploy(&fake, &opts("v1.1.0"), &rec).await;
-    assert_eq!(out.result, deploy::Result::Unchanged, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::Unchanged, "{out}");
     assert_eq!(out.exit(), Exit::Ok);
     assert!(
         fake.mutating_calls().is_empty(),
@@ -419,7 +420,7 @@ async fn bad_input_changes_nothing() {
         let out = run_deploy(&fake, &opts(version), &rec).await;
         assert_eq!(
             out.result,
-            deploy::Result::PreflightFailed,
+            deploy::DeployResult::PreflightFailed,
             "{version}: {out}"
         );
         assert_eq!(out.exit(), Exit::BadInput);
@@ -451,7 +452,7 @@ async fn alarm_in_alarm_can_be_ignored_when_the_deploy_is_the_fix() {
     let out = deploy::deploy(&fake.aws(), &env, "staging-users", &o, &rec, &interrupt)
         .await
         .unwrap();
-    assert_eq!(out.result, deploy::Result::Deployed, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::Deployed, "{out}");
     assert!(rec.warnings().iter().any(|w| w.contains("ignoring alarms")));
 }
 
@@ -488,7 +489,7 @@ async fn dry_run_plans_and_changes_nothing() {
     let mut o = opts("v1.2.0");
     o.dry_run = true;
     let out = run_deploy(&fake, &o, &rec).await;
-    assert_eq!(out.result, deploy::Result::Planned);
+    assert_eq!(out.result, deploy::DeployResult::Planned);
     let plan = out.plan.as_ref().unwrap();
     assert!(plan.image_to.ends_with("users:v1.2.0"));
     assert_eq!(plan.unchanged_containers, vec!["log-router".to_owned()]);
@@ -533,7 +534,7 @@ async fn ctrl_c_while_waiting_stops_and_says_how_to_resume() {
     };
     let (out, ()) = tokio::join!(deploy, press);
     let out = out.unwrap();
-    assert_eq!(out.result, deploy::Result::Interrupted);
+    assert_eq!(out.result, deploy::DeployResult::Interrupted);
     assert_eq!(out.exit(), Exit::Interrupted);
     let text = out.to_string();
     assert!(text.contains("opsctl wait-stable staging"), "{text}");
@@ -556,7 +557,7 @@ async fn rollback_returns_to_the_previous_revision() {
     let fake = FakeAws::staging();
     let rec = Recorder::default();
     let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
-    assert_eq!(out.result, deploy::Result::Deployed);
+    assert_eq!(out.result, deploy::DeployResult::Deployed);
 
     let (_h, interrupt) = Interrupt::new();
     let out = rollback::rollback(
@@ -569,7 +570,7 @@ async fn rollback_returns_to_the_previous_revision() {
     )
     .await
     .unwrap();
-    assert_eq!(out.result, rollback::Result::RolledBack, "{out}");
+    assert_eq!(out.result, rollback::RollbackResult::RolledBack, "{out}");
     assert_eq!(out.to.task_definition, "staging-users:2");
     assert_eq!(out.to.version, "v1.1.0");
     assert_eq!(fake.service_task_definition("staging-users"), REV2);
@@ -685,7 +686,7 @@ async fn an_aws_error_during_the_bake_still_rolls_back() {
     );
     let rec = Recorder::default();
     let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
-    assert_eq!(out.result, deploy::Result::RolledBack, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::RolledBack, "{out}");
     assert_eq!(out.exit(), Exit::RolledBack);
     assert_eq!(fake.service_task_definition("staging-users"), REV2);
     assert!(
@@ -710,7 +711,7 @@ async fn a_transient_error_during_the_bake_is_tried_again() {
     );
     let rec = Recorder::default();
     let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
-    assert_eq!(out.result, deploy::Result::Deployed, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::Deployed, "{out}");
     assert!(
         rec.warnings().iter().any(|w| w.contains("trying again")),
         "{:?}",
@@ -727,7 +728,7 @@ async fn a_bake_alarm_rolls_back_at_once_without_waiting_for_ecs() {
     let rec = Recorder::default();
     let started = Instant::now();
     let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
-    assert_eq!(out.result, deploy::Result::RolledBack, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::RolledBack, "{out}");
     assert!(!out.rollback.as_ref().unwrap().by_ecs);
     // Alarm at 15 s, seen within a 5 s poll, rollback settled in about 6 s: not 30 s more.
     assert!(
@@ -743,7 +744,7 @@ async fn a_denied_update_tags_the_revision_as_never_deployed() {
     fake.fail("ecs:UpdateService", 0, u32::MAX, denied("UpdateService"));
     let rec = Recorder::default();
     let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
-    assert_eq!(out.result, deploy::Result::Failed, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::Failed, "{out}");
     assert_eq!(out.exit(), Exit::Failed);
     let reason = out.reason.clone().unwrap();
     assert!(reason.contains("UpdateService"), "{reason}");
@@ -762,7 +763,7 @@ async fn a_denied_rollback_says_where_the_service_was_left() {
     fake.fail("ecs:UpdateService", 1, u32::MAX, denied("UpdateService"));
     let rec = Recorder::default();
     let out = run_deploy(&fake, &opts("v1.4.0-broken"), &rec).await;
-    assert_eq!(out.result, deploy::Result::Failed, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::Failed, "{out}");
     assert_eq!(out.exit(), Exit::Failed);
     assert!(
         out.reason.as_ref().unwrap().contains("rollback failed too"),
@@ -784,7 +785,7 @@ async fn a_lost_wait_after_the_update_still_rolls_back() {
     fake.fail("ecs:DescribeServices", 1, 1, denied("DescribeServices"));
     let rec = Recorder::default();
     let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
-    assert_eq!(out.result, deploy::Result::RolledBack, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::RolledBack, "{out}");
     assert!(
         out.reason.as_ref().unwrap().contains("DescribeServices"),
         "{out}"
@@ -855,7 +856,7 @@ async fn preflight_checks_every_secret_reference_and_names_each_missing_one_once
     fake.reference_missing_secrets(&[log_key, parameter, "plain-parameter"]);
     let rec = Recorder::default();
     let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
-    assert_eq!(out.result, deploy::Result::PreflightFailed, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::PreflightFailed, "{out}");
     let text = out.to_string();
     for missing in [log_key, parameter, "plain-parameter"] {
         assert_eq!(text.matches(missing).count(), 1, "{missing}: {text}");

@@ -1,10 +1,11 @@
 //! Blue/green workflows against the in-memory AWS, under paused tokio time.
 
+use crate::workflows::Outcome;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use super::bluegreen;
-use super::deploy::{self, Result};
+use super::deploy::{self, DeployResult};
 use super::rollback;
 use super::traffic::{self, Colour, SwitchResult};
 use super::{Event, Interrupt, Reporter};
@@ -278,7 +279,7 @@ const PROD3: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-use
 async fn bluegreen_deploy_ends_with_the_new_colour_live_and_the_old_running() {
     let fake = FakeAws::prod();
     let out = bg_deploy(&fake, "v1.2.0").await;
-    assert_eq!(out.result, Result::Deployed, "{out}");
+    assert_eq!(out.result, DeployResult::Deployed, "{out}");
     assert_eq!(out.colour, Some(Colour::Green));
     assert_eq!(fake.service_task_definition("prod-users-green"), PROD3);
     assert_eq!(
@@ -303,7 +304,7 @@ async fn bluegreen_deploy_ends_with_the_new_colour_live_and_the_old_running() {
 async fn a_broken_version_never_receives_traffic() {
     let fake = FakeAws::prod();
     let out = bg_deploy(&fake, "v1.4.0-broken").await;
-    assert_eq!(out.result, Result::RolledBack, "{out}");
+    assert_eq!(out.result, DeployResult::RolledBack, "{out}");
     assert_eq!(out.exit(), Exit::RolledBack);
     assert!(
         fake.weight_log().is_empty(),
@@ -325,7 +326,7 @@ async fn an_alarm_during_bake_moves_traffic_back() {
     // Rollout 5 s + steps 120 s: the alarm fires during the 30 s bake.
     fake.alarm_after("prod-users-5xx", Duration::from_secs(140));
     let out = bg_deploy(&fake, "v1.2.0").await;
-    assert_eq!(out.result, Result::RolledBack, "{out}");
+    assert_eq!(out.result, DeployResult::RolledBack, "{out}");
     assert_eq!(fake.weights(), (100, 0), "traffic back on blue");
     assert_eq!(*fake.weight_log().last().unwrap(), (100, 0));
     assert!(
@@ -357,7 +358,7 @@ async fn rollback_returns_traffic_in_one_listener_change() {
     let out = bluegreen::rollback(&fake.aws(), &prod(""), &opts, &rec, &interrupt)
         .await
         .unwrap();
-    assert_eq!(out.result, rollback::Result::RolledBack, "{out}");
+    assert_eq!(out.result, rollback::RollbackResult::RolledBack, "{out}");
     assert_eq!(out.to.version, "v1.1.0");
     assert_eq!(fake.weights(), (100, 0));
     assert_eq!(
@@ -405,7 +406,7 @@ async fn rollback_falls_back_to_rolling_when_the_old_colour_is_gone() {
     let out = bluegreen::rollback(&aws, &prod(""), &opts, &Recorder::default(), &interrupt)
         .await
         .unwrap();
-    assert_eq!(out.result, rollback::Result::RolledBack, "{out}");
+    assert_eq!(out.result, rollback::RollbackResult::RolledBack, "{out}");
     assert_eq!(
         out.service, "prod-users-green",
         "rolled back in place on the live colour"
@@ -501,7 +502,7 @@ async fn a_failed_bluegreen_deploy_exits_3_only_once_the_idle_colour_has_settled
     let fake = FakeAws::prod();
     fake.set_behaviour(|b| b.ecs_rollback = true);
     let out = bg_deploy(&fake, "v1.4.0-broken").await;
-    assert_eq!(out.result, Result::RolledBack, "{out}");
+    assert_eq!(out.result, DeployResult::RolledBack, "{out}");
     // Green is back on what it ran, with nothing in flight: an instant rollback is there.
     assert_eq!(
         fake.service_task_definition("prod-users-green"),
@@ -530,7 +531,7 @@ async fn an_aws_error_during_the_bluegreen_bake_moves_traffic_back() {
         AwsError::AccessDenied("DescribeAlarms: AccessDenied: revoked".into()),
     );
     let out = bg_deploy(&fake, "v1.2.0").await;
-    assert_eq!(out.result, Result::RolledBack, "{out}");
+    assert_eq!(out.result, DeployResult::RolledBack, "{out}");
     assert_eq!(fake.weights(), (100, 0));
     assert!(
         out.reason.as_ref().unwrap().contains("DescribeAlarms"),
@@ -558,7 +559,7 @@ async fn rollback_waits_for_a_settling_colour_instead_of_rolling_the_live_one_in
     let out = bluegreen::rollback(&fake.aws(), &prod(""), &opts, &rec, &interrupt)
         .await
         .unwrap();
-    assert_eq!(out.result, rollback::Result::RolledBack, "{out}");
+    assert_eq!(out.result, rollback::RollbackResult::RolledBack, "{out}");
     assert_eq!(fake.weights(), (100, 0), "traffic back on blue at once");
     assert_eq!(
         fake.count("ecs:UpdateService"),

@@ -14,7 +14,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::pace::{Shown, pause};
-use super::{Check, Event, Interrupt, Reporter};
+use super::{Check, Event, Interrupt, Outcome, Reporter};
 use crate::aws::{Aws, AwsError, Service, TargetState, TargetTally};
 use crate::config::{BlueGreen, EnvConfig, validate_steps};
 use crate::error::{Exit, UserError};
@@ -287,8 +287,8 @@ pub struct TrafficOutcome {
     pub elapsed_secs: f64,
 }
 
-impl TrafficOutcome {
-    pub fn exit(&self) -> Exit {
+impl Outcome for TrafficOutcome {
+    fn exit(&self) -> Exit {
         match self.result {
             SwitchResult::Switched | SwitchResult::Planned => Exit::Ok,
             SwitchResult::NotReady => Exit::BadInput,

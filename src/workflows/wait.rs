@@ -92,19 +92,6 @@ pub enum Verdict {
     Interrupted,
 }
 
-impl Verdict {
-    /// The exit code of a command whose outcome is this wait.
-    pub fn exit(self) -> crate::error::Exit {
-        use crate::error::Exit;
-        match self {
-            Verdict::Stable => Exit::Ok,
-            Verdict::Failed => Exit::Failed,
-            Verdict::TimedOut => Exit::TimedOut,
-            Verdict::Interrupted => Exit::Interrupted,
-        }
-    }
-}
-
 /// The wait's result for one service, with the state it left.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceWait {
@@ -149,6 +136,18 @@ impl WaitOutcome {
             Verdict::TimedOut
         } else {
             Verdict::Stable
+        }
+    }
+}
+
+impl super::Outcome for WaitOutcome {
+    fn exit(&self) -> crate::error::Exit {
+        use crate::error::Exit;
+        match self.verdict() {
+            Verdict::Stable => Exit::Ok,
+            Verdict::Failed => Exit::Failed,
+            Verdict::TimedOut => Exit::TimedOut,
+            Verdict::Interrupted => Exit::Interrupted,
         }
     }
 }

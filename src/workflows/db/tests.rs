@@ -1,5 +1,6 @@
 //! Snapshots and restores against the in-memory AWS, under paused tokio time.
 
+use crate::workflows::Outcome;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -635,7 +636,7 @@ async fn deploy_snapshots_the_database_first_and_names_the_snapshot() {
     )
     .await
     .unwrap();
-    assert_eq!(out.result, deploy::Result::Deployed, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::Deployed, "{out}");
     let snap = out
         .snapshot
         .as_ref()
@@ -676,7 +677,7 @@ async fn deploy_stops_with_exit_1_when_its_snapshot_fails() {
     )
     .await
     .unwrap();
-    assert_eq!(out.result, deploy::Result::Failed, "{out}");
+    assert_eq!(out.result, deploy::DeployResult::Failed, "{out}");
     assert_eq!(out.exit(), Exit::Failed);
     assert!(
         out.reason
@@ -711,7 +712,7 @@ async fn deploy_without_snapshot_before_deploy_takes_none() {
     )
     .await
     .unwrap();
-    assert_eq!(out.result, deploy::Result::Deployed);
+    assert_eq!(out.result, deploy::DeployResult::Deployed);
     assert!(out.snapshot.is_none());
     assert_eq!(fake.count("rds:CreateDBSnapshot"), 0);
 }

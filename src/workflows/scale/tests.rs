@@ -1,5 +1,6 @@
 //! Scaling against the in-memory AWS, under paused tokio time.
 
+use crate::workflows::Outcome;
 use std::time::Duration;
 
 use super::*;
@@ -93,7 +94,7 @@ async fn an_env_without_scaling_limits_takes_any_count() {
     fake.remove_scalable_target(RESOURCE);
     let env = env("[env.dev]\ncluster = \"demo\"\nservice = \"staging-users\"\n");
     let out = run(&fake, &env, &opts(Some(9), None)).await.unwrap();
-    assert_eq!(out.result, Result::Scaled, "{out}");
+    assert_eq!(out.result, ScaleResult::Scaled, "{out}");
     assert_eq!(fake.desired("staging-users"), 9);
     assert_eq!(out.bounds, BoundsChange::NoTarget);
 }
@@ -104,7 +105,7 @@ async fn count_within_the_scalable_target_keeps_its_bounds_and_waits_stable() {
     let out = run(&fake, &staging(false), &opts(Some(4), None))
         .await
         .unwrap();
-    assert_eq!(out.result, Result::Scaled, "{out}");
+    assert_eq!(out.result, ScaleResult::Scaled, "{out}");
     assert_eq!(out.exit(), Exit::Ok);
     assert_eq!((out.desired_from, out.desired_to), (2, 4));
     assert_eq!(out.bounds, BoundsChange::Kept);
@@ -131,7 +132,7 @@ async fn count_without_a_scalable_target_sets_the_count_alone() {
     let out = run(&fake, &staging(false), &opts(Some(5), None))
         .await
         .unwrap();
-    assert_eq!(out.result, Result::Scaled, "{out}");
+    assert_eq!(out.result, ScaleResult::Scaled, "{out}");
     assert_eq!(out.bounds, BoundsChange::NoTarget);
     assert_eq!(out.bounds_to, None);
     assert_eq!(fake.mutating_calls(), ["ecs:UpdateService"]);
@@ -146,7 +147,7 @@ async fn count_outside_the_scalable_target_moves_its_bounds_first() {
     let out = run(&fake, &staging(false), &opts(Some(5), None))
         .await
         .unwrap();
-    assert_eq!(out.result, Result::Scaled, "{out}");
+    assert_eq!(out.result, ScaleResult::Scaled, "{out}");
     assert_eq!(out.bounds, BoundsChange::Widened);
     assert_eq!(out.bounds_from, Some(ScalingBounds { min: 2, max: 3 }));
     assert_eq!(
@@ -175,7 +176,7 @@ async fn min_max_and_count_set_together() {
     let out = run(&fake, &staging(false), &opts(Some(3), Some((2, 5))))
         .await
         .unwrap();
-    assert_eq!(out.result, Result::Scaled, "{out}");
+    assert_eq!(out.result, ScaleResult::Scaled, "{out}");
     assert_eq!(out.bounds, BoundsChange::Set);
     assert_eq!(
         fake.scalable_target_of(RESOURCE),
@@ -191,7 +192,7 @@ async fn bounds_alone_move_the_count_only_when_it_falls_outside() {
     let out = run(&fake, &staging(false), &opts(None, Some((1, 4))))
         .await
         .unwrap();
-    assert_eq!(out.result, Result::Scaled, "{out}");
+    assert_eq!(out.result, ScaleResult::Scaled, "{out}");
     assert_eq!((out.desired_from, out.desired_to), (2, 2));
     assert_eq!(
         fake.mutating_calls(),
@@ -229,12 +230,12 @@ async fn unchanged_dry_run_and_refusal_change_nothing() {
     let fake = FakeAws::staging();
     let env = staging(true);
     let out = run(&fake, &env, &opts(Some(2), None)).await.unwrap();
-    assert_eq!(out.result, Result::Unchanged, "{out}");
+    assert_eq!(out.result, ScaleResult::Unchanged, "{out}");
 
     let mut o = opts(Some(6), Some((1, 6)));
     o.dry_run = true;
     let out = run(&fake, &env, &o).await.unwrap();
-    assert_eq!(out.result, Result::Planned, "{out}");
+    assert_eq!(out.result, ScaleResult::Planned, "{out}");
     assert_eq!(
         out.calls[0],
         "ecs:UpdateService cluster=demo service=staging-users desiredCount=6"
