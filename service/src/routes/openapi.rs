@@ -63,6 +63,20 @@ pub fn document() -> Value {
         "format",
         json!("email"),
     );
+    // The link says what a client (and the stateful conformance run) may do next: fetch the
+    // user it just created.
+    set(
+        &mut doc,
+        "/paths/~1api~1users/post/responses/201",
+        "links",
+        json!({
+            "GetCreatedUser": {
+                "operationId": "get_user",
+                "parameters": {"id": "$response.body#/id"},
+                "description": "The user just created, by its id",
+            }
+        }),
+    );
     set(
         &mut doc,
         "/components/responses/RateLimitedResponse/headers/retry-after/schema",
