@@ -117,14 +117,37 @@ struct RawEnv {
     bluegreen: Option<BlueGreen>,
 }
 
+/// How an environment deploys: exactly one strategy, so that "rolling or blue/green, and
+/// which service" is decided here once and never re-read from optional fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Strategy {
+    /// `service = "..."`: one service, replaced in place by ECS's rolling deployment.
+    Rolling { service: String },
+    /// `[env.X.bluegreen]`: two services (blue and green) behind one weighted listener;
+    /// deploys go to the idle colour and opsctl moves the traffic.
+    TwoService { bluegreen: BlueGreen },
+}
+
+impl Strategy {
+    /// The strategy's name, as the docs and `--output json` spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Strategy::Rolling { .. } => "rolling",
+            Strategy::TwoService { .. } => "two-service",
+        }
+    }
+}
+
 /// Everything opsctl knows about one environment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EnvConfig {
     pub name: String,
     pub region: Option<String>,
     pub cluster: String,
-    /// The service of a rolling environment (blue/green ones name theirs per colour).
-    pub service: Option<String>,
+    /// Rolling (one service) or two-service blue/green (a service per colour).
+    #[serde(flatten)]
+    pub strategy: Strategy,
     /// The container whose image a deploy changes; unset, the task definition's only container
     /// (several and none named is an error: [`crate::aws::TaskDefinition::container_for`]).
     pub container: Option<String>,
@@ -137,17 +160,53 @@ pub struct EnvConfig {
     pub bake: Dur,
     pub scaling: Option<Scaling>,
     pub database: Option<Database>,
-    pub bluegreen: Option<BlueGreen>,
 }
 
 impl EnvConfig {
-    /// The service deploys and waits act on by default (for blue/green: blue, until the
-    /// live colour is known).
-    pub fn primary_service(&self) -> &str {
-        match (&self.service, &self.bluegreen) {
-            (Some(s), _) => s,
-            (None, Some(bg)) => &bg.blue.service,
-            (None, None) => unreachable!("validated: a service or a bluegreen table"),
+    /// The blue/green table of a two-service environment.
+    pub fn two_service(&self) -> Option<&BlueGreen> {
+        match &self.strategy {
+            Strategy::TwoService { bluegreen } => Some(bluegreen),
+            Strategy::Rolling { .. } => None,
+        }
+    }
+
+    /// The blue/green table, to change in a test.
+    #[cfg(test)]
+    pub fn two_service_mut(&mut self) -> Option<&mut BlueGreen> {
+        match &mut self.strategy {
+            Strategy::TwoService { bluegreen } => Some(bluegreen),
+            Strategy::Rolling { .. } => None,
+        }
+    }
+
+    /// The one service of a rolling environment.
+    pub fn rolling_service(&self) -> Option<&str> {
+        match &self.strategy {
+            Strategy::Rolling { service } => Some(service),
+            Strategy::TwoService { .. } => None,
+        }
+    }
+
+    /// Every service the environment names, in a fixed order (blue before green).
+    pub fn services(&self) -> Vec<&str> {
+        match &self.strategy {
+            Strategy::Rolling { service } => vec![service],
+            Strategy::TwoService { bluegreen } => {
+                vec![&bluegreen.blue.service, &bluegreen.green.service]
+            }
+        }
+    }
+
+    /// The colour a service is in a two-service environment, if it is one of them.
+    pub fn colour_of(&self, service: &str) -> Option<&'static str> {
+        let bg = self.two_service()?;
+        if bg.blue.service == service {
+            Some("blue")
+        } else if bg.green.service == service {
+            Some("green")
+        } else {
+            None
         }
     }
 }
@@ -241,7 +300,7 @@ impl Config {
                 ))
                 .hint("rename the table"));
             }
-            match (&env.service, &env.bluegreen) {
+            let strategy = match (env.service, env.bluegreen) {
                 (None, None) => {
                     return Err(UserError::new(format!(
                         "{}: env.{name} names no service",
@@ -260,8 +319,9 @@ impl Config {
                         "a blue/green environment names its services per colour; remove `service`",
                     ));
                 }
-                _ => {}
-            }
+                (Some(service), None) => Strategy::Rolling { service },
+                (None, Some(bluegreen)) => Strategy::TwoService { bluegreen },
+            };
             if let Some(t) = env.timeout
                 && t.0 < Duration::from_secs(1)
             {
@@ -283,7 +343,7 @@ impl Config {
                 ))
                 .hint("use 0 <= min <= max"));
             }
-            if let Some(bg) = &env.bluegreen {
+            if let Strategy::TwoService { bluegreen: bg } = &strategy {
                 validate_steps(&bg.steps).map_err(|msg| {
                     UserError::new(format!(
                         "{}: env.{name}.bluegreen.steps: {msg}",
@@ -321,7 +381,7 @@ impl Config {
                 name: name.clone(),
                 region: env.region,
                 cluster: env.cluster,
-                service: env.service,
+                strategy,
                 container: env.container,
                 repository: env.repository,
                 confirm: env.confirm,
@@ -330,7 +390,6 @@ impl Config {
                 bake: env.bake.unwrap_or(Dur(Duration::ZERO)),
                 scaling: env.scaling,
                 database: env.database,
-                bluegreen: env.bluegreen,
             };
             if let Some((key, problem)) = bad_name(&env) {
                 return Err(UserError::new(format!(
@@ -376,8 +435,10 @@ impl Config {
 /// key, and what is wrong with it.
 fn bad_name(env: &EnvConfig) -> Option<(String, String)> {
     let mut names: Vec<(String, &str)> = vec![("cluster".into(), env.cluster.as_str())];
+    if let Some(service) = env.rolling_service() {
+        names.push(("service".into(), service));
+    }
     let optional = [
-        ("service", &env.service),
         ("container", &env.container),
         ("repository", &env.repository),
         ("region", &env.region),
@@ -391,7 +452,7 @@ fn bad_name(env: &EnvConfig) -> Option<(String, String)> {
     if let Some(db) = &env.database {
         names.push(("database.instance".into(), &db.instance));
     }
-    if let Some(bg) = &env.bluegreen {
+    if let Some(bg) = env.two_service() {
         names.push(("bluegreen.listener".into(), &bg.listener));
         for (colour, c) in [("blue", &bg.blue), ("green", &bg.green)] {
             names.push((format!("bluegreen.{colour}.service"), &c.service));
@@ -510,9 +571,9 @@ mod tests {
         let prod = config.env("prod").unwrap();
         assert!(prod.confirm);
         assert_eq!(prod.timeout.0, Duration::from_secs(600));
-        assert_eq!(prod.bluegreen.as_ref().unwrap().steps, vec![10, 50, 100]);
+        assert_eq!(prod.two_service().unwrap().steps, vec![10, 50, 100]);
         assert_eq!(
-            config.env("staging").unwrap().service.as_deref(),
+            config.env("staging").unwrap().rolling_service(),
             Some("staging-users")
         );
     }

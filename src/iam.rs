@@ -117,10 +117,7 @@ pub fn policy(env: &EnvConfig, scope: &Scope) -> Policy {
     } else {
         arn("ecs", &format!("cluster/{cluster}"))
     };
-    let mut services: Vec<&str> = env.service.iter().map(String::as_str).collect();
-    if let Some(bg) = &env.bluegreen {
-        services.extend([bg.blue.service.as_str(), bg.green.service.as_str()]);
-    }
+    let services = env.services();
     let service_arns: Vec<String> = services
         .iter()
         .map(|s| {
@@ -240,7 +237,7 @@ pub fn policy(env: &EnvConfig, scope: &Scope) -> Policy {
     // Every waiter checks the health of the service's targets; only blue/green reads the
     // listener, its rules and target groups.
     let mut elb_reads = vec!["elasticloadbalancing:DescribeTargetHealth"];
-    if env.bluegreen.is_some() {
+    if env.two_service().is_some() {
         elb_reads.extend([
             "elasticloadbalancing:DescribeTargetGroups",
             "elasticloadbalancing:DescribeListeners",
@@ -253,7 +250,7 @@ pub fn policy(env: &EnvConfig, scope: &Scope) -> Policy {
         &elb_reads,
         vec!["*".into()],
     ));
-    if let Some(bg) = &env.bluegreen {
+    if let Some(bg) = env.two_service() {
         let elb = |resource: &str| arn("elasticloadbalancing", resource);
         let (listeners, rules) = if bg.listener.contains(":listener-rule/") {
             (Vec::new(), vec![bg.listener.clone()])
@@ -585,7 +582,7 @@ mod tests {
         // covered by the policies of its kinds together, and no policy grants an action
         // that no adapter calls.
         let mut rule = repo_env("prod");
-        rule.bluegreen.as_mut().unwrap().listener = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee".into();
+        rule.two_service_mut().unwrap().listener = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee".into();
         let policies = [
             policy(&repo_env("prod"), &scope()),
             policy(&rule, &scope()),
@@ -718,7 +715,7 @@ mod tests {
     fn listener_arns_are_used_as_they_are() {
         let mut env = repo_env("prod");
         let listener = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2";
-        env.bluegreen.as_mut().unwrap().listener = listener.into();
+        env.two_service_mut().unwrap().listener = listener.into();
         let text = serde_json::to_string(&policy(&env, &scope())).unwrap();
         assert!(text.contains(&format!("\"{listener}\"")), "{text}");
         // A listener's own weights are changed with ModifyListener; no rule is touched.

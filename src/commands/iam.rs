@@ -86,10 +86,7 @@ fn offline_scope(
 }
 
 async fn looked_up_scope(env: &EnvConfig, aws: &crate::aws::Aws) -> anyhow::Result<Scope> {
-    let mut names: Vec<String> = env.service.iter().cloned().collect();
-    if let Some(bg) = &env.bluegreen {
-        names.extend([bg.blue.service.clone(), bg.green.service.clone()]);
-    }
+    let names: Vec<String> = env.services().into_iter().map(str::to_owned).collect();
     let services = aws.ecs.describe_services(&env.cluster, &names).await?;
     let Some((partition, _, region, account, _)) = services
         .first()

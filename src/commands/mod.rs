@@ -7,7 +7,7 @@ use clap::CommandFactory;
 
 use crate::aws::{self, Aws, AwsError};
 use crate::cli::{Cli, ColourArg, Command, EnvArgs};
-use crate::config::{Config, EnvConfig};
+use crate::config::{Config, EnvConfig, Strategy};
 use crate::error::{Exit, UserError};
 use crate::ui::{CliReporter, Printer};
 use crate::workflows::traffic::{self, Colour};
@@ -165,19 +165,19 @@ fn check_endpoint(url: &str) -> Result<(), UserError> {
     }
 }
 
-/// The rolling service a command acts on: `--service`, else the env's own.
-fn service_of(env: &EnvConfig, target: &EnvArgs) -> anyhow::Result<String> {
-    if let Some(s) = &target.service {
-        return Ok(s.clone());
-    }
-    match &env.service {
-        Some(s) => Ok(s.clone()),
-        None => Err(UserError::new(format!(
-            "env.{} is a blue/green environment; this command acts on one service",
-            env.name
-        ))
-        .hint("name the colour's service with --service")
-        .into()),
+/// What a command acts on, decided once from the env's strategy and `--service`.
+enum Subject<'a> {
+    /// One service: `--service`, or a rolling env's own.
+    One(&'a str),
+    /// A two-service env and no `--service`: the workflow picks the colour.
+    Colours,
+}
+
+fn subject<'a>(env: &'a EnvConfig, target: &'a EnvArgs) -> Subject<'a> {
+    match (target.service.as_deref(), &env.strategy) {
+        (Some(service), _) => Subject::One(service),
+        (None, Strategy::Rolling { service }) => Subject::One(service),
+        (None, Strategy::TwoService { .. }) => Subject::Colours,
     }
 }
 
@@ -191,40 +191,37 @@ async fn run_deploy(
     reporter: &CliReporter,
     interrupt: &Interrupt,
 ) -> anyhow::Result<deploy::DeployOutcome> {
-    match (&target.service, &env.config.bluegreen) {
-        (None, Some(_)) => {
-            bluegreen::deploy(&env.aws, &env.config, opts, reporter, interrupt).await
+    let service = match subject(&env.config, target) {
+        Subject::Colours => {
+            return bluegreen::deploy(&env.aws, &env.config, opts, reporter, interrupt).await;
         }
-        (Some(service), Some(_)) if !in_place_on_live && !opts.dry_run => {
-            // A rolling deploy of the colour that carries the traffic is rarely meant.
-            let pair = traffic::resolve(&env.aws, &env.config).await?;
-            let live = pair.side(pair.live());
-            if &live.service == service {
-                return Err(UserError::new(format!(
-                    "{service} is {}'s live colour ({}, {}% of the traffic): --service would roll it in place under all of the traffic",
-                    env.config.name, live.colour, live.weight
-                ))
-                .hint("deploy without --service (to the idle colour, then switch), or pass --in-place-on-live-colour if that is what you mean")
-                .into());
-            }
-            deploy::deploy(&env.aws, &env.config, service, opts, reporter, interrupt).await
-        }
-        _ => {
-            let service = service_of(&env.config, target)?;
-            deploy::deploy(&env.aws, &env.config, &service, opts, reporter, interrupt).await
+        Subject::One(service) => service,
+    };
+    if env.config.two_service().is_some() && !in_place_on_live && !opts.dry_run {
+        // A rolling deploy of the colour that carries the traffic is rarely meant.
+        let pair = traffic::resolve(&env.aws, &env.config).await?;
+        let live = pair.side(pair.live());
+        if live.service == service {
+            return Err(UserError::new(format!(
+                "{service} is {}'s live colour ({}, {}% of the traffic): --service would roll it in place under all of the traffic",
+                env.config.name, live.colour, live.weight
+            ))
+            .hint("deploy without --service (to the idle colour, then switch), or pass --in-place-on-live-colour if that is what you mean")
+            .into());
         }
     }
+    deploy::deploy(&env.aws, &env.config, service, opts, reporter, interrupt).await
 }
 
 /// The service a read-only command looks at: `--service`, the env's own, or for blue/green
 /// the live colour's.
 async fn live_service(env: &Env, target: &EnvArgs) -> anyhow::Result<String> {
-    match (&target.service, &env.config.bluegreen) {
-        (None, Some(_)) => {
+    match subject(&env.config, target) {
+        Subject::One(service) => Ok(service.to_owned()),
+        Subject::Colours => {
             let pair = traffic::resolve(&env.aws, &env.config).await?;
             Ok(pair.side(pair.live()).service.clone())
         }
-        _ => service_of(&env.config, target),
     }
 }
 
@@ -319,13 +316,12 @@ async fn dispatch(
                 timeout: args.timeout.unwrap_or(env.config.timeout.0),
                 poll: POLL,
             };
-            let out = match (&args.target.service, &env.config.bluegreen) {
-                (None, Some(_)) => {
+            let out = match subject(&env.config, &args.target) {
+                Subject::Colours => {
                     bluegreen::rollback(&env.aws, &env.config, &opts, reporter, interrupt).await?
                 }
-                _ => {
-                    let service = service_of(&env.config, &args.target)?;
-                    rollback::rollback(&env.aws, &env.config, &service, &opts, reporter, interrupt)
+                Subject::One(service) => {
+                    rollback::rollback(&env.aws, &env.config, service, &opts, reporter, interrupt)
                         .await?
                 }
             };
@@ -333,10 +329,14 @@ async fn dispatch(
         }
         Command::Status(target) => {
             let env = load_env(cli, &target.env).await?;
-            let services = match (&target.service, &env.config.bluegreen) {
-                (Some(s), _) => vec![s.clone()],
-                (None, Some(bg)) => vec![bg.blue.service.clone(), bg.green.service.clone()],
-                (None, None) => vec![service_of(&env.config, target)?],
+            let services: Vec<String> = match subject(&env.config, target) {
+                Subject::One(service) => vec![service.to_owned()],
+                Subject::Colours => env
+                    .config
+                    .services()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
             };
             let out = inspect::status(&env.aws, &env.config, &services).await?;
             Ok(printer.finish(&out, reporter))

@@ -15,8 +15,8 @@ pub(super) async fn run(
 ) -> anyhow::Result<Exit> {
     let env = load_env(cli, &args.target.env).await?;
     // A blue/green env scales its live colour unless --service names one.
-    let (service, colour) = match (&args.target.service, &env.config.bluegreen) {
-        (None, Some(_)) => {
+    let (service, colour) = match super::subject(&env.config, &args.target) {
+        super::Subject::Colours => {
             let pair = traffic::resolve(&env.aws, &env.config).await?;
             let live = pair.live();
             (
@@ -24,7 +24,10 @@ pub(super) async fn run(
                 Some(format!("{live}, the live colour")),
             )
         }
-        _ => scale::service_for(&env.config, args.target.service.as_deref())?,
+        super::Subject::One(service) => (
+            service.to_owned(),
+            env.config.colour_of(service).map(str::to_owned),
+        ),
     };
     let opts = scale::Options {
         count: args.count,

@@ -1268,11 +1268,7 @@ fn next_steps(env: &EnvConfig, out: &RestoreOutcome) -> Vec<String> {
         .and_then(|i| i.port)
         .map(|p| p.to_string())
         .unwrap_or_else(|| "its port".into());
-    let services = match (&env.service, &env.bluegreen) {
-        (Some(s), _) => vec![s.clone()],
-        (None, Some(bg)) => vec![bg.blue.service.clone(), bg.green.service.clone()],
-        (None, None) => Vec::new(),
-    };
+    let services = env.services();
     let mut next = vec![
         format!(
             "check the data: connect to {address} port {port} with {}'s credentials",

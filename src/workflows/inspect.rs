@@ -228,7 +228,7 @@ async fn target_groups(aws: &Aws, arns: &[String]) -> anyhow::Result<Vec<TargetG
 }
 
 async fn traffic_view(aws: &Aws, env: &EnvConfig) -> anyhow::Result<Option<TrafficView>> {
-    if env.bluegreen.is_none() {
+    if env.two_service().is_none() {
         return Ok(None);
     }
     let pair = traffic::resolve(aws, env).await?;

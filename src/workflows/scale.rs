@@ -168,40 +168,6 @@ impl fmt::Display for ScaleOutcome {
     }
 }
 
-/// The service to scale and its colour, without reading AWS: `--service` or the env's own.
-/// (A blue/green env without `--service` scales its live colour, which the caller reads from
-/// the listener.)
-pub fn service_for(
-    env: &EnvConfig,
-    explicit: Option<&str>,
-) -> std::result::Result<(String, Option<String>), UserError> {
-    let colour_of = |service: &str| {
-        env.bluegreen.as_ref().and_then(|bg| {
-            if bg.blue.service == service {
-                Some("blue".to_owned())
-            } else if bg.green.service == service {
-                Some("green".to_owned())
-            } else {
-                None
-            }
-        })
-    };
-    match (explicit, &env.service, &env.bluegreen) {
-        (Some(s), _, _) => Ok((s.to_owned(), colour_of(s))),
-        (None, Some(s), _) => Ok((s.clone(), None)),
-        (None, None, Some(bg)) => Err(UserError::new(format!(
-            "env.{} is blue/green: name the service to scale, --service {} (blue) or --service {} (green)",
-            env.name, bg.blue.service, bg.green.service
-        ))
-        .hint(format!(
-            "the live colour is the one listener {} sends its traffic to",
-            bg.listener
-        ))),
-        (None, None, None) => Err(UserError::new(format!("env.{} names no service", env.name))
-            .hint("pass --service NAME")),
-    }
-}
-
 /// The last part of a name or ARN (`…:cluster/NAME` -> `NAME`).
 fn short_name(name_or_arn: &str) -> &str {
     name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)

@@ -167,7 +167,7 @@ async fn missing_metrics_fail_only_when_required() {
     let fake = FakeAws::prod();
     let strict = prod("").clone();
     let mut strict = strict;
-    strict.bluegreen.as_mut().unwrap().require_metrics = true;
+    strict.two_service_mut().unwrap().require_metrics = true;
     let out = switch(&fake, &strict, &switch_opts(Colour::Green))
         .await
         .unwrap();
@@ -226,7 +226,7 @@ async fn bad_traffic_input_is_refused_and_changes_nothing() {
     assert!(err.to_string().contains("already carries all"), "{err}");
 
     let mut wrong = env.clone();
-    wrong.bluegreen.as_mut().unwrap().green.target_group = "staging-users".into();
+    wrong.two_service_mut().unwrap().green.target_group = "staging-users".into();
     let err = switch(&fake, &wrong, &switch_opts(Colour::Green))
         .await
         .unwrap_err();
@@ -237,7 +237,9 @@ async fn bad_traffic_input_is_refused_and_changes_nothing() {
     );
 
     let mut none = env.clone();
-    none.bluegreen = None;
+    none.strategy = crate::config::Strategy::Rolling {
+        service: "staging-users".into(),
+    };
     let err = traffic::resolve(&fake.aws(), &none).await.unwrap_err();
     assert!(
         err.to_string().contains("not a blue/green environment"),

@@ -205,7 +205,7 @@ pub async fn resolve(aws: &Aws, env: &EnvConfig) -> anyhow::Result<Pair> {
 
 /// The env's blue/green table, or the error that says there is none.
 pub fn bluegreen(env: &EnvConfig) -> Result<&BlueGreen, UserError> {
-    env.bluegreen.as_ref().ok_or_else(|| {
+    env.two_service().ok_or_else(|| {
         UserError::new(format!("env.{} is not a blue/green environment", env.name)).hint(format!(
             "add a [env.{}.bluegreen] table with listener, blue and green",
             env.name

@@ -275,7 +275,7 @@ async fn unchanged_dry_run_and_refusal_change_nothing() {
 }
 
 #[test]
-fn blue_green_envs_need_the_colour_named() {
+fn a_colour_named_by_its_service_is_known() {
     let env = env(r#"
 [env.prod]
 cluster = "arn:aws:ecs:us-east-1:123456789012:cluster/demo"
@@ -285,16 +285,9 @@ listener = "prod-alb:80"
 blue  = { service = "prod-users-blue",  target_group = "prod-users-blue" }
 green = { service = "prod-users-green", target_group = "prod-users-green" }
 "#);
-    let err = service_for(&env, None).unwrap_err();
-    assert!(
-        err.message
-            .contains("--service prod-users-blue (blue) or --service prod-users-green (green)"),
-        "{err}"
-    );
-    assert_eq!(
-        service_for(&env, Some("prod-users-green")).unwrap(),
-        ("prod-users-green".to_owned(), Some("green".to_owned()))
-    );
+    assert_eq!(env.colour_of("prod-users-green"), Some("green"));
+    assert_eq!(env.colour_of("prod-users-blue"), Some("blue"));
+    assert_eq!(env.colour_of("prod-users"), None);
     assert_eq!(
         resource_id(&env.cluster, "prod-users-green"),
         "service/demo/prod-users-green"
