@@ -11,5 +11,6 @@ pub mod error;
 pub mod iam;
 pub mod input;
 pub mod runbook;
+pub mod settings;
 pub mod ui;
 pub mod workflows;

@@ -54,12 +54,7 @@ fn offline_scope(
             "--account {account} is not an AWS account id"
         );
     }
-    let Some(region) = cli
-        .global
-        .region
-        .clone()
-        .or_else(|| env.region.clone())
-        .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+    let Some(region) = crate::settings::region(&cli.global, env, &crate::settings::process_vars)?
     else {
         crate::bad_input!(
             format!(

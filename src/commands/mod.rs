@@ -1,14 +1,13 @@
 //! Glue: load the config, build the AWS clients and the reporter, call a workflow, render
 //! its outcome, and return the exit code.
 
-use std::time::Duration;
-
 use clap::CommandFactory;
 
 use crate::aws::{self, Aws, AwsError};
 use crate::cli::{Cli, ColourArg, Command, EnvArgs};
 use crate::config::{Config, EnvConfig, Strategy};
 use crate::error::{Exit, UserError};
+use crate::settings;
 use crate::ui::{CliReporter, Printer};
 use crate::workflows::traffic::{self, Colour};
 use crate::workflows::{self, Interrupt, bluegreen, deploy, inspect, preflight, rollback, wait};
@@ -17,9 +16,6 @@ mod db;
 mod iam;
 mod runbook;
 mod scale;
-
-/// The waiter's base poll interval.
-const POLL: Duration = Duration::from_secs(1);
 
 /// Runs the parsed command line to its exit code, printing the result or the error.
 pub async fn run(cli: Cli, interrupt: Interrupt) -> Exit {
@@ -114,16 +110,7 @@ async fn load_env(cli: &Cli, name: &str) -> anyhow::Result<Env> {
     if let Some(url) = &g.endpoint_url {
         check_endpoint(url)?;
     }
-    let region = g.region.clone().or_else(|| env.region.clone());
-    if region.as_deref().is_some_and(|r| r.trim().is_empty()) {
-        return Err(
-            UserError::new(format!("the region for env.{name} is empty"))
-                .hint(format!(
-                    "set region = \"us-east-1\" (say) in [env.{name}], or pass --region"
-                ))
-                .into(),
-        );
-    }
+    let region = settings::region(g, &env, &settings::process_vars)?;
     let sdk = aws::sdk::sdk_config(&aws::sdk::Connection {
         profile: g.profile.clone(),
         region,
@@ -253,16 +240,7 @@ async fn dispatch(
         }
         Command::Deploy(args) => {
             let env = load_env(cli, &args.target.env).await?;
-            let opts = deploy::Options {
-                version: args.version.clone(),
-                dry_run: args.dry_run,
-                no_wait: args.no_wait,
-                no_rollback: args.no_rollback,
-                ignore_alarms: args.ignore_alarms,
-                timeout: args.timeout.unwrap_or(env.config.timeout.0),
-                poll: POLL,
-                actor: workflows::actor(),
-            };
+            let opts = settings::deploy(args, &env.config, &settings::process_vars);
             let out = run_deploy(
                 &env,
                 &args.target,
@@ -276,16 +254,7 @@ async fn dispatch(
         }
         Command::Plan(args) => {
             let env = load_env(cli, &args.target.env).await?;
-            let opts = deploy::Options {
-                version: args.version.clone(),
-                dry_run: true,
-                no_wait: true,
-                no_rollback: false,
-                ignore_alarms: true,
-                timeout: env.config.timeout.0,
-                poll: POLL,
-                actor: workflows::actor(),
-            };
+            let opts = settings::plan(args, &env.config, &settings::process_vars);
             let out = run_deploy(&env, &args.target, false, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
         }
@@ -296,11 +265,7 @@ async fn dispatch(
                 &env.aws,
                 &env.config.cluster,
                 vec![wait::Target::current(&service)],
-                &wait::Options {
-                    timeout: args.timeout.unwrap_or(env.config.timeout.0),
-                    poll: POLL,
-                    check_targets: true,
-                },
+                &settings::wait(args, &env.config),
                 reporter,
                 interrupt,
             )
@@ -309,13 +274,7 @@ async fn dispatch(
         }
         Command::Rollback(args) => {
             let env = load_env(cli, &args.target.env).await?;
-            let opts = rollback::Options {
-                to: args.to.clone(),
-                dry_run: args.dry_run,
-                no_wait: args.no_wait,
-                timeout: args.timeout.unwrap_or(env.config.timeout.0),
-                poll: POLL,
-            };
+            let opts = settings::rollback(args, &env.config);
             let out = match subject(&env.config, &args.target) {
                 Subject::Colours => {
                     bluegreen::rollback(&env.aws, &env.config, &opts, reporter, interrupt).await?
@@ -345,12 +304,7 @@ async fn dispatch(
             let env = load_env(cli, &args.env).await?;
             let bg = traffic::bluegreen(&env.config)?;
             let pair = traffic::resolve(&env.aws, &env.config).await?;
-            let opts = traffic::Options {
-                to: colour(args.to),
-                steps: args.steps.clone().unwrap_or_else(|| bg.steps.clone()),
-                interval: args.interval.unwrap_or(bg.step_interval.0),
-                dry_run: args.dry_run,
-            };
+            let opts = settings::traffic(args, bg, colour(args.to));
             let out =
                 traffic::switch(&env.aws, &env.config, &pair, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
@@ -362,7 +316,7 @@ async fn dispatch(
                 &env.config,
                 args.colour.map(colour),
                 args.dry_run,
-                args.timeout.unwrap_or(env.config.timeout.0),
+                settings::retire_timeout(args, &env.config),
                 reporter,
                 interrupt,
             )

@@ -1,8 +1,9 @@
 //! Glue for `opsctl scale`.
 
-use super::{POLL, load_env};
+use super::load_env;
 use crate::cli::{Cli, ScaleArgs};
 use crate::error::Exit;
+use crate::settings;
 use crate::ui::{CliReporter, Printer};
 use crate::workflows::{Interrupt, scale, traffic};
 
@@ -29,15 +30,7 @@ pub(super) async fn run(
             env.config.colour_of(service).map(str::to_owned),
         ),
     };
-    let opts = scale::Options {
-        count: args.count,
-        min: args.min,
-        max: args.max,
-        dry_run: args.dry_run,
-        no_wait: args.no_wait,
-        timeout: args.timeout.unwrap_or(env.config.timeout.0),
-        poll: POLL,
-    };
+    let opts = settings::scale(args, &env.config);
     let out = scale::scale(
         &env.aws,
         &env.config,

@@ -24,8 +24,9 @@ pub mod tags {
     pub const RESTORED_FROM: &str = "opsctl:restored-from";
 }
 
-/// How long a deploy waits for its snapshot: a large database takes a while.
-pub const DEPLOY_SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// How long a snapshot or a restore is waited for unless `--timeout` says (and how long a
+/// deploy waits for its snapshot): a large database takes a while.
+pub const TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// How often to look at a snapshot or an instance: RDS changes slowly and its API is
 /// rate-limited.
 pub const POLL: Duration = Duration::from_secs(5);
@@ -379,7 +380,7 @@ pub async fn snapshot_before_deploy(
         version: Some(version.to_owned()),
         wait: true,
         dry_run: false,
-        timeout: DEPLOY_SNAPSHOT_TIMEOUT,
+        timeout: TIMEOUT,
         poll: POLL,
         actor: actor.to_owned(),
     };

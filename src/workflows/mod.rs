@@ -169,8 +169,7 @@ impl Interrupt {
 }
 
 /// Who is making a change, for tags and history: the CI actor, else the local user.
-pub fn actor() -> String {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+pub fn actor(var: &dyn Fn(&str) -> Option<String>) -> String {
     if let Some(actor) = var("GITHUB_ACTOR") {
         return format!("{actor} (GitHub Actions)");
     }

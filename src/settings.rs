@@ -1,0 +1,304 @@
+//! Flags, the process environment and `opsctl.toml`, resolved into the plain options each
+//! workflow takes, before any workflow runs. Workflows never see `cli` types.
+//!
+//! Precedence, for every setting: the flag, then the process environment, then the env's
+//! table in `opsctl.toml`, then opsctl's default. One exception, the region: an env's
+//! `region` in `opsctl.toml` says where that environment lives, so it beats the machine-wide
+//! `AWS_REGION` (a CI runner's default for everything else); only `--region` beats it. See
+//! [`region`].
+
+use std::time::Duration;
+
+use crate::cli::{
+    DbRestoreArgs, DbSnapshotArgs, DeployArgs, Global, PlanArgs, RetireArgs, RollbackArgs,
+    ScaleArgs, TrafficArgs, WaitArgs,
+};
+use crate::config::{BlueGreen, EnvConfig};
+use crate::error::UserError;
+use crate::workflows::{self, db, deploy, rollback, scale, traffic, wait};
+
+/// The waiter's base poll interval.
+pub const POLL: Duration = Duration::from_secs(1);
+
+/// Reads one variable of the process environment (a parameter, so tests need not change
+/// the real one).
+pub type Vars<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process's own environment; empty values count as unset.
+pub fn process_vars(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The region to use for `env`: `--region`, then the env's `region`, then `AWS_REGION` and
+/// `AWS_DEFAULT_REGION`. `None` leaves it to the SDK, which reads the profile's region.
+/// An empty value given on purpose is bad input.
+pub fn region(
+    global: &Global,
+    env: &EnvConfig,
+    vars: Vars<'_>,
+) -> Result<Option<String>, UserError> {
+    let chosen = global
+        .region
+        .clone()
+        .or_else(|| env.region.clone())
+        .or_else(|| vars("AWS_REGION"))
+        .or_else(|| vars("AWS_DEFAULT_REGION"));
+    if chosen.as_deref().is_some_and(|r| r.trim().is_empty()) {
+        return Err(
+            UserError::new(format!("the region for env.{} is empty", env.name)).hint(format!(
+                "set region = \"us-east-1\" (say) in [env.{}], or pass --region",
+                env.name
+            )),
+        );
+    }
+    Ok(chosen)
+}
+
+/// How long a command waits: `--timeout`, else the env's `timeout` (15 minutes unless set).
+fn timeout(flag: Option<Duration>, env: &EnvConfig) -> Duration {
+    flag.unwrap_or(env.timeout.0)
+}
+
+/// `opsctl deploy`.
+pub fn deploy(args: &DeployArgs, env: &EnvConfig, vars: Vars<'_>) -> deploy::Options {
+    deploy::Options {
+        version: args.version.clone(),
+        dry_run: args.dry_run,
+        no_wait: args.no_wait,
+        no_rollback: args.no_rollback,
+        ignore_alarms: args.ignore_alarms,
+        timeout: timeout(args.timeout, env),
+        poll: POLL,
+        actor: workflows::actor(vars),
+    }
+}
+
+/// `opsctl plan`: a deploy that changes nothing and does not stop at alarms (it shows them).
+pub fn plan(args: &PlanArgs, env: &EnvConfig, vars: Vars<'_>) -> deploy::Options {
+    deploy::Options {
+        version: args.version.clone(),
+        dry_run: true,
+        no_wait: true,
+        no_rollback: false,
+        ignore_alarms: true,
+        timeout: env.timeout.0,
+        poll: POLL,
+        actor: workflows::actor(vars),
+    }
+}
+
+/// `opsctl wait-stable`: counts and target health.
+pub fn wait(args: &WaitArgs, env: &EnvConfig) -> wait::Options {
+    wait::Options {
+        timeout: timeout(args.timeout, env),
+        poll: POLL,
+        check_targets: true,
+    }
+}
+
+/// `opsctl rollback`.
+pub fn rollback(args: &RollbackArgs, env: &EnvConfig) -> rollback::Options {
+    rollback::Options {
+        to: args.to.clone(),
+        dry_run: args.dry_run,
+        no_wait: args.no_wait,
+        timeout: timeout(args.timeout, env),
+        poll: POLL,
+    }
+}
+
+/// `opsctl traffic`: `--steps` and `--interval` over the env's bluegreen table.
+pub fn traffic(args: &TrafficArgs, bg: &BlueGreen, to: traffic::Colour) -> traffic::Options {
+    traffic::Options {
+        to,
+        steps: args.steps.clone().unwrap_or_else(|| bg.steps.clone()),
+        interval: args.interval.unwrap_or(bg.step_interval.0),
+        dry_run: args.dry_run,
+    }
+}
+
+/// `opsctl retire`: how long to wait for the colour to reach zero.
+pub fn retire_timeout(args: &RetireArgs, env: &EnvConfig) -> Duration {
+    timeout(args.timeout, env)
+}
+
+/// `opsctl scale`.
+pub fn scale(args: &ScaleArgs, env: &EnvConfig) -> scale::Options {
+    scale::Options {
+        count: args.count,
+        min: args.min,
+        max: args.max,
+        dry_run: args.dry_run,
+        no_wait: args.no_wait,
+        timeout: timeout(args.timeout, env),
+        poll: POLL,
+    }
+}
+
+/// `opsctl db snapshot`: a database waits longer than a service (`db::TIMEOUT`).
+pub fn snapshot(args: &DbSnapshotArgs, vars: Vars<'_>) -> db::SnapshotOptions {
+    db::SnapshotOptions {
+        reason: args.reason.clone(),
+        version: None,
+        wait: args.wait,
+        dry_run: args.dry_run,
+        timeout: args.timeout.unwrap_or(db::TIMEOUT),
+        poll: db::POLL,
+        actor: workflows::actor(vars),
+    }
+}
+
+/// `opsctl db restore`.
+pub fn restore(args: &DbRestoreArgs, vars: Vars<'_>) -> db::RestoreOptions {
+    let from = match (&args.snapshot, args.to_time) {
+        (Some(id), _) => db::RestoreFrom::Snapshot(id.clone()),
+        (None, Some(time)) => db::RestoreFrom::Time(time),
+        (None, None) => db::RestoreFrom::Latest,
+    };
+    db::RestoreOptions {
+        from,
+        target: args.target.clone(),
+        wait: !args.no_wait,
+        dry_run: args.dry_run,
+        timeout: args.timeout.unwrap_or(db::TIMEOUT),
+        poll: db::POLL,
+        actor: workflows::actor(vars),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::config::Config;
+
+    fn env(table: &str) -> EnvConfig {
+        let text = format!("[env.prod]\ncluster = \"c\"\nservice = \"s\"\n{table}");
+        Config::parse(Path::new("opsctl.toml"), &text)
+            .unwrap()
+            .env("prod")
+            .unwrap()
+            .clone()
+    }
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("opsctl").chain(args.iter().copied())).unwrap()
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn region_is_the_flag_then_the_env_table_then_aws_region() {
+        let file = env("region = \"ap-south-1\"");
+        let bare = env("");
+        let ambient = vars(&[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ]);
+        let flag = cli(&["--region", "eu-central-1", "status", "prod"]);
+        let none = cli(&["status", "prod"]);
+        assert_eq!(
+            region(&flag.global, &file, &ambient).unwrap().as_deref(),
+            Some("eu-central-1"),
+            "--region beats everything"
+        );
+        assert_eq!(
+            region(&none.global, &file, &ambient).unwrap().as_deref(),
+            Some("ap-south-1"),
+            "the env's own region beats the machine's AWS_REGION"
+        );
+        assert_eq!(
+            region(&none.global, &bare, &ambient).unwrap().as_deref(),
+            Some("us-east-1"),
+            "AWS_REGION before AWS_DEFAULT_REGION"
+        );
+        assert_eq!(
+            region(
+                &none.global,
+                &bare,
+                &vars(&[("AWS_DEFAULT_REGION", "eu-west-1")])
+            )
+            .unwrap()
+            .as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(region(&none.global, &bare, &vars(&[])).unwrap(), None);
+        let empty = cli(&["--region", " ", "status", "prod"]);
+        let err = region(&empty.global, &file, &ambient).unwrap_err();
+        assert!(err.message.contains("is empty"), "{err}");
+    }
+
+    #[test]
+    fn a_timeout_is_the_flag_then_the_env_table_then_fifteen_minutes() {
+        let deploy_args = |cli: &Cli| match &cli.command {
+            Command::Deploy(args) => deploy(args, &env("timeout = \"20m\""), &vars(&[])),
+            _ => unreachable!(),
+        };
+        let flag = cli(&["deploy", "prod", "--version", "v1", "--timeout", "90s"]);
+        assert_eq!(deploy_args(&flag).timeout, Duration::from_secs(90));
+        let file = cli(&["deploy", "prod", "--version", "v1"]);
+        assert_eq!(deploy_args(&file).timeout, Duration::from_secs(20 * 60));
+        let Command::WaitStable(args) = &cli(&["wait-stable", "prod"]).command else {
+            unreachable!()
+        };
+        assert_eq!(wait(args, &env("")).timeout, Duration::from_secs(15 * 60));
+    }
+
+    #[test]
+    fn the_actor_is_the_ci_user_then_the_local_one() {
+        let Command::Deploy(args) = &cli(&["deploy", "prod", "--version", "v1"]).command else {
+            unreachable!()
+        };
+        let ci = vars(&[("GITHUB_ACTOR", "octocat"), ("USER", "runner")]);
+        assert_eq!(
+            deploy(args, &env(""), &ci).actor,
+            "octocat (GitHub Actions)"
+        );
+        let local = vars(&[("USER", "asha"), ("HOSTNAME", "laptop")]);
+        assert_eq!(deploy(args, &env(""), &local).actor, "asha@laptop");
+    }
+
+    #[test]
+    fn database_waits_default_to_an_hour_and_obey_the_flag() {
+        let Command::Db {
+            command: crate::cli::DbCommand::Snapshot(args),
+        } = &cli(&["db", "snapshot", "prod"]).command
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            snapshot(args, &vars(&[])).timeout,
+            Duration::from_secs(3600)
+        );
+        let Command::Db {
+            command: crate::cli::DbCommand::Restore(args),
+        } = &cli(&[
+            "db",
+            "restore",
+            "prod",
+            "--latest",
+            "--target",
+            "t",
+            "--timeout",
+            "2h",
+        ])
+        .command
+        else {
+            unreachable!()
+        };
+        let opts = restore(args, &vars(&[]));
+        assert_eq!(opts.timeout, Duration::from_secs(7200));
+        assert!(matches!(opts.from, db::RestoreFrom::Latest));
+    }
+}
