@@ -69,7 +69,8 @@ curl -fsS "http://127.0.0.1:$port/openapi.json" -o "$work/openapi.json"
 seed=()
 [ -n "${SEED:-}" ] && seed=(--seed "$SEED")
 status=0
-timeout --signal=INT --kill-after=10 "$MAX_SECONDS" \
+# Run from the scratch directory: schemathesis keeps a cache in the current directory.
+(cd "$work" && timeout --signal=INT --kill-after=10 "$MAX_SECONDS" \
   "$st" run "$work/openapi.json" --url "http://127.0.0.1:$port" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection,positive_data_acceptance \
     --phases examples,coverage,fuzzing,stateful \
@@ -79,7 +80,7 @@ timeout --signal=INT --kill-after=10 "$MAX_SECONDS" \
     --request-timeout 10 \
     --generation-database none \
     --no-color \
-    "${seed[@]}" || status=$?
+    "${seed[@]}") || status=$?
 
 # The service must also have logged no server-side failure and stop cleanly.
 kill -TERM "$service_pid"
