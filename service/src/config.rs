@@ -49,6 +49,34 @@ pub struct Settings {
     /// How long in-flight requests may take to finish after a shutdown signal
     /// (`SHUTDOWN_TIMEOUT_SECS`, default 30).
     pub shutdown_timeout: Duration,
+    /// Connection timeouts.
+    pub http: HttpSettings,
+}
+
+/// How long a connection may take over each part of a request, and stay idle between them.
+/// See [`crate::server`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// From a connection's first byte (or its opening) to the end of the request head:
+    /// `HTTP_HEADER_TIMEOUT_SECS` (10).
+    pub header_read_timeout: Duration,
+    /// From the end of the head to the end of the body, for handlers that read one (else
+    /// 408): `HTTP_BODY_TIMEOUT_SECS` (10).
+    pub body_read_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request:
+    /// `HTTP_IDLE_TIMEOUT_SECS` (75, above the ALB's default idle timeout of 60 s, so that
+    /// the load balancer is the one to close idle connections).
+    pub idle_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+        }
+    }
 }
 
 /// The database to use and the pool that talks to it.
@@ -238,6 +266,7 @@ impl Settings {
             database,
             rate_limit,
             shutdown_timeout: Duration::from_secs(shutdown_secs),
+            http: http_settings(&env)?,
         })
     }
 }
@@ -394,6 +423,29 @@ fn pool_settings(env: &Env<'_>) -> Result<PoolSettings, ConfigError> {
     })
 }
 
+fn http_settings(env: &Env<'_>) -> Result<HttpSettings, ConfigError> {
+    let defaults = HttpSettings::default();
+    let seconds = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+        let secs = env.parse(
+            name,
+            default.as_secs(),
+            "a whole number of seconds, at least 1",
+        )?;
+        if secs == 0 {
+            return Err(ConfigError::new(
+                name,
+                format!("must be at least 1 second, such as {}", default.as_secs()),
+            ));
+        }
+        Ok(Duration::from_secs(secs))
+    };
+    Ok(HttpSettings {
+        header_read_timeout: seconds("HTTP_HEADER_TIMEOUT_SECS", defaults.header_read_timeout)?,
+        body_read_timeout: seconds("HTTP_BODY_TIMEOUT_SECS", defaults.body_read_timeout)?,
+        idle_timeout: seconds("HTTP_IDLE_TIMEOUT_SECS", defaults.idle_timeout)?,
+    })
+}
+
 /// Variable lookup with the "empty means unset" rule and typed parsing.
 struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
 
@@ -447,6 +499,11 @@ mod tests {
         assert_eq!(s.database.pool, PoolSettings::default());
         assert_eq!(s.rate_limit, RateLimitSettings::default());
         assert_eq!(s.shutdown_timeout, Duration::from_secs(30));
+        assert_eq!(s.http, HttpSettings::default());
+        assert!(
+            s.http.idle_timeout > Duration::from_secs(60),
+            "above the ALB's idle timeout"
+        );
         let DatabaseTarget::Url(options) = &s.database.target else {
             panic!("expected a URL")
         };
@@ -469,8 +526,27 @@ mod tests {
             ("RATE_LIMIT_BURST", "4"),
             ("TRUSTED_PROXY_HOPS", "2"),
             ("SHUTDOWN_TIMEOUT_SECS", "5"),
+            ("HTTP_HEADER_TIMEOUT_SECS", "3"),
+            ("HTTP_BODY_TIMEOUT_SECS", "4"),
+            ("HTTP_IDLE_TIMEOUT_SECS", "120"),
         ])
         .unwrap();
+        assert_eq!(
+            s.http,
+            HttpSettings {
+                header_read_timeout: Duration::from_secs(3),
+                body_read_timeout: Duration::from_secs(4),
+                idle_timeout: Duration::from_secs(120),
+            }
+        );
+        for var in [
+            "HTTP_HEADER_TIMEOUT_SECS",
+            "HTTP_BODY_TIMEOUT_SECS",
+            "HTTP_IDLE_TIMEOUT_SECS",
+        ] {
+            assert_eq!(settings(&[URL, (var, "0")]).unwrap_err().var, var);
+            assert_eq!(settings(&[URL, (var, "soon")]).unwrap_err().var, var);
+        }
         assert_eq!(s.port, 9000);
         assert_eq!(s.host, IpAddr::from(Ipv4Addr::LOCALHOST));
         assert_eq!(

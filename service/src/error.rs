@@ -28,6 +28,9 @@ pub enum ApiError {
     /// 405: the route exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 408: the request body did not arrive within the body-read timeout.
+    #[error("request timeout")]
+    RequestTimeout,
     /// 409: the request conflicts with existing data (duplicate email).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -91,6 +94,8 @@ pub enum ErrorCode {
     NotFound,
     /// 405.
     MethodNotAllowed,
+    /// 408.
+    RequestTimeout,
     /// 409.
     Conflict,
     /// 413.
@@ -115,6 +120,15 @@ pub enum ErrorCode {
     headers(("retry-after" = u64, description = "Whole seconds to wait before retrying; at least 1"))
 )]
 pub struct RateLimitedResponse(pub ErrorBody);
+
+/// A 408 in the OpenAPI document.
+#[derive(ToResponse)]
+#[response(
+    description = "The body did not arrive within the body-read timeout (`HTTP_BODY_TIMEOUT_SECS`, \
+        10 s) of the request head (code `request_timeout`); the connection is closed",
+    headers(("connection" = String, description = "`close`"))
+)]
+pub struct RequestTimeoutResponse(pub ErrorBody);
 
 /// A 500 in the OpenAPI document.
 #[derive(ToResponse)]
@@ -146,6 +160,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -161,6 +176,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => ErrorCode::BadRequest,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::RequestTimeout => ErrorCode::RequestTimeout,
             ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
@@ -181,6 +197,10 @@ impl ApiError {
             | ApiError::Unavailable(message) => (message, FieldErrors::new()),
             ApiError::MethodNotAllowed => (
                 "method not allowed for this route".to_owned(),
+                FieldErrors::new(),
+            ),
+            ApiError::RequestTimeout => (
+                "the request body did not arrive in time".to_owned(),
                 FieldErrors::new(),
             ),
             ApiError::PayloadTooLarge { limit } => (
@@ -221,9 +241,16 @@ impl IntoResponse for ApiError {
             }
             _ => None,
         };
+        // The rest of a body that is late is not worth waiting for: end the connection.
+        let close = matches!(self, ApiError::RequestTimeout);
         let mut response = (status, Json(self.body())).into_response();
         if let Some(value) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        if close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

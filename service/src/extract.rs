@@ -10,12 +10,14 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::FieldErrors;
 use crate::error::ApiError;
+use crate::server::BodyDeadline;
 
 /// Largest request body accepted, in bytes.
 pub const BODY_LIMIT: usize = 16 * 1024;
 
 /// A JSON request body: 415 unless `Content-Type: application/json`, 400 for bad syntax,
-/// 422 for JSON of the wrong shape, 413 above [`BODY_LIMIT`].
+/// 422 for JSON of the wrong shape, 413 above [`BODY_LIMIT`], 408 when it has not arrived by
+/// the request's [`BodyDeadline`].
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -27,7 +29,15 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
+        let deadline = req.extensions().get::<BodyDeadline>().copied();
+        let read = Json::<T>::from_request(req, state);
+        let result = match deadline {
+            Some(BodyDeadline(at)) => tokio::time::timeout_at(at, read)
+                .await
+                .map_err(|_| ApiError::RequestTimeout)?,
+            None => read.await,
+        };
+        match result {
             Ok(Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }

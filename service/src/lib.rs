@@ -15,5 +15,6 @@ pub mod healthcheck;
 pub mod metrics;
 pub mod middleware;
 pub mod routes;
+pub mod server;
 pub mod startup;
 pub mod telemetry;

@@ -10,7 +10,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::serve::ListenerExt;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -18,7 +17,7 @@ use tower_http::LatencyUnit;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::{Level, Span};
 
-use crate::config::{ConfigError, RateLimitSettings, Settings};
+use crate::config::{ConfigError, HttpSettings, RateLimitSettings, Settings};
 use crate::extract::BODY_LIMIT;
 use crate::metrics::{self, Metrics};
 use crate::middleware::rate_limit::{self, RateLimit};
@@ -26,8 +25,8 @@ use crate::middleware::request_id::{self, RequestId};
 use crate::middleware::security_headers;
 use crate::routes;
 
-/// Longest wait for the pool's connections to close at shutdown.
-const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for the pool's connections to close at shutdown, after the shutdown timeout.
+pub const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The same after giving up on in-flight requests.
 const ABANDONED_POOL_CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -88,6 +87,7 @@ pub struct Application {
     router: Router,
     pool: PgPool,
     shutdown_timeout: Duration,
+    http: HttpSettings,
 }
 
 impl Application {
@@ -130,6 +130,7 @@ impl Application {
             router: router(state, &settings.rate_limit),
             pool,
             shutdown_timeout: settings.shutdown_timeout,
+            http: settings.http,
         })
     }
 
@@ -146,7 +147,8 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes. Then: stop accepting connections, let in-flight
-    /// requests finish for up to the shutdown timeout, close the pool.
+    /// requests finish for up to the shutdown timeout (see [`crate::server`] for what happens
+    /// to keep-alive connections), close the pool (up to [`POOL_CLOSE_TIMEOUT`] more).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -157,47 +159,30 @@ impl Application {
             router,
             pool,
             shutdown_timeout,
+            http,
         } = self;
-        let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
-        let listener = listener.tap_io(|tcp| {
-            // Responses are small; don't let Nagle hold them back waiting for more.
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
+        tracing::info!(address = %address, port = address.port(), "listening");
+        let on_shutdown = move || {
             tracing::info!(
                 timeout_secs = shutdown_timeout.as_secs(),
                 "shutting down: no new connections, finishing in-flight requests"
             );
-            let _ = stopping_tx.send(true);
-        });
-        let deadline = async {
-            if stopping.wait_for(|stopping| *stopping).await.is_ok() {
-                tokio::time::sleep(shutdown_timeout).await;
-            } else {
-                // The server ended without a signal; let its result decide.
-                std::future::pending::<()>().await;
-            }
         };
-
-        tracing::info!(address = %address, port = address.port(), "listening");
-        let drained = tokio::select! {
-            served = server => {
-                served?;
-                true
-            }
-            () = deadline => {
-                tracing::warn!(
-                    timeout_secs = shutdown_timeout.as_secs(),
-                    "in-flight requests did not finish within the shutdown timeout; abandoning them"
-                );
-                false
-            }
-        };
+        let drained = crate::server::serve(
+            listener,
+            router,
+            http,
+            shutdown,
+            on_shutdown,
+            shutdown_timeout,
+        )
+        .await;
+        if !drained {
+            tracing::warn!(
+                timeout_secs = shutdown_timeout.as_secs(),
+                "in-flight requests did not finish within the shutdown timeout; abandoning them"
+            );
+        }
 
         // Closing waits for checked-out connections; abandoned requests may hold some for
         // good, so then only the idle ones get a moment to close cleanly.
@@ -292,4 +277,51 @@ fn request_span(req: &Request<Body>) -> Span {
         method = %req.method(),
         path = %req.uri().path(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::Value;
+
+    use super::POOL_CLOSE_TIMEOUT;
+    use crate::server::DRAIN_GRACE;
+
+    /// The task definition opsctl deploys gives the service time to stop on its own: ECS
+    /// sends SIGTERM, waits `stopTimeout`, then SIGKILLs. See `deploy/README.md`.
+    #[test]
+    fn the_task_definition_outlasts_the_shutdown() {
+        let task: Value =
+            serde_json::from_str(include_str!("../deploy/task-definition.json")).unwrap();
+        let container = task["containerDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "users")
+            .unwrap();
+        let env = |name: &str| {
+            container["environment"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == name)
+                .and_then(|e| e["value"].as_str())
+                .map(|v| v.parse::<u64>().unwrap())
+        };
+        let shutdown = Duration::from_secs(env("SHUTDOWN_TIMEOUT_SECS").unwrap());
+        // The drain grace runs inside the shutdown timeout; the pool closes after it.
+        assert!(DRAIN_GRACE < shutdown);
+        let worst_case = shutdown + POOL_CLOSE_TIMEOUT;
+        let margin = Duration::from_secs(5);
+        let stop = Duration::from_secs(container["stopTimeout"].as_u64().unwrap());
+        assert!(
+            stop >= worst_case + margin,
+            "stopTimeout {stop:?} must exceed the shutdown {worst_case:?} plus {margin:?}"
+        );
+        // Fargate's ceiling.
+        assert!(stop <= Duration::from_secs(120));
+        // Keep-alive connections outlive the ALB's 60 s idle timeout (see crate::server).
+        assert!(env("HTTP_IDLE_TIMEOUT_SECS").unwrap() > 60);
+    }
 }

@@ -30,8 +30,8 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::clock::{Clock, Reference};
+use governor::{DefaultKeyedRateLimiter, NotUntil, Quota, RateLimiter};
 
 use crate::config::RateLimitSettings;
 use crate::error::ApiError;
@@ -77,12 +77,21 @@ impl RateLimit {
 
     /// Takes one request from `client`'s bucket; `Err` holds the seconds to wait.
     fn check(&self, client: IpAddr) -> Result<(), u64> {
-        self.limiter.check_key(&client).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            // Retry-After is whole seconds; round up so a client that obeys it succeeds.
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-        })
+        // The wait is measured from a reading taken before the check: one taken after it
+        // can already be past the moment the bucket refills, which made a wait of 0.
+        let checked_at = self.limiter.clock().now();
+        self.limiter
+            .check_key(&client)
+            .map_err(|not_until| retry_after_secs(&not_until, checked_at))
     }
+}
+
+/// `Retry-After` for a refusal decided at `checked_at` (or later): whole seconds, rounded
+/// up so that a client that obeys it succeeds, and never 0, which would invite an
+/// immediate retry that is refused again.
+fn retry_after_secs<P: Reference>(not_until: &NotUntil<P>, checked_at: P) -> u64 {
+    let wait = not_until.wait_time_from(checked_at);
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// The client's address, by the rule in the module docs.
@@ -199,6 +208,32 @@ mod tests {
         assert!(rate_limit.check(ip("192.0.2.1")).is_ok());
         assert_eq!(rate_limit.check(ip("192.0.2.1")), Err(1));
         assert!(rate_limit.check(ip("192.0.2.2")).is_ok());
+    }
+
+    #[test]
+    fn retry_after_is_measured_from_the_check_and_never_0() {
+        use governor::clock::FakeRelativeClock;
+
+        let clock = FakeRelativeClock::default();
+        let quota = Quota::per_second(NonZeroU32::new(1).unwrap());
+        let limiter = RateLimiter::direct_with_clock(quota, clock.clone());
+        limiter.check().unwrap();
+        let checked_at = clock.now();
+        let refused = limiter.check().unwrap_err();
+        // The moment the bucket refills passes before the answer is written (a busy
+        // machine): a reading taken now says "wait 0 s".
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(refused.wait_time_from(clock.now()), Duration::ZERO);
+        assert_eq!(retry_after_secs(&refused, checked_at), 1);
+        // Even measured from too late a reading, the answer is at least 1.
+        assert_eq!(retry_after_secs(&refused, clock.now()), 1);
+        // A fraction of a second rounds up.
+        clock.advance(Duration::from_millis(1));
+        limiter.check().unwrap();
+        let checked_at = clock.now();
+        clock.advance(Duration::from_millis(300));
+        let refused = limiter.check().unwrap_err();
+        assert_eq!(retry_after_secs(&refused, checked_at), 1);
     }
 
     #[test]

@@ -30,6 +30,7 @@ use crate::startup::AppState;
     ),
     components(responses(
         crate::error::RateLimitedResponse,
+        crate::error::RequestTimeoutResponse,
         crate::error::InternalResponse,
         crate::error::UnavailableResponse,
     )),
@@ -185,7 +186,7 @@ mod tests {
         assert_eq!(
             statuses,
             [
-                "201", "400", "409", "413", "415", "422", "429", "500", "503"
+                "201", "400", "408", "409", "413", "415", "422", "429", "500", "503"
             ]
         );
         let retry_after =

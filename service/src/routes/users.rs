@@ -235,6 +235,7 @@ fn page_bounds(params: &ListParams) -> Result<(i64, i64), ApiError> {
         (status = 400, description = "The body is not JSON text (a syntax error, trailing \
             data, invalid UTF-8, an unpaired surrogate escape) (code `bad_request`)",
             body = ErrorBody),
+        (status = 408, response = crate::error::RequestTimeoutResponse),
         (status = 409, description = "Another user has this email, in any case (code `conflict`)",
             body = ErrorBody),
         (status = 413, description = "The body is larger than 16 KiB (code `payload_too_large`)",

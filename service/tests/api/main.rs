@@ -10,6 +10,7 @@ mod middleware;
 mod observability;
 mod secrets;
 mod shutdown;
+mod timeouts;
 mod users_create;
 mod users_get;
 mod users_list;
