@@ -476,9 +476,7 @@ impl FakeAws {
     }
 }
 
-mod tags_key {
-    pub use crate::workflows::tags::*;
-}
+use super::tags as tags_key;
 
 pub const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2";
 

@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 pub mod sdk;
+pub mod tags;
 
 #[cfg(test)]
 pub mod fake;

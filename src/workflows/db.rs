@@ -16,13 +16,7 @@ use crate::aws::{Aws, AwsError, DbInstance, DbSnapshot, RestoreSettings};
 use crate::config::EnvConfig;
 use crate::error::{Exit, UserError};
 
-/// Tag keys opsctl writes on the snapshots and instances it creates.
-pub mod tags {
-    pub use crate::workflows::tags::VERSION;
-    pub const CREATED_BY: &str = "opsctl:created-by";
-    pub const REASON: &str = "opsctl:reason";
-    pub const RESTORED_FROM: &str = "opsctl:restored-from";
-}
+pub use crate::aws::tags;
 
 /// How long a snapshot or a restore is waited for unless `--timeout` says (and how long a
 /// deploy waits for its snapshot): a large database takes a while.

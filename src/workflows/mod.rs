@@ -182,21 +182,7 @@ pub fn actor(var: &dyn Fn(&str) -> Option<String>) -> String {
     }
 }
 
-/// Tag keys opsctl writes on the task-definition revisions it registers.
-pub mod tags {
-    pub const VERSION: &str = "opsctl:version";
-    pub const PREVIOUS: &str = "opsctl:previous";
-    pub const DEPLOYED_BY: &str = "opsctl:deployed-by";
-    pub const DEPLOYED_AT: &str = "opsctl:deployed-at";
-    pub const OUTCOME: &str = "opsctl:outcome";
-
-    pub const SUCCEEDED: &str = "succeeded";
-    pub const FAILED: &str = "failed";
-    pub const ROLLED_BACK: &str = "rolled-back";
-    pub const IN_PROGRESS: &str = "in-progress";
-    /// Registered, but the service was never pointed at it (UpdateService failed).
-    pub const NOT_DEPLOYED: &str = "not-deployed";
-}
+pub use crate::aws::tags;
 
 /// Asks before a change where the env wants it; a "no" is bad input and nothing changed.
 /// Every workflow calls it right before its first change, so it is also where Ctrl-C pressed
