@@ -3,8 +3,8 @@
 //! come from the config and a [`Scope`] the caller looked up (or was told).
 //!
 //! Actions IAM cannot scope to a resource are granted on `*`, each in a statement whose `Sid`
-//! says so. A test derives the actions from every adapter file under `aws/` (`sdk.rs` and
-//! `sdk/*.rs`), so a new AWS call without a policy entry fails it, and so does a grant that
+//! says so. A test derives the actions from every adapter file under `aws/sdk/`,
+//! so a new AWS call without a policy entry fails it, and so does a grant that
 //! no call needs.
 
 use std::collections::BTreeSet;
@@ -530,18 +530,16 @@ mod tests {
             .any(|a| a.eq_ignore_ascii_case(action))
     }
 
-    /// `(file, source)` of every SDK adapter: `aws/sdk.rs` and each file under `aws/sdk/`,
-    /// read from the tree so that a new adapter file cannot be missed.
+    /// `(file, source)` of every SDK adapter: each file under `aws/sdk/`, read from the tree
+    /// so that a new adapter file cannot be missed.
     fn adapter_sources() -> Vec<(String, String)> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/aws");
-        let mut files = vec![root.join("sdk.rs")];
-        let mut more: Vec<_> = std::fs::read_dir(root.join("sdk"))
+        let mut files: Vec<_> = std::fs::read_dir(root.join("sdk"))
             .expect("src/aws/sdk/ exists")
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "rs"))
             .collect();
-        more.sort();
-        files.extend(more);
+        files.sort();
         files
             .into_iter()
             .map(|p| {

@@ -1,0 +1,184 @@
+//! The traits of `aws` implemented over the AWS SDK for Rust. The only place SDK types live.
+//!
+//! One file per AWS service (`ecs`, `ecr`, `elb`, `cloudwatch`, `secrets`, `db` for RDS and
+//! Application Auto Scaling), mirrored by `aws/fake/`; this file builds the clients and sorts
+//! their errors.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
+use aws_sdk_ecs::error::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use jiff::Timestamp;
+
+use super::{
+    Alarm, AlarmState, Aws, AwsError, AwsResult, CircuitBreaker, Container, Deployment,
+    DeploymentStatus, Ecs, Forward, Image, LoadBalancing, Monitoring, Registry, Resource,
+    RolloutState, Secrets, Service, ServiceEvent, ServiceStatus, StoppedTask, TargetGroupMetrics,
+    TargetHealth, TargetState, TaskDefinition,
+};
+
+mod cloudwatch;
+mod db;
+mod ecr;
+mod ecs;
+mod elb;
+mod secrets;
+
+pub use cloudwatch::{SdkMonitoring, lb_dimension, tg_dimension};
+pub use ecr::SdkRegistry;
+pub use ecs::{SdkEcs, family_of, revision_of};
+pub use elb::SdkLoadBalancing;
+pub use secrets::{SdkParameters, SdkSecrets};
+
+/// Where and as whom to reach AWS: flags and environment, resolved once.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    /// Overrides every service's endpoint (`--endpoint-url`; the SDK also reads
+    /// `AWS_ENDPOINT_URL` by itself).
+    pub endpoint_url: Option<String>,
+}
+
+/// Loads the shared SDK configuration: the standard credential chain, and a retry policy that
+/// gives up quickly so opsctl's own pacer sees throttling and slows down (see the README's
+/// "Retries and timeouts").
+pub async fn sdk_config(conn: &Connection) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry_config())
+        .timeout_config(timeout_config());
+    if let Some(profile) = &conn.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &conn.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(url) = &conn.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+/// Standard retries (not adaptive, whose client-side rate limiter sleeps about 18 s a retry
+/// under a throttling burst): 4 attempts, backing off from 0.2 s to at most 2 s, so a burst
+/// of three throttled or failed answers costs about 1.5 s. A call still failing after that
+/// reaches the caller, whose pacer decides.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(4)
+        .with_initial_backoff(std::time::Duration::from_millis(200))
+        .with_max_backoff(std::time::Duration::from_secs(2))
+}
+
+/// Connect within 3 s, an answer within 30 s, a call with its retries within 60 s.
+pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .read_timeout(std::time::Duration::from_secs(30))
+        .operation_timeout(std::time::Duration::from_secs(60))
+        .build()
+}
+
+/// Builds every adapter from one SDK configuration.
+pub fn clients(config: &SdkConfig) -> Aws {
+    Aws {
+        ecs: Arc::new(SdkEcs(aws_sdk_ecs::Client::new(config))),
+        registry: Arc::new(SdkRegistry(aws_sdk_ecr::Client::new(config))),
+        secrets: Arc::new(SdkSecrets(
+            aws_sdk_secretsmanager::Client::new(config),
+            SdkParameters(aws_sdk_ssm::Client::new(config)),
+        )),
+        monitoring: Arc::new(SdkMonitoring(aws_sdk_cloudwatch::Client::new(config))),
+        lb: Arc::new(SdkLoadBalancing(
+            aws_sdk_elasticloadbalancingv2::Client::new(config),
+        )),
+        db: Arc::new(db::SdkDatabase(aws_sdk_rds::Client::new(config))),
+        autoscaling: Arc::new(db::SdkAutoScaling(
+            aws_sdk_applicationautoscaling::Client::new(config),
+        )),
+    }
+}
+
+/// Sorts an SDK error by its code. The message is `Call: Code: message` as AWS wrote it,
+/// or, when no answer came, what the connection said.
+fn classify<E, R>(what: &str, err: SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    // No answer at all. A request without credentials never left: nothing was sent anywhere.
+    if let SdkError::DispatchFailure(_)
+    | SdkError::TimeoutError(_)
+    | SdkError::ConstructionFailure(_) = &err
+    {
+        let detail = causes(&err);
+        return if detail.contains("credentials") {
+            AwsError::NoCredentials(format!("{what}: no usable AWS credentials ({detail})"))
+        } else if matches!(err, SdkError::ConstructionFailure(_)) {
+            AwsError::Other(format!("{what}: the request could not be built ({detail})"))
+        } else {
+            AwsError::Unreachable(format!("{what}: no answer from AWS ({detail})"))
+        };
+    }
+    let code = err.code().unwrap_or_default().to_owned();
+    let text = match (code.as_str(), err.message()) {
+        ("", _) => format!("{what}: {}", causes(&err)),
+        (code, Some(message)) if !message.is_empty() => format!("{what}: {code}: {message}"),
+        (code, _) => format!("{what}: {code}"),
+    };
+    let resource = match code.as_str() {
+        "ClusterNotFoundException" => Some(Resource::Cluster),
+        "ServiceNotFoundException" => Some(Resource::Service),
+        "RepositoryNotFoundException" => Some(Resource::Repository),
+        "TargetGroupNotFound" | "TargetGroupNotFoundException" => Some(Resource::TargetGroup),
+        "ListenerNotFound" | "RuleNotFound" => Some(Resource::Listener),
+        "LoadBalancerNotFound" => Some(Resource::LoadBalancer),
+        "DBInstanceNotFound" | "DBInstanceNotFoundFault" => Some(Resource::DbInstance),
+        "DBSnapshotNotFound" | "DBSnapshotNotFoundFault" => Some(Resource::DbSnapshot),
+        "ResourceNotFoundException" => Some(Resource::Other),
+        _ => None,
+    };
+    if let Some(resource) = resource {
+        return AwsError::NotFound(resource, text);
+    }
+    match code.as_str() {
+        "Throttling"
+        | "ThrottlingException"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "RequestThrottled"
+        | "RequestThrottledException" => AwsError::Throttled(text),
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnauthorizedOperation"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "ExpiredToken"
+        | "ExpiredTokenException" => AwsError::AccessDenied(text),
+        "InvalidParameterException" | "ClientException" | "ValidationError" => {
+            AwsError::Invalid(text)
+        }
+        _ => AwsError::Other(text),
+    }
+}
+
+/// `a: b: c` from an error and its sources, skipping a cause its parent already spelled out.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+fn ts(t: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
+    t.and_then(|t| Timestamp::new(t.secs(), t.subsec_nanos() as i32).ok())
+}
