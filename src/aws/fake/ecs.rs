@@ -1,0 +1,429 @@
+//! The fake ECS: services whose deployments roll out on the (paused) tokio clock, as the `Behaviour` says.
+
+use super::*;
+
+pub(super) fn at(epoch: (Instant, Timestamp), when: Instant) -> Timestamp {
+    let since = when.saturating_duration_since(epoch.0);
+    epoch.1 + jiff::SignedDuration::try_from(since).unwrap()
+}
+
+pub(super) fn push_event(
+    s: &mut State,
+    service: &str,
+    when: Instant,
+    epoch: (Instant, Timestamp),
+    msg: String,
+) {
+    s.next_id += 1;
+    let id = format!("e{}", s.next_id);
+    let svc = s.services.get_mut(service).unwrap();
+    svc.events.insert(
+        0,
+        ServiceEvent {
+            id,
+            at: at(epoch, when),
+            message: msg,
+        },
+    );
+}
+
+pub(super) fn start_deployment(
+    s: &mut State,
+    service: &str,
+    task_definition: &str,
+    now: Instant,
+    epoch: (Instant, Timestamp),
+) -> String {
+    s.next_id += 1;
+    let id = format!("ecs-svc/{:04}", s.next_id);
+    let svc = s.services.get_mut(service).unwrap();
+    for d in &mut svc.deployments {
+        d.primary = false;
+    }
+    svc.deployments.insert(
+        0,
+        FakeDeployment {
+            id: id.clone(),
+            task_definition: task_definition.to_owned(),
+            primary: true,
+            created: now,
+            state: RolloutState::InProgress,
+            reason: None,
+            failed_tasks: 0,
+            done_at: None,
+        },
+    );
+    let _ = epoch;
+    id
+}
+
+/// Moves every rollout forward to `now`.
+pub(super) fn advance(s: &mut State, now: Instant, epoch: (Instant, Timestamp)) {
+    let b = s.behaviour.clone();
+    let names: Vec<String> = s.services.keys().cloned().collect();
+    for name in names {
+        loop {
+            let svc = &s.services[&name];
+            let Some(primary) = svc.deployments.iter().find(|d| d.primary).cloned() else {
+                break;
+            };
+            if primary.state != RolloutState::InProgress || b.stuck {
+                // A failed rollout with ECS's rollback on: start the rollback once due.
+                if primary.state == RolloutState::Failed
+                    && b.ecs_rollback
+                    && let Some(failed_at) = primary.done_at
+                    && now >= failed_at + b.rollback_delay
+                {
+                    let good = svc
+                        .deployments
+                        .iter()
+                        .find(|d| !d.primary)
+                        .map(|d| d.task_definition.clone());
+                    if let Some(good) = good {
+                        let when = failed_at + b.rollback_delay;
+                        push_event(
+                            s,
+                            &name,
+                            when,
+                            epoch,
+                            format!(
+                                "(service {name}) (deployment {}) deployment failed: tasks failed to start.",
+                                primary.id
+                            ),
+                        );
+                        let id = start_deployment(s, &name, &good, when, epoch);
+                        push_event(
+                            s,
+                            &name,
+                            when,
+                            epoch,
+                            format!("(service {name}) rolling back to deployment {id}."),
+                        );
+                        let svc = s.services.get_mut(&name).unwrap();
+                        svc.deployments.retain(|d| {
+                            d.id == id || d.task_definition == good || d.id == primary.id
+                        });
+                        continue;
+                    }
+                }
+                break;
+            }
+            let broken = s
+                .task_defs
+                .iter()
+                .find(|t| t.arn == primary.task_definition)
+                .is_some_and(|t| {
+                    t.containers
+                        .iter()
+                        .any(|c| c.image.contains(&b.fail_pattern))
+                });
+            let due = primary.created + b.task_start;
+            if now < due {
+                break;
+            }
+            let desired = s.services[&name].desired;
+            if broken {
+                if primary.failed_tasks == 0 {
+                    push_event(
+                        s,
+                        &name,
+                        due,
+                        epoch,
+                        format!(
+                            "(service {name}) has started {desired} tasks: (task a1) (task a2)."
+                        ),
+                    );
+                    push_event(
+                        s,
+                        &name,
+                        due,
+                        epoch,
+                        format!(
+                            "(service {name}) has stopped {desired} running tasks: (task a1) (task a2)."
+                        ),
+                    );
+                    let svc = s.services.get_mut(&name).unwrap();
+                    svc.deployments
+                        .iter_mut()
+                        .find(|d| d.primary)
+                        .unwrap()
+                        .failed_tasks = desired;
+                }
+                let failed_at = primary.created + b.task_start * 2;
+                if now < failed_at {
+                    break;
+                }
+                let svc = s.services.get_mut(&name).unwrap();
+                let d = svc.deployments.iter_mut().find(|d| d.primary).unwrap();
+                d.state = RolloutState::Failed;
+                d.failed_tasks = desired.max(3);
+                d.reason = Some("ECS deployment circuit breaker: tasks failed to start.".into());
+                d.done_at = Some(failed_at);
+                continue;
+            }
+            push_event(
+                s,
+                &name,
+                due,
+                epoch,
+                format!("(service {name}) has started {desired} tasks: (task b1) (task b2)."),
+            );
+            push_event(
+                s,
+                &name,
+                due,
+                epoch,
+                format!("(service {name}) has reached a steady state."),
+            );
+            push_event(
+                s,
+                &name,
+                due,
+                epoch,
+                format!(
+                    "(service {name}) (deployment {}) deployment completed.",
+                    primary.id
+                ),
+            );
+            let svc = s.services.get_mut(&name).unwrap();
+            svc.deployments.retain(|d| d.primary);
+            let d = &mut svc.deployments[0];
+            d.state = RolloutState::Completed;
+            d.done_at = Some(due);
+            s.completed_at = Some(due);
+        }
+    }
+    if let Some((alarm, when)) = s.alarm_at.clone()
+        && now >= when
+        && let Some(a) = s.alarms.get_mut(&alarm)
+    {
+        a.state = AlarmState::Alarm;
+        a.reason = "Threshold Crossed: 5xx above 1%".into();
+    }
+}
+
+pub(super) fn view(s: &State, svc: &FakeService) -> Service {
+    let deployments: Vec<Deployment> = svc
+        .deployments
+        .iter()
+        .map(|d| {
+            let running = match d.state {
+                RolloutState::Completed => svc.desired,
+                _ if !d.primary => svc.desired,
+                _ => 0,
+            };
+            Deployment {
+                id: d.id.clone(),
+                status: if d.primary {
+                    DeploymentStatus::Primary
+                } else {
+                    DeploymentStatus::Active
+                },
+                task_definition: d.task_definition.clone(),
+                desired: if d.primary { svc.desired } else { 0 },
+                running,
+                pending: if d.primary && d.state == RolloutState::InProgress {
+                    svc.desired
+                } else {
+                    0
+                },
+                failed_tasks: d.failed_tasks,
+                rollout_state: Some(d.state),
+                rollout_reason: d.reason.clone(),
+                created_at: None,
+            }
+        })
+        .collect();
+    let running: i32 = deployments.iter().map(|d| d.running).sum();
+    let pending: i32 = deployments.iter().map(|d| d.pending).sum();
+    let _ = s;
+    Service {
+        name: svc.name.clone(),
+        arn: format!("arn:aws:ecs:us-east-1:{ACCOUNT}:service/demo/{}", svc.name),
+        status: ServiceStatus::Active,
+        desired: svc.desired,
+        running,
+        pending,
+        task_definition: deployments
+            .iter()
+            .find(|d| d.is_primary())
+            .map(|d| d.task_definition.clone())
+            .unwrap_or_default(),
+        deployments,
+        events: svc.events.clone(),
+        target_groups: vec![svc.target_group.clone()],
+        circuit_breaker: Some(CircuitBreaker {
+            enable: true,
+            rollback: s.behaviour.ecs_rollback,
+        }),
+    }
+}
+
+#[async_trait]
+impl Ecs for FakeAws {
+    async fn describe_services(
+        &self,
+        _cluster: &str,
+        services: &[String],
+    ) -> AwsResult<Vec<Service>> {
+        self.record("ecs:DescribeServices")?;
+        let mut s = self.state.lock().unwrap();
+        if s.throttle > 0 {
+            s.throttle -= 1;
+            return Err(AwsError::Throttled("Rate exceeded".into()));
+        }
+        advance(&mut s, Instant::now(), self.epoch);
+        let mut out = Vec::new();
+        for name in services {
+            let svc = s
+                .services
+                .get(name)
+                .ok_or_else(|| AwsError::not_found(Resource::Service, format!("service {name}")))?;
+            out.push(view(&s, svc));
+        }
+        Ok(out)
+    }
+
+    async fn describe_task_definition(&self, task_definition: &str) -> AwsResult<TaskDefinition> {
+        self.record("ecs:DescribeTaskDefinition")?;
+        let s = self.state.lock().unwrap();
+        s.task_defs
+            .iter()
+            .find(|t| t.arn == task_definition || t.short() == task_definition)
+            .cloned()
+            .ok_or_else(|| {
+                AwsError::not_found(
+                    Resource::TaskDefinition,
+                    format!("task definition {task_definition}"),
+                )
+            })
+    }
+
+    async fn list_task_definitions(&self, family: &str) -> AwsResult<Vec<String>> {
+        self.record("ecs:ListTaskDefinitions")?;
+        let s = self.state.lock().unwrap();
+        let mut tds: Vec<&TaskDefinition> = s
+            .task_defs
+            .iter()
+            .filter(|t| t.family == family && t.status == "ACTIVE")
+            .collect();
+        tds.sort_by_key(|t| std::cmp::Reverse(t.revision));
+        Ok(tds.into_iter().map(|t| t.arn.clone()).collect())
+    }
+
+    async fn register_with_image(
+        &self,
+        base: &str,
+        container: &str,
+        image: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> AwsResult<TaskDefinition> {
+        self.record("ecs:RegisterTaskDefinition")?;
+        let mut s = self.state.lock().unwrap();
+        let mut td = s
+            .task_defs
+            .iter()
+            .find(|t| t.arn == base)
+            .cloned()
+            .ok_or_else(|| AwsError::not_found(Resource::TaskDefinition, base))?;
+        let next = s
+            .task_defs
+            .iter()
+            .filter(|t| t.family == td.family)
+            .map(|t| t.revision)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        td.revision = next;
+        td.arn = td_arn(&td.family, next);
+        td.containers
+            .iter_mut()
+            .find(|c| c.name == container)
+            .ok_or_else(|| AwsError::Invalid(format!("no container {container}")))?
+            .image = image.to_owned();
+        td.tags.extend(tags.clone());
+        s.task_defs.push(td.clone());
+        Ok(td)
+    }
+
+    async fn update_task_definition(
+        &self,
+        _cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> AwsResult<Service> {
+        self.record("ecs:UpdateService")?;
+        let mut s = self.state.lock().unwrap();
+        let now = Instant::now();
+        advance(&mut s, now, self.epoch);
+        start_deployment(&mut s, service, task_definition, now, self.epoch);
+        Ok(view(&s, &s.services[service]))
+    }
+
+    async fn update_revision_and_count(
+        &self,
+        _cluster: &str,
+        service: &str,
+        task_definition: &str,
+        desired: i32,
+    ) -> AwsResult<Service> {
+        self.record("ecs:UpdateService")?;
+        let mut s = self.state.lock().unwrap();
+        let now = Instant::now();
+        advance(&mut s, now, self.epoch);
+        s.services.get_mut(service).unwrap().desired = desired;
+        start_deployment(&mut s, service, task_definition, now, self.epoch);
+        Ok(view(&s, &s.services[service]))
+    }
+
+    async fn update_desired_count(
+        &self,
+        _cluster: &str,
+        service: &str,
+        desired: i32,
+    ) -> AwsResult<Service> {
+        self.record("ecs:UpdateService")?;
+        let mut s = self.state.lock().unwrap();
+        s.services.get_mut(service).unwrap().desired = desired;
+        Ok(view(&s, &s.services[service]))
+    }
+
+    async fn tag_task_definition(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> AwsResult<()> {
+        self.record("ecs:TagResource")?;
+        let mut s = self.state.lock().unwrap();
+        let td = s
+            .task_defs
+            .iter_mut()
+            .find(|t| t.arn == arn)
+            .ok_or_else(|| AwsError::not_found(Resource::TaskDefinition, arn))?;
+        td.tags.extend(tags.clone());
+        Ok(())
+    }
+
+    async fn stopped_tasks(
+        &self,
+        _cluster: &str,
+        service: &str,
+        _limit: usize,
+    ) -> AwsResult<Vec<StoppedTask>> {
+        self.record("ecs:ListTasks")?;
+        let s = self.state.lock().unwrap();
+        let svc = &s.services[service];
+        Ok(svc
+            .deployments
+            .iter()
+            .filter(|d| d.failed_tasks > 0)
+            .map(|d| StoppedTask {
+                id: "a1".into(),
+                task_definition: d.task_definition.clone(),
+                reason: "Essential container in task exited".into(),
+                containers: vec!["users: exit 1".into()],
+                stopped_at: None,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,496 @@
+//! An in-memory AWS for workflow tests, driven by tokio's (paused) clock.
+//!
+//! ECS is modelled the way real ECS behaves: a new deployment becomes PRIMARY, its tasks
+//! start after `task_start`, the old deployment drains, and the rollout turns COMPLETED. An
+//! image whose tag contains `fail_pattern` never starts: the rollout turns FAILED and, with
+//! the circuit breaker's rollback on, ECS starts a deployment back to the last good revision
+//! after `rollback_delay`. Every call is recorded so tests can prove nothing was changed.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use tokio::time::Instant;
+
+use super::*;
+
+mod cloudwatch;
+pub mod db;
+mod ecr;
+mod ecs;
+mod elb;
+mod secrets;
+
+use ecs::{advance, at, start_deployment, view};
+
+/// How the fake ECS behaves.
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    pub task_start: Duration,
+    pub fail_pattern: String,
+    /// The circuit breaker rolls back on its own.
+    pub ecs_rollback: bool,
+    pub rollback_delay: Duration,
+    /// Rollouts never finish (for timeouts).
+    pub stuck: bool,
+    /// Targets report unhealthy.
+    pub unhealthy_targets: bool,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            task_start: Duration::from_secs(5),
+            fail_pattern: "broken".into(),
+            ecs_rollback: false,
+            rollback_delay: Duration::from_secs(2),
+            stuck: false,
+            unhealthy_targets: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FakeDeployment {
+    id: String,
+    task_definition: String,
+    primary: bool,
+    created: Instant,
+    state: RolloutState,
+    reason: Option<String>,
+    failed_tasks: i32,
+    done_at: Option<Instant>,
+}
+
+#[derive(Debug, Clone)]
+struct FakeService {
+    name: String,
+    desired: i32,
+    deployments: Vec<FakeDeployment>,
+    events: Vec<ServiceEvent>,
+    target_group: String,
+}
+
+/// A call that answers with an error (`FakeAws::fail`).
+struct Fault {
+    call: String,
+    after: usize,
+    left: u32,
+    error: AwsError,
+}
+
+#[derive(Default)]
+struct State {
+    faults: Vec<Fault>,
+    services: BTreeMap<String, FakeService>,
+    task_defs: Vec<TaskDefinition>,
+    images: BTreeMap<(String, String), Image>,
+    secrets: HashSet<String>,
+    alarms: BTreeMap<String, Alarm>,
+    /// An alarm that goes into ALARM this long after the fake was made.
+    alarm_at: Option<(String, Instant)>,
+    throttle: u32,
+    calls: Vec<String>,
+    next_id: u32,
+    behaviour: Behaviour,
+    /// When the latest rollout reached COMPLETED, to measure how fast the waiter noticed.
+    completed_at: Option<Instant>,
+    /// The blue/green listener: ARN and `(target group, weight)`.
+    listener: Option<(String, Vec<(String, i32)>)>,
+    /// Every weight set written, in order.
+    weight_log: Vec<Vec<(String, i32)>>,
+    /// Target groups whose targets report unhealthy, from a given time.
+    unhealthy: Vec<(String, Instant)>,
+    metrics: BTreeMap<String, TargetGroupMetrics>,
+    /// RDS and Application Auto Scaling (`fake/db.rs`).
+    db: db::DbState,
+}
+
+/// The fake; clone freely, every clone shares the state.
+#[derive(Clone)]
+pub struct FakeAws {
+    state: Arc<Mutex<State>>,
+    epoch: (Instant, Timestamp),
+}
+
+/// Calls that change something in AWS.
+pub const MUTATING: &[&str] = &[
+    "elbv2:ModifyListener",
+    "ecs:RegisterTaskDefinition",
+    "ecs:UpdateService",
+    "ecs:TagResource",
+    "cloudwatch:PutMetricData",
+    "rds:CreateDBSnapshot",
+    "rds:RestoreDBInstanceFromDBSnapshot",
+    "rds:RestoreDBInstanceToPointInTime",
+    "application-autoscaling:RegisterScalableTarget",
+];
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+
+impl FakeAws {
+    /// The staging environment of the demo: `staging-users` on revision 2 (v1.1.0) with 2
+    /// tasks, images v1.0.0 to v1.3.0 and v1.4.0-broken, one secret, one alarm (OK).
+    pub fn staging() -> Self {
+        let fake = FakeAws {
+            state: Arc::new(Mutex::new(State::default())),
+            epoch: (
+                Instant::now(),
+                Timestamp::from_second(1_800_000_000).unwrap(),
+            ),
+        };
+        {
+            let mut s = fake.state.lock().unwrap();
+            s.db = db::DbState::demo();
+            for tag in ["v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0", "v1.4.0-broken"] {
+                s.images.insert(
+                    ("users".into(), tag.into()),
+                    Image {
+                        uri: format!("{REGISTRY}/users:{tag}"),
+                        digest: format!("sha256:{:0>64}", tag.len()),
+                    },
+                );
+            }
+            let secret =
+                format!("arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:users/db-AbCdEf");
+            s.secrets.insert(secret.clone());
+            for (rev, version, previous) in
+                [(1, "v1.0.0", None), (2, "v1.1.0", Some("staging-users:1"))]
+            {
+                let mut tags = BTreeMap::from([
+                    (tags_key::VERSION.to_owned(), version.to_owned()),
+                    (tags_key::OUTCOME.to_owned(), "succeeded".to_owned()),
+                    (tags_key::DEPLOYED_BY.to_owned(), "seed".to_owned()),
+                ]);
+                if let Some(p) = previous {
+                    tags.insert(tags_key::PREVIOUS.to_owned(), p.to_owned());
+                }
+                s.task_defs.push(TaskDefinition {
+                    arn: td_arn("staging-users", rev),
+                    family: "staging-users".into(),
+                    revision: rev,
+                    status: "ACTIVE".into(),
+                    containers: vec![
+                        Container {
+                            name: "users".into(),
+                            image: format!("{REGISTRY}/users:{version}"),
+                        },
+                        Container {
+                            name: "log-router".into(),
+                            image: "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
+                                .into(),
+                        },
+                    ],
+                    secrets: vec![format!("{secret}:password::")],
+                    tags,
+                    registered_at: None,
+                    roles: Vec::new(),
+                });
+            }
+            s.alarms.insert(
+                "staging-users-5xx".into(),
+                Alarm {
+                    name: "staging-users-5xx".into(),
+                    state: AlarmState::Ok,
+                    reason: "Threshold Crossed: 0 datapoints were greater than the threshold"
+                        .into(),
+                },
+            );
+            let start = fake.epoch.0;
+            s.services.insert(
+                "staging-users".into(),
+                FakeService {
+                    name: "staging-users".into(),
+                    desired: 2,
+                    deployments: vec![FakeDeployment {
+                        id: "ecs-svc/0001".into(),
+                        task_definition: td_arn("staging-users", 2),
+                        primary: true,
+                        created: start,
+                        state: RolloutState::Completed,
+                        reason: None,
+                        failed_tasks: 0,
+                        done_at: Some(start),
+                    }],
+                    events: vec![ServiceEvent {
+                        id: "e0".into(),
+                        at: fake.epoch.1,
+                        message: "(service staging-users) has reached a steady state.".into(),
+                    }],
+                    target_group: tg_arn("staging-users"),
+                },
+            );
+        }
+        fake
+    }
+
+    /// The staging environment plus the blue/green prod pair: `prod-users-blue` live on
+    /// `prod-users:2` (v1.1.0, weight 100) and `prod-users-green` on `prod-users:1` (v1.0.0,
+    /// weight 0), 3 tasks each, behind one weighted listener.
+    pub fn prod() -> Self {
+        let fake = FakeAws::staging();
+        {
+            let mut s = fake.state.lock().unwrap();
+            let template = s.task_defs[0].clone();
+            for (rev, version) in [(1, "v1.0.0"), (2, "v1.1.0")] {
+                let mut td = template.clone();
+                td.family = "prod-users".into();
+                td.revision = rev;
+                td.arn = td_arn("prod-users", rev);
+                td.containers[0].image = format!("{REGISTRY}/users:{version}");
+                td.tags
+                    .insert(tags_key::VERSION.to_owned(), version.to_owned());
+                td.tags.remove(tags_key::PREVIOUS);
+                s.task_defs.push(td);
+            }
+            let start = fake.epoch.0;
+            for (name, rev) in [("prod-users-blue", 2), ("prod-users-green", 1)] {
+                s.services.insert(
+                    name.into(),
+                    FakeService {
+                        name: name.into(),
+                        desired: 3,
+                        deployments: vec![FakeDeployment {
+                            id: format!("ecs-svc/{name}"),
+                            task_definition: td_arn("prod-users", rev),
+                            primary: true,
+                            created: start,
+                            state: RolloutState::Completed,
+                            reason: None,
+                            failed_tasks: 0,
+                            done_at: Some(start),
+                        }],
+                        events: Vec::new(),
+                        target_group: tg_arn(name),
+                    },
+                );
+            }
+            s.listener = Some((
+                LISTENER.into(),
+                vec![
+                    (tg_arn("prod-users-blue"), 100),
+                    (tg_arn("prod-users-green"), 0),
+                ],
+            ));
+            for name in ["prod-users-5xx", "prod-users-p99"] {
+                s.alarms.insert(
+                    name.into(),
+                    Alarm {
+                        name: name.into(),
+                        state: AlarmState::Ok,
+                        reason: "Threshold Crossed".into(),
+                    },
+                );
+            }
+        }
+        fake
+    }
+
+    /// The listener's weights now, as `(blue, green)`.
+    pub fn weights(&self) -> (i32, i32) {
+        let s = self.state.lock().unwrap();
+        let (_, w) = s.listener.as_ref().expect("a listener");
+        let of = |name: &str| {
+            w.iter()
+                .find(|(t, _)| *t == tg_arn(name))
+                .map_or(0, |(_, w)| *w)
+        };
+        (of("prod-users-blue"), of("prod-users-green"))
+    }
+
+    /// Every weight change written, as `(blue, green)`.
+    pub fn weight_log(&self) -> Vec<(i32, i32)> {
+        let s = self.state.lock().unwrap();
+        s.weight_log
+            .iter()
+            .map(|w| {
+                let of = |name: &str| {
+                    w.iter()
+                        .find(|(t, _)| *t == tg_arn(name))
+                        .map_or(0, |(_, w)| *w)
+                };
+                (of("prod-users-blue"), of("prod-users-green"))
+            })
+            .collect()
+    }
+
+    /// The service's targets turn unhealthy `after` from now.
+    pub fn unhealthy_after(&self, service: &str, after: Duration) {
+        self.state
+            .lock()
+            .unwrap()
+            .unhealthy
+            .push((tg_arn(service), Instant::now() + after));
+    }
+
+    /// What CloudWatch reports for the service's target group.
+    pub fn set_metrics(&self, service: &str, metrics: TargetGroupMetrics) {
+        self.state
+            .lock()
+            .unwrap()
+            .metrics
+            .insert(tg_arn(service), metrics);
+    }
+
+    pub fn desired(&self, service: &str) -> i32 {
+        self.state.lock().unwrap().services[service].desired
+    }
+
+    /// The traits, all backed by this fake.
+    pub fn aws(&self) -> Aws {
+        Aws {
+            ecs: Arc::new(self.clone()),
+            registry: Arc::new(self.clone()),
+            secrets: Arc::new(self.clone()),
+            monitoring: Arc::new(self.clone()),
+            lb: Arc::new(self.clone()),
+            db: Arc::new(self.clone()),
+            autoscaling: Arc::new(self.clone()),
+        }
+    }
+
+    pub fn set_behaviour(&self, f: impl FnOnce(&mut Behaviour)) {
+        f(&mut self.state.lock().unwrap().behaviour);
+    }
+
+    /// The next `n` DescribeServices calls are throttled.
+    pub fn throttle(&self, n: u32) {
+        self.state.lock().unwrap().throttle = n;
+    }
+
+    pub fn set_alarm(&self, name: &str, state: AlarmState) {
+        let mut s = self.state.lock().unwrap();
+        let alarm = s.alarms.get_mut(name).expect("known alarm");
+        alarm.state = state;
+        alarm.reason = format!("set to {state} by the test");
+    }
+
+    /// The alarm goes into ALARM `after` from now.
+    pub fn alarm_after(&self, name: &str, after: Duration) {
+        self.state.lock().unwrap().alarm_at = Some((name.into(), Instant::now() + after));
+    }
+
+    pub fn remove_secrets(&self) {
+        self.state.lock().unwrap().secrets.clear();
+    }
+
+    /// Adds secret references to every revision (as a log router's `secretOptions` or
+    /// `repositoryCredentials` would), none of which exists.
+    pub fn reference_missing_secrets(&self, refs: &[&str]) {
+        let mut s = self.state.lock().unwrap();
+        for td in &mut s.task_defs {
+            td.secrets.extend(refs.iter().map(|r| r.to_string()));
+        }
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    /// The calls made that change AWS.
+    pub fn mutating_calls(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| MUTATING.contains(&c.as_str()))
+            .collect()
+    }
+
+    pub fn count(&self, call: &str) -> usize {
+        self.calls().iter().filter(|c| *c == call).count()
+    }
+
+    /// The task definition the service's PRIMARY deployment runs.
+    pub fn service_task_definition(&self, service: &str) -> String {
+        let s = self.state.lock().unwrap();
+        s.services[service]
+            .deployments
+            .iter()
+            .find(|d| d.primary)
+            .unwrap()
+            .task_definition
+            .clone()
+    }
+
+    pub fn task_definition(&self, arn: &str) -> TaskDefinition {
+        let s = self.state.lock().unwrap();
+        s.task_defs.iter().find(|t| t.arn == arn).unwrap().clone()
+    }
+
+    pub fn remove_tag(&self, arn: &str, key: &str) {
+        let mut s = self.state.lock().unwrap();
+        let td = s.task_defs.iter_mut().find(|t| t.arn == arn).unwrap();
+        td.tags.remove(key);
+    }
+
+    pub fn revisions(&self) -> usize {
+        self.state.lock().unwrap().task_defs.len()
+    }
+
+    /// When the newest rollout reached COMPLETED.
+    pub fn completed_at(&self) -> Option<Instant> {
+        self.state.lock().unwrap().completed_at
+    }
+
+    /// Starts a deployment as someone else would (for in-flight checks).
+    /// A deployment of `family:revision` that opsctl did not start (ECS's own rollback, a
+    /// console change), under way on the service.
+    pub fn start_deployment_of(&self, service: &str, family: &str, revision: i32) {
+        let mut s = self.state.lock().unwrap();
+        let now = Instant::now();
+        start_deployment(&mut s, service, &td_arn(family, revision), now, self.epoch);
+    }
+
+    pub fn start_foreign_deployment(&self, service: &str, revision: i32) {
+        let mut s = self.state.lock().unwrap();
+        let now = Instant::now();
+        start_deployment(
+            &mut s,
+            service,
+            &td_arn("staging-users", revision),
+            now,
+            self.epoch,
+        );
+    }
+
+    /// Records a call, and answers it with a fault where one is set for it.
+    fn record(&self, call: &str) -> AwsResult<()> {
+        let mut s = self.state.lock().unwrap();
+        s.calls.push(call.to_owned());
+        let seen = s.calls.iter().filter(|c| *c == call).count();
+        if let Some(f) = s
+            .faults
+            .iter_mut()
+            .find(|f| f.call == call && seen > f.after && f.left != 0)
+        {
+            f.left = f.left.saturating_sub(1);
+            return Err(f.error.clone());
+        }
+        Ok(())
+    }
+
+    /// Calls of `call` after its first `after` answer `error`, `times` times (`u32::MAX`:
+    /// always). Calls are named as IAM names them (`elbv2:ModifyListener`).
+    pub fn fail(&self, call: &str, after: usize, times: u32, error: AwsError) {
+        self.state.lock().unwrap().faults.push(Fault {
+            call: call.to_owned(),
+            after,
+            left: times,
+            error,
+        });
+    }
+}
+
+use super::tags as tags_key;
+
+pub const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2";
+
+fn tg_arn(service: &str) -> String {
+    format!("arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:targetgroup/{service}/abc")
+}
+
+fn td_arn(family: &str, rev: i32) -> String {
+    format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/{family}:{rev}")
+}
