@@ -1,0 +1,482 @@
+//! `opsctl db restore`: from a snapshot or a point in time, always into a new instance with the source's settings.
+
+use super::*;
+
+/// What to restore.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RestoreFrom {
+    /// A snapshot of the env's instance, by id.
+    Snapshot(String),
+    /// The env's instance as it was at this time.
+    Time(Timestamp),
+    /// The env's instance at its latest restorable time.
+    Latest,
+}
+
+/// How to restore.
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    pub from: RestoreFrom,
+    /// The new instance's identifier.
+    pub target: String,
+    /// Wait until the new instance is available.
+    pub wait: bool,
+    pub dry_run: bool,
+    pub timeout: Duration,
+    pub poll: Duration,
+    /// Who restores, for the `opsctl:created-by` tag.
+    pub actor: String,
+}
+
+/// How a restore ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestoreResult {
+    /// The new instance is available.
+    Restored,
+    /// Started; nobody waited.
+    Started,
+    /// `--dry-run`: nothing changed.
+    Planned,
+    Failed,
+    TimedOut,
+    Interrupted,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreOutcome {
+    pub env: String,
+    /// The env's instance, which the restore never changes.
+    pub source: String,
+    /// What was restored, in words.
+    pub from: String,
+    pub target: String,
+    pub result: RestoreResult,
+    /// The settings the new instance got (copied from the source).
+    pub settings: RestoreSettings,
+    /// The new instance as last seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<DbInstance>,
+    /// `address:port`, once available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The calls a dry run would make.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<String>,
+    /// What to do next.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub next: Vec<String>,
+    pub elapsed_secs: f64,
+}
+
+impl RestoreOutcome {
+    fn status(&self) -> &str {
+        self.instance
+            .as_ref()
+            .map_or("unknown", |i| i.status.as_str())
+    }
+}
+
+impl Outcome for RestoreOutcome {
+    fn exit(&self) -> Exit {
+        match self.result {
+            RestoreResult::Restored | RestoreResult::Started | RestoreResult::Planned => Exit::Ok,
+            RestoreResult::Failed => Exit::Failed,
+            RestoreResult::TimedOut => Exit::TimedOut,
+            RestoreResult::Interrupted => Exit::Interrupted,
+        }
+    }
+}
+
+impl fmt::Display for RestoreOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (from, target) = (&self.from, &self.target);
+        let secs = self.elapsed_secs;
+        match self.result {
+            RestoreResult::Restored => {
+                writeln!(
+                    f,
+                    "restored {from} into new instance {target} in {secs:.0}s"
+                )?;
+                if let Some(endpoint) = &self.endpoint {
+                    writeln!(f, "  endpoint: {endpoint}")?;
+                }
+            }
+            RestoreResult::Started => writeln!(
+                f,
+                "restoring {from} into new instance {target} ({}); not waiting",
+                self.status()
+            )?,
+            RestoreResult::Planned => {
+                writeln!(
+                    f,
+                    "would restore {from} into new instance {target} (nothing changed)\ncalls:"
+                )?;
+                for call in &self.calls {
+                    writeln!(f, "  {call}")?;
+                }
+            }
+            RestoreResult::Failed => writeln!(
+                f,
+                "restore of {from} into {target} FAILED ({})",
+                self.status()
+            )?,
+            RestoreResult::TimedOut => writeln!(
+                f,
+                "{target} is still {} after {secs:.0}s (timed out); the restore goes on in AWS",
+                self.status()
+            )?,
+            RestoreResult::Interrupted => writeln!(
+                f,
+                "stopped waiting for {target} ({}); the restore goes on in AWS",
+                self.status()
+            )?,
+        }
+        if let Some(reason) = &self.reason {
+            writeln!(f, "  reason: {reason}")?;
+        }
+        if self.result != RestoreResult::Planned {
+            writeln!(
+                f,
+                "  settings copied from {}: {}",
+                self.source,
+                describe_settings(&self.settings)
+            )?;
+        }
+        for n in &self.next {
+            writeln!(f, "  next: {n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a time outside the instance's restore window, naming both bounds.
+pub fn check_restore_time(source: &DbInstance, time: Timestamp) -> Result<(), UserError> {
+    let (earliest, latest) = restore_window(source)?;
+    if time < earliest || time > latest {
+        return Err(UserError::new(format!(
+            "restore time {time} is outside the restorable window of {}: earliest {earliest}, latest {latest}",
+            source.id
+        ))
+        .hint(format!(
+            "pick a time from {earliest} to {latest}, or pass --latest"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn restore_window(source: &DbInstance) -> Result<(Timestamp, Timestamp), UserError> {
+    match (source.earliest_restorable, source.latest_restorable) {
+        (Some(earliest), Some(latest)) => Ok((earliest, latest)),
+        _ => Err(UserError::new(format!(
+            "{} has no point-in-time restore window (automated backups kept {} days)",
+            source.id, source.backup_retention_days
+        ))
+        .hint("restore a snapshot with --snapshot ID instead (see `opsctl db snapshots ENV`)")),
+    }
+}
+
+/// `opsctl db restore ENV`: restores a snapshot or a point in time of the env's instance
+/// into a NEW instance with the source's settings, and waits until it is available. Every
+/// check runs before the one call that creates something; the source is never changed.
+pub async fn restore(
+    aws: &Aws,
+    env: &EnvConfig,
+    opts: &RestoreOptions,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<RestoreOutcome> {
+    let started = Instant::now();
+    let instance = instance_of(env)?.to_owned();
+    let target = valid_identifier(&opts.target)?;
+    if target == instance {
+        crate::bad_input!(
+            "name a new instance with --target",
+            "--target {target} is the env's own instance; a restore never overwrites it"
+        );
+    }
+    let source = match aws.db.describe_instance(&instance).await {
+        Ok(source) => source,
+        Err(AwsError::NotFound(..)) => return Err(not_found(env, &instance).into()),
+        Err(e) => return Err(e.into()),
+    };
+    if aws.db.find_instance(&target).await?.is_some() {
+        crate::bad_input!(
+            "a restore always creates a new instance: pick another --target",
+            "an RDS instance named {target} already exists"
+        );
+    }
+
+    let (from, provenance, call) = match &opts.from {
+        RestoreFrom::Snapshot(id) => {
+            let Some(snap) = aws.db.describe_snapshot(id).await? else {
+                return Err(UserError::new(format!("snapshot {id} not found"))
+                    .hint(format!(
+                        "list the snapshots with `opsctl db snapshots {}`",
+                        env.name
+                    ))
+                    .into());
+            };
+            if snap.instance != source.id {
+                crate::bad_input!(
+                    format!(
+                        "restore a snapshot of {} (see `opsctl db snapshots {}`)",
+                        source.id, env.name
+                    ),
+                    "snapshot {id} is of instance {}, not of {} (env.{}'s database)",
+                    snap.instance,
+                    source.id,
+                    env.name
+                );
+            }
+            if snap.status != "available" {
+                let progress = snap.percent.map(|p| format!(", {p}%")).unwrap_or_default();
+                crate::bad_input!(
+                    format!(
+                        "wait until `opsctl db snapshots {}` shows it available, or pick another",
+                        env.name
+                    ),
+                    "snapshot {id} is {}{progress}; only an available snapshot can be restored",
+                    snap.status
+                );
+            }
+            (
+                format!("snapshot {}", snap.id),
+                snap.id.clone(),
+                format!(
+                    "rds:RestoreDBInstanceFromDBSnapshot DBSnapshotIdentifier={} DBInstanceIdentifier={target}",
+                    snap.id
+                ),
+            )
+        }
+        RestoreFrom::Time(time) => {
+            check_restore_time(&source, *time)?;
+            (
+                format!("{instance} as of {time}"),
+                format!("{instance}@{time}"),
+                format!(
+                    "rds:RestoreDBInstanceToPointInTime SourceDBInstanceIdentifier={instance} \
+                     TargetDBInstanceIdentifier={target} RestoreTime={time}"
+                ),
+            )
+        }
+        RestoreFrom::Latest => {
+            let (_, latest) = restore_window(&source)?;
+            (
+                format!("{instance} at its latest restorable time (about {latest})"),
+                format!("{instance}@latest"),
+                format!(
+                    "rds:RestoreDBInstanceToPointInTime SourceDBInstanceIdentifier={instance} \
+                     TargetDBInstanceIdentifier={target} UseLatestRestorableTime=true"
+                ),
+            )
+        }
+    };
+    let settings = copy_settings(
+        &source,
+        &target,
+        BTreeMap::from([
+            (tags::RESTORED_FROM.to_owned(), tag_value(&provenance)),
+            (tags::CREATED_BY.to_owned(), tag_value(&opts.actor)),
+        ]),
+    );
+    let mut out = RestoreOutcome {
+        env: env.name.clone(),
+        source: instance.clone(),
+        from: from.clone(),
+        target: target.clone(),
+        result: RestoreResult::Planned,
+        settings: settings.clone(),
+        instance: None,
+        endpoint: None,
+        reason: None,
+        calls: Vec::new(),
+        next: Vec::new(),
+        elapsed_secs: 0.0,
+    };
+    if opts.dry_run {
+        out.calls
+            .push(format!("{call} {}", call_settings(&settings)));
+        if opts.wait {
+            out.calls.push(format!(
+                "then rds:DescribeDBInstances until {target} is available"
+            ));
+        }
+        out.elapsed_secs = started.elapsed().as_secs_f64();
+        return Ok(out);
+    }
+    crate::workflows::confirm_change(
+        env,
+        reporter,
+        interrupt,
+        &format!(
+            "Restore {from} into a new instance {target} ({})?",
+            env.name
+        ),
+    )?;
+
+    reporter.step(
+        "restore",
+        format!("restoring {from} into new instance {target}"),
+    );
+    let created = match &opts.from {
+        RestoreFrom::Snapshot(id) => aws.db.restore_from_snapshot(id, &settings).await,
+        RestoreFrom::Time(time) => {
+            aws.db
+                .restore_to_time(&instance, Some(*time), &settings)
+                .await
+        }
+        RestoreFrom::Latest => aws.db.restore_to_time(&instance, None, &settings).await,
+    };
+    let created = match created {
+        Ok(created) => created,
+        // `target` did not exist a moment ago: one that exists now with the tags this call
+        // set is the instance it made, met by the retry of a call whose answer was lost.
+        Err(AwsError::AlreadyExists(e)) => match aws.db.find_instance(&target).await? {
+            Some(found)
+                if settings
+                    .tags
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("opsctl:"))
+                    .all(|(k, v)| found.tags.get(k) == Some(v)) =>
+            {
+                reporter.warn(format!(
+                    "the answer to the restore call was lost; {target} is the instance it made"
+                ));
+                found
+            }
+            _ => return Err(AwsError::AlreadyExists(e).into()),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    out.instance = Some(created);
+    if !opts.wait {
+        out.result = RestoreResult::Started;
+        out.next = vec![
+            format!("aws rds wait db-instance-available --db-instance-identifier {target}"),
+            format!(
+                "aws rds describe-db-instances --db-instance-identifier {target}   # its endpoint, once available"
+            ),
+        ];
+        out.elapsed_secs = started.elapsed().as_secs_f64();
+        return Ok(out);
+    }
+    wait_for_instance(aws, &mut out, opts, reporter, interrupt).await?;
+    if out.result == RestoreResult::Restored {
+        out.next = next_steps(env, &out);
+    }
+    out.elapsed_secs = started.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+/// Polls the new instance until it is available or failed, reporting its status changes.
+pub(super) async fn wait_for_instance(
+    aws: &Aws,
+    out: &mut RestoreOutcome,
+    opts: &RestoreOptions,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<()> {
+    let target = out.target.clone();
+    let shown = Shown::start(reporter, format!("{target} to be available"), opts.timeout);
+    let mut pacer = Pacer::new(opts.timeout, opts.poll, MAX_POLL, interrupt);
+    let mut last_status = out.instance.as_ref().map(|i| i.status.clone());
+    let polled = poll_until(
+        "DescribeDBInstances",
+        &mut pacer,
+        reporter,
+        || aws.db.find_instance(&target),
+        |instance: DbInstance| {
+            if last_status.as_deref() != Some(instance.status.as_str()) {
+                reporter.step("restore", format!("{target} is {}", instance.status));
+                last_status = Some(instance.status.clone());
+            }
+            let status = instance.status.clone();
+            out.instance = Some(instance);
+            if status == "available" {
+                Some(RestoreResult::Restored)
+            } else if INSTANCE_FAILED.contains(&status.as_str()) {
+                out.reason = Some(format!("RDS reports the new instance {status}"));
+                Some(RestoreResult::Failed)
+            } else {
+                None
+            }
+        },
+    )
+    .await;
+    drop(shown);
+    let result = match polled? {
+        Polled::Settled(result) => result,
+        Polled::Vanished => {
+            out.reason = Some(format!("{target} disappeared"));
+            RestoreResult::Failed
+        }
+        Polled::TimedOut => {
+            out.reason = Some(format!("not available within {}s", opts.timeout.as_secs()));
+            RestoreResult::TimedOut
+        }
+        Polled::Interrupted => RestoreResult::Interrupted,
+    };
+    out.result = result;
+    if let Some(i) = &out.instance
+        && let Some(address) = &i.endpoint
+    {
+        out.endpoint = Some(match i.port {
+            Some(port) => format!("{address}:{port}"),
+            None => address.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// How to put the restored instance to use.
+pub(super) fn next_steps(env: &EnvConfig, out: &RestoreOutcome) -> Vec<String> {
+    let instance = out.instance.as_ref();
+    let address = instance
+        .and_then(|i| i.endpoint.clone())
+        .unwrap_or_else(|| out.target.clone());
+    let port = instance
+        .and_then(|i| i.port)
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "its port".into());
+    let services = env.services();
+    let mut next = vec![
+        format!(
+            "check the data: connect to {address} port {port} with {}'s credentials",
+            out.source
+        ),
+        format!(
+            "point {} at it: set the `host` (and `port`) of the database secret it reads, or DB_HOST={address} and DB_PORT={port} in its task definition",
+            if services.is_empty() {
+                "the service".to_owned()
+            } else {
+                services.join(" and ")
+            }
+        ),
+    ];
+    next.push(match services.first() {
+        Some(service) => format!(
+            "start tasks that read it: your next `opsctl deploy {} --version TAG`, or now with \
+             `aws ecs update-service --cluster {} --service {service} --force-new-deployment` \
+             and `opsctl wait-stable {}`",
+            env.name, env.cluster, env.name
+        ),
+        None => format!(
+            "start tasks that read it: `opsctl deploy {} --version TAG`",
+            env.name
+        ),
+    });
+    next.push(format!(
+        "{} is unchanged; once you have switched, retire the instance you no longer need{}",
+        out.source,
+        if out.settings.deletion_protection {
+            " (deletion protection is on for both)"
+        } else {
+            ""
+        }
+    ));
+    next
+}
