@@ -10,7 +10,7 @@ use crate::error::{Exit, UserError};
 use crate::settings;
 use crate::ui::{CliReporter, Printer};
 use crate::workflows::traffic::{self, Colour};
-use crate::workflows::{self, Interrupt, bluegreen, deploy, inspect, preflight, rollback, wait};
+use crate::workflows::{self, Interrupt, deploy, inspect, preflight, retire, rollback, wait};
 
 mod db;
 mod iam;
@@ -180,7 +180,8 @@ async fn run_deploy(
 ) -> anyhow::Result<deploy::DeployOutcome> {
     let service = match subject(&env.config, target) {
         Subject::Colours => {
-            return bluegreen::deploy(&env.aws, &env.config, opts, reporter, interrupt).await;
+            return deploy::two_service::deploy(&env.aws, &env.config, opts, reporter, interrupt)
+                .await;
         }
         Subject::One(service) => service,
     };
@@ -277,7 +278,14 @@ async fn dispatch(
             let opts = settings::rollback(args, &env.config);
             let out = match subject(&env.config, &args.target) {
                 Subject::Colours => {
-                    bluegreen::rollback(&env.aws, &env.config, &opts, reporter, interrupt).await?
+                    rollback::two_service::rollback(
+                        &env.aws,
+                        &env.config,
+                        &opts,
+                        reporter,
+                        interrupt,
+                    )
+                    .await?
                 }
                 Subject::One(service) => {
                     rollback::rollback(&env.aws, &env.config, service, &opts, reporter, interrupt)
@@ -311,7 +319,7 @@ async fn dispatch(
         }
         Command::Retire(args) => {
             let env = load_env(cli, &args.env).await?;
-            let out = bluegreen::retire(
+            let out = retire::retire(
                 &env.aws,
                 &env.config,
                 args.colour.map(colour),

@@ -9,12 +9,12 @@ use tokio::sync::watch;
 
 use crate::aws::RolloutState;
 
-pub mod bluegreen;
 pub mod db;
 pub mod deploy;
 pub mod inspect;
 pub mod pace;
 pub mod preflight;
+pub mod retire;
 pub mod rollback;
 pub mod scale;
 pub mod traffic;
@@ -22,8 +22,6 @@ pub mod wait;
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_bluegreen;
 
 /// Something a workflow wants the user to see while it runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -436,6 +436,3 @@ pub async fn scale(
     out.wait = Some(waited);
     done(out)
 }
-
-#[cfg(test)]
-mod tests;

@@ -204,6 +204,3 @@ const INSTANCE_FAILED: &[&str] = &[
     "inaccessible-encryption-credentials-recoverable",
     "deleting",
 ];
-
-#[cfg(test)]
-pub(crate) mod tests;

@@ -1,45 +1,17 @@
 //! Blue/green workflows against the in-memory AWS, under paused tokio time.
 
 use crate::workflows::Outcome;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use super::bluegreen;
-use super::deploy::{self, DeployResult};
-use super::rollback;
-use super::traffic::{self, Colour, SwitchResult};
-use super::{Event, Interrupt, Reporter};
+use super::kit::*;
 use crate::aws::TargetGroupMetrics;
 use crate::aws::fake::FakeAws;
-use crate::config::{Config, EnvConfig};
+use crate::config::EnvConfig;
 use crate::error::{Exit, UserError};
-
-#[derive(Default)]
-struct Recorder(Mutex<Vec<Event>>);
-
-impl Reporter for Recorder {
-    fn report(&self, event: Event) {
-        self.0.lock().unwrap().push(event);
-    }
-
-    fn confirm(&self, _question: &str) -> anyhow::Result<bool> {
-        Ok(true)
-    }
-}
-
-impl Recorder {
-    fn steps(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|e| match e {
-                Event::Step { step, detail } => Some(format!("{step}: {detail}")),
-                _ => None,
-            })
-            .collect()
-    }
-}
+use crate::workflows::Interrupt;
+use crate::workflows::deploy::{self, DeployResult};
+use crate::workflows::rollback;
+use crate::workflows::traffic::{self, Colour, SwitchResult};
 
 fn prod(extra: &str) -> EnvConfig {
     let text = format!(
@@ -61,11 +33,7 @@ steps = [10, 50, 100]
 step_interval = "60s"
 "#
     );
-    Config::parse("opsctl.toml".as_ref(), &text)
-        .unwrap()
-        .env("prod")
-        .unwrap()
-        .clone()
+    env(&text)
 }
 
 fn switch_opts(to: Colour) -> traffic::Options {
@@ -263,7 +231,7 @@ fn deploy_opts(version: &str) -> deploy::Options {
 
 async fn bg_deploy(fake: &FakeAws, version: &str) -> deploy::DeployOutcome {
     let (_h, interrupt) = Interrupt::new();
-    bluegreen::deploy(
+    deploy::two_service::deploy(
         &fake.aws(),
         &prod(""),
         &deploy_opts(version),
@@ -357,7 +325,7 @@ async fn rollback_returns_traffic_in_one_listener_change() {
         timeout: Duration::from_secs(60),
         poll: Duration::from_secs(1),
     };
-    let out = bluegreen::rollback(&fake.aws(), &prod(""), &opts, &rec, &interrupt)
+    let out = rollback::two_service::rollback(&fake.aws(), &prod(""), &opts, &rec, &interrupt)
         .await
         .unwrap();
     assert_eq!(out.result, rollback::RollbackResult::RolledBack, "{out}");
@@ -386,7 +354,7 @@ async fn rollback_falls_back_to_rolling_when_the_old_colour_is_gone() {
     bg_deploy(&fake, "v1.2.0").await;
     let (_h, interrupt) = Interrupt::new();
     let aws = fake.aws();
-    bluegreen::retire(
+    crate::workflows::retire::retire(
         &aws,
         &prod(""),
         None,
@@ -405,9 +373,10 @@ async fn rollback_falls_back_to_rolling_when_the_old_colour_is_gone() {
         timeout: Duration::from_secs(60),
         poll: Duration::from_secs(1),
     };
-    let out = bluegreen::rollback(&aws, &prod(""), &opts, &Recorder::default(), &interrupt)
-        .await
-        .unwrap();
+    let out =
+        rollback::two_service::rollback(&aws, &prod(""), &opts, &Recorder::default(), &interrupt)
+            .await
+            .unwrap();
     assert_eq!(out.result, rollback::RollbackResult::RolledBack, "{out}");
     assert_eq!(
         out.service, "prod-users-green",
@@ -421,7 +390,7 @@ async fn rollback_falls_back_to_rolling_when_the_old_colour_is_gone() {
 async fn retire_refuses_the_colour_with_traffic() {
     let fake = FakeAws::prod();
     let (_h, interrupt) = Interrupt::new();
-    let err = bluegreen::retire(
+    let err = crate::workflows::retire::retire(
         &fake.aws(),
         &prod(""),
         Some(Colour::Blue),
@@ -558,7 +527,7 @@ async fn rollback_waits_for_a_settling_colour_instead_of_rolling_the_live_one_in
         timeout: Duration::from_secs(60),
         poll: Duration::from_secs(1),
     };
-    let out = bluegreen::rollback(&fake.aws(), &prod(""), &opts, &rec, &interrupt)
+    let out = rollback::two_service::rollback(&fake.aws(), &prod(""), &opts, &rec, &interrupt)
         .await
         .unwrap();
     assert_eq!(out.result, rollback::RollbackResult::RolledBack, "{out}");

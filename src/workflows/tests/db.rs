@@ -1,65 +1,18 @@
 //! Snapshots and restores against the in-memory AWS, under paused tokio time.
 
 use crate::workflows::Outcome;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::*;
+use super::kit::*;
 use crate::aws::fake::FakeAws;
 use crate::aws::fake::db::{EARLIEST_RESTORABLE, LATEST_RESTORABLE};
-use crate::config::Config;
+use crate::config::EnvConfig;
+use crate::error::Exit;
+use crate::workflows::db::*;
 use crate::workflows::deploy;
-
-/// Records every event; answers confirmations as told.
-#[derive(Debug, Default)]
-pub(crate) struct Recorder {
-    pub events: Mutex<Vec<Event>>,
-    pub refuse: bool,
-    pub questions: Mutex<Vec<String>>,
-}
-
-impl Reporter for Recorder {
-    fn report(&self, event: Event) {
-        self.events.lock().unwrap().push(event);
-    }
-
-    fn confirm(&self, question: &str) -> anyhow::Result<bool> {
-        self.questions.lock().unwrap().push(question.to_owned());
-        Ok(!self.refuse)
-    }
-}
-
-impl Recorder {
-    pub fn refusing() -> Self {
-        Recorder {
-            refuse: true,
-            ..Recorder::default()
-        }
-    }
-
-    pub fn percents(&self) -> Vec<i32> {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|e| match e {
-                Event::Percent { percent, .. } => Some(*percent),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-pub(crate) fn env(text: &str) -> EnvConfig {
-    Config::parse("opsctl.toml".as_ref(), text)
-        .unwrap()
-        .envs
-        .into_values()
-        .next()
-        .unwrap()
-}
+use crate::workflows::{Event, Interrupt};
 
 fn staging(confirm: bool, snapshot_before_deploy: bool) -> EnvConfig {
     env(&format!(
@@ -112,11 +65,6 @@ async fn run_restore(
     let (_h, interrupt) = Interrupt::new();
     let out = restore(&fake.aws(), &staging(false, false), opts, &rec, &interrupt).await?;
     Ok((out, rec))
-}
-
-fn user_error(err: anyhow::Error) -> UserError {
-    err.downcast::<UserError>()
-        .expect("bad input is a UserError (exit 2)")
 }
 
 fn at(secs: i64) -> Timestamp {

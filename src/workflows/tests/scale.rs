@@ -3,9 +3,14 @@
 use crate::workflows::Outcome;
 use std::time::Duration;
 
-use super::*;
+use super::kit::*;
+use crate::aws::ScalingBounds;
 use crate::aws::fake::FakeAws;
-use crate::workflows::db::tests::{Recorder, env};
+use crate::config::EnvConfig;
+use crate::error::Exit;
+use crate::workflows::Interrupt;
+use crate::workflows::scale::*;
+use crate::workflows::wait::Verdict;
 
 const RESOURCE: &str = "service/demo/staging-users";
 
@@ -47,11 +52,6 @@ async fn run(fake: &FakeAws, env: &EnvConfig, o: &Options) -> anyhow::Result<Sca
         &interrupt,
     )
     .await
-}
-
-fn user_error(err: anyhow::Error) -> UserError {
-    err.downcast::<UserError>()
-        .expect("bad input is a UserError (exit 2)")
 }
 
 #[tokio::test(start_paused = true)]

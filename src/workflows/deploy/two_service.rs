@@ -1,20 +1,8 @@
-//! Blue/green deploys and rollbacks: deploy beside the live colour, check it, move traffic,
-//! and keep the old colour running for an instant way back.
+//! The two-service blue/green deploy: deploy beside the live colour, check it, move traffic,
+//! bake, and keep the old colour running for an instant way back.
 
-use std::fmt;
-
-use serde::Serialize;
-use tokio::time::Instant;
-
-use super::deploy::{self, Bake, DeployOutcome, DeployResult, Options, Plan, Revision};
-use super::preflight::{self, Context};
-use super::rollback::{self, RollbackOutcome};
-use super::traffic::{self, Colour, SwitchResult};
-use super::wait::{self, Verdict};
-use super::{Interrupt, Outcome, Reporter, tags};
-use crate::aws::{Aws, TaskDefinition};
-use crate::config::EnvConfig;
-use crate::error::{Exit, UserError};
+use super::*;
+use crate::workflows::traffic::{self, SwitchResult};
 
 /// Deploys `opts.version` to the idle colour, waits, moves traffic step by step, bakes, and
 /// leaves the old colour running. A failure before traffic moved leaves users on the live
@@ -71,7 +59,7 @@ pub async fn deploy(
     else {
         return done(out);
     };
-    let live_svc = super::describe_one(aws, env, &live_side.service).await?;
+    let live_svc = crate::workflows::describe_one(aws, env, &live_side.service).await?;
     // The new revision copies what serves users now: the live colour's task definition.
     let base = aws
         .ecs
@@ -126,12 +114,12 @@ pub async fn deploy(
             ),
         ],
     });
-    deploy::plan_snapshot(env, &opts.version, &mut out);
+    plan_snapshot(env, &opts.version, &mut out);
     if opts.dry_run {
         out.result = DeployResult::Planned;
         return done(out);
     }
-    super::confirm_change(
+    crate::workflows::confirm_change(
         env,
         reporter,
         interrupt,
@@ -139,18 +127,18 @@ pub async fn deploy(
             "Deploy {} to {} on {idle} and move traffic from {live} ({})?",
             opts.version,
             env.name,
-            super::version_of(&base, &container)
+            crate::workflows::version_of(&base, &container)
         ),
     )?;
 
-    if deploy::snapshot_first(aws, env, opts, reporter, interrupt, &mut out).await {
+    if snapshot_first(aws, env, opts, reporter, interrupt, &mut out).await {
         return done(out);
     }
-    if deploy::before_first_change(interrupt, &mut out) {
+    if before_first_change(interrupt, &mut out) {
         return done(out);
     }
 
-    let (new, updated) = match deploy::roll_out(
+    let (new, updated) = match roll_out(
         aws,
         env,
         &idle_side.service,
@@ -208,7 +196,7 @@ pub async fn deploy(
     )
     .await;
     let failure = match waited {
-        Err(e) => Some(deploy::Failure::Error(format!("{e:#}"))),
+        Err(e) => Some(Failure::Error(format!("{e:#}"))),
         Ok(waited) => {
             let verdict = waited.verdict();
             let reason = waited.services[0].reason.clone();
@@ -221,8 +209,8 @@ pub async fn deploy(
                     out.next = carry_on();
                     return done(out);
                 }
-                Verdict::Failed => Some(deploy::Failure::Rollout(reason)),
-                Verdict::TimedOut => Some(deploy::Failure::TimedOut),
+                Verdict::Failed => Some(Failure::Rollout(reason)),
+                Verdict::TimedOut => Some(Failure::TimedOut),
             }
         }
     };
@@ -247,7 +235,7 @@ pub async fn deploy(
             out.reason
                 .as_deref()
                 .unwrap_or("the new colour did not become stable"),
-            super::version_of(&base, &container)
+            crate::workflows::version_of(&base, &container)
         ));
         return done(out);
     }
@@ -270,7 +258,7 @@ pub async fn deploy(
         Ok(switched) => switched,
         Err(e) => {
             // The checks before the first step failed to run: no weight moved.
-            deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
+            tag_outcome(aws, &new, tags::FAILED, reporter).await;
             out.result = DeployResult::Failed;
             out.reason = Some(format!(
                 "{e:#}; traffic never left {live}, and {idle} runs {}",
@@ -293,13 +281,13 @@ pub async fn deploy(
     match result {
         SwitchResult::Switched => {}
         SwitchResult::Interrupted => {
-            deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
+            tag_outcome(aws, &new, tags::FAILED, reporter).await;
             out.result = DeployResult::Interrupted;
             out.reason = Some(format!("interrupted; traffic restored to {live}"));
             return done(out);
         }
         SwitchResult::Failed => {
-            deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
+            tag_outcome(aws, &new, tags::FAILED, reporter).await;
             out.result = DeployResult::Failed;
             out.reason = Some(format!(
                 "{}; the weights are {weights_now}",
@@ -332,12 +320,12 @@ pub async fn deploy(
         }
     }
 
-    let baked = deploy::bake(aws, env, reporter, interrupt)
+    let baked = bake(aws, env, reporter, interrupt)
         .await
         .unwrap_or_else(|e| Bake::Alarm(format!("could not watch the alarms: {e:#}")));
     match baked {
         Bake::Passed => {
-            deploy::tag_outcome(aws, &new, tags::SUCCEEDED, reporter).await;
+            tag_outcome(aws, &new, tags::SUCCEEDED, reporter).await;
             out.result = DeployResult::Deployed;
             out.next = vec![
                 format!(
@@ -351,7 +339,7 @@ pub async fn deploy(
             ];
         }
         Bake::Alarm(why) => {
-            deploy::tag_outcome(aws, &new, tags::FAILED, reporter).await;
+            tag_outcome(aws, &new, tags::FAILED, reporter).await;
             match traffic::move_all(aws, &pair, live, reporter).await {
                 Ok(weights) => {
                     if let Some(t) = out.traffic.as_mut() {
@@ -399,11 +387,11 @@ pub async fn deploy(
     done(out)
 }
 
-/// A failed deploy of the idle colour ends as a rolling one does (`deploy::settle`: the
+/// A failed deploy of the idle colour ends as a rolling one does (`settle`: the
 /// idle colour back on what it ran, waited for); what to run next is about the idle colour,
 /// since a plain `opsctl rollback` would act on the live one.
 #[allow(clippy::too_many_arguments)]
-async fn settle_idle(
+pub(super) async fn settle_idle(
     aws: &Aws,
     env: &EnvConfig,
     idle: &str,
@@ -411,13 +399,13 @@ async fn settle_idle(
     new: &TaskDefinition,
     updated: &crate::aws::Service,
     container: &str,
-    failure: deploy::Failure,
+    failure: Failure,
     opts: &Options,
     reporter: &dyn Reporter,
     interrupt: &Interrupt,
     out: &mut DeployOutcome,
 ) {
-    deploy::settle(
+    settle(
         aws,
         env,
         idle,
@@ -444,7 +432,7 @@ async fn settle_idle(
 /// back on what it ran, so that the instant way back (`opsctl rollback`) never sends users
 /// to the version that just failed. Exit 3 once that has settled.
 #[allow(clippy::too_many_arguments)]
-async fn put_idle_back(
+pub(super) async fn put_idle_back(
     aws: &Aws,
     env: &EnvConfig,
     idle: &str,
@@ -466,7 +454,7 @@ async fn put_idle_back(
         new,
         updated,
         container,
-        deploy::Failure::Bake(why.clone()),
+        Failure::Bake(why.clone()),
         opts,
         reporter,
         interrupt,
@@ -481,275 +469,4 @@ async fn put_idle_back(
             out.reason.as_deref().unwrap_or("see its state")
         ),
     });
-}
-
-/// Rolls a blue/green environment back: all traffic to the other colour in one listener
-/// change when it still runs and is healthy; otherwise a rolling rollback of the live colour.
-pub async fn rollback(
-    aws: &Aws,
-    env: &EnvConfig,
-    opts: &rollback::Options,
-    reporter: &dyn Reporter,
-    interrupt: &Interrupt,
-) -> anyhow::Result<RollbackOutcome> {
-    let started = Instant::now();
-    let pair = traffic::resolve(aws, env).await?;
-    let live = pair.live();
-    let other = live.other();
-    let (live_side, other_side) = (pair.side(live).clone(), pair.side(other).clone());
-    let instant = match opts.to {
-        Some(_) => Err("--to names a revision".to_owned()),
-        None => instant_rollback(aws, env, &pair, opts, reporter, interrupt).await?,
-    };
-    let (live_td, other_td) = match instant {
-        Ok(tds) => tds,
-        Err(why) => {
-            reporter.step(
-                "rollback",
-                format!(
-                    "rolling back {live} ({}) in place: {why}",
-                    live_side.service
-                ),
-            );
-            return rollback::rollback(aws, env, &live_side.service, opts, reporter, interrupt)
-                .await;
-        }
-    };
-    let container = super::container_of(env, &live_td);
-    let mut out = RollbackOutcome {
-        env: env.name.clone(),
-        service: other_side.service.clone(),
-        result: rollback::RollbackResult::Planned,
-        from: Revision::of(&live_td, &container),
-        to: Revision::of(&other_td, &container),
-        chosen_because: format!(
-            "{other} ({}) still runs it and is healthy: all traffic moves back in one listener change",
-            other_side.service
-        ),
-        wait: None,
-        elapsed_secs: 0.0,
-    };
-    if opts.dry_run {
-        out.elapsed_secs = started.elapsed().as_secs_f64();
-        return Ok(out);
-    }
-    super::confirm_change(
-        env,
-        reporter,
-        interrupt,
-        &format!(
-            "Move all of {}'s traffic back from {live} ({}) to {other} ({})?",
-            env.name, out.from.version, out.to.version
-        ),
-    )?;
-    traffic::move_all(aws, &pair, other, reporter).await?;
-    deploy::tag_outcome(aws, &live_td, tags::ROLLED_BACK, reporter).await;
-    out.result = rollback::RollbackResult::RolledBack;
-    out.elapsed_secs = started.elapsed().as_secs_f64();
-    Ok(out)
-}
-
-/// How long a rollback waits for the other colour to settle before it rolls back in place.
-const SETTLE_BOUND: std::time::Duration = std::time::Duration::from_secs(120);
-
-/// The live and the other colour's task definitions when the other colour can take all
-/// traffic back at once; otherwise why not.
-async fn instant_rollback(
-    aws: &Aws,
-    env: &EnvConfig,
-    pair: &traffic::Pair,
-    opts: &rollback::Options,
-    reporter: &dyn Reporter,
-    interrupt: &Interrupt,
-) -> anyhow::Result<std::result::Result<(TaskDefinition, TaskDefinition), String>> {
-    let live = pair.live();
-    let other = live.other();
-    let (live_side, other_side) = (pair.side(live), pair.side(other));
-    reporter.step(
-        "check",
-        format!(
-            "can {other} ({}) take the traffic back at once?",
-            other_side.service
-        ),
-    );
-    let mut checks = traffic::readiness(aws, env, pair, other, reporter).await?;
-    // A colour still converging (a failed deploy's rollback settling on it) is the instant
-    // way back a moment from now: wait for it, within a bound, rather than roll the live
-    // colour back in place.
-    let unsettled = checks.iter().any(|c| !c.ok && c.name == "stable");
-    if unsettled
-        && super::describe_one(aws, env, &other_side.service)
-            .await?
-            .deployment_in_flight()
-    {
-        let bound = opts.timeout.min(SETTLE_BOUND);
-        reporter.step(
-            "wait",
-            format!(
-                "{other} ({}) is settling; waiting up to {}s before choosing how to roll back",
-                other_side.service,
-                bound.as_secs()
-            ),
-        );
-        let waited = wait::wait(
-            aws,
-            &env.cluster,
-            vec![wait::Target::current(&other_side.service)],
-            &wait::Options::new(bound, opts.poll),
-            reporter,
-            interrupt,
-        )
-        .await?;
-        if waited.verdict() == Verdict::Interrupted {
-            return Err(crate::error::Interrupted(format!(
-                "interrupted while {other} settled; nothing changed in {}",
-                env.name
-            ))
-            .into());
-        }
-        checks = traffic::readiness(aws, env, pair, other, reporter).await?;
-    }
-    let failed: Vec<String> = checks
-        .iter()
-        .filter(|c| !c.ok)
-        .map(|c| c.detail.clone())
-        .collect();
-    if !failed.is_empty() {
-        return Ok(Err(format!(
-            "{other} cannot take the traffic back ({})",
-            failed.join("; ")
-        )));
-    }
-    let services = aws
-        .ecs
-        .describe_services(
-            &env.cluster,
-            &[live_side.service.clone(), other_side.service.clone()],
-        )
-        .await?;
-    let mut tds = Vec::new();
-    for name in [&live_side.service, &other_side.service] {
-        let svc = services
-            .iter()
-            .find(|s| &s.name == name)
-            .ok_or_else(|| super::service_not_found(env, name))?;
-        tds.push(
-            aws.ecs
-                .describe_task_definition(svc.current_task_definition())
-                .await?,
-        );
-    }
-    let other_td = tds.pop().expect("two");
-    let live_td = tds.pop().expect("two");
-    if other_td.arn == live_td.arn {
-        return Ok(Err(format!("{other} runs the same revision as {live}")));
-    }
-    Ok(Ok((live_td, other_td)))
-}
-
-/// `opsctl retire ENV`: scales the idle colour to 0 once the team is confident.
-#[derive(Debug, Clone, Serialize)]
-pub struct RetireOutcome {
-    pub env: String,
-    pub colour: Colour,
-    pub service: String,
-    pub previous_desired: i32,
-    pub planned: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wait: Option<wait::WaitOutcome>,
-}
-
-impl Outcome for RetireOutcome {
-    fn exit(&self) -> Exit {
-        self.wait.as_ref().map_or(Exit::Ok, Outcome::exit)
-    }
-}
-
-impl fmt::Display for RetireOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.planned {
-            writeln!(
-                f,
-                "would scale {} ({}) from {} to 0 tasks (nothing changed)",
-                self.colour, self.service, self.previous_desired
-            )
-        } else {
-            writeln!(
-                f,
-                "retired {} ({}): {} -> 0 tasks; instant rollback to it is no longer possible",
-                self.colour, self.service, self.previous_desired
-            )
-        }
-    }
-}
-
-/// Scales the idle colour to 0; refuses the colour that carries any traffic.
-pub async fn retire(
-    aws: &Aws,
-    env: &EnvConfig,
-    colour: Option<Colour>,
-    dry_run: bool,
-    timeout: std::time::Duration,
-    reporter: &dyn Reporter,
-    interrupt: &Interrupt,
-) -> anyhow::Result<RetireOutcome> {
-    let pair = traffic::resolve(aws, env).await?;
-    let colour = colour.unwrap_or_else(|| pair.live().other());
-    let side = pair.side(colour).clone();
-    if side.weight > 0 {
-        return Err(UserError::new(format!(
-            "{colour} ({}) carries {}% of {}'s traffic; refusing to retire it",
-            side.service, side.weight, env.name
-        ))
-        .hint(format!(
-            "move traffic away first: opsctl traffic {} --to {}",
-            env.name,
-            colour.other()
-        ))
-        .into());
-    }
-    let svc = super::describe_one(aws, env, &side.service).await?;
-    let mut out = RetireOutcome {
-        env: env.name.clone(),
-        colour,
-        service: side.service.clone(),
-        previous_desired: svc.desired,
-        planned: dry_run,
-        wait: None,
-    };
-    if dry_run {
-        return Ok(out);
-    }
-    super::confirm_change(
-        env,
-        reporter,
-        interrupt,
-        &format!(
-            "Scale {colour} ({}) of {} to 0? Instant rollback to it will no longer be possible.",
-            side.service, env.name
-        ),
-    )?;
-    reporter.step(
-        "retire",
-        format!("scaling {colour} ({}) to 0", side.service),
-    );
-    aws.ecs
-        .update_desired_count(&env.cluster, &side.service, 0)
-        .await?;
-    out.wait = Some(
-        wait::wait(
-            aws,
-            &env.cluster,
-            vec![wait::Target::current(&side.service)],
-            &wait::Options {
-                timeout,
-                poll: std::time::Duration::from_secs(1),
-                check_targets: false,
-            },
-            reporter,
-            interrupt,
-        )
-        .await?,
-    );
-    Ok(out)
 }

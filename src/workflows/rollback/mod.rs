@@ -14,6 +14,8 @@ use crate::aws::{Aws, TaskDefinition};
 use crate::config::EnvConfig;
 use crate::error::{Exit, UserError};
 
+pub mod two_service;
+
 /// How to roll back.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -117,12 +119,12 @@ pub async fn rollback(
     interrupt: &Interrupt,
 ) -> anyhow::Result<RollbackOutcome> {
     let started = Instant::now();
-    let svc = super::describe_one(aws, env, service).await?;
+    let svc = crate::workflows::describe_one(aws, env, service).await?;
     let current = aws
         .ecs
         .describe_task_definition(svc.current_task_definition())
         .await?;
-    let container = super::container_of(env, &current);
+    let container = crate::workflows::container_of(env, &current);
     let (target, because) = choose_target(aws, &current, opts.to.as_deref(), &container).await?;
     if target.arn == current.arn {
         return Err(UserError::new(format!(
@@ -147,7 +149,7 @@ pub async fn rollback(
         out.elapsed_secs = started.elapsed().as_secs_f64();
         return Ok(out);
     }
-    super::confirm_change(
+    crate::workflows::confirm_change(
         env,
         reporter,
         interrupt,

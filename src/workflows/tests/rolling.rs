@@ -2,62 +2,19 @@
 //! milliseconds.
 
 use crate::workflows::Outcome;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::deploy::{self, DeployOutcome};
-use super::rollback;
-use super::wait::{self, Verdict};
-use super::{Event, Interrupt, Reporter, tags};
+use super::kit::*;
 use crate::aws::AlarmState;
 use crate::aws::fake::{FakeAws, REGISTRY};
-use crate::config::{Config, EnvConfig};
+use crate::config::EnvConfig;
 use crate::error::{Exit, UserError};
-
-/// Records every event; answers confirmations as told.
-#[derive(Default)]
-struct Recorder {
-    events: Mutex<Vec<Event>>,
-    refuse: bool,
-}
-
-impl Reporter for Recorder {
-    fn report(&self, event: Event) {
-        self.events.lock().unwrap().push(event);
-    }
-
-    fn confirm(&self, _question: &str) -> anyhow::Result<bool> {
-        Ok(!self.refuse)
-    }
-}
-
-impl Recorder {
-    fn service_events(&self) -> Vec<String> {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|e| match e {
-                Event::ServiceEvent { message, .. } => Some(message.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn warnings(&self) -> Vec<String> {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|e| match e {
-                Event::Warning { message } => Some(message.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-}
+use crate::workflows::deploy::{self, DeployOutcome};
+use crate::workflows::rollback;
+use crate::workflows::wait::{self, Verdict};
+use crate::workflows::{Interrupt, tags};
 
 fn staging(confirm: bool) -> EnvConfig {
     let text = format!(
@@ -74,11 +31,7 @@ bake = "30s"
 confirm = {confirm}
 "#
     );
-    Config::parse("opsctl.toml".as_ref(), &text)
-        .unwrap()
-        .env("staging")
-        .unwrap()
-        .clone()
+    env(&text)
 }
 
 fn opts(version: &str) -> deploy::Options {

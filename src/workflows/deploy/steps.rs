@@ -1,0 +1,238 @@
+//! The steps every deploy strategy shares: register and update, the snapshot first, the bake,
+//! and the outcome tags.
+
+use super::*;
+
+/// Ctrl-C pressed before the first change: stop with nothing changed. True when it was.
+pub(crate) fn before_first_change(interrupt: &Interrupt, out: &mut DeployOutcome) -> bool {
+    if !interrupt.is_raised() {
+        return false;
+    }
+    out.result = DeployResult::Interrupted;
+    out.reason = Some("interrupted before any change; nothing changed".into());
+    true
+}
+
+/// How a roll-out step failed: before anything changed, or once the revision existed.
+pub(crate) enum RollOutError {
+    /// RegisterTaskDefinition failed: nothing changed.
+    Register(crate::aws::AwsError),
+    /// The revision was registered, but UpdateService failed: the service is as it was.
+    Update {
+        new: TaskDefinition,
+        err: crate::aws::AwsError,
+    },
+}
+
+impl RollOutError {
+    /// Records the failure in the outcome, and tags a revision no service will run as such.
+    pub(crate) fn report(self, service: &str, current: &TaskDefinition, out: &mut DeployOutcome) {
+        out.result = DeployResult::Failed;
+        out.points_at = Some(current.short());
+        out.reason = Some(match self {
+            RollOutError::Register(err) => {
+                format!(
+                    "{err}; nothing changed: {service} still runs {}",
+                    current.short()
+                )
+            }
+            RollOutError::Update { new, err } => {
+                // Its tag says `not-deployed` from its registration on.
+                format!(
+                    "{err}; {} was registered but never deployed: {service} still runs {}",
+                    new.short(),
+                    current.short()
+                )
+            }
+        });
+    }
+}
+
+/// Registers a revision that copies `base` with the container's image changed, points the
+/// service at it (with a new desired count, for a blue/green idle colour), and publishes the
+/// deployment marker. Returns the new revision and the service as `UpdateService` left it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn roll_out(
+    aws: &Aws,
+    env: &EnvConfig,
+    service: &str,
+    base: &TaskDefinition,
+    container: &str,
+    image: &str,
+    desired: Option<i32>,
+    opts: &Options,
+    reporter: &dyn Reporter,
+) -> std::result::Result<(TaskDefinition, crate::aws::Service), RollOutError> {
+    reporter.step(
+        "register",
+        format!("registering a new revision of {}", base.family),
+    );
+    let new_tags = revision_tags(&opts.version, &base.short(), &opts.actor);
+    let new = aws
+        .ecs
+        .register_with_image(&base.arn, container, image, &new_tags)
+        .await
+        .map_err(RollOutError::Register)?;
+    let updated = match desired {
+        None => {
+            reporter.step(
+                "update",
+                format!("pointing {service} at {} ({})", new.short(), opts.version),
+            );
+            aws.ecs
+                .update_task_definition(&env.cluster, service, &new.arn)
+                .await
+        }
+        Some(count) => {
+            reporter.step(
+                "update",
+                format!("pointing {service} at {} with {count} task(s)", new.short()),
+            );
+            aws.ecs
+                .update_revision_and_count(&env.cluster, service, &new.arn, count)
+                .await
+        }
+    };
+    let updated = match updated {
+        Ok(svc) => svc,
+        Err(err) => return Err(RollOutError::Update { new, err }),
+    };
+    tag_outcome(aws, &new, tags::IN_PROGRESS, reporter).await;
+    if let Err(e) = aws
+        .monitoring
+        .put_deployment_marker(&env.name, service, &opts.version)
+        .await
+    {
+        reporter.warn(format!("could not publish the deployment marker: {e}"));
+    }
+    Ok((new, updated))
+}
+
+/// Names the snapshot a deploy takes first, where the env asks for one, in its plan.
+pub(crate) fn plan_snapshot(env: &EnvConfig, version: &str, out: &mut DeployOutcome) {
+    if let (Some(plan), Some(call)) = (out.plan.as_mut(), db::deploy_plan_call(env, version)) {
+        plan.calls.insert(0, call);
+    }
+}
+
+/// The database snapshot, where the env asks for one (workflows::db): before any ECS
+/// change. Returns true when the deploy must stop (the snapshot is not available).
+pub(crate) async fn snapshot_first(
+    aws: &Aws,
+    env: &EnvConfig,
+    opts: &Options,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+    out: &mut DeployOutcome,
+) -> bool {
+    let Some(snapshot) =
+        db::snapshot_before_deploy(aws, env, &opts.version, &opts.actor, reporter, interrupt).await
+    else {
+        return false;
+    };
+    let stop = snapshot.stops_deploy();
+    let interrupted = snapshot.result == db::SnapshotResult::Interrupted;
+    out.snapshot = Some(snapshot);
+    let Some(reason) = stop else {
+        return false;
+    };
+    out.result = if interrupted {
+        DeployResult::Interrupted
+    } else {
+        DeployResult::Failed
+    };
+    out.reason = Some(reason);
+    true
+}
+
+/// The tags a deploy puts on the revision it registers.
+pub(crate) fn revision_tags(
+    version: &str,
+    previous: &str,
+    actor: &str,
+) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (tags::VERSION.to_owned(), version.to_owned()),
+        (tags::PREVIOUS.to_owned(), previous.to_owned()),
+        (tags::DEPLOYED_BY.to_owned(), actor.to_owned()),
+        (
+            tags::DEPLOYED_AT.to_owned(),
+            jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+                .to_string(),
+        ),
+        // Registered, not yet deployed: what a revision whose registration answer was lost
+        // (and was registered again by the retry) stays, truthfully.
+        (tags::OUTCOME.to_owned(), tags::NOT_DEPLOYED.to_owned()),
+    ])
+}
+
+/// Records a deploy's outcome on its revision; a failure to tag is worth a warning only.
+pub(crate) async fn tag_outcome(
+    aws: &Aws,
+    td: &TaskDefinition,
+    outcome: &str,
+    reporter: &dyn Reporter,
+) {
+    let tags = BTreeMap::from([(tags::OUTCOME.to_owned(), outcome.to_owned())]);
+    if let Err(e) = aws.ecs.tag_task_definition(&td.arn, &tags).await {
+        reporter.warn(format!("could not tag {} as {outcome}: {e}", td.short()));
+    }
+}
+
+pub(crate) enum Bake {
+    Passed,
+    Alarm(String),
+    Interrupted,
+}
+
+/// How often the bake reads the alarms.
+pub(super) const BAKE_POLL: Duration = Duration::from_secs(5);
+
+/// Watches the env's alarms for the bake time, through the pacer (throttling slows it,
+/// transient errors are tried again); any ALARM fails the deploy.
+pub(crate) async fn bake(
+    aws: &Aws,
+    env: &EnvConfig,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<Bake> {
+    let total = env.bake.0;
+    if total.is_zero() || env.alarms.is_empty() {
+        return Ok(Bake::Passed);
+    }
+    reporter.step(
+        "bake",
+        format!(
+            "watching {} for {}s",
+            env.alarms.join(", "),
+            total.as_secs()
+        ),
+    );
+    let _shown = Shown::start(
+        reporter,
+        format!("the bake ({})", env.alarms.join(", ")),
+        total,
+    );
+    let mut pacer = Pacer::new(total, BAKE_POLL, Duration::from_secs(20), interrupt);
+    loop {
+        match aws.monitoring.alarms(&env.alarms).await {
+            Ok(alarms) => {
+                pacer.answered();
+                let firing = crate::aws::firing(&alarms);
+                if !firing.is_empty() {
+                    return Ok(Bake::Alarm(format!(
+                        "alarm went into ALARM during bake: {}",
+                        firing.join("; ")
+                    )));
+                }
+            }
+            Err(e) => pacer.failed("DescribeAlarms", e, reporter)?,
+        }
+        match pacer.nap().await {
+            None => {}
+            Some(Stop::TimedOut) => return Ok(Bake::Passed),
+            Some(Stop::Interrupted) => return Ok(Bake::Interrupted),
+        }
+    }
+}

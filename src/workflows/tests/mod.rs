@@ -1,0 +1,8 @@
+//! The workflow tests: every workflow against the in-memory AWS (`crate::aws::fake`) under
+//! paused tokio time, so every failure path runs in milliseconds. One kit (`kit`) for all.
+
+mod db;
+mod kit;
+mod rolling;
+mod scale;
+mod two_service;
