@@ -23,9 +23,19 @@ DEFAULTS: dict[str, Any] = {
     # After the circuit breaker trips, how long the FAILED deployment stays PRIMARY before
     # ECS creates the rollback deployment (when the breaker's rollback is on).
     "rollback_delay_seconds": 2.0,
+    # Native (BLUE_GREEN, LINEAR, CANARY) service deployments: one minute of the API's
+    # *InMinutes settings (bake times, hook timeouts) lasts this many seconds.
+    "minute_seconds": 2.0,
+    # How long a lifecycle stage without a waiting hook lasts (a traffic shift taking
+    # effect, a Lambda hook answering, a requested rollback starting).
+    "stage_seconds": 0.5,
+    # Seeded CloudWatch datapoints (POST /_sandbox/metrics): one per target group and
+    # metric every this many seconds while the target group takes production traffic.
+    "metrics_interval_seconds": 1.0,
 }
 
-_FLOAT_KEYS = ("task_start_seconds", "task_stop_seconds", "rollback_delay_seconds")
+_FLOAT_KEYS = ("task_start_seconds", "task_stop_seconds", "rollback_delay_seconds",
+               "minute_seconds", "stage_seconds", "metrics_interval_seconds")
 _FAILURE_MODES = ("exit", "pull")
 
 _lock = threading.RLock()
@@ -48,6 +58,8 @@ def validate(changes: dict[str, Any]) -> dict[str, Any]:
                 raise ConfigError(f"{key} must be a number of seconds")
             if value < 0 or value > 3600:
                 raise ConfigError(f"{key} must be between 0 and 3600")
+            if key == "metrics_interval_seconds" and value < 0.1:
+                raise ConfigError("metrics_interval_seconds must be at least 0.1")
             out[key] = float(value)
         elif key == "failure_pattern":
             if not isinstance(value, str):

@@ -21,7 +21,7 @@ from moto.elbv2.models import elbv2_backends
 from moto.iam.exceptions import NoSuchEntity
 
 from . import MOTO_VERSION, config, faults, iam, request_log, seed, wire
-from .ecs_rollout import moto_patch, scheduler
+from .ecs_rollout import moto_patch, native, native_patch, scheduler, traffic
 
 PREFIX = "/_sandbox/"
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -164,6 +164,11 @@ class SandboxApp:
             ("DELETE", "requests"): self.delete_requests,
             ("POST", "iam-enforce"): self.post_iam_enforce,
             ("GET", "iam-enforce"): self.get_iam_enforce,
+            ("POST", "metrics"): self.post_metrics,
+            ("GET", "metrics"): self.get_metrics,
+            ("DELETE", "metrics"): self.delete_metrics,
+            ("POST", "hooks"): self.post_hooks,
+            ("GET", "hooks"): self.get_hooks,
         }
         try:
             handler = routes.get((method, route))
@@ -207,12 +212,15 @@ class SandboxApp:
 
     def seed(self, environ: dict[str, Any]) -> tuple[int, Any]:
         body = self._body(environ)
-        unknown = set(body) - {"account_id"}
+        unknown = set(body) - {"account_id", "native"}
         if unknown:
             raise HttpError(400, "InvalidParameter", f"unknown keys: {', '.join(sorted(unknown))}")
         account = _account(body.get("account_id"))
+        native_env = body.get("native", False)
+        if not isinstance(native_env, bool):
+            raise HttpError(400, "InvalidParameter", "native must be true or false")
         try:
-            return 200, seed.seed(self.base_url, account)
+            return 200, seed.seed(self.base_url, account, native_env)
         except seed.AlreadySeeded as exc:
             raise HttpError(409, "AlreadySeeded", f"account {exc} is already seeded")
 
@@ -361,3 +369,72 @@ class SandboxApp:
     def get_iam_enforce(self, environ: dict[str, Any]) -> tuple[int, Any]:
         q = self._query(environ)
         return 200, self._iam_state(_account(q.get("account_id")), q.get("user") or seed.USER)
+
+    # -- seeded load balancer metrics, Lambda hook verdicts
+
+    def post_metrics(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        body = self._body(environ)
+        unknown = set(body) - {"account_id", "target_group", "region", "error_rate", "p99",
+                               "requests_per_minute"}
+        if unknown:
+            raise HttpError(400, "InvalidParameter", f"unknown keys: {', '.join(sorted(unknown))}")
+        account = _account(body.get("account_id"), required=True)
+        assert account is not None
+        region = body.get("region") or seed.REGION
+        ref = body.get("target_group")
+        if not ref or not isinstance(ref, str):
+            raise HttpError(400, "InvalidParameter", "target_group (a name or an ARN) is required")
+        with scheduler.LOCK:
+            tg = self._target_group(account, region, ref)
+            native_patch.flush_metrics(account, region)  # what was due, with the old profile
+            try:
+                profile = traffic.set_profile(account, region, tg.arn, body, time.time())
+            except traffic.ProfileError as exc:
+                raise HttpError(400, "InvalidParameter", str(exc))
+        return 200, {"account_id": account, "target_group": tg.name, **profile.as_json()}
+
+    def get_metrics(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        q = self._query(environ)
+        account = _account(q.get("account_id"), required=True)
+        assert account is not None
+        region = q.get("region") or seed.REGION
+        with scheduler.LOCK:
+            profiles = [p.as_json() for p in traffic.profiles(account, region)]
+        return 200, {"account_id": account, "profiles": profiles}
+
+    def delete_metrics(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        q = self._query(environ)
+        account = _account(q.get("account_id"), required=True)
+        assert account is not None
+        region = q.get("region") or seed.REGION
+        with scheduler.LOCK:
+            native_patch.flush_metrics(account, region)
+            if q.get("target_group"):
+                tg = self._target_group(account, region, q["target_group"])
+                cleared = int(traffic.clear_profile(account, region, tg.arn))
+            else:
+                arns = [p.target_group_arn for p in traffic.profiles(account, region)]
+                cleared = sum(int(traffic.clear_profile(account, region, a)) for a in arns)
+        return 200, {"account_id": account, "cleared": cleared}
+
+    def post_hooks(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        body = self._body(environ)
+        unknown = set(body) - {"account_id", "hook_target_arn", "verdict"}
+        if unknown:
+            raise HttpError(400, "InvalidParameter", f"unknown keys: {', '.join(sorted(unknown))}")
+        account = _account(body.get("account_id"), required=True)
+        assert account is not None
+        target = body.get("hook_target_arn") or "*"
+        verdict = body.get("verdict")
+        if verdict is not None and verdict not in native.HOOK_VERDICTS:
+            raise HttpError(400, "InvalidParameter",
+                            f"verdict must be one of {', '.join(native.HOOK_VERDICTS)} (or null to clear)")
+        if not isinstance(target, str):
+            raise HttpError(400, "InvalidParameter", "hook_target_arn must be a Lambda ARN or *")
+        verdicts = native.set_hook_verdict(account, target, verdict)
+        return 200, {"account_id": account, "verdicts": verdicts}
+
+    def get_hooks(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        account = _account(self._query(environ).get("account_id"), required=True)
+        assert account is not None
+        return 200, {"account_id": account, "verdicts": native.hook_verdicts(account)}

@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from .ecs_rollout import moto_patch
+from .ecs_rollout import moto_patch, traffic
 
 REGION = "us-east-1"
 CLUSTER = "demo"
@@ -45,6 +45,18 @@ SERVICES = {
 # family -> [(revision's image tag)]; revision N is the N-th entry
 FAMILIES = {"staging-users": ["v1.0.0", "v1.1.0"], "prod-users": ["v1.0.0", "v1.1.0"]}
 SCALING = {"staging-users": (1, 6), "prod-users-blue": (2, 10), "prod-users-green": (2, 10)}
+# The native environment (`{"native": true}`): one service whose deployments ECS runs itself
+# (strategy BLUE_GREEN, switchable to LINEAR or CANARY with UpdateService), behind prod-alb.
+NATIVE_SERVICE = "native-users"
+NATIVE_FAMILY = "native-users"
+NATIVE_TAGS = ["v1.0.0", "v1.1.0"]
+NATIVE_DESIRED = 3
+NATIVE_TARGET_GROUPS = ("native-users-main", "native-users-alt")
+NATIVE_HOST = "native.users.internal"
+NATIVE_TEST_PORT = 8080
+NATIVE_ROLE = "ecs-infrastructure-elb"
+NATIVE_BAKE_MINUTES = 2
+NATIVE_HEALTHY = {"error_rate": 0.0, "p99": 0.12, "requests_per_minute": 600}
 # The IAM user whose access key the seed hands out, and its inline policy (allowing
 # everything; only checked where IAM enforcement is on, see iam.py).
 USER = "opsctl-demo"
@@ -205,14 +217,14 @@ def _dimension(arn: str) -> str:
     return resource.removeprefix("loadbalancer/")
 
 
-def seed(base_url: str, account_id: str | None = None) -> dict[str, Any]:
+def seed(base_url: str, account_id: str | None = None, native: bool = False) -> dict[str, Any]:
     account_id = account_id or random_account_id()
     with _seeded_lock:
         if account_id in _seeded:
             raise AlreadySeeded(account_id)
         _seeded.add(account_id)
     try:
-        return _seed(base_url, account_id)
+        return _seed(base_url, account_id, native)
     except Exception:
         with _seeded_lock:
             _seeded.discard(account_id)
@@ -225,7 +237,7 @@ def seed(base_url: str, account_id: str | None = None) -> dict[str, Any]:
         gc.freeze()
 
 
-def _seed(base_url: str, account_id: str) -> dict[str, Any]:
+def _seed(base_url: str, account_id: str, native: bool = False) -> dict[str, Any]:
     c = _Clients(base_url, account_id)
     ecs = c("ecs")
     if ecs.list_clusters()["clusterArns"]:
@@ -507,6 +519,10 @@ def _seed(base_url: str, account_id: str) -> dict[str, Any]:
         scalable[resource_id] = {"min": low, "max": high}
     res["scalable_targets"] = scalable
 
+    if native:
+        res["native"] = _seed_native(c, account_id, res, trust, repo["repositoryUri"], db_host,
+                                     secret_arn, now)
+
     # --- the services start from a steady state
     moto_patch.settle_account(account_id, REGION)
 
@@ -516,4 +532,167 @@ def _seed(base_url: str, account_id: str) -> dict[str, Any]:
         "access_key_id": key["AccessKeyId"],
         "secret_access_key": key["SecretAccessKey"],
         "resources": res,
+    }
+
+
+def _seed_native(c: _Clients, account_id: str, res: dict[str, Any], trust: str, repo_uri: str,
+                 db_host: str, secret_arn: str, now: float) -> dict[str, Any]:
+    """A native blue/green service as the AWS docs set one up, with the plain API: two target
+    groups, a production listener rule (prod-alb, port 80) and a test listener rule (a test
+    listener on port 8080), both forwarding main 100 / alternate 0 for the service's host
+    name, an infrastructure role for ECS, alarms, and the service."""
+    elb, iam, ecs, cw = c("elbv2"), c("iam"), c("ecs"), c("cloudwatch")
+    vpc_id, subnets, sg_id = res["vpc_id"], res["subnet_ids"], res["security_group_id"]
+    main, alt = NATIVE_TARGET_GROUPS
+    tgs = {}
+    for name in NATIVE_TARGET_GROUPS:
+        tgs[name] = elb.create_target_group(
+            Name=name, Protocol="HTTP", Port=CONTAINER_PORT, VpcId=vpc_id, TargetType="ip",
+            HealthCheckProtocol="HTTP", HealthCheckPath="/health",
+            HealthCheckIntervalSeconds=10, HealthyThresholdCount=2, UnhealthyThresholdCount=3,
+            Matcher={"HttpCode": "200"},
+        )["TargetGroups"][0]["TargetGroupArn"]
+    res["target_groups"].update(tgs)
+    lb = res["load_balancers"]["prod-alb"]
+    forward = [{"Type": "forward", "ForwardConfig": {
+        "TargetGroups": [{"TargetGroupArn": tgs[main], "Weight": 100},
+                         {"TargetGroupArn": tgs[alt], "Weight": 0}],
+        "TargetGroupStickinessConfig": {"Enabled": False}}}]
+    host = [{"Field": "host-header", "HostHeaderConfig": {"Values": [NATIVE_HOST]}}]
+    prod_rule = elb.create_rule(ListenerArn=lb["listener_arn"], Priority=10, Conditions=host,
+                                Actions=forward)["Rules"][0]["RuleArn"]
+    test_listener = elb.create_listener(
+        LoadBalancerArn=lb["arn"], Protocol="HTTP", Port=NATIVE_TEST_PORT,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {
+            "StatusCode": "404", "ContentType": "text/plain", "MessageBody": "not found"}}],
+    )["Listeners"][0]["ListenerArn"]
+    test_rule = elb.create_rule(ListenerArn=test_listener, Priority=10, Conditions=host,
+                                Actions=forward)["Rules"][0]["RuleArn"]
+
+    ecs_trust = json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"},
+                       "Action": "sts:AssumeRole"}],
+    })
+    role_arn = iam.create_role(RoleName=NATIVE_ROLE, AssumeRolePolicyDocument=ecs_trust,
+                               Description="lets ECS move the listener rules of native deployments"
+                               )["Role"]["Arn"]
+    # what AWS's managed AmazonECSInfrastructureRolePolicyForLoadBalancers allows (moto does
+    # not load managed policies), inline
+    iam.put_role_policy(RoleName=NATIVE_ROLE, PolicyName="load-balancers", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+            "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
+            "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
+            "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
+            "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]}],
+    }))
+    res["iam_roles"][NATIVE_ROLE] = role_arn
+    for kind in ("execution", "task"):
+        name = f"{NATIVE_FAMILY}-{kind}"
+        res["iam_roles"][name] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    c("logs").create_log_group(logGroupName=f"/ecs/{NATIVE_FAMILY}")
+    res["log_groups"].append(f"/ecs/{NATIVE_FAMILY}")
+
+    def metric(mid: str, tg: str, name: str, stat: str) -> dict[str, Any]:
+        return {"Id": mid, "ReturnData": False, "MetricStat": {"Metric": {
+            "Namespace": traffic.NAMESPACE, "MetricName": name,
+            "Dimensions": [{"Name": "TargetGroup", "Value": _dimension(tgs[tg])},
+                           {"Name": "LoadBalancer", "Value": _dimension(lb["arn"])}]},
+            "Period": 60, "Stat": stat}}
+
+    cw.put_metric_alarm(
+        AlarmName="native-users-5xx",
+        AlarmDescription="native users: target 5xx responses, both target groups",
+        Metrics=[metric("main", main, "HTTPCode_Target_5XX_Count", "Sum"),
+                 metric("alt", alt, "HTTPCode_Target_5XX_Count", "Sum"),
+                 {"Id": "errors", "Expression": "main + alt", "Label": "5xx", "ReturnData": True}],
+        EvaluationPeriods=1, Threshold=5,
+        ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
+    )
+    cw.put_metric_alarm(
+        AlarmName="native-users-p99",
+        AlarmDescription="native users: p99 target response time above 1 s",
+        Metrics=[metric("main", main, "TargetResponseTime", "p99"),
+                 metric("alt", alt, "TargetResponseTime", "p99"),
+                 {"Id": "p99", "Expression": "MAX([main, alt])", "Label": "p99", "ReturnData": True}],
+        EvaluationPeriods=3, DatapointsToAlarm=2, Threshold=1.0,
+        ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
+    )
+    alarm_names = ["native-users-5xx", "native-users-p99"]
+    for name in alarm_names:
+        cw.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="Seeded in state OK")
+    res["alarms"].update({
+        a["AlarmName"]: a["AlarmArn"]
+        for a in cw.describe_alarms(AlarmNames=alarm_names)["MetricAlarms"]
+    })
+
+    tds = []
+    for revision, tag in enumerate(NATIVE_TAGS, start=1):
+        td = _task_definition(NATIVE_FAMILY, account_id, f"{repo_uri}:{tag}", db_host, secret_arn)
+        td["tags"] = list(td.get("tags", [])) + [
+            {"key": "opsctl:version", "value": tag},
+            {"key": "opsctl:deployed-by", "value": "seed"},
+            {"key": "opsctl:deployed-at",
+             "value": _rfc3339(now - 3600 * (len(NATIVE_TAGS) - revision + 1))},
+            {"key": "opsctl:outcome", "value": "succeeded"},
+        ]
+        if revision > 1:
+            td["tags"].append({"key": "opsctl:previous", "value": f"{NATIVE_FAMILY}:{revision - 1}"})
+        tds.append(ecs.register_task_definition(**td)["taskDefinition"]["taskDefinitionArn"])
+    res["task_definitions"][NATIVE_FAMILY] = tds
+
+    service_arn = ecs.create_service(
+        cluster=CLUSTER,
+        serviceName=NATIVE_SERVICE,
+        taskDefinition=f"{NATIVE_FAMILY}:{len(NATIVE_TAGS)}",
+        desiredCount=NATIVE_DESIRED,
+        launchType="FARGATE",
+        platformVersion="LATEST",
+        networkConfiguration={"awsvpcConfiguration": {
+            "subnets": subnets, "securityGroups": [sg_id], "assignPublicIp": "DISABLED"}},
+        loadBalancers=[{
+            "targetGroupArn": tgs[main], "containerName": CONTAINER,
+            "containerPort": CONTAINER_PORT,
+            "advancedConfiguration": {
+                "alternateTargetGroupArn": tgs[alt],
+                "productionListenerRule": prod_rule,
+                "testListenerRule": test_rule,
+                "roleArn": role_arn,
+            },
+        }],
+        deploymentConfiguration={
+            "strategy": "BLUE_GREEN",
+            "bakeTimeInMinutes": NATIVE_BAKE_MINUTES,
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+            "alarms": {"alarmNames": alarm_names, "enable": True, "rollback": True},
+            "maximumPercent": 200,
+            "minimumHealthyPercent": 100,
+        },
+        deploymentController={"type": "ECS"},
+        healthCheckGracePeriodSeconds=30,
+        schedulingStrategy="REPLICA",
+        propagateTags="SERVICE",
+        enableECSManagedTags=True,
+        tags=[{"key": "app", "value": "users"}, {"key": "managed-by", "value": "opsctl"}],
+    )["service"]["serviceArn"]
+    res["services"][NATIVE_SERVICE] = service_arn
+    resource_id = f"service/{CLUSTER}/{NATIVE_SERVICE}"
+    c("application-autoscaling").register_scalable_target(
+        ServiceNamespace="ecs", ResourceId=resource_id,
+        ScalableDimension="ecs:service:DesiredCount", MinCapacity=2, MaxCapacity=10,
+    )
+    res["scalable_targets"][resource_id] = {"min": 2, "max": 10}
+    t = time.time()
+    for name in NATIVE_TARGET_GROUPS:
+        traffic.set_profile(account_id, REGION, tgs[name], NATIVE_HEALTHY, t)
+    return {
+        "service": NATIVE_SERVICE, "service_arn": service_arn,
+        "host": NATIVE_HOST,
+        "target_groups": {"main": tgs[main], "alternate": tgs[alt]},
+        "production_listener_rule": prod_rule,
+        "test_listener_arn": test_listener,
+        "test_listener_rule": test_rule,
+        "infrastructure_role": role_arn,
+        "alarms": alarm_names,
     }

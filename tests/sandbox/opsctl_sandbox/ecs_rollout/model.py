@@ -75,6 +75,15 @@ class Deployment:
             self.platform_version = "1.4.0"  # what ECS resolves LATEST to for Linux
         self.network_configuration = service.network_configuration or None
         self.rollback_at: float | None = None
+        # the service revision this deployment deploys (service deployments name it)
+        self.revision_arn = (
+            f"arn:aws:ecs:{service.region_name}:{service._account_id}:service-revision/"
+            f"{service.cluster_name}/{service.name}/{random.randint(10**18, 10**19 - 1)}"
+        )
+        # the service's target group ARN -> the one this deployment's tasks register in
+        # (blue/green: the alternate target group); absent keys register as named
+        self.tg_map: dict[str, str] = {}
+        self.rolled_back_to: str | None = None  # the circuit breaker's rollback deployment
 
     def to_dict(self, tasks: list["SandboxTask"]) -> dict[str, Any]:
         mine = [tk for tk in tasks if tk.deployment_id == self.id]
@@ -111,6 +120,13 @@ class ServiceState:
         self.deleting = False
         self.subnet_turn = 0
         self.bulk_ready_at: float | None = None  # fast-forward: tasks started now are ready now
+        # service deployments (native.ServiceDeployment), newest first; `native` is the one in
+        # progress that drives the tasks itself (BLUE_GREEN, LINEAR, CANARY), else None
+        self.service_deployments: list[Any] = []
+        self.native: Any = None
+        # the service's target group ARN -> the one taking production traffic now (it is the
+        # alternate one after an odd number of successful blue/green deployments)
+        self.live_tg: dict[str, str] = {}
 
     def alive(self, dep: Deployment | None = None) -> list["SandboxTask"]:
         return [
@@ -152,6 +168,13 @@ class Backend(Protocol):
     def register_targets(self, service: Any, task: SandboxTask, step: _Step) -> None: ...
 
     def deregister_targets(self, task: SandboxTask) -> None: ...
+
+    # native deployments (native.py): listener rules, alarms
+    def forward_weights(self, rule_arn: str) -> dict[str, int] | None: ...
+
+    def set_forward_weights(self, rule_arn: str, weights: dict[str, int], t: float) -> None: ...
+
+    def alarm_states(self, names: list[str]) -> dict[str, tuple[str, float]]: ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,6 +257,7 @@ def _start_task(backend: Backend, service: Any, st: ServiceState,
     if st.bulk_ready_at is not None:
         ready_at = st.bulk_ready_at
     task = backend.new_task(service, dep, td, t, ready_at, _failure_for(td, backend.account_id))
+    task.tg_map = dict(dep.tg_map)
     backend.attach_network(service, st, task)
     backend.add_task(service, task)
     st.tasks.append(task)
@@ -338,7 +362,7 @@ def _fail_task(backend: Backend, service: Any, st: ServiceState,
         step.messages.append(
             f"(service {service.name}) (deployment {dep.id}) deployment failed: tasks failed to start."
         )
-        if rollback and st.last_completed is not None:
+        if rollback and st.last_completed is not None and st.native is None:
             dep.rollback_at = t + config.get(backend.account_id)["rollback_delay_seconds"]
 
 
@@ -369,6 +393,7 @@ def _find_deployment(st: ServiceState, dep_id: str) -> Deployment | None:
 
 def _new_deployment(service: Any, st: ServiceState, td_arn: str, t: float) -> Deployment:
     dep = Deployment(service, td_arn, service.desired_count, t)
+    dep.tg_map = {k: v for k, v in st.live_tg.items() if k != v}
     for old in st.deployments:
         old.status = "ACTIVE"
         old.rollback_at = None
@@ -382,7 +407,7 @@ def _rollback(service: Any, st: ServiceState, failed: Deployment, step: _Step) -
     assert st.last_completed is not None
     target_id, target_td = st.last_completed
     failed.rollback_at = None
-    _new_deployment(service, st, target_td, step.t)
+    failed.rolled_back_to = _new_deployment(service, st, target_td, step.t).id
     step.first.append(f"(service {service.name}) rolling back to deployment {target_id}.")
 
 

@@ -38,11 +38,11 @@ from .model import (
     _dt,
     _new_deployment,
     _publish,
-    _reconcile,
     _stop_task,
     target_health,
     targets_for_group,
 )
+from . import native, native_patch, traffic
 from .scheduler import LOCK, _change, advance_backend, settle
 
 _CTX = threading.local()
@@ -120,6 +120,7 @@ class SandboxTask(Task):
         self.subnet_id: str | None = None
         self.eni_id: str | None = None
         self.targets: list[tuple[str, str, int]] = []  # (target group ARN, ip, port)
+        self.tg_map: dict[str, str] = {}  # the service's target group -> the one to register in
         region, account = self.region_name, self._account_id
         self._containers: list[dict[str, Any]] = []
         for cdef in task_definition.container_definitions:
@@ -254,6 +255,7 @@ def _register_targets(backend: EC2ContainerServiceBackend, service: Any, task: S
     elbv2 = elbv2_backends[backend.account_id][backend.region_name]
     for lb in service.load_balancers or []:
         tg_arn = lb.get("targetGroupArn")
+        tg_arn = task.tg_map.get(tg_arn, tg_arn) if tg_arn else tg_arn
         tg = elbv2.target_groups.get(tg_arn) if tg_arn else None
         if tg is None:
             continue
@@ -313,6 +315,16 @@ class MotoBackend:
     def deregister_targets(self, task: SandboxTask) -> None:
         _deregister_targets(self.ecs, task)
 
+    def forward_weights(self, rule_arn: str) -> dict[str, int] | None:
+        return native_patch.forward_weights(self.ecs.account_id, self.ecs.region_name, rule_arn)
+
+    def set_forward_weights(self, rule_arn: str, weights: dict[str, int], t: float) -> None:
+        native_patch.set_forward_weights(self.ecs.account_id, self.ecs.region_name, rule_arn,
+                                         weights, t)
+
+    def alarm_states(self, names: list[str]) -> dict[str, tuple[str, float]]:
+        return native_patch.alarm_states(self.ecs.account_id, self.ecs.region_name, names)
+
 
 def settle_account(account_id: str, region: str) -> None:
     """Fast-forwards every service of an account to a steady state (used by the seed)."""
@@ -351,6 +363,8 @@ def forced_target_health(tg_arn: str) -> str:
 def reset() -> None:
     with LOCK:
         _FORCED_HEALTH.clear()
+        native.reset()
+        traffic.reset()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,6 +416,11 @@ def _create_service(self: EC2ContainerServiceBackend, cluster_str: str, service_
         existing = self.services.get(f"{cluster.name}:{service_name}")
         if existing is not None and existing.status in ("ACTIVE", "DRAINING"):
             raise InvalidParameterException("Creation of service was not idempotent.")
+        lbs = args[0] if args else kwargs.get("load_balancers")
+        try:
+            native.validate(extras.get("deploymentConfiguration"), lbs)
+        except native.NativeError as exc:
+            raise ECSException(exc.code, exc.message)
         td_arn = None
         if task_definition_str:
             td_arn = resolve_task_definition(self, task_definition_str).arn
@@ -421,7 +440,8 @@ def _create_service(self: EC2ContainerServiceBackend, cluster_str: str, service_
         try:
             st = ServiceState()
             service._sandbox = st
-            _new_deployment(service, st, td_arn, t)
+            dep = _new_deployment(service, st, td_arn, t)
+            native.begin(MotoBackend(self), service, st, dep, t)
             _change(MotoBackend(self), service, t)
         except Exception:
             self.services.pop(f"{cluster.name}:{service_name}", None)
@@ -446,6 +466,13 @@ def _update_service(self: EC2ContainerServiceBackend, service_properties: dict[s
                 raise ECSException("ClientException", "TaskDefinition is inactive")
             props["task_definition"] = td.arn
         new_dc = props.pop("deployment_configuration", None)
+        merged = dict(service.deployment_configuration or DEFAULT_DEPLOYMENT_CONFIGURATION)
+        merged.update(new_dc or {})
+        lbs = props.get("load_balancers")
+        try:
+            native.validate(merged, lbs if lbs is not None else service.load_balancers)
+        except native.NativeError as exc:
+            raise ECSException(exc.code, exc.message)
         old_network = repr(service.network_configuration)
         force = bool(props.get("force_new_deployment"))
         service = _ORIG["update_service"](self, props)
@@ -458,7 +485,8 @@ def _update_service(self: EC2ContainerServiceBackend, service_properties: dict[s
         td_arn = td.arn if td is not None else primary.task_definition
         network_changed = repr(service.network_configuration) != old_network
         if td_arn != primary.task_definition or force or network_changed:
-            _new_deployment(service, st, td_arn, t)
+            dep = _new_deployment(service, st, td_arn, t)
+            native.begin(MotoBackend(self), service, st, dep, t)
         _change(MotoBackend(self), service, t)
         return service
 
@@ -526,7 +554,7 @@ def _stop_task_patch(self: EC2ContainerServiceBackend, cluster_str: str, task_st
                     _stop_task(backend=backend, st=st, task=task,
                                reason=reason or "Task stopped by user", step=step,
                                stop_code="UserInitiated")
-                    _reconcile(backend, service, st, step)
+                    native.reconcile(backend, service, st, step)
                     step.flush()
                     _publish(service, st)
                 return task
@@ -600,6 +628,7 @@ def apply() -> None:
     B.describe_clusters = _describe_clusters
     EC2ContainerServiceResponse.create_service = _resp_create_service
     ELBv2Backend.describe_target_health = _describe_target_health
+    native_patch.apply()
 
 
 assert ecs_models  # the module is patched through its classes

@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+from . import native
 from .model import (
     DEACTIVATING,
     PENDING,
@@ -22,7 +23,6 @@ from .model import (
     _finish_stop,
     _prune,
     _publish,
-    _reconcile,
     _rollback,
     _run_task,
 )
@@ -36,6 +36,13 @@ def _next_time(st: ServiceState) -> float | None:
     times = [tk.ready_at for tk in st.tasks if tk.last_status == PENDING]
     times += [tk.stop_at for tk in st.tasks if tk.last_status == DEACTIVATING and tk.stop_at is not None]
     times += [d.rollback_at for d in st.deployments if d.rollback_at is not None]
+    return min(times) if times else None
+
+
+def _due(backend: Backend, st: ServiceState) -> float | None:
+    """The time of the service's next transition: its tasks' and deployments', and those of
+    its native service deployment (stages, hooks, alarms)."""
+    times = [x for x in (_next_time(st), native.next_time(backend, st)) if x is not None]
     return min(times) if times else None
 
 
@@ -59,13 +66,18 @@ def advance_service(backend: Backend, service: Any, now: float) -> None:
     st: ServiceState | None = getattr(service, "_sandbox", None)
     if st is None:
         return
+    last, same = None, 0
     for _ in range(1_000_000):
-        t = _next_time(st)
+        t = _due(backend, st)
         if t is None or t > now:
             break
+        same = same + 1 if t == last else 0
+        if same > 100:  # a transition that does not happen: leave it for a later request
+            break
+        last = t
         step = _Step(service, t)
         _apply_due(backend, service, st, step)
-        _reconcile(backend, service, st, step)
+        native.reconcile(backend, service, st, step)
         step.flush()
         _prune(backend, service, st)
     _publish(service, st)
@@ -82,7 +94,7 @@ def _change(backend: Backend, service: Any, t: float) -> None:
     """Reconciles a service right after an API call changed it."""
     st: ServiceState = service._sandbox
     step = _Step(service, t)
-    _reconcile(backend, service, st, step)
+    native.reconcile(backend, service, st, step)
     step.flush()
     _publish(service, st)
 
@@ -105,7 +117,7 @@ def settle(backend: Backend) -> None:
         for _ in range(10):
             advance_backend(backend, now)
             if all(
-                _next_time(s._sandbox) is None or _next_time(s._sandbox) > now
+                _due(backend, s._sandbox) is None or _due(backend, s._sandbox) > now
                 for s in backend.services.values()
                 if getattr(s, "_sandbox", None) is not None
             ):
