@@ -1,0 +1,234 @@
+//! ECS as workflows see it: services, deployments, task definitions, stopped tasks, and the
+//! rules that read them (the current task definition, "steady", the container a deploy changes).
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+/// The rollout state ECS reports for a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RolloutState {
+    InProgress,
+    Completed,
+    Failed,
+}
+
+impl std::fmt::Display for RolloutState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RolloutState::InProgress => "IN_PROGRESS",
+            RolloutState::Completed => "COMPLETED",
+            RolloutState::Failed => "FAILED",
+        })
+    }
+}
+
+aws_words!(
+    /// Where a deployment stands in its service: the newest is PRIMARY.
+    DeploymentStatus, unknown = Inactive, {
+        Primary = "PRIMARY",
+        Active = "ACTIVE",
+        Inactive = "INACTIVE",
+    }
+);
+
+aws_words!(
+    /// An ECS service's own status; only an ACTIVE service can be deployed to.
+    ServiceStatus, unknown = Inactive, {
+        Active = "ACTIVE",
+        Draining = "DRAINING",
+        Inactive = "INACTIVE",
+    }
+);
+
+/// One deployment of an ECS service (PRIMARY is the newest).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deployment {
+    pub id: String,
+    pub status: DeploymentStatus,
+    pub task_definition: String,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    pub failed_tasks: i32,
+    pub rollout_state: Option<RolloutState>,
+    pub rollout_reason: Option<String>,
+    pub created_at: Option<Timestamp>,
+}
+
+impl Deployment {
+    /// Whether this is the deployment ECS is rolling towards.
+    pub fn is_primary(&self) -> bool {
+        self.status == DeploymentStatus::Primary
+    }
+}
+
+/// A line from the service's event log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceEvent {
+    pub id: String,
+    pub at: Timestamp,
+    pub message: String,
+}
+
+/// An ECS service as a deploy sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Service {
+    pub name: String,
+    pub arn: String,
+    pub status: ServiceStatus,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    /// The task definition ARN the service is set to.
+    pub task_definition: String,
+    pub deployments: Vec<Deployment>,
+    /// Newest first, as ECS returns them.
+    pub events: Vec<ServiceEvent>,
+    /// ARNs of the target groups the service registers its tasks with.
+    pub target_groups: Vec<String>,
+    pub circuit_breaker: Option<CircuitBreaker>,
+}
+
+/// The service's deployment circuit breaker settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CircuitBreaker {
+    pub enable: bool,
+    pub rollback: bool,
+}
+
+impl Service {
+    /// The PRIMARY deployment, if ECS reports one.
+    pub fn primary(&self) -> Option<&Deployment> {
+        self.deployments.iter().find(|d| d.is_primary())
+    }
+
+    /// The task definition the service runs, or is rolling towards: its PRIMARY
+    /// deployment's, else the one it is set to.
+    pub fn current_task_definition(&self) -> &str {
+        self.primary().map_or(self.task_definition.as_str(), |d| {
+            d.task_definition.as_str()
+        })
+    }
+
+    /// Settled: the PRIMARY deployment's rollout is COMPLETED (or, where ECS reports no
+    /// rollout state, it is the only deployment) and every count has converged (running ==
+    /// desired, nothing pending). The one definition of "stable" before target health,
+    /// which needs a call of its own.
+    pub fn is_steady(&self) -> bool {
+        let Some(primary) = self.primary() else {
+            return false;
+        };
+        let rollout_done = match primary.rollout_state {
+            Some(state) => state == RolloutState::Completed,
+            None => self.deployments.len() == 1,
+        };
+        rollout_done
+            && primary.running == primary.desired
+            && self.running == self.desired
+            && self.pending == 0
+    }
+
+    /// True when a rollout is under way: more than one deployment, or the primary's rollout
+    /// not finished.
+    pub fn deployment_in_flight(&self) -> bool {
+        self.deployments.len() > 1
+            || self
+                .primary()
+                .is_some_and(|d| d.rollout_state == Some(RolloutState::InProgress))
+    }
+}
+
+/// A container's name and image within a task definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+}
+
+/// Why no container of a task definition is the one a deploy changes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoContainer {
+    /// The configured name is not among the task definition's containers.
+    #[error("container `{name}` is not in {revision} (it has: {})", .has.join(", "))]
+    Missing {
+        name: String,
+        revision: String,
+        has: Vec<String>,
+    },
+    /// More than one container, and none configured.
+    #[error("{revision} has {} containers ({}) and opsctl.toml does not say which one to change", .has.len(), .has.join(", "))]
+    Ambiguous { revision: String, has: Vec<String> },
+}
+
+/// A task definition revision, reduced to what deploys compare and show.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskDefinition {
+    pub arn: String,
+    pub family: String,
+    pub revision: i32,
+    /// `ACTIVE` or `INACTIVE`.
+    pub status: String,
+    pub containers: Vec<Container>,
+    /// Every secret the revision references, once each, in order: the containers'
+    /// `secrets[].valueFrom`, their `logConfiguration.secretOptions[].valueFrom` and their
+    /// `repositoryCredentials.credentialsParameter` (Secrets Manager ARNs, or Parameter Store
+    /// names and ARNs).
+    pub secrets: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+    pub registered_at: Option<Timestamp>,
+    /// The task role and execution role ARNs, where set (`iam:PassRole` needs them).
+    #[serde(skip)]
+    pub roles: Vec<String>,
+}
+
+impl TaskDefinition {
+    /// `family:revision`, how people name a revision.
+    pub fn short(&self) -> String {
+        format!("{}:{}", self.family, self.revision)
+    }
+
+    /// The container a deploy changes: the configured one (the env's `container`) when it is
+    /// there, else the only container. Several containers and none configured is an error,
+    /// never a guess: the first container is often a sidecar.
+    pub fn container_for(&self, configured: Option<&str>) -> Result<&Container, NoContainer> {
+        let has = || self.containers.iter().map(|c| c.name.clone()).collect();
+        match configured {
+            Some(name) => self
+                .containers
+                .iter()
+                .find(|c| c.name == name)
+                .ok_or_else(|| NoContainer::Missing {
+                    name: name.to_owned(),
+                    revision: self.short(),
+                    has: has(),
+                }),
+            None if self.containers.len() == 1 => Ok(&self.containers[0]),
+            None => Err(NoContainer::Ambiguous {
+                revision: self.short(),
+                has: has(),
+            }),
+        }
+    }
+
+    /// The image of the named container.
+    pub fn image_of(&self, container: &str) -> Option<&str> {
+        self.containers
+            .iter()
+            .find(|c| c.name == container)
+            .map(|c| c.image.as_str())
+    }
+}
+
+/// A task that stopped, with why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoppedTask {
+    pub id: String,
+    pub task_definition: String,
+    pub reason: String,
+    /// `container: exit code / reason` for containers that say something.
+    pub containers: Vec<String>,
+    pub stopped_at: Option<Timestamp>,
+}
