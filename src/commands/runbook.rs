@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -16,6 +15,7 @@ use crate::error::{Exit, UserError};
 use crate::runbook::{self, Runbook};
 use crate::ui::runbook as show;
 use crate::ui::{CliReporter, Printer};
+use crate::workflows::runbook as workflow;
 use crate::workflows::{Interrupt, Outcome};
 
 /// The runbook directory when neither `--dir` nor `OPSCTL_RUNBOOKS` names one.
@@ -167,7 +167,7 @@ pub(super) async fn run(
     }
 }
 
-/// A step ready to run: its filled command line, checked by the real parser.
+/// A step's command line, filled and checked by the real parser.
 struct Planned {
     /// The words after `opsctl`, as they will run (with `--dry-run` in a dry run).
     words: Vec<String>,
@@ -335,7 +335,23 @@ async fn execute(
             started.strftime("%Y%m%dT%H%M%SZ")
         ))
     });
-    let mut transcript = Transcript {
+    let steps: Vec<workflow::Planned> = rb
+        .steps
+        .iter()
+        .zip(&planned)
+        .map(|(s, p)| workflow::Planned {
+            number: s.number,
+            title: runbook::fill(&s.title, &values),
+            text: runbook::fill(&s.text, &values),
+            command: s.command.as_ref().map(|_| runbook::display_words(&p.words)),
+            action: match (&s.command, &p.cli) {
+                (None, _) => workflow::Action::ByHand,
+                (Some(_), None) => workflow::Action::NotInDryRun,
+                (Some(_), Some(_)) => workflow::Action::Command,
+            },
+        })
+        .collect();
+    let transcript = workflow::Transcript {
         runbook: rb.name.clone(),
         title: rb.title.clone(),
         source: source.to_owned(),
@@ -345,29 +361,16 @@ async fn execute(
         from: run_args.from,
         started_at: started,
         ended_at: None,
-        outcome: RunEnd::Running,
+        outcome: workflow::RunEnd::Running,
         exit_code: None,
         exit: Exit::Ok,
         resume: None,
         transcript: path.display().to_string(),
-        steps: rb
-            .steps
-            .iter()
-            .zip(&planned)
-            .map(|(s, p)| StepRecord {
-                number: s.number,
-                title: s.title.clone(),
-                command: s.command.as_ref().map(|_| runbook::display_words(&p.words)),
-                status: StepStatus::NotReached,
-                exit_code: None,
-                started_at: None,
-                ended_at: None,
-            })
-            .collect(),
+        steps: steps.iter().map(workflow::StepRecord::of).collect(),
     };
     // Written before the first step, so that a path that cannot be written stops the run
     // before anything changes; rewritten after every step.
-    transcript.write(&path).map_err(|e| {
+    write(&transcript, &path).map_err(|e| {
         UserError::new(format!(
             "cannot write the transcript {}: {e}; nothing ran",
             path.display()
@@ -392,158 +395,111 @@ async fn execute(
         ),
     );
 
-    let resume_from = |step: usize| resume_command(cli, args, run_args, &values, step);
-    let mut exit = Exit::Ok;
-    // Whether a step has run a command: from then on the runbook may have changed things, and
-    // its exit code must not be 2 ("nothing changed").
-    let mut ran = false;
-    for (i, (step, planned)) in rb.steps.iter().zip(planned).enumerate() {
-        let record = i;
-        if step.number < run_args.from {
-            transcript.steps[record].status = StepStatus::BeforeFrom;
-            continue;
-        }
-        let text = runbook::fill(&step.text, &values);
-        let title = runbook::fill(&step.title, &values);
-        let command = step
-            .command
-            .as_ref()
-            .map(|_| runbook::display_words(&planned.words));
-        show::step(
-            printer,
-            step.number,
-            total,
-            &title,
-            &text,
-            command.as_deref(),
-        );
+    let resume = |step: usize| resume_command(cli, args, run_args, &values, step);
+    let runner = InProcess {
+        global: &cli.global,
+        steps: std::sync::Mutex::new(planned.into_iter().map(|p| p.cli).collect()),
+        interrupt,
+    };
+    let done = workflow::run(
+        transcript,
+        &steps,
+        &workflow::Options {
+            interactive,
+            from: run_args.from,
+            resume: &resume,
+        },
+        &runner,
+        &Terminal { printer },
+        &File {
+            path: &path,
+            reporter,
+        },
+        interrupt,
+    )
+    .await?;
+    Ok(printer.finish(&done, reporter))
+}
 
-        let Some(step_cli) = planned.cli else {
-            if step.command.is_some() {
-                show::note(
-                    printer,
-                    "not run in a dry run: the command has no --dry-run",
-                );
-                transcript.steps[record].status = StepStatus::NotRunDryRun;
-                continue;
-            }
-            transcript.steps[record].status = StepStatus::ByHand;
-            if interactive && !show::ask_done(step.number)? {
-                transcript.steps[record].status = StepStatus::Stopped;
-                transcript.resume = Some(resume_from(step.number));
-                exit = Exit::Failed;
-                transcript.outcome = RunEnd::Stopped;
-                show::next(
-                    &format!("at step {}, as asked", step.number),
-                    "when you are ready",
-                    &resume_from(step.number),
-                );
-                break;
-            }
-            transcript.write_or_warn(&path, reporter);
-            continue;
-        };
+/// Runs a step's command line in this process: the same code, config and credentials as the
+/// runbook itself, with the runbook's global options.
+struct InProcess<'a> {
+    global: &'a crate::cli::Global,
+    /// Each step's parsed command line, taken when it runs (a step runs once).
+    steps: std::sync::Mutex<Vec<Option<Cli>>>,
+    interrupt: &'a Interrupt,
+}
 
-        if interactive {
-            let answer = show::ask_step(step.number)?;
-            // Ctrl-C at the question: the step must not start.
-            if interrupt.is_raised() {
-                transcript.steps[record].status = StepStatus::Stopped;
-                transcript.resume = Some(resume_from(step.number));
-                transcript.outcome = RunEnd::Interrupted;
-                exit = Exit::Interrupted;
-                break;
-            }
-            match answer {
-                show::Answer::Run => {}
-                show::Answer::Skip => {
-                    transcript.steps[record].status = StepStatus::Skipped;
-                    transcript.write_or_warn(&path, reporter);
-                    continue;
-                }
-                show::Answer::Stop => {
-                    transcript.steps[record].status = StepStatus::Stopped;
-                    transcript.resume = Some(resume_from(step.number));
-                    transcript.outcome = RunEnd::Stopped;
-                    exit = Exit::Failed;
-                    show::next(
-                        &format!("at step {}, as asked", step.number),
-                        "when you are ready",
-                        &resume_from(step.number),
-                    );
-                    break;
-                }
-            }
-        }
-
-        let mut step_cli = step_cli;
-        step_cli.global = cli.global.clone();
-        let begun = Instant::now();
-        transcript.steps[record].started_at = Some(Timestamp::now());
-        transcript.steps[record].status = StepStatus::Running;
-        transcript.write_or_warn(&path, reporter);
-        // In this process: the same code, config and credentials as the runbook itself.
-        let code = Box::pin(super::run(step_cli, interrupt.clone())).await;
-        transcript.steps[record].ended_at = Some(Timestamp::now());
-        transcript.steps[record].exit_code = Some(code.code());
-        show::step_done(
-            printer,
-            step.number,
-            code.code(),
-            begun.elapsed().as_secs_f64(),
-        );
-        if code == Exit::Ok && !interrupt.is_raised() {
-            ran = true;
-            transcript.steps[record].status = StepStatus::Succeeded;
-            transcript.write_or_warn(&path, reporter);
-            continue;
-        }
-        let interrupted = code == Exit::Interrupted || interrupt.is_raised();
-        transcript.steps[record].status = if code == Exit::Ok {
-            StepStatus::Succeeded
-        } else {
-            StepStatus::Failed
+#[async_trait::async_trait]
+impl workflow::StepRunner for InProcess<'_> {
+    async fn run(&self, index: usize) -> Exit {
+        let Some(mut step) = self.steps.lock().unwrap()[index].take() else {
+            return Exit::Failed;
         };
-        // An interrupted step is resumed where it was; a failed one once its cause is fixed.
-        let again = if code == Exit::Ok {
-            step.number + 1
-        } else {
-            step.number
-        };
-        exit = match code {
-            Exit::Ok => Exit::Interrupted,
-            Exit::BadInput if ran => Exit::Failed,
-            code => code,
-        };
-        transcript.outcome = if interrupted {
-            RunEnd::Interrupted
-        } else {
-            RunEnd::Failed
-        };
-        let what = if interrupted {
-            format!("interrupted at step {}", step.number)
-        } else {
-            format!("step {} failed with exit code {}", step.number, code.code())
-        };
-        if again <= total {
-            transcript.resume = Some(resume_from(again));
-            let advice = if interrupted {
-                "read the state above; to carry on"
-            } else {
-                "read the step's output above and fix the cause; then"
-            };
-            show::next(&what, advice, &resume_from(again));
-        }
-        break;
+        step.global = self.global.clone();
+        Box::pin(super::run(step, self.interrupt.clone())).await
     }
-    if transcript.outcome == RunEnd::Running {
-        transcript.outcome = RunEnd::Completed;
+}
+
+/// The operator at the terminal (stderr), answering on stdin.
+struct Terminal<'a> {
+    printer: &'a Printer,
+}
+
+impl workflow::Operator for Terminal<'_> {
+    fn show_step(
+        &self,
+        number: usize,
+        total: usize,
+        title: &str,
+        text: &str,
+        command: Option<&str>,
+    ) {
+        show::step(self.printer, number, total, title, text, command);
     }
-    transcript.ended_at = Some(Timestamp::now());
-    transcript.exit_code = Some(exit.code());
-    transcript.exit = exit;
-    transcript.write_or_warn(&path, reporter);
-    Ok(printer.finish(&transcript, reporter))
+
+    fn note(&self, text: &str) {
+        show::note(self.printer, text);
+    }
+
+    fn step_done(&self, number: usize, code: u8, seconds: f64) {
+        show::step_done(self.printer, number, code, seconds);
+    }
+
+    fn next(&self, what: &str, advice: &str, resume: &str) {
+        show::next(what, advice, resume);
+    }
+
+    fn ask_step(&self, number: usize) -> anyhow::Result<workflow::Answer> {
+        Ok(show::ask_step(number)?)
+    }
+
+    fn ask_done(&self, number: usize) -> anyhow::Result<bool> {
+        Ok(show::ask_done(number)?)
+    }
+}
+
+/// The transcript file, rewritten after every step; a failed write is a warning.
+struct File<'a> {
+    path: &'a Path,
+    reporter: &'a CliReporter,
+}
+
+impl workflow::Keeper for File<'_> {
+    fn save(&self, transcript: &workflow::Transcript) {
+        if let Err(e) = write(transcript, self.path) {
+            use crate::workflows::Reporter;
+            self.reporter.warn(format!(
+                "cannot write the transcript {}: {e}",
+                self.path.display()
+            ));
+        }
+    }
+}
+
+fn write(transcript: &workflow::Transcript, path: &Path) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(transcript).map_err(std::io::Error::other)?;
+    std::fs::write(path, text + "\n")
 }
 
 /// The command line that resumes this run at `step`.
@@ -672,137 +628,8 @@ impl fmt::Display for Shown {
     }
 }
 
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-enum RunEnd {
-    Running,
-    Completed,
-    Failed,
-    Stopped,
-    Interrupted,
-}
-
-/// What became of a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-enum StepStatus {
-    NotReached,
-    /// Before `--from`: not run in this run.
-    BeforeFrom,
-    Running,
-    Succeeded,
-    Failed,
-    Skipped,
-    Stopped,
-    /// Done by hand: shown, not run.
-    ByHand,
-    /// A dry run, and the command has no `--dry-run`.
-    NotRunDryRun,
-}
-
 impl Outcome for Shown {
     fn exit(&self) -> Exit {
         Exit::Ok
-    }
-}
-
-impl Outcome for Transcript {
-    fn exit(&self) -> Exit {
-        self.exit
-    }
-}
-
-/// The record of a run, written as JSON next to the text output.
-#[derive(Debug, Serialize)]
-struct Transcript {
-    runbook: String,
-    title: String,
-    source: String,
-    env: String,
-    values: BTreeMap<String, String>,
-    dry_run: bool,
-    from: usize,
-    started_at: Timestamp,
-    ended_at: Option<Timestamp>,
-    outcome: RunEnd,
-    exit_code: Option<u8>,
-    #[serde(skip)]
-    exit: Exit,
-    /// The command line that resumes the run, when it did not complete.
-    resume: Option<String>,
-    /// Where this transcript is written.
-    transcript: String,
-    steps: Vec<StepRecord>,
-}
-
-#[derive(Debug, Serialize)]
-struct StepRecord {
-    number: usize,
-    title: String,
-    /// The command as run (placeholders filled), unless the step is done by hand.
-    command: Option<String>,
-    status: StepStatus,
-    exit_code: Option<u8>,
-    started_at: Option<Timestamp>,
-    ended_at: Option<Timestamp>,
-}
-
-impl Transcript {
-    fn write(&self, path: &Path) -> std::io::Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(path, text + "\n")
-    }
-
-    fn write_or_warn(&self, path: &Path, reporter: &CliReporter) {
-        if let Err(e) = self.write(path) {
-            use crate::workflows::Reporter;
-            reporter.warn(format!(
-                "cannot write the transcript {}: {e}",
-                path.display()
-            ));
-        }
-    }
-}
-
-impl fmt::Display for Transcript {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let verdict = match self.outcome {
-            RunEnd::Completed if self.dry_run => "dry run completed",
-            RunEnd::Completed => "completed",
-            RunEnd::Running => "running",
-            RunEnd::Failed => "FAILED",
-            RunEnd::Stopped => "stopped",
-            RunEnd::Interrupted => "interrupted",
-        };
-        writeln!(f, "runbook {} on {}: {verdict}", self.runbook, self.env)?;
-        let width = self
-            .steps
-            .iter()
-            .map(|s| s.title.chars().count())
-            .max()
-            .unwrap_or(0);
-        for s in &self.steps {
-            let status = match s.status {
-                StepStatus::NotReached => "not reached",
-                StepStatus::BeforeFrom => "before --from",
-                StepStatus::Running => "running",
-                StepStatus::Succeeded => "ok",
-                StepStatus::Failed => "FAILED",
-                StepStatus::Skipped => "skipped",
-                StepStatus::Stopped => "stopped here",
-                StepStatus::ByHand => "by hand",
-                StepStatus::NotRunDryRun => "not run (no --dry-run)",
-            };
-            let exit = s
-                .exit_code
-                .map(|c| format!(" (exit {c})"))
-                .unwrap_or_default();
-            writeln!(f, "  {}. {:<width$}  {status}{exit}", s.number, s.title)?;
-        }
-        if let Some(resume) = &self.resume {
-            writeln!(f, "resume with: {resume}")?;
-        }
-        write!(f, "transcript: {}", self.transcript)
     }
 }

@@ -7,6 +7,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use console::Style;
 
 use super::Printer;
+use crate::workflows::runbook::Answer;
 
 /// Whether there is a person to ask: standard input and standard error are terminals.
 pub fn terminal() -> bool {
@@ -91,14 +92,6 @@ pub fn next(what: &str, advice: &str, resume: &str) {
         "  {} {advice}, resume with:\n    {resume}",
         Style::new().for_stderr().yellow().apply_to("next:")
     );
-}
-
-/// The answer to "run this step?".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    Run,
-    Skip,
-    Stop,
 }
 
 /// Asks whether to run, skip or stop; end of input means stop.

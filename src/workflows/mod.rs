@@ -16,6 +16,7 @@ pub mod pace;
 pub mod preflight;
 pub mod retire;
 pub mod rollback;
+pub mod runbook;
 pub mod scale;
 pub mod traffic;
 pub mod wait;

@@ -4,5 +4,6 @@
 mod db;
 mod kit;
 mod rolling;
+mod runbook;
 mod scale;
 mod two_service;
