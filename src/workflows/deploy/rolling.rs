@@ -69,27 +69,11 @@ pub async fn deploy(
         image_from: current_image,
         image_to: image.uri.clone(),
         unchanged_containers,
-        calls: vec![
-            format!(
-                "ecs:RegisterTaskDefinition family={} (copy of {}, image of {container} changed, tagged {}={})",
-                current.family,
-                current.short(),
-                tags::VERSION,
-                opts.version
-            ),
-            format!(
-                "ecs:UpdateService cluster={} service={service} taskDefinition={}:<new>",
-                env.cluster, current.family
-            ),
-            format!(
-                "cloudwatch:PutMetricData namespace=opsctl metric=Deployment env={} service={service} version={}",
-                env.name, opts.version
-            ),
-            format!(
-                "ecs:TagResource {}=<outcome> on the new revision",
-                tags::OUTCOME
-            ),
-        ],
+        calls: [
+            roll_out_calls(env, service, &current, &container, None, &opts.version),
+            vec![outcome_call()],
+        ]
+        .concat(),
     });
     plan_snapshot(env, &opts.version, &mut out);
     if opts.dry_run {

@@ -48,6 +48,52 @@ impl RollOutError {
     }
 }
 
+/// The calls [`roll_out`] makes, in order, as a plan shows them: written here, beside it,
+/// so that a plan cannot leave one out (a test compares them with the calls a real deploy
+/// makes).
+pub(crate) fn roll_out_calls(
+    env: &EnvConfig,
+    service: &str,
+    base: &TaskDefinition,
+    container: &str,
+    desired: Option<i32>,
+    version: &str,
+) -> Vec<String> {
+    vec![
+        format!(
+            "ecs:RegisterTaskDefinition family={} (copy of {}, image of {container} changed, tagged {}={version})",
+            base.family,
+            base.short(),
+            tags::VERSION,
+        ),
+        format!(
+            "ecs:UpdateService cluster={} service={service} taskDefinition={}:<new>{}",
+            env.cluster,
+            base.family,
+            desired
+                .map(|d| format!(" desiredCount={d}"))
+                .unwrap_or_default()
+        ),
+        format!(
+            "ecs:TagResource {}={} on the new revision",
+            tags::OUTCOME,
+            tags::IN_PROGRESS
+        ),
+        format!(
+            "cloudwatch:PutMetricData namespace=opsctl metric=Deployment env={} service={service} version={version}",
+            env.name
+        ),
+    ]
+}
+
+/// The last call of every deploy: its outcome on the revision.
+pub(crate) fn outcome_call() -> String {
+    format!(
+        "ecs:TagResource {}=<outcome> on the new revision",
+        tags::OUTCOME
+    )
+}
+
 /// Registers a revision that copies `base` with the container's image changed, points the
 /// service at it (with a new desired count, for a blue/green idle colour), and publishes the
 /// deployment marker. Returns the new revision and the service as `UpdateService` left it.

@@ -90,29 +90,26 @@ pub async fn deploy(
             .filter(|c| c.name != container)
             .map(|c| c.name.clone())
             .collect(),
-        calls: vec![
-            format!(
-                "ecs:RegisterTaskDefinition family={} (copy of live {}, image of {container} changed)",
-                base.family,
-                base.short()
+        calls: [
+            roll_out_calls(
+                env,
+                &idle_side.service,
+                &base,
+                &container,
+                Some(desired),
+                &opts.version,
             ),
-            format!(
-                "ecs:UpdateService service={} taskDefinition={}:<new> desiredCount={desired}",
-                idle_side.service, base.family
-            ),
-            format!(
+            vec![format!(
                 "elbv2:ModifyListener weights {idle} {} (one call a step, checks between steps)",
                 bg.steps
                     .iter()
                     .map(|s| format!("{s}%"))
                     .collect::<Vec<_>>()
                     .join(" -> ")
-            ),
-            format!(
-                "ecs:TagResource {}=<outcome> on the new revision",
-                tags::OUTCOME
-            ),
-        ],
+            )],
+            vec![outcome_call()],
+        ]
+        .concat(),
     });
     plan_snapshot(env, &opts.version, &mut out);
     if opts.dry_run {

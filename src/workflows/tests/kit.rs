@@ -87,3 +87,11 @@ pub fn user_error(err: anyhow::Error) -> UserError {
     err.downcast::<UserError>()
         .expect("bad input is a UserError (exit 2)")
 }
+
+/// The call names (`ecs:UpdateService`) of a list of calls as plans and the fake write them.
+pub fn call_names<S: AsRef<str>>(calls: &[S]) -> std::collections::BTreeSet<String> {
+    calls
+        .iter()
+        .filter_map(|c| c.as_ref().split_whitespace().next().map(str::to_owned))
+        .collect()
+}

@@ -821,3 +821,21 @@ async fn preflight_checks_every_secret_reference_and_names_each_missing_one_once
     );
     assert!(fake.mutating_calls().is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_plan_names_every_kind_of_call_the_deploy_makes() {
+    let planning = FakeAws::staging();
+    let mut o = opts("v1.2.0");
+    o.dry_run = true;
+    let planned = run_deploy(&planning, &o, &Recorder::default()).await;
+    let plan = planned.plan.expect("a plan");
+    let deploying = FakeAws::staging();
+    let done = run_deploy(&deploying, &opts("v1.2.0"), &Recorder::default()).await;
+    assert_eq!(done.result, deploy::DeployResult::Deployed, "{done}");
+    assert_eq!(
+        call_names(&plan.calls),
+        call_names(&deploying.mutating_calls()),
+        "plan: {:#?}",
+        plan.calls
+    );
+}

@@ -543,3 +543,29 @@ async fn rollback_waits_for_a_settling_colour_instead_of_rolling_the_live_one_in
         rec.steps()
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_plan_names_every_kind_of_call_the_bluegreen_deploy_makes() {
+    let planning = FakeAws::prod();
+    let mut o = deploy_opts("v1.2.0");
+    o.dry_run = true;
+    let planned = deploy::two_service::deploy(
+        &planning.aws(),
+        &prod(""),
+        &o,
+        &Recorder::default(),
+        &Interrupt::new().1,
+    )
+    .await
+    .unwrap();
+    let plan = planned.plan.expect("a plan");
+    let deploying = FakeAws::prod();
+    let done = bg_deploy(&deploying, "v1.2.0").await;
+    assert_eq!(done.result, DeployResult::Deployed, "{done}");
+    assert_eq!(
+        call_names(&plan.calls),
+        call_names(&deploying.mutating_calls()),
+        "plan: {:#?}",
+        plan.calls
+    );
+}
