@@ -32,7 +32,7 @@ impl Monitoring for FakeAws {
         _service: &str,
         _version: &str,
     ) -> AwsResult<()> {
-        self.record("cloudwatch:PutMetricData")?;
+        self.record_change("cloudwatch:PutMetricData")?;
         Ok(())
     }
 }

@@ -270,7 +270,7 @@ impl Database for FakeAws {
         snapshot: &str,
         tags: &BTreeMap<String, String>,
     ) -> AwsResult<DbSnapshot> {
-        self.record("rds:CreateDBSnapshot")?;
+        self.record_change("rds:CreateDBSnapshot")?;
         let now = Instant::now();
         let created_at = Some(at(self.epoch, now));
         let mut s = self.state.lock().unwrap();
@@ -333,7 +333,7 @@ impl Database for FakeAws {
         snapshot: &str,
         settings: &RestoreSettings,
     ) -> AwsResult<DbInstance> {
-        self.record("rds:RestoreDBInstanceFromDBSnapshot")?;
+        self.record_change("rds:RestoreDBInstanceFromDBSnapshot")?;
         let source = {
             let mut s = self.state.lock().unwrap();
             s.db.advance(Instant::now());
@@ -359,7 +359,7 @@ impl Database for FakeAws {
         time: Option<Timestamp>,
         settings: &RestoreSettings,
     ) -> AwsResult<DbInstance> {
-        self.record("rds:RestoreDBInstanceToPointInTime")?;
+        self.record_change("rds:RestoreDBInstanceToPointInTime")?;
         let instance = self.db_instance(source).ok_or_else(|| {
             AwsError::not_found(Resource::DbInstance, format!("RDS instance {source}"))
         })?;
@@ -385,7 +385,7 @@ impl AutoScaling for FakeAws {
     }
 
     async fn set_bounds(&self, resource_id: &str, bounds: ScalingBounds) -> AwsResult<()> {
-        self.record("application-autoscaling:RegisterScalableTarget")?;
+        self.record_change("application-autoscaling:RegisterScalableTarget")?;
         self.state
             .lock()
             .unwrap()

@@ -318,7 +318,7 @@ impl Ecs for FakeAws {
         image: &str,
         tags: &BTreeMap<String, String>,
     ) -> AwsResult<TaskDefinition> {
-        self.record("ecs:RegisterTaskDefinition")?;
+        self.record_change("ecs:RegisterTaskDefinition")?;
         let mut s = self.state.lock().unwrap();
         let mut td = s
             .task_defs
@@ -352,7 +352,7 @@ impl Ecs for FakeAws {
         service: &str,
         task_definition: &str,
     ) -> AwsResult<Service> {
-        self.record("ecs:UpdateService")?;
+        self.record_change("ecs:UpdateService")?;
         let mut s = self.state.lock().unwrap();
         let now = Instant::now();
         advance(&mut s, now, self.epoch);
@@ -367,7 +367,7 @@ impl Ecs for FakeAws {
         task_definition: &str,
         desired: i32,
     ) -> AwsResult<Service> {
-        self.record("ecs:UpdateService")?;
+        self.record_change("ecs:UpdateService")?;
         let mut s = self.state.lock().unwrap();
         let now = Instant::now();
         advance(&mut s, now, self.epoch);
@@ -382,7 +382,7 @@ impl Ecs for FakeAws {
         service: &str,
         desired: i32,
     ) -> AwsResult<Service> {
-        self.record("ecs:UpdateService")?;
+        self.record_change("ecs:UpdateService")?;
         let mut s = self.state.lock().unwrap();
         s.services.get_mut(service).unwrap().desired = desired;
         Ok(view(&s, &s.services[service]))
@@ -393,7 +393,7 @@ impl Ecs for FakeAws {
         arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> AwsResult<()> {
-        self.record("ecs:TagResource")?;
+        self.record_change("ecs:TagResource")?;
         let mut s = self.state.lock().unwrap();
         let td = s
             .task_defs

@@ -76,7 +76,7 @@ impl LoadBalancing for FakeAws {
     }
 
     async fn set_weights(&self, arn: &str, weights: &[(String, i32)]) -> AwsResult<()> {
-        self.record("elbv2:ModifyListener")?;
+        self.record_change("elbv2:ModifyListener")?;
         let mut s = self.state.lock().unwrap();
         assert!(
             weights.iter().map(|(_, w)| w).sum::<i32>() > 0,

@@ -93,6 +93,9 @@ struct State {
     alarm_at: Option<(String, Instant)>,
     throttle: u32,
     calls: Vec<String>,
+    /// The calls that change AWS, in order: each fake method that changes something says so
+    /// where it records itself (`record_change`), so no list of them is kept by hand.
+    changes: Vec<String>,
     next_id: u32,
     behaviour: Behaviour,
     /// When the latest rollout reached COMPLETED, to measure how fast the waiter noticed.
@@ -114,19 +117,6 @@ pub struct FakeAws {
     state: Arc<Mutex<State>>,
     epoch: (Instant, Timestamp),
 }
-
-/// Calls that change something in AWS.
-pub const MUTATING: &[&str] = &[
-    "elbv2:ModifyListener",
-    "ecs:RegisterTaskDefinition",
-    "ecs:UpdateService",
-    "ecs:TagResource",
-    "cloudwatch:PutMetricData",
-    "rds:CreateDBSnapshot",
-    "rds:RestoreDBInstanceFromDBSnapshot",
-    "rds:RestoreDBInstanceToPointInTime",
-    "application-autoscaling:RegisterScalableTarget",
-];
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -392,10 +382,7 @@ impl FakeAws {
 
     /// The calls made that change AWS.
     pub fn mutating_calls(&self) -> Vec<String> {
-        self.calls()
-            .into_iter()
-            .filter(|c| MUTATING.contains(&c.as_str()))
-            .collect()
+        self.state.lock().unwrap().changes.clone()
     }
 
     pub fn count(&self, call: &str) -> usize {
@@ -456,6 +443,12 @@ impl FakeAws {
     }
 
     /// Records a call, and answers it with a fault where one is set for it.
+    /// Records a call that changes AWS (and may fail as a fault says).
+    fn record_change(&self, call: &str) -> AwsResult<()> {
+        self.state.lock().unwrap().changes.push(call.to_owned());
+        self.record(call)
+    }
+
     fn record(&self, call: &str) -> AwsResult<()> {
         let mut s = self.state.lock().unwrap();
         s.calls.push(call.to_owned());
