@@ -127,6 +127,8 @@ class ServiceState:
         # the service's target group ARN -> the one taking production traffic now (it is the
         # alternate one after an odd number of successful blue/green deployments)
         self.live_tg: dict[str, str] = {}
+        # a deployment the circuit breaker rolled back -> the deployment that rolled it back
+        self.rolled_back: dict[str, str] = {}
 
     def alive(self, dep: Deployment | None = None) -> list["SandboxTask"]:
         return [
@@ -408,6 +410,7 @@ def _rollback(service: Any, st: ServiceState, failed: Deployment, step: _Step) -
     target_id, target_td = st.last_completed
     failed.rollback_at = None
     failed.rolled_back_to = _new_deployment(service, st, target_td, step.t).id
+    st.rolled_back[failed.id] = failed.rolled_back_to
     step.first.append(f"(service {service.name}) rolling back to deployment {target_id}.")
 
 

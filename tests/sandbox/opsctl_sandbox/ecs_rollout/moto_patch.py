@@ -468,6 +468,10 @@ def _update_service(self: EC2ContainerServiceBackend, service_properties: dict[s
         new_dc = props.pop("deployment_configuration", None)
         merged = dict(service.deployment_configuration or DEFAULT_DEPLOYMENT_CONFIGURATION)
         merged.update(new_dc or {})
+        if new_dc and "strategy" in new_dc:  # a new strategy: the other ones' settings go
+            for key, strategy in (("linearConfiguration", "LINEAR"), ("canaryConfiguration", "CANARY")):
+                if merged.get("strategy") != strategy and key not in new_dc:
+                    merged.pop(key, None)
         lbs = props.get("load_balancers")
         try:
             native.validate(merged, lbs if lbs is not None else service.load_balancers)
@@ -477,9 +481,7 @@ def _update_service(self: EC2ContainerServiceBackend, service_properties: dict[s
         force = bool(props.get("force_new_deployment"))
         service = _ORIG["update_service"](self, props)
         if new_dc:
-            dc = dict(service.deployment_configuration or DEFAULT_DEPLOYMENT_CONFIGURATION)
-            dc.update(new_dc)
-            service.deployment_configuration = dc
+            service.deployment_configuration = merged
         t = time.time()
         primary = st.deployments[0]
         td_arn = td.arn if td is not None else primary.task_definition

@@ -675,6 +675,8 @@ def _drive(backend: Backend, service: Any, st: ServiceState, sd: ServiceDeployme
                     sd.frozen = True
                 return
         target = _find_deployment(st, sd.target_id)
+        if target is not None:
+            sd._failures = target.failed_tasks
         if target is not None and target.rollout_state == "FAILED":
             sd.breaker_triggered = True
             cb = sd.dc.get("deploymentCircuitBreaker") or {}
@@ -793,11 +795,11 @@ def _sync(st: ServiceState, t: float) -> None:
     for sd in st.service_deployments:
         if sd.status == "ROLLBACK_IN_PROGRESS" and sd.rollback and not sd.native \
                 and not sd.rollback.get("deployment"):
-            target = _find_deployment(st, sd.target_id)
-            back = _find_deployment(st, target.rolled_back_to or "") if target else None
+            back = _find_deployment(st, st.rolled_back.get(sd.target_id, ""))
             if back is not None:
                 sd.rollback["deployment"] = back.id
                 sd.rollback["serviceRevisionArn"] = back.revision_arn
+                sd.revisions[back.revision_arn] = (back.task_definition, back.created_at)
 
 
 def reconcile(backend: Backend, service: Any, st: ServiceState, step: _Step) -> None:
@@ -864,6 +866,7 @@ def stop(backend: Backend, service: Any, sd: ServiceDeployment, stop_type: str, 
             target.rollout_state_reason = f"ECS deployment {target.id} rolled back: {reason}"
         sd.rollback = {"reason": reason, "startedAt": t, "serviceRevisionArn": back.revision_arn,
                        "deployment": back.id}
+        sd.revisions[back.revision_arn] = (back.task_definition, back.created_at)
         step.first.append(f"(service {service.name}) rolling back to deployment {st.last_completed[0]}.")
         reconcile(backend, service, st, step)
         step.flush()
