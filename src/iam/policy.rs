@@ -1,0 +1,315 @@
+//! The policy builder: one function per AWS service, each granting what that service's
+//! adapter calls for this environment, scoped as far as IAM allows.
+
+use serde_json::json;
+
+use super::{Policy, Scope, Statement, allow};
+use crate::config::EnvConfig;
+
+/// Makes an ARN in the scope's partition, region and account: `arn(service, resource)`.
+type Arn<'a> = dyn Fn(&str, &str) -> String + 'a;
+
+/// The policy for `env` within `scope`.
+pub fn policy(env: &EnvConfig, scope: &Scope) -> Policy {
+    let Scope {
+        partition: p,
+        region: r,
+        account: a,
+        ..
+    } = scope;
+    let arn = |service: &str, resource: &str| format!("arn:{p}:{service}:{r}:{a}:{resource}");
+    Policy {
+        version: "2012-10-17",
+        statement: [
+            ecs(env, scope, &arn),
+            ecr(scope, &arn),
+            pass_role(scope),
+            secrets(scope, &arn),
+            cloudwatch(env, &arn),
+            elb(env, &arn),
+            rds(env, &arn),
+            autoscaling(env),
+        ]
+        .concat(),
+    }
+}
+
+/// ECS: the services, their task-definition families, their tasks.
+fn ecs(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
+    let cluster = env
+        .cluster
+        .rsplit_once("cluster/")
+        .map_or(env.cluster.as_str(), |(_, name)| name);
+    let cluster_arn = if env.cluster.starts_with("arn:") {
+        env.cluster.clone()
+    } else {
+        arn("ecs", &format!("cluster/{cluster}"))
+    };
+    let service_arns: Vec<String> = env
+        .services()
+        .iter()
+        .map(|s| {
+            if s.starts_with("arn:") {
+                (*s).to_owned()
+            } else {
+                arn("ecs", &format!("service/{cluster}/{s}"))
+            }
+        })
+        .collect();
+    vec![
+        allow(
+            "EcsReadAndUpdateTheServices",
+            &["ecs:DescribeServices", "ecs:UpdateService"],
+            service_arns,
+        ),
+        allow(
+            "EcsTaskDefinitionCallsWithoutResourceScope",
+            &[
+                "ecs:DescribeTaskDefinition",
+                "ecs:ListTaskDefinitions",
+                "ecs:RegisterTaskDefinition",
+            ],
+            vec!["*".into()],
+        ),
+        allow(
+            "EcsTagTheFamiliesRevisions",
+            &["ecs:TagResource"],
+            if scope.families.is_empty() {
+                vec![arn("ecs", "task-definition/*")]
+            } else {
+                scope
+                    .families
+                    .iter()
+                    .map(|f| arn("ecs", &format!("task-definition/{f}:*")))
+                    .collect()
+            },
+        ),
+        Statement {
+            condition: Some(json!({ "ArnEquals": { "ecs:cluster": cluster_arn } })),
+            ..allow(
+                "EcsListStoppedTasksInTheCluster",
+                &["ecs:ListTasks"],
+                vec!["*".into()],
+            )
+        },
+        allow(
+            "EcsDescribeTasksInTheCluster",
+            &["ecs:DescribeTasks"],
+            vec![arn("ecs", &format!("task/{cluster}/*"))],
+        ),
+    ]
+}
+
+/// ECR: finding versions in the repositories.
+fn ecr(scope: &Scope, arn: &Arn) -> Vec<Statement> {
+    vec![allow(
+        "EcrFindVersions",
+        &["ecr:DescribeRepositories", "ecr:DescribeImages"],
+        if scope.repositories.is_empty() {
+            vec![arn("ecr", "repository/*")]
+        } else {
+            scope
+                .repositories
+                .iter()
+                .map(|repo| arn("ecr", &format!("repository/{repo}")))
+                .collect()
+        },
+    )]
+}
+
+/// IAM: passing the task roles to ECS with each new revision.
+fn pass_role(scope: &Scope) -> Vec<Statement> {
+    let (p, a) = (&scope.partition, &scope.account);
+    let mut st = Vec::new();
+    let roles = match &scope.roles {
+        None => Some(vec![format!("arn:{p}:iam::{a}:role/*")]),
+        Some(roles) if roles.is_empty() => None,
+        Some(roles) => Some(roles.clone()),
+    };
+    if let Some(roles) = roles {
+        st.push(Statement {
+            condition: Some(
+                json!({ "StringEquals": { "iam:PassedToService": "ecs-tasks.amazonaws.com" } }),
+            ),
+            ..allow("PassTheTaskRolesToEcs", &["iam:PassRole"], roles)
+        });
+    }
+    st
+}
+
+/// Secrets Manager and Parameter Store: that the referenced secrets exist.
+fn secrets(scope: &Scope, arn: &Arn) -> Vec<Statement> {
+    let mut st = Vec::new();
+    let secrets = match &scope.secrets {
+        None => Some(vec![arn("secretsmanager", "secret:*")]),
+        Some(s) if s.is_empty() => None,
+        Some(s) => Some(s.clone()),
+    };
+    if let Some(secrets) = secrets {
+        st.push(allow(
+            "SecretsCheckTheReferencedOnesExist",
+            &["secretsmanager:DescribeSecret"],
+            secrets,
+        ));
+    }
+    // Parameter Store references: only their metadata is read, and DescribeParameters has
+    // no resource scope.
+    st.push(allow(
+        "ParameterStoreCheckTheReferencedOnesExistWithoutResourceScope",
+        &["ssm:DescribeParameters"],
+        vec!["*".into()],
+    ));
+    st
+}
+
+/// CloudWatch: the env's alarms and the deployment marker.
+fn cloudwatch(env: &EnvConfig, arn: &Arn) -> Vec<Statement> {
+    let mut st = Vec::new();
+    if !env.alarms.is_empty() {
+        st.push(allow(
+            "CloudWatchReadTheAlarms",
+            &["cloudwatch:DescribeAlarms"],
+            env.alarms
+                .iter()
+                .map(|name| arn("cloudwatch", &format!("alarm:{name}")))
+                .collect(),
+        ));
+    }
+    st.push(Statement {
+        condition: Some(json!({ "StringEquals": { "cloudwatch:namespace": "opsctl" } })),
+        ..allow(
+            "CloudWatchDeploymentMarkerWithoutResourceScope",
+            &["cloudwatch:PutMetricData"],
+            vec!["*".into()],
+        )
+    });
+    st
+}
+
+/// ELBv2 (and CloudWatch's metrics for the traffic checks): target health everywhere, the
+/// weighted listener of two-service environments.
+fn elb(env: &EnvConfig, arn: &Arn) -> Vec<Statement> {
+    let mut st = Vec::new();
+    // Every waiter checks the health of the service's targets; only blue/green reads the
+    // listener, its rules and target groups.
+    let mut elb_reads = vec!["elasticloadbalancing:DescribeTargetHealth"];
+    if env.two_service().is_some() {
+        elb_reads.extend([
+            "elasticloadbalancing:DescribeTargetGroups",
+            "elasticloadbalancing:DescribeListeners",
+            "elasticloadbalancing:DescribeRules",
+            "elasticloadbalancing:DescribeLoadBalancers",
+        ]);
+    }
+    st.push(allow(
+        "ElbReadWithoutResourceScope",
+        &elb_reads,
+        vec!["*".into()],
+    ));
+    if let Some(bg) = env.two_service() {
+        let elb = |resource: &str| arn("elasticloadbalancing", resource);
+        let (listeners, rules) = if bg.listener.contains(":listener-rule/") {
+            (Vec::new(), vec![bg.listener.clone()])
+        } else if bg.listener.contains(":listener/") {
+            // A listener's own weights: ModifyListener only.
+            (vec![bg.listener.clone()], Vec::new())
+        } else {
+            // LOAD_BALANCER:PORT, resolved at run time: the load balancer's listeners.
+            let lb = bg
+                .listener
+                .rsplit_once(':')
+                .map_or(bg.listener.as_str(), |(n, _)| n);
+            (vec![elb(&format!("listener/app/{lb}/*"))], Vec::new())
+        };
+        if !listeners.is_empty() {
+            st.push(allow(
+                "ElbSwitchTheListenerWeights",
+                &["elasticloadbalancing:ModifyListener"],
+                listeners,
+            ));
+        }
+        if !rules.is_empty() {
+            st.push(allow(
+                "ElbSwitchTheListenerRuleWeights",
+                &["elasticloadbalancing:ModifyRule"],
+                rules,
+            ));
+        }
+        st.push(allow(
+            "CloudWatchTrafficChecksWithoutResourceScope",
+            &["cloudwatch:GetMetricData"],
+            vec!["*".into()],
+        ));
+    }
+    st
+}
+
+/// RDS: snapshots and restores of the env's database.
+fn rds(env: &EnvConfig, arn: &Arn) -> Vec<Statement> {
+    let mut st = Vec::new();
+    if let Some(db) = &env.database {
+        let instance = &db.instance;
+        st.push(allow(
+            "RdsReadInstancesSnapshotsAndTags",
+            &[
+                "rds:DescribeDBInstances",
+                "rds:DescribeDBSnapshots",
+                // Every restore reads the source's restore window from its automated backups.
+                "rds:DescribeDBInstanceAutomatedBackups",
+            ],
+            // Restores create instances whose names are chosen at run time.
+            vec![
+                arn("rds", "db:*"),
+                arn("rds", "snapshot:*"),
+                arn("rds", "auto-backup:*"),
+            ],
+        ));
+        st.push(allow(
+            "RdsSnapshotTheDatabase",
+            &["rds:CreateDBSnapshot"],
+            vec![
+                arn("rds", &format!("db:{instance}")),
+                arn("rds", &format!("snapshot:{instance}-*")),
+            ],
+        ));
+        st.push(allow(
+            "RdsTagSnapshotsAndRestoredInstances",
+            &["rds:AddTagsToResource"],
+            vec![
+                arn("rds", &format!("snapshot:{instance}-*")),
+                arn("rds", "db:*"),
+            ],
+        ));
+        st.push(allow(
+            "RdsRestoreToNewInstances",
+            &[
+                "rds:RestoreDBInstanceFromDBSnapshot",
+                "rds:RestoreDBInstanceToPointInTime",
+            ],
+            vec![
+                arn("rds", "db:*"),
+                arn("rds", "snapshot:*"),
+                arn("rds", "subgrp:*"),
+                arn("rds", "pg:*"),
+                arn("rds", "og:*"),
+            ],
+        ));
+    }
+    st
+}
+
+/// Application Auto Scaling: the service's scalable target.
+fn autoscaling(env: &EnvConfig) -> Vec<Statement> {
+    let mut st = Vec::new();
+    if env.scaling.is_some() {
+        st.push(allow(
+            "AutoScalingWithoutResourceScope",
+            &[
+                "application-autoscaling:DescribeScalableTargets",
+                "application-autoscaling:RegisterScalableTarget",
+            ],
+            vec!["*".into()],
+        ));
+    }
+    st
+}
