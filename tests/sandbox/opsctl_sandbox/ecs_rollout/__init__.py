@@ -29,6 +29,11 @@ Modules:
               circuit breaker, target health (no moto imports)
   scheduler   advances an account's model to the current time, replaying the due
               transitions in order; the lock
-  moto_patch  the one module that touches moto: the task object, network interfaces and
+  native      service deployments and the native strategies (BLUE_GREEN, LINEAR, CANARY):
+              stages, hooks, traffic shifts, rollback (no moto imports)
+  traffic     seeded load balancer metrics per target group (no moto imports)
+  moto_patch  touches moto (with native_patch): the task object, network interfaces and
               target registration, the patches of moto's ECS and ELBv2 classes, `apply()`
+  native_patch  the new ECS operations, listener rule weights, alarm states, CloudWatch
+              datapoints and percentiles
 """
