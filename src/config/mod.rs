@@ -1,0 +1,191 @@
+//! `opsctl.toml`: one table per environment, read into plain settings before any logic runs.
+//!
+//! This file holds what an environment is; `load` finds, reads and validates the file.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+mod load;
+
+#[cfg(test)]
+mod tests;
+
+pub use load::*;
+
+/// The default config file's name, looked up from the current directory upwards.
+pub const DEFAULT_PATH: &str = "opsctl.toml";
+
+/// A duration written as `90s`, `5m` or `1h30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Dur(#[serde(serialize_with = "ser_secs")] pub Duration);
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_secs())
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text)
+            .map(Dur)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+pub use crate::input::parse_duration;
+
+/// `scaling = { min = 1, max = 10 }`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scaling {
+    pub min: i32,
+    pub max: i32,
+}
+
+/// `database = { instance = "...", snapshot_before_deploy = true }`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    pub instance: String,
+    #[serde(default)]
+    pub snapshot_before_deploy: bool,
+}
+
+/// One colour of a blue/green pair.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Colour {
+    pub service: String,
+    pub target_group: String,
+}
+
+/// `[env.X.bluegreen]`: two services behind one weighted listener.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlueGreen {
+    /// A listener ARN, a listener-rule ARN, or `LOAD_BALANCER_NAME:PORT`.
+    pub listener: String,
+    pub blue: Colour,
+    pub green: Colour,
+    #[serde(default = "default_steps")]
+    pub steps: Vec<u32>,
+    #[serde(default = "default_step_interval")]
+    pub step_interval: Dur,
+    /// Fail a step when CloudWatch has no datapoints for the new colour.
+    #[serde(default)]
+    pub require_metrics: bool,
+    /// Highest 5xx share of requests (percent) the new colour may show during a step.
+    #[serde(default = "default_max_5xx")]
+    pub max_5xx_percent: f64,
+    /// How much slower (percent) the new colour's p99 may be than the live colour's.
+    #[serde(default = "default_max_p99_increase")]
+    pub max_p99_increase_percent: f64,
+}
+
+fn default_steps() -> Vec<u32> {
+    vec![10, 50, 100]
+}
+fn default_step_interval() -> Dur {
+    Dur(Duration::from_secs(60))
+}
+fn default_max_5xx() -> f64 {
+    1.0
+}
+fn default_max_p99_increase() -> f64 {
+    50.0
+}
+
+/// How an environment deploys: exactly one strategy, so that "rolling or blue/green, and
+/// which service" is decided here once and never re-read from optional fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Strategy {
+    /// `service = "..."`: one service, replaced in place by ECS's rolling deployment.
+    Rolling { service: String },
+    /// `[env.X.bluegreen]`: two services (blue and green) behind one weighted listener;
+    /// deploys go to the idle colour and opsctl moves the traffic.
+    TwoService { bluegreen: BlueGreen },
+}
+
+impl Strategy {
+    /// The strategy's name, as the docs and `--output json` spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Strategy::Rolling { .. } => "rolling",
+            Strategy::TwoService { .. } => "two-service",
+        }
+    }
+}
+
+/// Everything opsctl knows about one environment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnvConfig {
+    pub name: String,
+    pub region: Option<String>,
+    pub cluster: String,
+    /// Rolling (one service) or two-service blue/green (a service per colour).
+    #[serde(flatten)]
+    pub strategy: Strategy,
+    /// The container whose image a deploy changes; unset, the task definition's only container
+    /// (several and none named is an error: [`crate::aws::TaskDefinition::container_for`]).
+    pub container: Option<String>,
+    /// The ECR repository versions live in; defaults to the current image's repository.
+    pub repository: Option<String>,
+    /// Ask before changing anything (prod-like environments).
+    pub confirm: bool,
+    pub timeout: Dur,
+    pub alarms: Vec<String>,
+    pub bake: Dur,
+    pub scaling: Option<Scaling>,
+    pub database: Option<Database>,
+}
+
+impl EnvConfig {
+    /// The blue/green table of a two-service environment.
+    pub fn two_service(&self) -> Option<&BlueGreen> {
+        match &self.strategy {
+            Strategy::TwoService { bluegreen } => Some(bluegreen),
+            Strategy::Rolling { .. } => None,
+        }
+    }
+
+    /// The blue/green table, to change in a test.
+    #[cfg(test)]
+    pub fn two_service_mut(&mut self) -> Option<&mut BlueGreen> {
+        match &mut self.strategy {
+            Strategy::TwoService { bluegreen } => Some(bluegreen),
+            Strategy::Rolling { .. } => None,
+        }
+    }
+
+    /// The one service of a rolling environment.
+    pub fn rolling_service(&self) -> Option<&str> {
+        match &self.strategy {
+            Strategy::Rolling { service } => Some(service),
+            Strategy::TwoService { .. } => None,
+        }
+    }
+
+    /// Every service the environment names, in a fixed order (blue before green).
+    pub fn services(&self) -> Vec<&str> {
+        match &self.strategy {
+            Strategy::Rolling { service } => vec![service],
+            Strategy::TwoService { bluegreen } => {
+                vec![&bluegreen.blue.service, &bluegreen.green.service]
+            }
+        }
+    }
+
+    /// The colour a service is in a two-service environment, if it is one of them.
+    pub fn colour_of(&self, service: &str) -> Option<&'static str> {
+        let bg = self.two_service()?;
+        if bg.blue.service == service {
+            Some("blue")
+        } else if bg.green.service == service {
+            Some("green")
+        } else {
+            None
+        }
+    }
+}

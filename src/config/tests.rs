@@ -1,0 +1,106 @@
+//! Reading `opsctl.toml`: what parses, and what each mistake is told.
+
+use std::path::Path;
+
+use super::*;
+use crate::error::UserError;
+
+fn parse(text: &str) -> Result<Config, UserError> {
+    Config::parse(Path::new("opsctl.toml"), text)
+}
+
+#[test]
+fn repo_example_parses() {
+    let text = include_str!("../../opsctl.toml");
+    let config = parse(text).expect("the example config parses");
+    let prod = config.env("prod").unwrap();
+    assert!(prod.confirm);
+    assert_eq!(prod.timeout.0, Duration::from_secs(600));
+    assert_eq!(prod.two_service().unwrap().steps, vec![10, 50, 100]);
+    assert_eq!(
+        config.env("staging").unwrap().rolling_service(),
+        Some("staging-users")
+    );
+}
+
+#[test]
+fn unknown_key_names_file_line_and_key() {
+    let err = parse("[env.a]\ncluster = \"c\"\nservice = \"s\"\ntimeuot = \"5m\"\n").unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("opsctl.toml"), "{msg}");
+    assert!(msg.contains("line 4"), "{msg}");
+    assert!(msg.contains("timeuot"), "{msg}");
+}
+
+#[test]
+fn bad_duration_says_what_was_expected() {
+    let err = parse("[env.a]\ncluster = \"c\"\nservice = \"s\"\ntimeout = \"soon\"\n").unwrap_err();
+    assert!(err.to_string().contains("such as 90s, 5m"), "{err}");
+    assert!(err.to_string().contains("line 4"), "{err}");
+}
+
+#[test]
+fn unknown_env_suggests_the_close_one() {
+    let config = parse("[env.prod]\ncluster = \"c\"\nservice = \"s\"\n").unwrap();
+    let err = config.env("prd").unwrap_err();
+    assert!(err.to_string().contains("unknown environment `prd`"));
+    assert!(err.hint.unwrap().contains("did you mean `prod`"));
+}
+
+#[test]
+fn env_without_service_is_refused_with_its_line() {
+    let err = parse("\n[env.a]\ncluster = \"c\"\n").unwrap_err();
+    assert!(err.to_string().contains("opsctl.toml:2"), "{err}");
+    assert!(err.to_string().contains("names no service"), "{err}");
+}
+
+#[test]
+fn zero_timeouts_absurd_durations_and_bad_thresholds_are_refused_with_their_line() {
+    let base = "[env.a]\ncluster = \"c\"\nservice = \"s\"\n";
+    let err = parse(&format!("{base}timeout = \"0s\"\n")).unwrap_err();
+    assert!(err.to_string().contains("opsctl.toml:4"), "{err}");
+    assert!(err.to_string().contains("timeout"), "{err}");
+    let err = parse(&format!("{base}bake = \"10000000000000000000s\"\n")).unwrap_err();
+    assert!(err.to_string().contains("line 4"), "{err}");
+    let bg = "[env.b]\ncluster = \"c\"\n[env.b.bluegreen]\nlistener = \"l:80\"\n\
+              blue = { service = \"b\", target_group = \"tb\" }\n\
+              green = { service = \"g\", target_group = \"tg\" }\n";
+    assert!(parse(bg).is_ok());
+    let err = parse(&format!("{bg}max_5xx_percent = -1.0\n")).unwrap_err();
+    assert!(err.to_string().contains("max_5xx_percent = -1"), "{err}");
+    assert!(err.to_string().contains("opsctl.toml:7"), "{err}");
+    let err = parse(&format!("{bg}max_p99_increase_percent = nan\n")).unwrap_err();
+    assert!(
+        err.to_string().contains("max_p99_increase_percent"),
+        "{err}"
+    );
+}
+
+#[test]
+fn control_characters_in_a_value_are_refused_escaped() {
+    let err = parse("[env.a]\ncluster = \"c\\u001b[2J\"\nservice = \"s\"\n").unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("env.a.cluster holds control characters"),
+        "{msg}"
+    );
+    assert!(msg.contains("c\\u{1b}[2J"), "{msg}");
+    assert!(!msg.contains('\u{1b}'), "{msg}");
+    assert!(msg.contains("opsctl.toml:2"), "{msg}");
+}
+
+#[test]
+fn steps_must_increase_and_end_at_100() {
+    assert!(validate_steps(&[10, 50, 100]).is_ok());
+    assert!(
+        validate_steps(&[50, 10, 100])
+            .unwrap_err()
+            .contains("do not increase")
+    );
+    assert!(
+        validate_steps(&[10, 50])
+            .unwrap_err()
+            .contains("end at 100")
+    );
+    assert!(validate_steps(&[0, 100]).is_err());
+}
