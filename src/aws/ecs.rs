@@ -90,6 +90,8 @@ pub struct Service {
     /// ARNs of the target groups the service registers its tasks with.
     pub target_groups: Vec<String>,
     pub circuit_breaker: Option<CircuitBreaker>,
+    /// `deploymentConfiguration.strategy`; ROLLING where ECS says none.
+    pub strategy: DeploymentStrategy,
 }
 
 /// The service's deployment circuit breaker settings.
@@ -231,4 +233,67 @@ pub struct StoppedTask {
     /// `container: exit code / reason` for containers that say something.
     pub containers: Vec<String>,
     pub stopped_at: Option<Timestamp>,
+}
+
+aws_words!(
+    /// How ECS deploys a service (`deploymentConfiguration.strategy`): its own rolling update,
+    /// or one of the native strategies where ECS moves the traffic itself.
+    DeploymentStrategy, unknown = Rolling, {
+        Rolling = "ROLLING",
+        BlueGreen = "BLUE_GREEN",
+        Linear = "LINEAR",
+        Canary = "CANARY",
+    }
+);
+
+impl DeploymentStrategy {
+    /// A strategy where ECS runs the deployment as a service deployment with lifecycle stages
+    /// and moves the listener's traffic itself.
+    pub fn is_native(self) -> bool {
+        self != DeploymentStrategy::Rolling
+    }
+}
+
+aws_words!(
+    /// Where a service deployment stands.
+    ServiceDeploymentStatus, unknown = Stopped, {
+        Pending = "PENDING",
+        InProgress = "IN_PROGRESS",
+        Successful = "SUCCESSFUL",
+        StopRequested = "STOP_REQUESTED",
+        Stopped = "STOPPED",
+        RollbackRequested = "ROLLBACK_REQUESTED",
+        RollbackInProgress = "ROLLBACK_IN_PROGRESS",
+        RollbackSuccessful = "ROLLBACK_SUCCESSFUL",
+        RollbackFailed = "ROLLBACK_FAILED",
+    }
+);
+
+impl ServiceDeploymentStatus {
+    /// Whether the deployment is over: nothing will change it any more.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            ServiceDeploymentStatus::Successful
+                | ServiceDeploymentStatus::Stopped
+                | ServiceDeploymentStatus::RollbackSuccessful
+                | ServiceDeploymentStatus::RollbackFailed
+        )
+    }
+}
+
+/// A service deployment: how ECS runs one deployment of a service under a native strategy
+/// (and records every other), through its lifecycle stages.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceDeployment {
+    pub arn: String,
+    pub status: ServiceDeploymentStatus,
+    /// The lifecycle stage (`SCALE_UP`, `PRODUCTION_TRAFFIC_SHIFT`, `BAKE_TIME`, ...).
+    pub stage: Option<String>,
+    pub status_reason: Option<String>,
+    /// Why ECS rolled it back (an alarm, a hook, the circuit breaker), once it did.
+    pub rollback_reason: Option<String>,
+    /// The share of production traffic the new revision is asked to carry, in percent.
+    pub production_weight: Option<f64>,
+    pub created_at: Option<Timestamp>,
 }

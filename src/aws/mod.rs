@@ -125,6 +125,16 @@ pub trait Ecs: Send + Sync {
         arn: &str,
         tags: &BTreeMap<String, String>,
     ) -> AwsResult<()>;
+    /// The newest service deployment of the service created at or after `since`
+    /// (ListServiceDeployments), if there is one yet.
+    async fn latest_service_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+        since: Timestamp,
+    ) -> AwsResult<Option<String>>;
+    /// One service deployment (one DescribeServiceDeployments call).
+    async fn describe_service_deployment(&self, arn: &str) -> AwsResult<ServiceDeployment>;
     /// The service's most recently stopped tasks (at most `limit`).
     async fn stopped_tasks(
         &self,

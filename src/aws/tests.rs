@@ -115,6 +115,7 @@ fn service(deployments: Vec<Deployment>, running: i32) -> Service {
         events: Vec::new(),
         target_groups: Vec::new(),
         circuit_breaker: None,
+        strategy: DeploymentStrategy::Rolling,
     }
 }
 

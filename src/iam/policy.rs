@@ -56,11 +56,29 @@ fn ecs(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
             }
         })
         .collect();
+    // Services ECS deploys itself: their service deployments, one per deploy.
+    let deployment_arns: Vec<String> = env
+        .services()
+        .iter()
+        .map(|s| {
+            let name = s.rsplit('/').next().unwrap_or(s);
+            arn("ecs", &format!("service-deployment/{cluster}/{name}/*"))
+        })
+        .collect();
     vec![
         allow(
             "EcsReadAndUpdateTheServices",
-            &["ecs:DescribeServices", "ecs:UpdateService"],
+            &[
+                "ecs:DescribeServices",
+                "ecs:UpdateService",
+                "ecs:ListServiceDeployments",
+            ],
             service_arns,
+        ),
+        allow(
+            "EcsFollowTheServicesDeployments",
+            &["ecs:DescribeServiceDeployments"],
+            deployment_arns,
         ),
         allow(
             "EcsTaskDefinitionCallsWithoutResourceScope",

@@ -95,7 +95,7 @@ fn every_aws_call_in_the_code_is_in_the_policy() {
     for (action, at) in &calls {
         assert!(
             policies.iter().any(|p| allowed(p, action)),
-            "{at} calls {action}, which the IAM policy does not allow: add it to src/iam.rs"
+            "{at} calls {action}, which the IAM policy does not allow: add it to src/iam/policy.rs"
         );
     }
     // Granted without a call of their own: AWS checks them on a call that does something
@@ -105,7 +105,7 @@ fn every_aws_call_in_the_code_is_in_the_policy() {
         assert!(
             calls.iter().any(|(a, _)| a.eq_ignore_ascii_case(&action))
                 || implied.contains(&action.as_str()),
-            "the policy grants {action}, which no adapter calls: remove it from src/iam.rs"
+            "the policy grants {action}, which no adapter calls: remove it from src/iam/policy.rs"
         );
     }
     assert!(!allowed(&policies[0], "elasticloadbalancing:ModifyRule"));

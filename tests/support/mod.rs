@@ -141,7 +141,23 @@ pub struct Account {
 impl Account {
     /// Seeds a fresh account; rollouts run fast (tasks start in 0.3 s).
     pub fn seed() -> Account {
-        let seeded = control("POST", "/_sandbox/seed", &serde_json::json!({}));
+        Account::seed_with(serde_json::json!({}))
+    }
+
+    /// Seeds a fresh account with the native environment too (`native-users`, a service ECS
+    /// deploys itself); a minute of its bake times lasts a second, and each stage long
+    /// enough for a poll a second to see it.
+    pub fn seed_native() -> Account {
+        let account = Account::seed_with(serde_json::json!({ "native": true }));
+        account.configure(serde_json::json!({
+            "minute_seconds": 1.0,
+            "stage_seconds": 1.5,
+        }));
+        account
+    }
+
+    fn seed_with(body: Value) -> Account {
+        let seeded = control("POST", "/_sandbox/seed", &body);
         let account = Account {
             id: seeded["account_id"].as_str().unwrap().to_owned(),
             access_key_id: seeded["access_key_id"].as_str().unwrap().to_owned(),

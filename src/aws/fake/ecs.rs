@@ -256,7 +256,137 @@ pub(super) fn view(s: &State, svc: &FakeService) -> Service {
             enable: true,
             rollback: s.behaviour.ecs_rollback,
         }),
+        strategy: svc.strategy,
     }
+}
+
+/// A native service deployment: its stages follow each other every `native_stage`; a
+/// revision whose image matches `fail_pattern` is rolled back by ECS after scale-up, and an
+/// alarm in ALARM during the bake rolls it back too.
+#[derive(Debug, Clone)]
+pub(super) struct FakeNative {
+    arn: String,
+    created: Instant,
+    created_at: Timestamp,
+    from: String,
+    to: String,
+    fails: bool,
+    /// Set once the deployment has ended: its status, reason and stage then stay.
+    ended: Option<ServiceDeployment>,
+}
+
+/// Starts a native service deployment of `to` on a service.
+pub(super) fn start_native(
+    s: &mut State,
+    service: &str,
+    to: &str,
+    now: Instant,
+    epoch: (Instant, Timestamp),
+) {
+    s.next_id += 1;
+    let id = s.next_id;
+    let fails = s.task_defs.iter().find(|t| t.arn == to).is_some_and(|t| {
+        t.containers
+            .iter()
+            .any(|c| c.image.contains(&s.behaviour.fail_pattern))
+    });
+    let svc = s.services.get_mut(service).unwrap();
+    let from = svc
+        .deployments
+        .iter()
+        .find(|d| d.primary)
+        .map(|d| d.task_definition.clone())
+        .unwrap_or_default();
+    svc.native.push(FakeNative {
+        arn: format!("arn:aws:ecs:us-east-1:{ACCOUNT}:service-deployment/demo/{service}/sd{id}"),
+        created: now,
+        created_at: at(epoch, now),
+        from,
+        to: to.to_owned(),
+        fails,
+        ended: None,
+    });
+}
+
+/// Where a native deployment stands at `now`; the service moves to the new revision when it
+/// succeeds.
+pub(super) fn native_view(s: &mut State, arn: &str, now: Instant) -> Option<ServiceDeployment> {
+    let stage = s.behaviour.native_stage.max(Duration::from_millis(1));
+    let firing = s
+        .alarms
+        .values()
+        .find(|a| a.is_firing())
+        .map(|a| a.name.clone());
+    let (name, dep) = s.services.iter_mut().find_map(|(name, svc)| {
+        svc.native
+            .iter_mut()
+            .find(|d| d.arn == arn)
+            .map(|d| (name.clone(), d))
+    })?;
+    if let Some(ended) = &dep.ended {
+        return Some(ended.clone());
+    }
+    let steps = (now - dep.created).as_nanos() / stage.as_nanos();
+    let view = |status, stage: &str, weight: f64, reason: Option<String>| ServiceDeployment {
+        arn: dep.arn.clone(),
+        status,
+        stage: Some(stage.to_owned()),
+        status_reason: reason.clone(),
+        rollback_reason: reason,
+        production_weight: Some(weight),
+        created_at: Some(dep.created_at),
+    };
+    use ServiceDeploymentStatus as S;
+    let (v, new_td) = match (dep.fails, steps) {
+        (_, 0) => (view(S::InProgress, "SCALE_UP", 0.0, None), None),
+        (true, 1) => (
+            view(
+                S::RollbackInProgress,
+                "SCALE_UP",
+                0.0,
+                Some("circuit breaker: tasks failed to start".into()),
+            ),
+            None,
+        ),
+        (true, _) => (
+            view(
+                S::RollbackSuccessful,
+                "CLEAN_UP",
+                0.0,
+                Some("circuit breaker: tasks failed to start".into()),
+            ),
+            Some(dep.from.clone()),
+        ),
+        (false, 1) => (
+            view(S::InProgress, "PRODUCTION_TRAFFIC_SHIFT", 100.0, None),
+            None,
+        ),
+        (false, 2) => match &firing {
+            Some(alarm) => (
+                view(
+                    S::RollbackSuccessful,
+                    "BAKE_TIME",
+                    0.0,
+                    Some(format!("alarm {alarm} in ALARM")),
+                ),
+                Some(dep.from.clone()),
+            ),
+            None => (view(S::InProgress, "BAKE_TIME", 100.0, None), None),
+        },
+        (false, _) => (
+            view(S::Successful, "CLEAN_UP", 100.0, None),
+            Some(dep.to.clone()),
+        ),
+    };
+    if let Some(td) = new_td {
+        dep.ended = Some(v.clone());
+        let svc = s.services.get_mut(&name).unwrap();
+        for d in svc.deployments.iter_mut().filter(|d| d.primary) {
+            d.task_definition = td.clone();
+            d.state = RolloutState::Completed;
+        }
+    }
+    Some(v)
 }
 
 #[async_trait]
@@ -356,7 +486,11 @@ impl Ecs for FakeAws {
         let mut s = self.state.lock().unwrap();
         let now = Instant::now();
         advance(&mut s, now, self.epoch);
-        start_deployment(&mut s, service, task_definition, now, self.epoch);
+        if s.services[service].strategy.is_native() {
+            start_native(&mut s, service, task_definition, now, self.epoch);
+        } else {
+            start_deployment(&mut s, service, task_definition, now, self.epoch);
+        }
         Ok(view(&s, &s.services[service]))
     }
 
@@ -402,6 +536,30 @@ impl Ecs for FakeAws {
             .ok_or_else(|| AwsError::not_found(Resource::TaskDefinition, arn))?;
         td.tags.extend(tags.clone());
         Ok(())
+    }
+
+    async fn latest_service_deployment(
+        &self,
+        _cluster: &str,
+        service: &str,
+        since: Timestamp,
+    ) -> AwsResult<Option<String>> {
+        self.record("ecs:ListServiceDeployments")?;
+        let s = self.state.lock().unwrap();
+        Ok(s.services[service]
+            .native
+            .iter()
+            .rev()
+            .find(|d| d.created_at >= since)
+            .map(|d| d.arn.clone()))
+    }
+
+    async fn describe_service_deployment(&self, arn: &str) -> AwsResult<ServiceDeployment> {
+        self.record("ecs:DescribeServiceDeployments")?;
+        let mut s = self.state.lock().unwrap();
+        native_view(&mut s, arn, Instant::now()).ok_or_else(|| {
+            AwsError::not_found(Resource::Other, format!("service deployment {arn}"))
+        })
     }
 
     async fn stopped_tasks(

@@ -35,6 +35,8 @@ pub struct Behaviour {
     pub rollback_delay: Duration,
     /// Rollouts never finish (for timeouts).
     pub stuck: bool,
+    /// How long each stage of a native service deployment takes.
+    pub native_stage: Duration,
     /// Targets report unhealthy.
     pub unhealthy_targets: bool,
 }
@@ -47,6 +49,7 @@ impl Default for Behaviour {
             ecs_rollback: false,
             rollback_delay: Duration::from_secs(2),
             stuck: false,
+            native_stage: Duration::from_secs(10),
             unhealthy_targets: false,
         }
     }
@@ -71,6 +74,9 @@ struct FakeService {
     deployments: Vec<FakeDeployment>,
     events: Vec<ServiceEvent>,
     target_group: String,
+    strategy: DeploymentStrategy,
+    /// The service deployments of a native strategy, oldest first (`fake/ecs.rs`).
+    native: Vec<ecs::FakeNative>,
 }
 
 /// A call that answers with an error (`FakeAws::fail`).
@@ -211,6 +217,8 @@ impl FakeAws {
                         message: "(service staging-users) has reached a steady state.".into(),
                     }],
                     target_group: tg_arn("staging-users"),
+                    strategy: DeploymentStrategy::Rolling,
+                    native: Vec::new(),
                 },
             );
         }
@@ -255,6 +263,8 @@ impl FakeAws {
                         }],
                         events: Vec::new(),
                         target_group: tg_arn(name),
+                        strategy: DeploymentStrategy::Rolling,
+                        native: Vec::new(),
                     },
                 );
             }
@@ -323,6 +333,17 @@ impl FakeAws {
             .unwrap()
             .metrics
             .insert(tg_arn(service), metrics);
+    }
+
+    /// Makes the service deploy with a native ECS strategy.
+    pub fn set_strategy(&self, service: &str, strategy: DeploymentStrategy) {
+        self.state
+            .lock()
+            .unwrap()
+            .services
+            .get_mut(service)
+            .unwrap()
+            .strategy = strategy;
     }
 
     pub fn desired(&self, service: &str) -> i32 {

@@ -60,6 +60,25 @@ fn service_from(s: &ecs::Service) -> Service {
                 enable: cb.enable(),
                 rollback: cb.rollback(),
             }),
+        strategy: DeploymentStrategy::from_aws(
+            s.deployment_configuration()
+                .and_then(|c| c.strategy())
+                .map_or("ROLLING", |s| s.as_str()),
+        ),
+    }
+}
+
+fn service_deployment_from(d: &ecs::ServiceDeployment) -> ServiceDeployment {
+    ServiceDeployment {
+        arn: d.service_deployment_arn().unwrap_or_default().to_owned(),
+        status: ServiceDeploymentStatus::from_aws(d.status().map_or("", |s| s.as_str())),
+        stage: d.lifecycle_stage().map(|s| s.as_str().to_owned()),
+        status_reason: d.status_reason().map(str::to_owned),
+        rollback_reason: d.rollback().and_then(|r| r.reason()).map(str::to_owned),
+        production_weight: d
+            .target_service_revision()
+            .and_then(|r| r.requested_production_traffic_weight()),
+        created_at: ts(d.created_at()),
     }
 }
 
@@ -307,6 +326,46 @@ impl Ecs for SdkEcs {
             .await
             .map_err(|e| classify("TagResource", e))?;
         Ok(())
+    }
+
+    async fn latest_service_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+        since: Timestamp,
+    ) -> AwsResult<Option<String>> {
+        let after = aws_smithy_types::DateTime::from_secs(since.as_second());
+        let out = self
+            .0
+            .list_service_deployments()
+            .cluster(cluster)
+            .service(service)
+            .created_at(ecs::CreatedAt::builder().after(after).build())
+            .send()
+            .await
+            .map_err(|e| classify("ListServiceDeployments", e))?;
+        Ok(out
+            .service_deployments()
+            .iter()
+            .max_by_key(|d| d.created_at().map(|t| (t.secs(), t.subsec_nanos())))
+            .and_then(|d| d.service_deployment_arn())
+            .map(str::to_owned))
+    }
+
+    async fn describe_service_deployment(&self, arn: &str) -> AwsResult<ServiceDeployment> {
+        let out = self
+            .0
+            .describe_service_deployments()
+            .service_deployment_arns(arn)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeServiceDeployments", e))?;
+        out.service_deployments()
+            .first()
+            .map(service_deployment_from)
+            .ok_or_else(|| {
+                AwsError::not_found(Resource::Other, format!("service deployment {arn}"))
+            })
     }
 
     async fn stopped_tasks(

@@ -19,6 +19,7 @@ use crate::aws::{Aws, TaskDefinition};
 use crate::config::EnvConfig;
 use crate::error::Exit;
 
+mod native;
 mod rolling;
 mod steps;
 pub mod two_service;
@@ -161,6 +162,14 @@ pub struct DeployOutcome {
     /// The database snapshot taken first, where the env asks for one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<db::SnapshotOutcome>,
+    /// A native strategy: the ECS strategy and the service deployment ECS ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<crate::aws::DeploymentStrategy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_deployment: Option<String>,
+    /// A native strategy: the service deployment's status and stage when opsctl last saw it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_stage: Option<String>,
     /// Commands the user may want next.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub next: Vec<String>,
@@ -187,6 +196,9 @@ impl DeployOutcome {
             snapshot: None,
             colour: None,
             traffic: None,
+            strategy: None,
+            service_deployment: None,
+            last_stage: None,
             next: Vec::new(),
             elapsed_secs: 0.0,
         }
@@ -206,6 +218,17 @@ impl Outcome for DeployOutcome {
             DeployResult::TimedOut => Exit::TimedOut,
             DeployResult::Interrupted => Exit::Interrupted,
         }
+    }
+}
+
+impl DeployOutcome {
+    /// The native strategy's line: which ECS strategy, and where its service deployment was
+    /// last seen.
+    fn write_native(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let (Some(strategy), Some(stage)) = (self.strategy, &self.last_stage) {
+            writeln!(f, "  ECS {strategy} deployment: {stage}")?;
+        }
+        Ok(())
     }
 }
 
@@ -235,6 +258,7 @@ impl fmt::Display for DeployOutcome {
                         colour.other()
                     )?;
                 }
+                self.write_native(f)?;
             }
             DeployResult::Unchanged => writeln!(
                 f,
@@ -279,6 +303,7 @@ impl fmt::Display for DeployOutcome {
                 if let Some(reason) = &self.reason {
                     writeln!(f, "  reason: {reason}")?;
                 }
+                self.write_native(f)?;
                 if let Some(wait) = &self.wait {
                     for s in &wait.services {
                         for t in &s.stopped_tasks {

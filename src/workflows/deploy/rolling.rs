@@ -37,6 +37,7 @@ pub async fn deploy(
     out.checks = report.checks.clone();
     let passed = report.passed();
     let Some(Context {
+        service: svc,
         current,
         container,
         image,
@@ -100,6 +101,11 @@ pub async fn deploy(
         return done(out);
     }
 
+    let strategy = svc.strategy;
+    if strategy.is_native() {
+        out.strategy = Some(strategy);
+    }
+    let since = jiff::Timestamp::now();
     let (new, updated) = match roll_out(
         aws, env, service, &current, &container, &image.uri, None, opts, reporter,
     )
@@ -116,6 +122,15 @@ pub async fn deploy(
     if opts.no_wait {
         out.result = DeployResult::Started;
         out.next = vec![format!("opsctl wait-stable {}", env.name)];
+        return done(out);
+    }
+
+    if strategy.is_native() {
+        // ECS runs the deployment and its rollback; opsctl follows it to its end.
+        native::follow(
+            aws, env, service, strategy, &new, since, opts, reporter, interrupt, &mut out,
+        )
+        .await;
         return done(out);
     }
 

@@ -3,6 +3,7 @@
 
 mod db;
 mod kit;
+mod native;
 mod rolling;
 mod runbook;
 mod scale;

@@ -1,0 +1,167 @@
+//! A deploy to a service ECS deploys itself (`deploymentConfiguration.strategy` BLUE_GREEN,
+//! LINEAR or CANARY): opsctl registers the revision and updates the service as for a rolling
+//! deploy, then follows the service deployment ECS started, stage by stage, until it ends.
+//! ECS owns the state machine, and its own rollback: opsctl reports where it ended.
+
+use super::*;
+use crate::aws::{ServiceDeployment, ServiceDeploymentStatus};
+use crate::workflows::pace::Stop;
+
+/// How long opsctl looks for the service deployment its UpdateService started, before it
+/// says it found none.
+const FIND_BOUND: Duration = Duration::from_secs(60);
+
+/// How far back of the local clock a service deployment's `createdAt` may lie and still be
+/// the one this deploy started (clock skew between this machine and AWS).
+const SKEW: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
+/// Follows the service deployment started at `since` to its end, records the outcome on
+/// `new` and in `out`.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn follow(
+    aws: &Aws,
+    env: &EnvConfig,
+    service: &str,
+    strategy: crate::aws::DeploymentStrategy,
+    new: &TaskDefinition,
+    since: jiff::Timestamp,
+    opts: &Options,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+    out: &mut DeployOutcome,
+) {
+    reporter.step(
+        "wait",
+        format!(
+            "following ECS's {strategy} deployment of {} on {service}",
+            new.short()
+        ),
+    );
+    let _shown = Shown::start(
+        reporter,
+        format!("the {strategy} deployment of {service}"),
+        opts.timeout,
+    );
+    let mut pacer = Pacer::new(opts.timeout, opts.poll, Duration::from_secs(20), interrupt);
+    let started = Instant::now();
+    let mut arn: Option<String> = None;
+    let mut last: Option<ServiceDeployment> = None;
+    let stop = loop {
+        let polled = match &arn {
+            None => aws
+                .ecs
+                .latest_service_deployment(&env.cluster, service, since - SKEW)
+                .await
+                .map(|found| {
+                    arn = found;
+                    None
+                }),
+            Some(arn) => aws.ecs.describe_service_deployment(arn).await.map(Some),
+        };
+        match polled {
+            Ok(seen) => {
+                pacer.answered();
+                if let Some(d) = seen {
+                    if last.as_ref().is_none_or(|l| {
+                        (l.status, &l.stage, l.production_weight)
+                            != (d.status, &d.stage, d.production_weight)
+                    }) {
+                        reporter.step("stage", describe(&d));
+                    }
+                    let over = d.status.is_final();
+                    last = Some(d);
+                    if over {
+                        break None;
+                    }
+                } else if arn.is_none() && started.elapsed() > FIND_BOUND {
+                    break Some(format!(
+                        "ECS shows no service deployment of {service} since the update"
+                    ));
+                }
+            }
+            Err(e) => {
+                let call = if arn.is_some() {
+                    "DescribeServiceDeployments"
+                } else {
+                    "ListServiceDeployments"
+                };
+                if let Err(e) = pacer.failed(call, e, reporter) {
+                    break Some(format!("{e:#}"));
+                }
+            }
+        }
+        match pacer.nap().await {
+            None => {}
+            Some(Stop::TimedOut) => break Some("timed out".into()),
+            Some(Stop::Interrupted) => break Some("interrupted".into()),
+        }
+    };
+    out.service_deployment = arn.clone();
+    out.last_stage = last.as_ref().map(describe);
+    let next_status = format!("opsctl status {}", env.name);
+    let Some(d) = last.filter(|d| d.status.is_final()) else {
+        // ECS carries on whatever opsctl does: say where it was and how to see the rest.
+        let stage = arn_state(arn.as_deref(), out.last_stage.clone(), &next_status);
+        let why = stop.unwrap_or_default();
+        out.result = match why.as_str() {
+            "timed out" => DeployResult::TimedOut,
+            "interrupted" => DeployResult::Interrupted,
+            _ => DeployResult::Failed,
+        };
+        out.reason = Some(format!("{why}; {stage}"));
+        out.next = vec![next_status];
+        return;
+    };
+    let reason = d
+        .rollback_reason
+        .clone()
+        .or_else(|| d.status_reason.clone());
+    match d.status {
+        ServiceDeploymentStatus::Successful => {
+            tag_outcome(aws, new, tags::SUCCEEDED, reporter).await;
+            out.result = DeployResult::Deployed;
+        }
+        ServiceDeploymentStatus::RollbackSuccessful => {
+            tag_outcome(aws, new, tags::FAILED, reporter).await;
+            out.result = DeployResult::RolledBack;
+            out.reason = Some(format!(
+                "ECS rolled the deployment back: {}",
+                reason.unwrap_or_else(|| "no reason given".into())
+            ));
+            out.points_at = out.from.as_ref().map(|r| r.task_definition.clone());
+        }
+        status => {
+            tag_outcome(aws, new, tags::FAILED, reporter).await;
+            out.result = DeployResult::Failed;
+            out.reason = Some(format!(
+                "the service deployment ended {status}{}",
+                reason.map(|r| format!(": {r}")).unwrap_or_default()
+            ));
+            out.next = vec![next_status];
+        }
+    }
+}
+
+/// `IN_PROGRESS at PRODUCTION_TRAFFIC_SHIFT, production 100%`.
+fn describe(d: &ServiceDeployment) -> String {
+    let mut text = d.status.to_string();
+    if let Some(stage) = &d.stage {
+        text.push_str(&format!(" at {stage}"));
+    }
+    if let Some(w) = d.production_weight {
+        text.push_str(&format!(", production traffic {w:.0}% on the new revision"));
+    }
+    text
+}
+
+/// Where a deployment opsctl stopped following was left.
+fn arn_state(arn: Option<&str>, last: Option<String>, next: &str) -> String {
+    match arn {
+        Some(arn) => format!(
+            "ECS carries on with service deployment {arn}{}; see it with `{next}`",
+            last.map(|l| format!(" (last seen {l})"))
+                .unwrap_or_default()
+        ),
+        None => "no service deployment was found".into(),
+    }
+}

@@ -1,0 +1,198 @@
+//! Deploys to a service ECS deploys itself (BLUE_GREEN, LINEAR, CANARY): opsctl follows the
+//! service deployment to its end and reports it, on the fake under paused time.
+
+use std::time::Duration;
+
+use super::kit::*;
+use crate::aws::fake::FakeAws;
+use crate::aws::{AlarmState, DeploymentStrategy};
+use crate::config::EnvConfig;
+use crate::error::Exit;
+use crate::workflows::deploy::{self, DeployOutcome, DeployResult};
+use crate::workflows::{Event, Interrupt, Outcome, tags};
+
+fn staging() -> EnvConfig {
+    env(r#"
+[env.staging]
+region = "us-east-1"
+cluster = "demo"
+service = "staging-users"
+container = "users"
+repository = "users"
+timeout = "2m"
+alarms = ["staging-users-5xx"]
+"#)
+}
+
+fn native(strategy: DeploymentStrategy) -> FakeAws {
+    let fake = FakeAws::staging();
+    fake.set_strategy("staging-users", strategy);
+    fake
+}
+
+fn opts(version: &str) -> deploy::Options {
+    deploy::Options {
+        version: version.into(),
+        dry_run: false,
+        no_wait: false,
+        no_rollback: false,
+        ignore_alarms: false,
+        timeout: Duration::from_secs(120),
+        poll: Duration::from_secs(1),
+        actor: "tester".into(),
+    }
+}
+
+async fn deploy(fake: &FakeAws, o: &deploy::Options, rec: &Recorder) -> DeployOutcome {
+    let (_handle, interrupt) = Interrupt::new();
+    deploy::deploy(&fake.aws(), &staging(), "staging-users", o, rec, &interrupt)
+        .await
+        .unwrap()
+}
+
+fn stages(rec: &Recorder) -> Vec<String> {
+    rec.events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Step { step, detail } if step == "stage" => Some(detail.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_native_strategy_is_followed_stage_by_stage_to_success() {
+    for strategy in [
+        DeploymentStrategy::BlueGreen,
+        DeploymentStrategy::Linear,
+        DeploymentStrategy::Canary,
+    ] {
+        let fake = native(strategy);
+        let rec = Recorder::default();
+        let out = deploy(&fake, &opts("v1.2.0"), &rec).await;
+        assert_eq!(out.result, DeployResult::Deployed, "{strategy}: {out}");
+        assert_eq!(out.exit(), Exit::Ok);
+        assert_eq!(out.strategy, Some(strategy));
+        assert!(out.service_deployment.is_some());
+        let seen = stages(&rec);
+        assert_eq!(
+            seen,
+            vec![
+                "IN_PROGRESS at SCALE_UP, production traffic 0% on the new revision",
+                "IN_PROGRESS at PRODUCTION_TRAFFIC_SHIFT, production traffic 100% on the new revision",
+                "IN_PROGRESS at BAKE_TIME, production traffic 100% on the new revision",
+                "SUCCESSFUL at CLEAN_UP, production traffic 100% on the new revision",
+            ],
+            "each stage reported once, in order"
+        );
+        let new = out.to.as_ref().unwrap().arn.clone();
+        assert_eq!(
+            fake.task_definition(&new).tags[tags::OUTCOME],
+            tags::SUCCEEDED
+        );
+        assert_eq!(fake.service_task_definition("staging-users"), new);
+        // One call a poll: the service deployment, not the service and its targets.
+        let calls = fake.calls();
+        assert!(
+            !calls.iter().any(|c| c == "elbv2:DescribeTargetHealth"),
+            "{calls:?}"
+        );
+        assert!(
+            out.to_string()
+                .contains(&format!("ECS {strategy} deployment: SUCCESSFUL")),
+            "{out}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_broken_version_rolled_back_by_ecs_is_exit_3_with_its_reason() {
+    let fake = native(DeploymentStrategy::BlueGreen);
+    let rec = Recorder::default();
+    let out = deploy(&fake, &opts("v1.4.0-broken"), &rec).await;
+    assert_eq!(out.result, DeployResult::RolledBack, "{out}");
+    assert_eq!(out.exit(), Exit::RolledBack);
+    assert!(
+        out.reason.as_deref().unwrap().contains("circuit breaker"),
+        "{out}"
+    );
+    let new = out.to.as_ref().unwrap().arn.clone();
+    assert_eq!(fake.task_definition(&new).tags[tags::OUTCOME], tags::FAILED);
+    assert_ne!(fake.service_task_definition("staging-users"), new);
+    assert_eq!(
+        fake.mutating_calls()
+            .iter()
+            .filter(|c| *c == "ecs:UpdateService")
+            .count(),
+        1,
+        "ECS rolls back; opsctl does not update the service again"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alarm_during_the_bake_is_rolled_back_by_ecs() {
+    let fake = native(DeploymentStrategy::Canary);
+    let rec = Recorder::default();
+    let (_h, interrupt) = Interrupt::new();
+    let aws = fake.aws();
+    let env = staging();
+    let o = opts("v1.2.0");
+    let deploying = deploy::deploy(&aws, &env, "staging-users", &o, &rec, &interrupt);
+    let firing = async {
+        // Into ALARM once traffic has moved (stage 2 of the fake's 10 s stages).
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        fake.set_alarm("staging-users-5xx", AlarmState::Alarm);
+    };
+    let (out, ()) = tokio::join!(deploying, firing);
+    let out = out.unwrap();
+    assert_eq!(out.result, DeployResult::RolledBack, "{out}");
+    assert!(
+        out.reason.as_deref().unwrap().contains("staging-users-5xx"),
+        "{out}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deployment_longer_than_the_timeout_says_ecs_carries_on() {
+    let fake = native(DeploymentStrategy::Linear);
+    fake.set_behaviour(|b| b.native_stage = Duration::from_secs(600));
+    let mut o = opts("v1.2.0");
+    o.timeout = Duration::from_secs(30);
+    let out = deploy(&fake, &o, &Recorder::default()).await;
+    assert_eq!(out.result, DeployResult::TimedOut, "{out}");
+    assert_eq!(out.exit(), Exit::TimedOut);
+    let reason = out.reason.unwrap();
+    assert!(
+        reason.contains("ECS carries on with service deployment"),
+        "{reason}"
+    );
+    assert!(reason.contains("SCALE_UP"), "{reason}");
+    assert_eq!(out.next, vec!["opsctl status staging"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_leaves_the_deployment_to_ecs_and_says_so() {
+    let fake = native(DeploymentStrategy::BlueGreen);
+    let (handle, interrupt) = Interrupt::new();
+    let aws = fake.aws();
+    let env = staging();
+    let o = opts("v1.2.0");
+    let rec = Recorder::default();
+    let deploying = deploy::deploy(&aws, &env, "staging-users", &o, &rec, &interrupt);
+    let pressing = async {
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        handle.raise();
+    };
+    let (out, ()) = tokio::join!(deploying, pressing);
+    let out = out.unwrap();
+    assert_eq!(out.result, DeployResult::Interrupted, "{out}");
+    assert_eq!(out.exit(), Exit::Interrupted);
+    assert!(
+        out.reason
+            .unwrap()
+            .contains("ECS carries on with service deployment"),
+        "the user is told where it was left"
+    );
+}

@@ -1,0 +1,194 @@
+//! Deploys to a service ECS deploys itself (BLUE_GREEN, LINEAR, CANARY), with the real binary
+//! against the sandbox: opsctl follows the service deployment to its end, and the listener
+//! rule's weights are read back through the SDK.
+
+mod support;
+
+use support::Account;
+
+const CONFIG: &str = r#"
+[env.native]
+region = "us-east-1"
+cluster = "demo"
+service = "native-users"
+container = "users"
+repository = "users"
+timeout = "3m"
+"#;
+
+fn config() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("opsctl.toml");
+    std::fs::write(&path, CONFIG).unwrap();
+    (dir, path)
+}
+
+/// The production rule's weights on the main and alternate target groups, via the SDK.
+async fn production_weights(account: &Account) -> (i32, i32) {
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&account.sdk().await);
+    let rule = account.resources["native"]["production_listener_rule"]
+        .as_str()
+        .expect("the seed names the production rule")
+        .to_owned();
+    let rules = elb.describe_rules().rule_arns(rule).send().await.unwrap();
+    let action = &rules.rules()[0].actions()[0];
+    let groups = action.forward_config().unwrap().target_groups();
+    let of = |name: &str| {
+        groups
+            .iter()
+            .find(|t| t.target_group_arn().unwrap().contains(&format!("/{name}/")))
+            .and_then(|t| t.weight())
+            .unwrap_or(0)
+    };
+    (of("native-users-main"), of("native-users-alt"))
+}
+
+async fn strategy(account: &Account, strategy: aws_sdk_ecs::types::DeploymentStrategy) {
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk().await);
+    let current = ecs
+        .describe_services()
+        .cluster("demo")
+        .services("native-users")
+        .send()
+        .await
+        .unwrap();
+    let mut config = current.services()[0]
+        .deployment_configuration()
+        .unwrap()
+        .clone();
+    config.strategy = Some(strategy.clone());
+    if strategy == aws_sdk_ecs::types::DeploymentStrategy::Linear {
+        config.linear_configuration = Some(
+            aws_sdk_ecs::types::LinearConfiguration::builder()
+                .step_percent(50.0)
+                .step_bake_time_in_minutes(1)
+                .build(),
+        );
+    }
+    ecs.update_service()
+        .cluster("demo")
+        .service("native-users")
+        .deployment_configuration(config)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_blue_green_deploy_is_followed_to_success_and_the_traffic_moves() {
+    let account = Account::seed_native();
+    let (_dir, path) = config();
+    let before = production_weights(&account).await;
+    assert_eq!(before, (100, 0), "the seed starts on the main target group");
+    let run = account.opsctl_with_config(
+        &path,
+        &[
+            "deploy",
+            "native",
+            "--version",
+            "v1.2.0",
+            "--output",
+            "json",
+        ],
+    );
+    run.expect_code(0);
+    let out = run.json();
+    assert_eq!(out["result"], "deployed", "{}", run.stderr);
+    assert_eq!(out["strategy"], "BLUE_GREEN");
+    assert!(
+        out["service_deployment"]
+            .as_str()
+            .unwrap()
+            .contains(":service-deployment/"),
+        "{out}"
+    );
+    assert!(
+        out["last_stage"]
+            .as_str()
+            .unwrap()
+            .starts_with("SUCCESSFUL"),
+        "{out}"
+    );
+    assert_eq!(
+        production_weights(&account).await,
+        (0, 100),
+        "all production traffic on the other target group"
+    );
+    assert!(
+        account
+            .service_state("native-users")
+            .await
+            .contains("v1.2.0"),
+        "the service runs the new version"
+    );
+    assert!(
+        run.stderr.contains("PRODUCTION_TRAFFIC_SHIFT"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_linear_deploy_is_followed_through_its_steps() {
+    let account = Account::seed_native();
+    strategy(&account, aws_sdk_ecs::types::DeploymentStrategy::Linear).await;
+    let (_dir, path) = config();
+    let run = account.opsctl_with_config(
+        &path,
+        &[
+            "deploy",
+            "native",
+            "--version",
+            "v1.3.0",
+            "--output",
+            "json",
+        ],
+    );
+    run.expect_code(0);
+    assert_eq!(run.json()["strategy"], "LINEAR");
+    assert!(
+        run.stderr.contains("production traffic 50%"),
+        "the half-way step is shown: {}",
+        run.stderr
+    );
+    assert_eq!(production_weights(&account).await, (0, 100));
+}
+
+#[tokio::test]
+async fn a_broken_version_is_rolled_back_by_ecs_and_exits_3() {
+    let account = Account::seed_native();
+    let (_dir, path) = config();
+    let run = account.opsctl_with_config(
+        &path,
+        &[
+            "deploy",
+            "native",
+            "--version",
+            "v1.4.0-broken",
+            "--output",
+            "json",
+        ],
+    );
+    run.expect_code(3);
+    let out = run.json();
+    assert_eq!(out["result"], "rolled_back", "{out}");
+    assert!(
+        out["last_stage"]
+            .as_str()
+            .unwrap()
+            .starts_with("ROLLBACK_SUCCESSFUL"),
+        "{out}"
+    );
+    assert_eq!(
+        production_weights(&account).await,
+        (100, 0),
+        "users stay on the old revision"
+    );
+    assert!(
+        account
+            .service_state("native-users")
+            .await
+            .contains("v1.1.0"),
+        "the service is back on the version it ran"
+    );
+}
