@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use crate::aws::RolloutState;
 
+pub mod analysis;
 pub mod db;
 pub mod deploy;
 pub mod inspect;

@@ -3,6 +3,7 @@
 //! live one's.
 
 use super::*;
+use crate::workflows::analysis;
 
 /// Checks that `colour` can take all the traffic: stable on one revision, every target
 /// healthy, and at least as many tasks as the live colour wants.
@@ -138,19 +139,11 @@ pub(super) async fn step_checks(
 ) -> anyhow::Result<Vec<Check>> {
     let bg = bluegreen(env)?;
     let mut checks = vec![health_check(aws, to, &pair.side(to).target_group).await?];
-    let firing = crate::aws::firing(&aws.monitoring.alarms(&env.alarms).await?);
-    checks.push(if firing.is_empty() {
-        Check::pass(
-            "alarms",
-            format!("{} alarm(s), none in ALARM", env.alarms.len()),
-        )
-    } else {
-        Check::fail(
-            "alarms",
-            format!("in ALARM: {}", firing.join("; ")),
-            "find out why before switching again",
-        )
-    });
+    checks.push(analysis::alarms(
+        &env.alarms,
+        &aws.monitoring.alarms(&env.alarms).await?,
+        "find out why before switching again",
+    ));
     let now = Timestamp::now().max(since + jiff::SignedDuration::from_secs(60));
     let new = aws
         .monitoring
@@ -165,64 +158,12 @@ pub(super) async fn step_checks(
             now,
         )
         .await?;
-    match (new.requests, new.errors_5xx) {
-        (Some(requests), errors) if requests > 0.0 => {
-            let rate = errors.unwrap_or(0.0) / requests * 100.0;
-            checks.push(if rate <= bg.max_5xx_percent {
-                Check::pass(
-                    "5xx",
-                    format!(
-                        "{to}: {rate:.2}% 5xx of {requests:.0} requests (max {}%)",
-                        bg.max_5xx_percent
-                    ),
-                )
-            } else {
-                Check::fail(
-                    "5xx",
-                    format!(
-                        "{to}: {rate:.2}% 5xx of {requests:.0} requests, above {}%",
-                        bg.max_5xx_percent
-                    ),
-                    "look at the new version's errors before trying again",
-                )
-            });
-        }
-        _ => checks.push(no_data(bg, "5xx", to)),
-    }
-    match (new.p99_seconds, old.p99_seconds) {
-        (Some(new_p99), Some(old_p99)) if old_p99 > 0.0 => {
-            let limit = old_p99 * (1.0 + bg.max_p99_increase_percent / 100.0);
-            let detail = format!(
-                "{to}: p99 {:.0} ms vs {} {:.0} ms (max +{}%)",
-                new_p99 * 1000.0,
-                to.other(),
-                old_p99 * 1000.0,
-                bg.max_p99_increase_percent
-            );
-            checks.push(if new_p99 <= limit {
-                Check::pass("p99", detail)
-            } else {
-                Check::fail(
-                    "p99",
-                    detail,
-                    "the new version is slower; find out why before trying again",
-                )
-            });
-        }
-        _ => checks.push(no_data(bg, "p99", to)),
-    }
+    checks.extend(analysis::metrics(
+        &new,
+        &old,
+        &analysis::Limits::from(bg),
+        &to.to_string(),
+        &to.other().to_string(),
+    ));
     Ok(checks)
-}
-
-pub(super) fn no_data(bg: &BlueGreen, name: &str, to: Colour) -> Check {
-    let detail = format!("{to}: CloudWatch has no datapoints for this step yet");
-    if bg.require_metrics {
-        Check::fail(
-            name,
-            detail,
-            "send traffic to the new colour, or set require_metrics = false",
-        )
-    } else {
-        Check::pass(name, format!("{detail}; passing (require_metrics = false)"))
-    }
 }
