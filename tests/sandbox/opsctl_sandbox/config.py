@@ -32,10 +32,19 @@ DEFAULTS: dict[str, Any] = {
     # Seeded CloudWatch datapoints (POST /_sandbox/metrics): one per target group and
     # metric every this many seconds while the target group takes production traffic.
     "metrics_interval_seconds": 1.0,
+    # RDS (rds_dr): how long a CopyDBSnapshot stays `creating` (PercentProgress rising).
+    "db_snapshot_copy_seconds": 5.0,
+    # How long RebootDBInstance keeps an instance `rebooting`; with ForceFailover, the failover.
+    "db_reboot_seconds": 2.0,
+    "db_failover_seconds": 4.0,
+    # LatestRestorableTime trails the present by this much (RDS: up to five minutes).
+    "db_restorable_lag_seconds": 5.0,
 }
 
 _FLOAT_KEYS = ("task_start_seconds", "task_stop_seconds", "rollback_delay_seconds",
-               "minute_seconds", "stage_seconds", "metrics_interval_seconds")
+               "minute_seconds", "stage_seconds", "metrics_interval_seconds",
+               "db_snapshot_copy_seconds", "db_reboot_seconds", "db_failover_seconds",
+               "db_restorable_lag_seconds")
 _FAILURE_MODES = ("exit", "pull")
 
 _lock = threading.RLock()

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 from moto.elbv2.models import elbv2_backends
 from moto.iam.exceptions import NoSuchEntity
 
-from . import MOTO_VERSION, config, faults, iam, request_log, seed, wire
+from . import MOTO_VERSION, config, faults, iam, rds_patch, request_log, seed, wire
 from .ecs_rollout import moto_patch, native, native_patch, scheduler, traffic
 
 PREFIX = "/_sandbox/"
@@ -123,6 +123,7 @@ class SandboxApp:
     def _reset(self) -> None:
         seed.reset()
         moto_patch.reset()
+        rds_patch.reset()
         config.reset_accounts()
         iam.reset_accounts()
         self.faults.reset()
