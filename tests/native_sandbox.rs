@@ -44,6 +44,16 @@ async fn production_weights(account: &Account) -> (i32, i32) {
 }
 
 async fn strategy(account: &Account, strategy: aws_sdk_ecs::types::DeploymentStrategy) {
+    set_strategy(account, strategy, false).await;
+}
+
+/// Sets the native service's strategy; `pause` adds a PAUSE hook at each production traffic
+/// shift (and makes a canary shift 10 % first, with no bake between).
+async fn set_strategy(
+    account: &Account,
+    strategy: aws_sdk_ecs::types::DeploymentStrategy,
+    pause: bool,
+) {
     let ecs = aws_sdk_ecs::Client::new(&account.sdk().await);
     let current = ecs
         .describe_services()
@@ -64,6 +74,24 @@ async fn strategy(account: &Account, strategy: aws_sdk_ecs::types::DeploymentStr
                 .step_bake_time_in_minutes(1)
                 .build(),
         );
+    }
+    if pause {
+        use aws_sdk_ecs::types::{
+            CanaryConfiguration, DeploymentLifecycleHook, DeploymentLifecycleHookStage,
+            DeploymentLifecycleHookTargetType,
+        };
+        config.canary_configuration = Some(
+            CanaryConfiguration::builder()
+                .canary_percent(10.0)
+                .canary_bake_time_in_minutes(0)
+                .build(),
+        );
+        config.lifecycle_hooks = Some(vec![
+            DeploymentLifecycleHook::builder()
+                .target_type(DeploymentLifecycleHookTargetType::Pause)
+                .lifecycle_stages(DeploymentLifecycleHookStage::ProductionTrafficShift)
+                .build(),
+        ]);
     }
     ecs.update_service()
         .cluster("demo")
@@ -190,5 +218,88 @@ async fn a_broken_version_is_rolled_back_by_ecs_and_exits_3() {
             .await
             .contains("v1.1.0"),
         "the service is back on the version it ran"
+    );
+}
+
+/// Makes the sandbox's generated metrics for a target group look like `error_rate` and `p99`.
+fn metrics(account: &Account, target_group: &str, error_rate: f64, p99: f64) {
+    support::control(
+        "POST",
+        "/_sandbox/metrics",
+        &serde_json::json!({
+            "account_id": account.id,
+            "target_group": target_group,
+            "error_rate": error_rate,
+            "p99": p99,
+            "requests_per_minute": 600,
+        }),
+    );
+}
+
+#[tokio::test]
+async fn opsctl_approves_each_paused_canary_step_when_its_analysis_passes() {
+    let account = Account::seed_native();
+    set_strategy(
+        &account,
+        aws_sdk_ecs::types::DeploymentStrategy::Canary,
+        true,
+    )
+    .await;
+    let (_dir, path) = config();
+    let run = account.opsctl_with_config(
+        &path,
+        &[
+            "deploy",
+            "native",
+            "--version",
+            "v1.2.0",
+            "--output",
+            "json",
+        ],
+    );
+    run.expect_code(0);
+    let approvals = run.stderr.matches("every check passed; CONTINUE").count();
+    assert_eq!(approvals, 2, "the 10 % step and the rest: {}", run.stderr);
+    assert_eq!(production_weights(&account).await, (0, 100));
+}
+
+#[tokio::test]
+async fn a_canary_whose_errors_fail_the_analysis_is_answered_rollback() {
+    let account = Account::seed_native();
+    set_strategy(
+        &account,
+        aws_sdk_ecs::types::DeploymentStrategy::Canary,
+        true,
+    )
+    .await;
+    let alternate = account.resources["native"]["target_groups"]["alternate"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    metrics(&account, &alternate, 0.25, 0.12);
+    let (_dir, path) = config();
+    let run = account.opsctl_with_config(
+        &path,
+        &[
+            "deploy",
+            "native",
+            "--version",
+            "v1.2.0",
+            "--output",
+            "json",
+        ],
+    );
+    run.expect_code(3);
+    let out = run.json();
+    let reason = out["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("opsctl's analysis rolled the deployment back"),
+        "{reason}"
+    );
+    assert!(reason.contains("5xx"), "{reason}");
+    assert_eq!(
+        production_weights(&account).await,
+        (100, 0),
+        "the canary's 10 % is back on the old revision"
     );
 }

@@ -92,6 +92,18 @@ pub struct Service {
     pub circuit_breaker: Option<CircuitBreaker>,
     /// `deploymentConfiguration.strategy`; ROLLING where ECS says none.
     pub strategy: DeploymentStrategy,
+    /// A native strategy behind a load balancer: the listener rule ECS moves and the two
+    /// target groups it moves traffic between.
+    pub native_traffic: Option<NativeTraffic>,
+}
+
+/// Where a native deployment moves production traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NativeTraffic {
+    /// The production listener rule (`advancedConfiguration.productionListenerRule`).
+    pub production_rule: String,
+    /// The service's target group and its alternate.
+    pub target_groups: [String; 2],
 }
 
 /// The service's deployment circuit breaker settings.
@@ -295,5 +307,7 @@ pub struct ServiceDeployment {
     pub rollback_reason: Option<String>,
     /// The share of production traffic the new revision is asked to carry, in percent.
     pub production_weight: Option<f64>,
+    /// A PAUSE lifecycle hook waiting for an answer (ContinueServiceDeployment): its id.
+    pub awaiting_hook: Option<String>,
     pub created_at: Option<Timestamp>,
 }

@@ -135,6 +135,13 @@ pub trait Ecs: Send + Sync {
     ) -> AwsResult<Option<String>>;
     /// One service deployment (one DescribeServiceDeployments call).
     async fn describe_service_deployment(&self, arn: &str) -> AwsResult<ServiceDeployment>;
+    /// Answers a PAUSE hook: carry on, or roll the deployment back.
+    async fn continue_service_deployment(
+        &self,
+        arn: &str,
+        hook_id: &str,
+        rollback: bool,
+    ) -> AwsResult<()>;
     /// The service's most recently stopped tasks (at most `limit`).
     async fn stopped_tasks(
         &self,

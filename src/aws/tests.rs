@@ -116,6 +116,7 @@ fn service(deployments: Vec<Deployment>, running: i32) -> Service {
         target_groups: Vec::new(),
         circuit_breaker: None,
         strategy: DeploymentStrategy::Rolling,
+        native_traffic: None,
     }
 }
 

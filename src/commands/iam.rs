@@ -77,6 +77,7 @@ fn offline_scope(
         roles: None,
         secrets: None,
         repositories: env.repository.iter().cloned().collect(),
+        native: None,
     })
 }
 
@@ -125,6 +126,7 @@ async fn looked_up_scope(env: &EnvConfig, aws: &crate::aws::Aws) -> anyhow::Resu
         roles: Some(roles.into_iter().collect()),
         secrets: Some(secrets.into_iter().collect()),
         repositories: repositories.into_iter().collect(),
+        native: Some(services.iter().any(|s| s.strategy.is_native())),
     })
 }
 

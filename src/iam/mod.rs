@@ -34,6 +34,9 @@ pub struct Scope {
     pub secrets: Option<Vec<String>>,
     /// ECR repositories versions come from; empty: not known, any in the account.
     pub repositories: Vec<String>,
+    /// Whether a service deploys with a native ECS strategy (its service deployments, their
+    /// hooks and the production rule are then read and answered); `None`: not known, granted.
+    pub native: Option<bool>,
 }
 
 /// The partition of a region: `aws`, `aws-cn` or `aws-us-gov`.

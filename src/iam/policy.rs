@@ -26,7 +26,7 @@ pub fn policy(env: &EnvConfig, scope: &Scope) -> Policy {
             pass_role(scope),
             secrets(scope, &arn),
             cloudwatch(env, &arn),
-            elb(env, &arn),
+            elb(env, scope, &arn),
             rds(env, &arn),
             autoscaling(env),
         ]
@@ -65,21 +65,27 @@ fn ecs(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
             arn("ecs", &format!("service-deployment/{cluster}/{name}/*"))
         })
         .collect();
-    vec![
-        allow(
-            "EcsReadAndUpdateTheServices",
+    let native = scope.native != Some(false);
+    let mut service_actions = vec!["ecs:DescribeServices", "ecs:UpdateService"];
+    if native {
+        service_actions.push("ecs:ListServiceDeployments");
+    }
+    let mut st = vec![allow(
+        "EcsReadAndUpdateTheServices",
+        &service_actions,
+        service_arns,
+    )];
+    if native {
+        st.push(allow(
+            "EcsFollowAndAnswerTheServicesDeployments",
             &[
-                "ecs:DescribeServices",
-                "ecs:UpdateService",
-                "ecs:ListServiceDeployments",
+                "ecs:DescribeServiceDeployments",
+                "ecs:ContinueServiceDeployment",
             ],
-            service_arns,
-        ),
-        allow(
-            "EcsFollowTheServicesDeployments",
-            &["ecs:DescribeServiceDeployments"],
             deployment_arns,
-        ),
+        ));
+    }
+    st.extend([
         allow(
             "EcsTaskDefinitionCallsWithoutResourceScope",
             &[
@@ -115,7 +121,8 @@ fn ecs(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
             &["ecs:DescribeTasks"],
             vec![arn("ecs", &format!("task/{cluster}/*"))],
         ),
-    ]
+    ]);
+    st
 }
 
 /// ECR: finding versions in the repositories.
@@ -206,11 +213,22 @@ fn cloudwatch(env: &EnvConfig, arn: &Arn) -> Vec<Statement> {
 
 /// ELBv2 (and CloudWatch's metrics for the traffic checks): target health everywhere, the
 /// weighted listener of two-service environments.
-fn elb(env: &EnvConfig, arn: &Arn) -> Vec<Statement> {
+fn elb(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
     let mut st = Vec::new();
     // Every waiter checks the health of the service's targets; only blue/green reads the
     // listener, its rules and target groups.
     let mut elb_reads = vec!["elasticloadbalancing:DescribeTargetHealth"];
+    let native = scope.native != Some(false);
+    if native && env.two_service().is_none() {
+        // A native deployment's analysis reads the production rule and the target groups'
+        // metrics.
+        elb_reads.push("elasticloadbalancing:DescribeRules");
+        st.push(allow(
+            "CloudWatchNativeAnalysisWithoutResourceScope",
+            &["cloudwatch:GetMetricData"],
+            vec!["*".into()],
+        ));
+    }
     if env.two_service().is_some() {
         elb_reads.extend([
             "elasticloadbalancing:DescribeTargetGroups",

@@ -25,6 +25,7 @@ fn scope() -> Scope {
             "arn:aws:secretsmanager:us-east-1:123456789012:secret:users-db-AbCdEf".into(),
         ]),
         repositories: vec!["users".into()],
+        native: Some(false),
     }
 }
 
@@ -91,6 +92,13 @@ fn every_aws_call_in_the_code_is_in_the_policy() {
         policy(&repo_env("prod"), &scope()),
         policy(&rule, &scope()),
         policy(&repo_env("staging"), &scope()),
+        policy(
+            &repo_env("staging"),
+            &Scope {
+                native: Some(true),
+                ..scope()
+            },
+        ),
     ];
     for (action, at) in &calls {
         assert!(
@@ -260,4 +268,31 @@ fn partitions_and_arns() {
         Some(("aws", "ecs", "us-east-1", "123456789012", "service/demo/x"))
     );
     assert_eq!(arn_parts("demo"), None);
+}
+
+#[test]
+fn native_deployments_are_followed_and_answered_only_where_a_service_is_native() {
+    let rolling = policy(&repo_env("staging"), &scope());
+    let native = policy(
+        &repo_env("staging"),
+        &Scope {
+            native: Some(true),
+            ..scope()
+        },
+    );
+    for action in [
+        "ecs:ListServiceDeployments",
+        "ecs:DescribeServiceDeployments",
+        "ecs:ContinueServiceDeployment",
+        "elasticloadbalancing:DescribeRules",
+        "cloudwatch:GetMetricData",
+    ] {
+        assert!(allowed(&native, action), "{action}");
+        assert!(!allowed(&rolling, action), "{action}");
+    }
+    let text = serde_json::to_string(&native).unwrap();
+    assert!(
+        text.contains("service-deployment/demo/staging-users/*"),
+        "{text}"
+    );
 }

@@ -257,6 +257,7 @@ pub(super) fn view(s: &State, svc: &FakeService) -> Service {
             rollback: s.behaviour.ecs_rollback,
         }),
         strategy: svc.strategy,
+        native_traffic: None,
     }
 }
 
@@ -273,6 +274,9 @@ pub(super) struct FakeNative {
     fails: bool,
     /// Set once the deployment has ended: its status, reason and stage then stay.
     ended: Option<ServiceDeployment>,
+    /// With `Behaviour::native_pause`: when the PAUSE hook was answered, and whether with
+    /// ROLLBACK.
+    answered: Option<(Instant, bool)>,
 }
 
 /// Starts a native service deployment of `to` on a service.
@@ -305,6 +309,7 @@ pub(super) fn start_native(
         to: to.to_owned(),
         fails,
         ended: None,
+        answered: None,
     });
 }
 
@@ -326,7 +331,21 @@ pub(super) fn native_view(s: &mut State, arn: &str, now: Instant) -> Option<Serv
     if let Some(ended) = &dep.ended {
         return Some(ended.clone());
     }
-    let steps = (now - dep.created).as_nanos() / stage.as_nanos();
+    let mut steps = (now - dep.created).as_nanos() / stage.as_nanos();
+    let pause = s.behaviour.native_pause && !dep.fails;
+    let mut awaiting = None;
+    let mut rejected = false;
+    if pause && steps >= 1 {
+        // Paused at the traffic shift (10 % moved) until the hook is answered.
+        match dep.answered {
+            None => {
+                steps = 1;
+                awaiting = Some("pause-hook".to_owned());
+            }
+            Some((at, false)) => steps = 2 + (now - at).as_nanos() / stage.as_nanos(),
+            Some((_, true)) => rejected = true,
+        }
+    }
     let view = |status, stage: &str, weight: f64, reason: Option<String>| ServiceDeployment {
         arn: dep.arn.clone(),
         status,
@@ -334,10 +353,24 @@ pub(super) fn native_view(s: &mut State, arn: &str, now: Instant) -> Option<Serv
         status_reason: reason.clone(),
         rollback_reason: reason,
         production_weight: Some(weight),
+        awaiting_hook: awaiting.clone(),
         created_at: Some(dep.created_at),
     };
     use ServiceDeploymentStatus as S;
     let (v, new_td) = match (dep.fails, steps) {
+        _ if rejected => (
+            view(
+                S::RollbackSuccessful,
+                "PRODUCTION_TRAFFIC_SHIFT",
+                0.0,
+                Some("a lifecycle hook answered ROLLBACK".into()),
+            ),
+            Some(dep.from.clone()),
+        ),
+        (false, 1) if pause => (
+            view(S::InProgress, "PRODUCTION_TRAFFIC_SHIFT", 10.0, None),
+            None,
+        ),
         (_, 0) => (view(S::InProgress, "SCALE_UP", 0.0, None), None),
         (true, 1) => (
             view(
@@ -560,6 +593,29 @@ impl Ecs for FakeAws {
         native_view(&mut s, arn, Instant::now()).ok_or_else(|| {
             AwsError::not_found(Resource::Other, format!("service deployment {arn}"))
         })
+    }
+
+    async fn continue_service_deployment(
+        &self,
+        arn: &str,
+        hook_id: &str,
+        rollback: bool,
+    ) -> AwsResult<()> {
+        self.record_change("ecs:ContinueServiceDeployment")?;
+        let mut s = self.state.lock().unwrap();
+        let dep = s
+            .services
+            .values_mut()
+            .flat_map(|svc| svc.native.iter_mut())
+            .find(|d| d.arn == arn)
+            .ok_or_else(|| AwsError::not_found(Resource::Other, arn))?;
+        if hook_id != "pause-hook" || dep.answered.is_some() {
+            return Err(AwsError::Invalid(format!(
+                "hook {hook_id} is not awaiting action"
+            )));
+        }
+        dep.answered = Some((Instant::now(), rollback));
+        Ok(())
     }
 
     async fn stopped_tasks(

@@ -37,6 +37,8 @@ pub struct Behaviour {
     pub stuck: bool,
     /// How long each stage of a native service deployment takes.
     pub native_stage: Duration,
+    /// Native deployments pause at the traffic shift for a PAUSE hook's answer.
+    pub native_pause: bool,
     /// Targets report unhealthy.
     pub unhealthy_targets: bool,
 }
@@ -50,6 +52,7 @@ impl Default for Behaviour {
             rollback_delay: Duration::from_secs(2),
             stuck: false,
             native_stage: Duration::from_secs(10),
+            native_pause: false,
             unhealthy_targets: false,
         }
     }

@@ -60,6 +60,16 @@ fn service_from(s: &ecs::Service) -> Service {
                 enable: cb.enable(),
                 rollback: cb.rollback(),
             }),
+        native_traffic: s.load_balancers().iter().find_map(|lb| {
+            let advanced = lb.advanced_configuration()?;
+            Some(NativeTraffic {
+                production_rule: advanced.production_listener_rule()?.to_owned(),
+                target_groups: [
+                    lb.target_group_arn()?.to_owned(),
+                    advanced.alternate_target_group_arn()?.to_owned(),
+                ],
+            })
+        }),
         strategy: DeploymentStrategy::from_aws(
             s.deployment_configuration()
                 .and_then(|c| c.strategy())
@@ -78,6 +88,12 @@ fn service_deployment_from(d: &ecs::ServiceDeployment) -> ServiceDeployment {
         production_weight: d
             .target_service_revision()
             .and_then(|r| r.requested_production_traffic_weight()),
+        awaiting_hook: d
+            .lifecycle_hook_details()
+            .iter()
+            .find(|h| h.status() == Some(&ecs::DeploymentLifecycleHookStatus::AwaitingAction))
+            .and_then(|h| h.hook_id())
+            .map(str::to_owned),
         created_at: ts(d.created_at()),
     }
 }
@@ -366,6 +382,28 @@ impl Ecs for SdkEcs {
             .ok_or_else(|| {
                 AwsError::not_found(Resource::Other, format!("service deployment {arn}"))
             })
+    }
+
+    async fn continue_service_deployment(
+        &self,
+        arn: &str,
+        hook_id: &str,
+        rollback: bool,
+    ) -> AwsResult<()> {
+        let action = if rollback {
+            ecs::DeploymentLifecycleHookAction::Rollback
+        } else {
+            ecs::DeploymentLifecycleHookAction::Continue
+        };
+        self.0
+            .continue_service_deployment()
+            .service_deployment_arn(arn)
+            .hook_id(hook_id)
+            .action(action)
+            .send()
+            .await
+            .map_err(|e| classify("ContinueServiceDeployment", e))?;
+        Ok(())
     }
 
     async fn stopped_tasks(

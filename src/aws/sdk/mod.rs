@@ -15,10 +15,10 @@ use jiff::Timestamp;
 
 use super::{
     Alarm, AlarmState, Aws, AwsError, AwsResult, CircuitBreaker, Container, Deployment,
-    DeploymentStatus, DeploymentStrategy, Ecs, Forward, Image, LoadBalancing, Monitoring, Registry,
-    Resource, RolloutState, Secrets, Service, ServiceDeployment, ServiceDeploymentStatus,
-    ServiceEvent, ServiceStatus, StoppedTask, TargetGroupMetrics, TargetHealth, TargetState,
-    TaskDefinition,
+    DeploymentStatus, DeploymentStrategy, Ecs, Forward, Image, LoadBalancing, Monitoring,
+    NativeTraffic, Registry, Resource, RolloutState, Secrets, Service, ServiceDeployment,
+    ServiceDeploymentStatus, ServiceEvent, ServiceStatus, StoppedTask, TargetGroupMetrics,
+    TargetHealth, TargetState, TaskDefinition,
 };
 
 mod cloudwatch;

@@ -3,9 +3,12 @@
 //! deploy, then follows the service deployment ECS started, stage by stage, until it ends.
 //! ECS owns the state machine, and its own rollback: opsctl reports where it ended.
 
+use std::collections::BTreeSet;
+
 use super::*;
-use crate::aws::{ServiceDeployment, ServiceDeploymentStatus};
+use crate::aws::{NativeTraffic, ServiceDeployment, ServiceDeploymentStatus};
 use crate::workflows::pace::Stop;
+use crate::workflows::{Event, analysis};
 
 /// How long opsctl looks for the service deployment its UpdateService started, before it
 /// says it found none.
@@ -23,6 +26,7 @@ pub(super) async fn follow(
     env: &EnvConfig,
     service: &str,
     strategy: crate::aws::DeploymentStrategy,
+    traffic: Option<&NativeTraffic>,
     new: &TaskDefinition,
     since: jiff::Timestamp,
     opts: &Options,
@@ -42,6 +46,22 @@ pub(super) async fn follow(
         format!("the {strategy} deployment of {service}"),
         opts.timeout,
     );
+    // Which target group takes the new revision: the one without production traffic now.
+    let sides = match traffic {
+        Some(t) => match aws.lb.forward(&t.production_rule).await {
+            Ok(fwd) => Some(Sides::of(t, &fwd.weights)),
+            Err(e) => {
+                reporter.warn(format!(
+                    "cannot read the production rule {}: {e}; the analysis watches the alarms only",
+                    t.production_rule
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    let mut answered: BTreeSet<String> = BTreeSet::new();
+    let mut rejected: Option<String> = None;
     let mut pacer = Pacer::new(opts.timeout, opts.poll, Duration::from_secs(20), interrupt);
     let started = Instant::now();
     let mut arn: Option<String> = None;
@@ -69,6 +89,39 @@ pub(super) async fn follow(
                         reporter.step("stage", describe(&d));
                     }
                     let over = d.status.is_final();
+                    if let (Some(hook), Some(arn)) = (&d.awaiting_hook, &arn)
+                        && !over
+                        && answered.insert(hook.clone())
+                    {
+                        // opsctl's analysis answers the PAUSE hook.
+                        let checks = approval(aws, env, sides.as_ref(), since).await;
+                        for c in &checks {
+                            reporter.report(Event::Check(c.clone()));
+                        }
+                        let failed: Vec<String> = checks
+                            .iter()
+                            .filter(|c| !c.ok)
+                            .map(|c| c.detail.clone())
+                            .collect();
+                        out.checks.extend(checks);
+                        let stage = d.stage.clone().unwrap_or_default();
+                        match aws
+                            .ecs
+                            .continue_service_deployment(arn, hook, !failed.is_empty())
+                            .await
+                        {
+                            Ok(()) if failed.is_empty() => {
+                                reporter.step("approve", format!("{stage}: every check passed; CONTINUE"));
+                            }
+                            Ok(()) => {
+                                reporter.step("reject", format!("{stage}: {}; ROLLBACK", failed.join("; ")));
+                                rejected = Some(failed.join("; "));
+                            }
+                            Err(e) => reporter.warn(format!(
+                                "could not answer the lifecycle hook {hook}: {e}; ECS applies the hook's timeout action"
+                            )),
+                        }
+                    }
                     last = Some(d);
                     if over {
                         break None;
@@ -124,10 +177,13 @@ pub(super) async fn follow(
         ServiceDeploymentStatus::RollbackSuccessful => {
             tag_outcome(aws, new, tags::FAILED, reporter).await;
             out.result = DeployResult::RolledBack;
-            out.reason = Some(format!(
-                "ECS rolled the deployment back: {}",
-                reason.unwrap_or_else(|| "no reason given".into())
-            ));
+            out.reason = Some(match &rejected {
+                Some(why) => format!("opsctl's analysis rolled the deployment back: {why}"),
+                None => format!(
+                    "ECS rolled the deployment back: {}",
+                    reason.unwrap_or_else(|| "no reason given".into())
+                ),
+            });
             out.points_at = out.from.as_ref().map(|r| r.task_definition.clone());
         }
         status => {
@@ -140,6 +196,80 @@ pub(super) async fn follow(
             out.next = vec![next_status];
         }
     }
+}
+
+/// The target groups of a native deployment: `old` carries production traffic as it starts.
+struct Sides {
+    rule: String,
+    old: String,
+    new: String,
+}
+
+impl Sides {
+    fn of(traffic: &NativeTraffic, weights: &[(String, i32)]) -> Self {
+        let weight = |tg: &str| weights.iter().find(|(t, _)| t == tg).map_or(0, |(_, w)| *w);
+        let [a, b] = &traffic.target_groups;
+        let (old, new) = if weight(a) >= weight(b) {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        Sides {
+            rule: traffic.production_rule.clone(),
+            old: old.clone(),
+            new: new.clone(),
+        }
+    }
+}
+
+/// The analysis at a paused stage: the env's alarms, and where the traffic is known, the new
+/// target group's 5xx rate and p99 against the old one's since the deploy began. An AWS
+/// error is a failed check: when opsctl cannot tell, it does not approve.
+async fn approval(
+    aws: &Aws,
+    env: &EnvConfig,
+    sides: Option<&Sides>,
+    since: jiff::Timestamp,
+) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if !env.alarms.is_empty() {
+        checks.push(match aws.monitoring.alarms(&env.alarms).await {
+            Ok(alarms) => {
+                analysis::alarms(&env.alarms, &alarms, "find out why before deploying again")
+            }
+            Err(e) => Check::fail(
+                "alarms",
+                format!("cannot read the alarms: {e}"),
+                "try again",
+            ),
+        });
+    }
+    if let Some(s) = sides {
+        let now = jiff::Timestamp::now().max(since + jiff::SignedDuration::from_secs(60));
+        let read = |tg: String| {
+            let rule = s.rule.clone();
+            async move {
+                aws.monitoring
+                    .target_group_metrics(&rule, &tg, since, now)
+                    .await
+            }
+        };
+        match (read(s.new.clone()).await, read(s.old.clone()).await) {
+            (Ok(new), Ok(old)) => checks.extend(analysis::metrics(
+                &new,
+                &old,
+                &analysis::Limits::default(),
+                "the new revision",
+                "the old one",
+            )),
+            (Err(e), _) | (_, Err(e)) => checks.push(Check::fail(
+                "metrics",
+                format!("cannot read the target groups' metrics: {e}"),
+                "try again",
+            )),
+        }
+    }
+    checks
 }
 
 /// `IN_PROGRESS at PRODUCTION_TRAFFIC_SHIFT, production 100%`.

@@ -128,7 +128,17 @@ pub async fn deploy(
     if strategy.is_native() {
         // ECS runs the deployment and its rollback; opsctl follows it to its end.
         native::follow(
-            aws, env, service, strategy, &new, since, opts, reporter, interrupt, &mut out,
+            aws,
+            env,
+            service,
+            strategy,
+            svc.native_traffic.as_ref(),
+            &new,
+            since,
+            opts,
+            reporter,
+            interrupt,
+            &mut out,
         )
         .await;
         return done(out);

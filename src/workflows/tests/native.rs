@@ -196,3 +196,58 @@ async fn ctrl_c_leaves_the_deployment_to_ecs_and_says_so() {
         "the user is told where it was left"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_paused_traffic_shift_is_approved_when_the_analysis_passes() {
+    let fake = native(DeploymentStrategy::Canary);
+    fake.set_behaviour(|b| b.native_pause = true);
+    let rec = Recorder::default();
+    let out = deploy(&fake, &opts("v1.2.0"), &rec).await;
+    assert_eq!(out.result, DeployResult::Deployed, "{out}");
+    assert_eq!(
+        fake.mutating_calls()
+            .iter()
+            .filter(|c| *c == "ecs:ContinueServiceDeployment")
+            .count(),
+        1,
+        "the hook is answered once"
+    );
+    assert!(
+        rec.steps()
+            .iter()
+            .any(|s| s.starts_with("approve: PRODUCTION_TRAFFIC_SHIFT: every check passed")),
+        "{:?}",
+        rec.steps()
+    );
+    assert!(out.checks.iter().any(|c| c.name == "alarms" && c.ok));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_firing_alarm_at_the_paused_shift_is_answered_rollback() {
+    let fake = native(DeploymentStrategy::Canary);
+    fake.set_behaviour(|b| b.native_pause = true);
+    let rec = Recorder::default();
+    let (_h, interrupt) = Interrupt::new();
+    let aws = fake.aws();
+    let env = staging();
+    let o = opts("v1.2.0");
+    let deploying = deploy::deploy(&aws, &env, "staging-users", &o, &rec, &interrupt);
+    let firing = async {
+        // After the preflight, before the shift pauses (at 10 s).
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        fake.set_alarm("staging-users-5xx", AlarmState::Alarm);
+    };
+    let (out, ()) = tokio::join!(deploying, firing);
+    let out = out.unwrap();
+    assert_eq!(out.result, DeployResult::RolledBack, "{out}");
+    assert_eq!(out.exit(), Exit::RolledBack);
+    let reason = out.reason.clone().unwrap();
+    assert!(
+        reason.starts_with("opsctl's analysis rolled the deployment back"),
+        "{reason}"
+    );
+    assert!(reason.contains("staging-users-5xx"), "{reason}");
+    assert!(rec.steps().iter().any(|s| s.starts_with("reject: ")));
+    let new = out.to.as_ref().unwrap().arn.clone();
+    assert_ne!(fake.service_task_definition("staging-users"), new);
+}
