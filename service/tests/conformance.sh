@@ -49,7 +49,9 @@ trap cleanup EXIT
 psql "$ADMIN_URL" -qtc "CREATE DATABASE \"$db\"" >/dev/null
 
 # A clean environment: only what the service is meant to see. PORT=0 picks a free port,
-# read back from the "listening" log line.
+# read back from the "listening" log line. The log exists before the service starts, so the
+# first read cannot race the background start.
+: >"$work/service.log"
 env -i PATH="$PATH" DATABASE_URL="$(db_url "$db")" HOST=127.0.0.1 PORT=0 LOG_LEVEL=warn,users_service::startup=info \
   RATE_LIMIT_PER_SECOND=0 SHUTDOWN_TIMEOUT_SECS=10 "$binary" >"$work/service.log" 2>&1 &
 service_pid=$!
