@@ -213,15 +213,18 @@ class SandboxApp:
 
     def seed(self, environ: dict[str, Any]) -> tuple[int, Any]:
         body = self._body(environ)
-        unknown = set(body) - {"account_id", "native"}
+        unknown = set(body) - {"account_id", "native", "multi_az"}
         if unknown:
             raise HttpError(400, "InvalidParameter", f"unknown keys: {', '.join(sorted(unknown))}")
         account = _account(body.get("account_id"))
         native_env = body.get("native", False)
         if not isinstance(native_env, bool):
             raise HttpError(400, "InvalidParameter", "native must be true or false")
+        multi_az = body.get("multi_az", False)
+        if not isinstance(multi_az, bool):
+            raise HttpError(400, "InvalidParameter", "multi_az must be true or false")
         try:
-            return 200, seed.seed(self.base_url, account, native_env)
+            return 200, seed.seed(self.base_url, account, native_env, multi_az)
         except seed.AlreadySeeded as exc:
             raise HttpError(409, "AlreadySeeded", f"account {exc} is already seeded")
 

@@ -110,6 +110,8 @@ def _random_resource_id() -> str:
 def _init(self: DBInstance, *args: Any, **kwargs: Any) -> None:
     _ORIG["init"](self, *args, **kwargs)
     self.dbi_resource_id = _random_resource_id()  # moto gives every instance the same one
+    if self.publicly_accessible is None:  # RDS answers a boolean; private unless asked
+        self.publicly_accessible = False
     enabled = kwargs.get("enable_performance_insights")
     if enabled is None:
         enabled = kwargs.get("performance_insights_enabled")

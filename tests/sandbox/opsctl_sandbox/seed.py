@@ -217,14 +217,15 @@ def _dimension(arn: str) -> str:
     return resource.removeprefix("loadbalancer/")
 
 
-def seed(base_url: str, account_id: str | None = None, native: bool = False) -> dict[str, Any]:
+def seed(base_url: str, account_id: str | None = None, native: bool = False,
+         multi_az: bool = False) -> dict[str, Any]:
     account_id = account_id or random_account_id()
     with _seeded_lock:
         if account_id in _seeded:
             raise AlreadySeeded(account_id)
         _seeded.add(account_id)
     try:
-        return _seed(base_url, account_id, native)
+        return _seed(base_url, account_id, native, multi_az)
     except Exception:
         with _seeded_lock:
             _seeded.discard(account_id)
@@ -237,7 +238,8 @@ def seed(base_url: str, account_id: str | None = None, native: bool = False) -> 
         gc.freeze()
 
 
-def _seed(base_url: str, account_id: str, native: bool = False) -> dict[str, Any]:
+def _seed(base_url: str, account_id: str, native: bool = False,
+          multi_az: bool = False) -> dict[str, Any]:
     c = _Clients(base_url, account_id)
     ecs = c("ecs")
     if ecs.list_clusters()["clusterArns"]:
@@ -328,7 +330,7 @@ def _seed(base_url: str, account_id: str, native: bool = False) -> dict[str, Any
         MasterUsername="users_admin",
         MasterUserPassword="sandbox-only-password",
         BackupRetentionPeriod=7,
-        MultiAZ=False,
+        MultiAZ=multi_az,  # the subnet group spans two zones: ModifyDBInstance can turn it on
         DeletionProtection=True,
         StorageEncrypted=True,
         DBSubnetGroupName="users-db-subnets",
@@ -339,7 +341,9 @@ def _seed(base_url: str, account_id: str, native: bool = False) -> dict[str, Any
     db_host = db["Endpoint"]["Address"]
     res["db"] = {"instance": "users-db", "arn": db["DBInstanceArn"], "endpoint": db_host,
                  "port": db["Endpoint"]["Port"], "subnet_group": "users-db-subnets",
-                 "parameter_group": "users-pg15"}
+                 "parameter_group": "users-pg15", "multi_az": multi_az,
+                 "availability_zone": db["AvailabilityZone"],
+                 "secondary_availability_zone": db.get("SecondaryAvailabilityZone")}
 
     # --- Secrets Manager
     secret_arn = c("secretsmanager").create_secret(
