@@ -2,6 +2,8 @@
 
 Modules:
   config       per-account behaviour knobs (failure pattern, task timings, ...)
+  rds_dr       RDS disaster recovery: snapshot copies, failovers, restore windows (the model)
+  rds_patch    the patches to moto's RDS for it
   ecs_rollout  ECS rollouts: the deployment model (ecs_rollout.model), the scheduler that
                advances it (ecs_rollout.scheduler), the patches to moto (ecs_rollout.moto_patch)
   control      the WSGI middleware serving the /_sandbox/ control surface
