@@ -85,6 +85,10 @@ pub enum Command {
     Traffic(TrafficArgs),
     /// Blue/green: scale the idle colour to 0 (refuses the colour that carries traffic)
     Retire(RetireArgs),
+    /// Native ECS strategies: continue a service deployment paused at a PAUSE lifecycle hook
+    Promote(NativeArgs),
+    /// Native ECS strategies: stop the service deployment in flight and roll it back
+    Abort(NativeArgs),
     /// Show revisions, versions, counts, deployments, targets, weights, events and alarms
     Status(EnvArgs),
     /// Show past deploys: version, revision, who, when, outcome
@@ -137,6 +141,8 @@ impl Command {
             Command::Rollback(a) => ("rollback", a.target.env.as_str()),
             Command::Traffic(a) => ("traffic", a.env.as_str()),
             Command::Retire(a) => ("retire", a.env.as_str()),
+            Command::Promote(a) => ("promote", a.target.env.as_str()),
+            Command::Abort(a) => ("abort", a.target.env.as_str()),
             Command::Status(a) => ("status", a.env.as_str()),
             Command::History(a) => ("history", a.target.env.as_str()),
             Command::Check(a) => ("check", a.target.env.as_str()),
@@ -270,6 +276,16 @@ pub struct RetireArgs {
     /// How long to wait for the tasks to stop (default: the environment's `timeout`)
     #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
+}
+
+/// `opsctl promote` and `opsctl abort`.
+#[derive(Debug, Args)]
+pub struct NativeArgs {
+    #[command(flatten)]
+    pub target: EnvArgs,
+    /// Say what would be sent; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -303,3 +303,99 @@ async fn a_canary_whose_errors_fail_the_analysis_is_answered_rollback() {
         "the canary's 10 % is back on the old revision"
     );
 }
+
+/// Runs `opsctl ARGS` until it exits 0 (a deployment reaching its pause), for at most 60 s.
+fn until_ok(account: &Account, path: &std::path::Path, args: &[&str]) -> support::Run {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let run = account.opsctl_with_config(path, args);
+        if run.code == 0 || std::time::Instant::now() > deadline {
+            return run;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+/// The newest service deployment's status, via the SDK.
+async fn last_status(account: &Account) -> String {
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk().await);
+    let listed = ecs
+        .list_service_deployments()
+        .cluster("demo")
+        .service("native-users")
+        .send()
+        .await
+        .unwrap();
+    let newest = listed
+        .service_deployments()
+        .iter()
+        .max_by_key(|d| d.created_at().map(|t| t.as_nanos()))
+        .unwrap();
+    newest.status().unwrap().as_str().to_owned()
+}
+
+#[tokio::test]
+async fn a_pipeline_promotes_each_pause_and_an_on_call_aborts_one() {
+    let account = Account::seed_native();
+    set_strategy(
+        &account,
+        aws_sdk_ecs::types::DeploymentStrategy::Canary,
+        true,
+    )
+    .await;
+    let (_dir, path) = config();
+    account
+        .opsctl_with_config(
+            &path,
+            &["deploy", "native", "--version", "v1.2.0", "--no-wait"],
+        )
+        .expect_code(0);
+    let early = account.opsctl_with_config(&path, &["promote", "native", "--dry-run"]);
+    early.expect_code(2);
+    assert!(early.stderr.contains("is not paused"), "{}", early.stderr);
+    for _ in 0..2 {
+        let run = until_ok(&account, &path, &["promote", "native", "--yes"]);
+        run.expect_code(0);
+        assert!(
+            run.stdout.contains("continued service deployment"),
+            "{}",
+            run.stdout
+        );
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while last_status(&account).await != "SUCCESSFUL" && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(last_status(&account).await, "SUCCESSFUL");
+    assert_eq!(production_weights(&account).await, (0, 100));
+
+    // The next release: paused at its canary, and aborted.
+    account
+        .opsctl_with_config(
+            &path,
+            &["deploy", "native", "--version", "v1.3.0", "--no-wait"],
+        )
+        .expect_code(0);
+    until_ok(&account, &path, &["promote", "native", "--dry-run"]).expect_code(0);
+    assert_eq!(
+        production_weights(&account).await,
+        (10, 90),
+        "the canary carries 10 %"
+    );
+    let run = account.opsctl_with_config(&path, &["abort", "native", "--yes"]);
+    run.expect_code(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while last_status(&account).await != "ROLLBACK_SUCCESSFUL"
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(last_status(&account).await, "ROLLBACK_SUCCESSFUL");
+    assert_eq!(
+        production_weights(&account).await,
+        (0, 100),
+        "all traffic back on the revision that was live"
+    );
+    let again = account.opsctl_with_config(&path, &["abort", "native", "--yes"]);
+    again.expect_code(2);
+}

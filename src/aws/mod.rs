@@ -135,6 +135,8 @@ pub trait Ecs: Send + Sync {
     ) -> AwsResult<Option<String>>;
     /// One service deployment (one DescribeServiceDeployments call).
     async fn describe_service_deployment(&self, arn: &str) -> AwsResult<ServiceDeployment>;
+    /// Stops a service deployment in flight and rolls it back (StopServiceDeployment ROLLBACK).
+    async fn stop_service_deployment(&self, arn: &str) -> AwsResult<()>;
     /// Answers a PAUSE hook: carry on, or roll the deployment back.
     async fn continue_service_deployment(
         &self,

@@ -331,6 +331,26 @@ async fn dispatch(
             .await?;
             Ok(printer.finish(&out, reporter))
         }
+        Command::Promote(args) | Command::Abort(args) => {
+            let env = load_env(cli, &args.target.env).await?;
+            let service = live_service(&env, &args.target).await?;
+            let action = if matches!(cli.command, Command::Promote(_)) {
+                workflows::native::Action::Promote
+            } else {
+                workflows::native::Action::Abort
+            };
+            let out = workflows::native::act(
+                &env.aws,
+                &env.config,
+                &service,
+                action,
+                args.dry_run,
+                reporter,
+                interrupt,
+            )
+            .await?;
+            Ok(printer.finish(&out, reporter))
+        }
         Command::History(args) => {
             let env = load_env(cli, &args.target.env).await?;
             let service = live_service(&env, &args.target).await?;

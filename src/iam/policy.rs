@@ -81,6 +81,7 @@ fn ecs(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
             &[
                 "ecs:DescribeServiceDeployments",
                 "ecs:ContinueServiceDeployment",
+                "ecs:StopServiceDeployment",
             ],
             deployment_arns,
         ));

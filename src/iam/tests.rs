@@ -284,6 +284,7 @@ fn native_deployments_are_followed_and_answered_only_where_a_service_is_native()
         "ecs:ListServiceDeployments",
         "ecs:DescribeServiceDeployments",
         "ecs:ContinueServiceDeployment",
+        "ecs:StopServiceDeployment",
         "elasticloadbalancing:DescribeRules",
         "cloudwatch:GetMetricData",
     ] {

@@ -334,16 +334,15 @@ pub(super) fn native_view(s: &mut State, arn: &str, now: Instant) -> Option<Serv
     let mut steps = (now - dep.created).as_nanos() / stage.as_nanos();
     let pause = s.behaviour.native_pause && !dep.fails;
     let mut awaiting = None;
-    let mut rejected = false;
-    if pause && steps >= 1 {
+    let rejected = matches!(dep.answered, Some((_, true)));
+    if pause && steps >= 1 && !rejected {
         // Paused at the traffic shift (10 % moved) until the hook is answered.
         match dep.answered {
             None => {
                 steps = 1;
                 awaiting = Some("pause-hook".to_owned());
             }
-            Some((at, false)) => steps = 2 + (now - at).as_nanos() / stage.as_nanos(),
-            Some((_, true)) => rejected = true,
+            Some((at, _)) => steps = 2 + (now - at).as_nanos() / stage.as_nanos(),
         }
     }
     let view = |status, stage: &str, weight: f64, reason: Option<String>| ServiceDeployment {
@@ -363,7 +362,10 @@ pub(super) fn native_view(s: &mut State, arn: &str, now: Instant) -> Option<Serv
                 S::RollbackSuccessful,
                 "PRODUCTION_TRAFFIC_SHIFT",
                 0.0,
-                Some("a lifecycle hook answered ROLLBACK".into()),
+                Some(
+                    "rolled back on request (a PAUSE hook's ROLLBACK, or StopServiceDeployment)"
+                        .into(),
+                ),
             ),
             Some(dep.from.clone()),
         ),
@@ -593,6 +595,24 @@ impl Ecs for FakeAws {
         native_view(&mut s, arn, Instant::now()).ok_or_else(|| {
             AwsError::not_found(Resource::Other, format!("service deployment {arn}"))
         })
+    }
+
+    async fn stop_service_deployment(&self, arn: &str) -> AwsResult<()> {
+        self.record_change("ecs:StopServiceDeployment")?;
+        let mut s = self.state.lock().unwrap();
+        let dep = s
+            .services
+            .values_mut()
+            .flat_map(|svc| svc.native.iter_mut())
+            .find(|d| d.arn == arn)
+            .ok_or_else(|| AwsError::not_found(Resource::Other, arn))?;
+        if dep.ended.is_some() {
+            return Err(AwsError::Invalid(format!("{arn} has ended")));
+        }
+        // As an answer of ROLLBACK: the fake then reports it rolled back.
+        dep.fails = false;
+        dep.answered = Some((Instant::now(), true));
+        Ok(())
     }
 
     async fn continue_service_deployment(

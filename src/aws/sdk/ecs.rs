@@ -384,6 +384,17 @@ impl Ecs for SdkEcs {
             })
     }
 
+    async fn stop_service_deployment(&self, arn: &str) -> AwsResult<()> {
+        self.0
+            .stop_service_deployment()
+            .service_deployment_arn(arn)
+            .stop_type(ecs::StopServiceDeploymentStopType::Rollback)
+            .send()
+            .await
+            .map_err(|e| classify("StopServiceDeployment", e))?;
+        Ok(())
+    }
+
     async fn continue_service_deployment(
         &self,
         arn: &str,

@@ -251,3 +251,134 @@ async fn a_firing_alarm_at_the_paused_shift_is_answered_rollback() {
     let new = out.to.as_ref().unwrap().arn.clone();
     assert_ne!(fake.service_task_definition("staging-users"), new);
 }
+
+#[tokio::test(start_paused = true)]
+async fn promote_continues_a_paused_deployment_and_abort_rolls_one_back() {
+    use crate::workflows::native::{Action, act};
+    let fake = native(DeploymentStrategy::Canary);
+    fake.set_behaviour(|b| b.native_pause = true);
+    let env = staging();
+    let (_h, interrupt) = Interrupt::new();
+    let rec = Recorder::default();
+    let mut o = opts("v1.2.0");
+    o.no_wait = true;
+    let started = deploy(&fake, &o, &rec).await;
+    assert_eq!(started.result, DeployResult::Started, "{started}");
+
+    // Not paused yet: nothing to promote, nothing changed.
+    let err = act(
+        &fake.aws(),
+        &env,
+        "staging-users",
+        Action::Promote,
+        false,
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap_err();
+    assert!(user_error(err).message.contains("is not paused"));
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let before = fake.mutating_calls().len();
+    let plan = act(
+        &fake.aws(),
+        &env,
+        "staging-users",
+        Action::Promote,
+        true,
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert!(
+        plan.planned && plan.was.contains("PRODUCTION_TRAFFIC_SHIFT"),
+        "{plan}"
+    );
+    assert_eq!(
+        fake.mutating_calls().len(),
+        before,
+        "a dry run changes nothing"
+    );
+    let done = act(
+        &fake.aws(),
+        &env,
+        "staging-users",
+        Action::Promote,
+        false,
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert!(!done.planned, "{done}");
+    assert_eq!(
+        fake.mutating_calls().last().map(String::as_str),
+        Some("ecs:ContinueServiceDeployment")
+    );
+
+    // A second deployment, aborted while it waits.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let again = deploy(&fake, &opts_no_wait("v1.3.0"), &rec).await;
+    assert_eq!(again.result, DeployResult::Started, "{again}");
+    act(
+        &fake.aws(),
+        &env,
+        "staging-users",
+        Action::Abort,
+        false,
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        fake.mutating_calls().last().map(String::as_str),
+        Some("ecs:StopServiceDeployment")
+    );
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let err = act(
+        &fake.aws(),
+        &env,
+        "staging-users",
+        Action::Abort,
+        false,
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        user_error(err)
+            .message
+            .contains("no service deployment of staging-users is in flight"),
+        "an ended deployment is not aborted again"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn promote_and_abort_refuse_a_rolling_service() {
+    use crate::workflows::native::{Action, act};
+    let fake = FakeAws::staging();
+    let (_h, interrupt) = Interrupt::new();
+    let err = act(
+        &fake.aws(),
+        &staging(),
+        "staging-users",
+        Action::Abort,
+        false,
+        &Recorder::default(),
+        &interrupt,
+    )
+    .await
+    .unwrap_err();
+    let err = user_error(err);
+    assert!(err.message.contains("ROLLING strategy"), "{err}");
+    assert!(fake.mutating_calls().is_empty());
+}
+
+fn opts_no_wait(version: &str) -> deploy::Options {
+    let mut o = opts(version);
+    o.no_wait = true;
+    o
+}
