@@ -238,21 +238,19 @@ async fn restore_to_a_point_in_time_checks_the_window_before_any_change() {
     let account = Account::seed();
     let rds = rds(&account).await;
     let before = instance(&rds, "users-db").await.unwrap();
-    // The window, read independently. The sandbox reports no RestoreWindow on the automated
-    // backup, so its oldest automated snapshot marks the earliest point (as opsctl reads it).
-    let automated = rds
-        .describe_db_snapshots()
+    // The window, read independently, as AWS documents it: the automated backup's
+    // RestoreWindow.
+    let backups = rds
+        .describe_db_instance_automated_backups()
         .db_instance_identifier("users-db")
-        .snapshot_type("automated")
         .send()
         .await
         .unwrap();
-    let earliest = automated
-        .db_snapshots()
+    let earliest = backups
+        .db_instance_automated_backups()
         .iter()
-        .filter_map(|s| s.snapshot_create_time().map(ts))
-        .min()
-        .expect("the sandbox keeps an automated snapshot");
+        .find_map(|b| b.restore_window()?.earliest_time().map(ts))
+        .expect("the sandbox keeps the instance's automated backup with its window");
     let latest = ts(before.latest_restorable_time().unwrap());
     assert!(earliest <= latest);
 
