@@ -159,10 +159,20 @@ def _latest_restorable_time(self: DBInstance) -> datetime | None:
     return window.latest if window else None
 
 
+def _first_backup(db: DBInstance) -> datetime:
+    """When the instance's first automated backup was taken (moto takes it at creation, a
+    moment after the instance's own creation time), else its creation."""
+    times = [snap.created for snap in db.backend.database_snapshots.values()
+             if snap.snapshot_type == "automated"
+             and snap.db_instance_identifier == db.db_instance_identifier
+             and snap.created >= db.created]
+    return min(times, default=db.created)
+
+
 def _window(db: DBInstance, ended: float | None) -> rds_dr.Window | None:
     lag = float(config.get(db.account_id)["db_restorable_lag_seconds"])
-    return rds_dr.restore_window(db.created, int(db.backup_retention_period or 0), _now(), lag,
-                                 ended)
+    return rds_dr.restore_window(_first_backup(db), int(db.backup_retention_period or 0), _now(),
+                                 lag, ended)
 
 
 def _check_state(db: DBInstance, what: str) -> None:

@@ -242,7 +242,12 @@ def test_create_refuses_a_zone_for_multi_az(rds_account: Account) -> None:
 
 def test_the_restorable_window_is_real(rds_account: Account) -> None:
     rds = rds_account.client("rds")
-    created = instance(rds)["InstanceCreateTime"]
+    # The window starts at the first automated backup, taken as the instance was created.
+    first = rds.describe_db_snapshots(DBInstanceIdentifier="users-db", SnapshotType="automated")[
+        "DBSnapshots"]
+    created = min(s["SnapshotCreateTime"] for s in first)
+    assert created >= instance(rds)["InstanceCreateTime"]
+    assert instance(rds)["LatestRestorableTime"] >= created
     backups = rds.describe_db_instance_automated_backups(DBInstanceIdentifier="users-db")[
         "DBInstanceAutomatedBackups"]
     assert len(backups) == 1
