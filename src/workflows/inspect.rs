@@ -51,6 +51,11 @@ pub struct ServiceStatus {
     pub targets: Vec<TargetGroupView>,
     /// Newest first.
     pub events: Vec<ServiceEvent>,
+    /// A native strategy: ECS's strategy and its newest service deployment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<crate::aws::DeploymentStrategy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_deployment: Option<crate::aws::ServiceDeployment>,
 }
 
 /// Blue/green: the listener's weights and the live colour.
@@ -102,6 +107,23 @@ impl fmt::Display for StatusOutcome {
                 s.desired,
                 s.pending
             )?;
+            if let (Some(strategy), Some(d)) = (s.strategy, &s.service_deployment) {
+                write!(f, "    ECS {strategy} deployment: {}", d.status)?;
+                if let Some(stage) = &d.stage {
+                    write!(f, " at {stage}")?;
+                }
+                if let Some(w) = d.production_weight {
+                    write!(f, ", production traffic {w:.0}% on the new revision")?;
+                }
+                if d.awaiting_hook.is_some() {
+                    write!(
+                        f,
+                        "; paused at a PAUSE hook (opsctl promote {0} / opsctl abort {0})",
+                        self.env
+                    )?;
+                }
+                writeln!(f)?;
+            }
             for d in &s.deployments {
                 writeln!(
                     f,
@@ -177,7 +199,22 @@ pub async fn status(
         );
         let td = td?;
         let container = super::container_of(env, &td);
+        let native = svc.strategy.is_native();
+        let service_deployment = if native {
+            match aws
+                .ecs
+                .latest_service_deployment(&env.cluster, &svc.name, jiff::Timestamp::UNIX_EPOCH)
+                .await?
+            {
+                Some(arn) => Some(aws.ecs.describe_service_deployment(&arn).await?),
+                None => None,
+            }
+        } else {
+            None
+        };
         out.push(ServiceStatus {
+            strategy: native.then_some(svc.strategy),
+            service_deployment,
             service: svc.name.clone(),
             status: svc.status.to_string(),
             revision: Revision::of(&td, &container),

@@ -382,3 +382,26 @@ fn opts_no_wait(version: &str) -> deploy::Options {
     o.no_wait = true;
     o
 }
+
+#[tokio::test(start_paused = true)]
+async fn status_shows_the_paused_deployment_and_what_to_do() {
+    let fake = native(DeploymentStrategy::Canary);
+    fake.set_behaviour(|b| b.native_pause = true);
+    deploy(&fake, &opts_no_wait("v1.2.0"), &Recorder::default()).await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let out =
+        crate::workflows::inspect::status(&fake.aws(), &staging(), &["staging-users".to_owned()])
+            .await
+            .unwrap();
+    let text = out.to_string();
+    assert!(
+        text.contains("ECS CANARY deployment: IN_PROGRESS at PRODUCTION_TRAFFIC_SHIFT, production traffic 10% on the new revision; paused at a PAUSE hook (opsctl promote staging / opsctl abort staging)"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&out).unwrap();
+    assert_eq!(json["services"][0]["strategy"], "CANARY");
+    assert_eq!(
+        json["services"][0]["service_deployment"]["awaiting_hook"],
+        "pause-hook"
+    );
+}
