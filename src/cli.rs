@@ -1,4 +1,7 @@
 //! Command-line types only: the doc comments are the help text.
+//!
+//! Longer than most files on purpose: the whole command surface reads in one place, as
+//! `--help` shows it, and nothing here holds logic.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -5,6 +5,9 @@
 //! image whose tag contains `fail_pattern` never starts: the rollout turns FAILED and, with
 //! the circuit breaker's rollback on, ECS starts a deployment back to the last good revision
 //! after `rollback_delay`. Every call is recorded so tests can prove nothing was changed.
+//!
+//! This file is the fake's shared state, its fixtures (`staging`, `prod`) and the knobs tests
+//! turn; each AWS service's calls are in a file of their own beside it.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -21,6 +24,7 @@ pub mod db;
 mod ecr;
 mod ecs;
 mod elb;
+mod native;
 mod secrets;
 
 use ecs::{advance, at, start_deployment, view};
@@ -79,7 +83,7 @@ struct FakeService {
     target_group: String,
     strategy: DeploymentStrategy,
     /// The service deployments of a native strategy, oldest first (`fake/ecs.rs`).
-    native: Vec<ecs::FakeNative>,
+    native: Vec<native::FakeNative>,
 }
 
 /// A call that answers with an error (`FakeAws::fail`).

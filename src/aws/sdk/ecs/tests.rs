@@ -13,6 +13,7 @@ use aws_sdk_ecs::types::{
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
 
+use super::convert::secret_references;
 use super::*;
 
 #[test]
