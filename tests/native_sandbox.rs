@@ -399,3 +399,44 @@ async fn a_pipeline_promotes_each_pause_and_an_on_call_aborts_one() {
     let again = account.opsctl_with_config(&path, &["abort", "native", "--yes"]);
     again.expect_code(2);
 }
+
+#[tokio::test]
+async fn rollback_during_a_native_deployment_stops_it_and_ecs_rolls_it_back() {
+    let account = Account::seed_native();
+    set_strategy(
+        &account,
+        aws_sdk_ecs::types::DeploymentStrategy::Canary,
+        true,
+    )
+    .await;
+    let (_dir, path) = config();
+    account
+        .opsctl_with_config(
+            &path,
+            &["deploy", "native", "--version", "v1.2.0", "--no-wait"],
+        )
+        .expect_code(0);
+    until_ok(&account, &path, &["promote", "native", "--dry-run"]).expect_code(0);
+    let run = account.opsctl_with_config(&path, &["rollback", "native", "--yes"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("stopped; ECS is rolling back"),
+        "{}",
+        run.stdout
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while last_status(&account).await != "ROLLBACK_SUCCESSFUL"
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(last_status(&account).await, "ROLLBACK_SUCCESSFUL");
+    assert_eq!(production_weights(&account).await, (100, 0));
+    assert!(
+        account
+            .service_state("native-users")
+            .await
+            .contains("v1.1.0"),
+        "back on the version it ran"
+    );
+}

@@ -288,6 +288,27 @@ async fn dispatch(
                     .await?
                 }
                 Subject::One(service) => {
+                    // A native deployment in flight is stopped and rolled back by ECS: the
+                    // way back that moves no task and no weight by hand.
+                    let svc = workflows::describe_one(&env.aws, &env.config, service).await?;
+                    if svc.strategy.is_native()
+                        && opts.to.is_none()
+                        && workflows::native::in_flight(&env.aws, &env.config, service)
+                            .await?
+                            .is_some()
+                    {
+                        let out = workflows::native::act(
+                            &env.aws,
+                            &env.config,
+                            service,
+                            workflows::native::Action::Abort,
+                            opts.dry_run,
+                            reporter,
+                            interrupt,
+                        )
+                        .await?;
+                        return Ok(printer.finish(&out, reporter));
+                    }
                     rollback::rollback(&env.aws, &env.config, service, &opts, reporter, interrupt)
                         .await?
                 }

@@ -99,16 +99,7 @@ pub async fn act(
         ))
         .into());
     }
-    let in_flight = match aws
-        .ecs
-        .latest_service_deployment(&env.cluster, service, jiff::Timestamp::UNIX_EPOCH)
-        .await?
-    {
-        Some(arn) => Some(aws.ecs.describe_service_deployment(&arn).await?),
-        None => None,
-    }
-    .filter(|d| !d.status.is_final());
-    let Some(d) = in_flight else {
+    let Some(d) = in_flight(aws, env, service).await? else {
         return Err(UserError::new(format!(
             "no service deployment of {service} is in flight; nothing changed"
         ))
@@ -168,6 +159,23 @@ pub async fn act(
     }
     out.planned = false;
     Ok(out)
+}
+
+/// The service's service deployment that has not ended, if any.
+pub async fn in_flight(
+    aws: &Aws,
+    env: &EnvConfig,
+    service: &str,
+) -> anyhow::Result<Option<ServiceDeployment>> {
+    Ok(match aws
+        .ecs
+        .latest_service_deployment(&env.cluster, service, jiff::Timestamp::UNIX_EPOCH)
+        .await?
+    {
+        Some(arn) => Some(aws.ecs.describe_service_deployment(&arn).await?),
+        None => None,
+    }
+    .filter(|d| !d.status.is_final()))
 }
 
 fn where_(d: &ServiceDeployment) -> String {
