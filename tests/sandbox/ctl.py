@@ -82,7 +82,9 @@ def exports(seed: dict[str, Any], url: str) -> str:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    body = {"account_id": args.account} if args.account else {}
+    body: dict[str, Any] = {"account_id": args.account} if args.account else {}
+    if args.native:
+        body["native"] = True
     seed = call(args.url, "/_sandbox/seed", body)
     if args.json:
         with open(args.json, "w") as fh:
@@ -142,6 +144,13 @@ def cmd_target_health(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_metrics(args: argparse.Namespace) -> int:
+    body = {"account_id": args.account, "target_group": args.target_group,
+            "error_rate": args.error_rate, "p99": args.p99, "requests_per_minute": 600}
+    print(json.dumps(call(args.url, "/_sandbox/metrics", body), indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     env_url = os.environ.get("OPSCTL_SANDBOX_URL")
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -158,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     sp = sub.add_parser("seed"); url_arg(sp)
     sp.add_argument("--account")
     sp.add_argument("--json", help="also write the seed's JSON answer to this file")
+    sp.add_argument("--native", action="store_true",
+                    help="also seed native-users, a service ECS deploys itself")
     sp.set_defaults(func=cmd_seed)
     sp = sub.add_parser("banner")
     sp.add_argument("--json", required=True)
@@ -171,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("target_group")
     sp.add_argument("state", choices=["healthy", "unhealthy", "auto"])
     sp.set_defaults(func=cmd_target_health)
+    sp = sub.add_parser("metrics"); url_arg(sp)
+    sp.add_argument("--account", default=os.environ.get("OPSCTL_SANDBOX_ACCOUNT"))
+    sp.add_argument("target_group", help="the target group's ARN")
+    sp.add_argument("--error-rate", type=float, default=0.0, help="share of 5xx answers, 0..1")
+    sp.add_argument("--p99", type=float, default=0.12, help="p99 response time in seconds")
+    sp.set_defaults(func=cmd_metrics)
     args = p.parse_args(argv)
     return args.func(args)
 

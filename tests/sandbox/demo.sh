@@ -34,7 +34,9 @@ printf '%sStarting the AWS sandbox (moto with ECS rollouts) on 127.0.0.1...%s\n'
 sandbox_start_server "$demo_dir"
 url="$(cat "$demo_dir/url")"
 
-eval "$(sandbox_ctl seed --url "$url" --json "$demo_dir/seed.json")"
+eval "$(sandbox_ctl seed --url "$url" --native --json "$demo_dir/seed.json")"
+# Native deployments' stages and bake minutes, at demo speed.
+sandbox_ctl config minute_seconds=1 stage_seconds=1.5 >/dev/null
 export OPSCTL="$root/target/debug/opsctl"
 # opsctl records who deployed; a bare shell may not say.
 export USER="${USER:-$(id -un 2>/dev/null || echo demo)}"

@@ -61,6 +61,31 @@ tour() {
   opsctl_run runbook run scale-out --env staging --set count=3 --yes \
     --transcript "${TMPDIR:-/tmp}/opsctl-demo-runbook.json"
 
+  say "12. ECS-native canary: ECS moves the traffic, opsctl's analysis approves each paused step"
+  local native_cfg="$demo_dir/native.toml"
+  cat >"$native_cfg" <<'TOML'
+[env.native]
+region = "us-east-1"
+cluster = "demo"
+service = "native-users"
+container = "users"
+repository = "users"
+timeout = "5m"
+TOML
+  printf '
+%s$ aws ecs update-service --service native-users --deployment-configuration strategy=CANARY,canary 10%%,PAUSE hook at PRODUCTION_TRAFFIC_SHIFT%s
+' "$bold" "$reset"
+  aws ecs update-service --cluster demo --service native-users --query 'service.deploymentConfiguration.strategy' --output text \
+    --deployment-configuration '{"strategy":"CANARY","bakeTimeInMinutes":1,"canaryConfiguration":{"canaryPercent":10,"canaryBakeTimeInMinutes":0},"lifecycleHooks":[{"targetType":"PAUSE","lifecycleStages":["PRODUCTION_TRAFFIC_SHIFT"]}],"deploymentCircuitBreaker":{"enable":true,"rollback":true}}'
+  opsctl_run --config "$native_cfg" deploy native --version v1.2.0
+
+  say "13. A canary whose 5xx rate fails the analysis: opsctl answers ROLLBACK, ECS moves traffic back (exit 3)"
+  local new_tg
+  new_tg="$("$sandbox_python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["resources"]["native"]["target_groups"]["main"])' "$demo_dir/seed.json")"
+  sandbox_ctl metrics "$new_tg" --error-rate 0.25 >/dev/null
+  opsctl_run --config "$native_cfg" deploy native --version v1.3.0
+  opsctl_run --config "$native_cfg" status native
+
   say "For CI: one JSON object on stdout, and exit codes to branch on"
   printf '\n%s$ opsctl --output json wait-stable staging | head -n 12%s\n' "$bold" "$reset"
   "$OPSCTL" --output json wait-stable staging 2>/dev/null | head -n 12
