@@ -93,3 +93,44 @@ impl std::fmt::Display for ScalingBounds {
         write!(f, "{}..{}", self.min, self.max)
     }
 }
+
+/// Snapshot statuses that will never become `available`.
+const SNAPSHOT_FAILED: &[&str] = &["failed", "error", "deleting", "deleted"];
+
+/// Instance statuses a restore does not recover from by itself.
+const INSTANCE_FAILED: &[&str] = &[
+    "failed",
+    "restore-error",
+    "incompatible-restore",
+    "incompatible-parameters",
+    "incompatible-network",
+    "incompatible-option-group",
+    "storage-full",
+    "inaccessible-encryption-credentials",
+    "inaccessible-encryption-credentials-recoverable",
+    "deleting",
+];
+
+impl DbInstance {
+    /// Ready for use (and for a snapshot).
+    pub fn is_available(&self) -> bool {
+        self.status == "available"
+    }
+
+    /// In a state RDS does not recover from by itself.
+    pub fn has_failed(&self) -> bool {
+        INSTANCE_FAILED.contains(&self.status.as_str())
+    }
+}
+
+impl DbSnapshot {
+    /// Complete: it can be restored from.
+    pub fn is_available(&self) -> bool {
+        self.status == "available"
+    }
+
+    /// In a state that will never become `available`.
+    pub fn has_failed(&self) -> bool {
+        SNAPSHOT_FAILED.contains(&self.status.as_str())
+    }
+}

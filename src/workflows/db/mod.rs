@@ -187,20 +187,3 @@ async fn poll_until<'a, T, R>(
         }
     }
 }
-
-/// Snapshot statuses that will never become `available`.
-const SNAPSHOT_FAILED: &[&str] = &["failed", "error", "deleting", "deleted"];
-
-/// Instance statuses a restore does not recover from by itself.
-const INSTANCE_FAILED: &[&str] = &[
-    "failed",
-    "restore-error",
-    "incompatible-restore",
-    "incompatible-parameters",
-    "incompatible-network",
-    "incompatible-option-group",
-    "storage-full",
-    "inaccessible-encryption-credentials",
-    "inaccessible-encryption-credentials-recoverable",
-    "deleting",
-];

@@ -232,7 +232,7 @@ pub async fn restore(
                     env.name
                 );
             }
-            if snap.status != "available" {
+            if !snap.is_available() {
                 let progress = snap.percent.map(|p| format!(", {p}%")).unwrap_or_default();
                 crate::bad_input!(
                     format!(
@@ -395,10 +395,11 @@ pub(super) async fn wait_for_instance(
                 last_status = Some(instance.status.clone());
             }
             let status = instance.status.clone();
+            let (available, failed) = (instance.is_available(), instance.has_failed());
             out.instance = Some(instance);
-            if status == "available" {
+            if available {
                 Some(RestoreResult::Restored)
-            } else if INSTANCE_FAILED.contains(&status.as_str()) {
+            } else if failed {
                 out.reason = Some(format!("RDS reports the new instance {status}"));
                 Some(RestoreResult::Failed)
             } else {

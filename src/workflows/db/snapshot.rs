@@ -244,7 +244,7 @@ pub(super) async fn take(
     let Some(source) = aws.db.find_instance(&instance).await? else {
         return Err(not_found(env, &instance).into());
     };
-    if source.status != "available" {
+    if !source.is_available() {
         crate::bad_input!(
             "wait until it is available, then try again",
             "RDS instance {instance} is {}; a snapshot needs it available",
@@ -342,7 +342,7 @@ pub(super) async fn wait_for_snapshot(
         reporter,
         || aws.db.describe_snapshot(&id),
         |s: DbSnapshot| {
-            let available = s.status == "available";
+            let (available, failed) = (s.is_available(), s.has_failed());
             let percent = s.percent.unwrap_or(if available { 100 } else { 0 });
             reporter.report(Event::Percent {
                 what: what.clone(),
@@ -352,7 +352,7 @@ pub(super) async fn wait_for_snapshot(
             out.snapshot = Some(s);
             if available {
                 Some(SnapshotResult::Available)
-            } else if SNAPSHOT_FAILED.contains(&status.as_str()) {
+            } else if failed {
                 out.reason = Some(format!("RDS reports the snapshot {status}"));
                 Some(SnapshotResult::Failed)
             } else {
