@@ -267,8 +267,12 @@ impl fmt::Display for DeployOutcome {
             )?,
             DeployResult::Started => writeln!(
                 f,
-                "{target} is rolling out {} ({from} -> {to}); not waiting. Follow it with `opsctl wait-stable {}`",
-                self.version, self.env
+                "{target} is rolling out {} ({from} -> {to}); not waiting. Follow it with `{}`",
+                self.version,
+                self.next
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| format!("opsctl wait-stable {}", self.env))
             )?,
             DeployResult::Planned => {
                 writeln!(

@@ -121,7 +121,13 @@ pub async fn deploy(
     out.points_at = Some(new.short());
     if opts.no_wait {
         out.result = DeployResult::Started;
-        out.next = vec![format!("opsctl wait-stable {}", env.name)];
+        // ECS runs a native deployment to its end; `status` shows where it is.
+        let follow = if strategy.is_native() {
+            "status"
+        } else {
+            "wait-stable"
+        };
+        out.next = vec![format!("opsctl {follow} {}", env.name)];
         return done(out);
     }
 

@@ -264,6 +264,12 @@ async fn promote_continues_a_paused_deployment_and_abort_rolls_one_back() {
     o.no_wait = true;
     let started = deploy(&fake, &o, &rec).await;
     assert_eq!(started.result, DeployResult::Started, "{started}");
+    assert!(
+        started
+            .to_string()
+            .contains("Follow it with `opsctl status staging`"),
+        "ECS runs it to its end; status shows where: {started}"
+    );
 
     // Not paused yet: nothing to promote, nothing changed.
     let err = act(
