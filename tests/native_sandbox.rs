@@ -440,3 +440,61 @@ async fn rollback_during_a_native_deployment_stops_it_and_ecs_rolls_it_back() {
         "back on the version it ran"
     );
 }
+
+#[tokio::test]
+async fn check_verifies_the_production_rule_of_a_native_service() {
+    let account = Account::seed_native();
+    let (_dir, path) = config();
+    let run = account.opsctl_with_config(&path, &["--output", "json", "check", "native"]);
+    run.expect_code(0);
+    let checks = run.json()["checks"].clone();
+    let native = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "native")
+        .expect("a native check")
+        .clone();
+    assert_eq!(native["ok"], true, "{native}");
+    assert!(
+        native["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the production rule sends all traffic to native-users-main"),
+        "{native}"
+    );
+
+    // Split by hand: ECS would have no side to shift to.
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&account.sdk().await);
+    let native_res = &account.resources["native"];
+    let rule = native_res["production_listener_rule"].as_str().unwrap();
+    let group = |key: &str, weight: i32| {
+        aws_sdk_elasticloadbalancingv2::types::TargetGroupTuple::builder()
+            .target_group_arn(native_res["target_groups"][key].as_str().unwrap())
+            .weight(weight)
+            .build()
+    };
+    let forward = aws_sdk_elasticloadbalancingv2::types::Action::builder()
+        .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+        .forward_config(
+            aws_sdk_elasticloadbalancingv2::types::ForwardActionConfig::builder()
+                .target_groups(group("main", 50))
+                .target_groups(group("alternate", 50))
+                .build(),
+        )
+        .build();
+    elb.modify_rule()
+        .rule_arn(rule)
+        .actions(forward)
+        .send()
+        .await
+        .unwrap();
+    let run = account.opsctl_with_config(&path, &["check", "native"]);
+    run.expect_code(2);
+    assert!(
+        run.stdout
+            .contains("not 100/0 between the service's two target groups"),
+        "{}",
+        run.stdout
+    );
+}

@@ -48,6 +48,63 @@ fn push(checks: &mut Vec<Check>, reporter: &dyn Reporter, check: Check) {
     checks.push(check);
 }
 
+/// A service ECS deploys itself: its production listener rule must forward all traffic to one
+/// of its two target groups, so that ECS has a side to shift to. Split weights mean a
+/// deployment is under way, or the rule was changed by hand.
+async fn native_check(aws: &Aws, service: &Service) -> Check {
+    let strategy = service.strategy;
+    let Some(traffic) = &service.native_traffic else {
+        return Check::pass(
+            "native",
+            format!(
+                "ECS deploys {} itself ({strategy}), behind no load balancer",
+                service.name
+            ),
+        );
+    };
+    // `…:targetgroup/NAME/ID` -> `NAME`
+    let name = |arn: &str| arn.split('/').nth(1).unwrap_or(arn).to_owned();
+    match aws.lb.forward(&traffic.production_rule).await {
+        Err(e) => Check::fail(
+            "native",
+            format!(
+                "cannot read the production listener rule {}: {e}",
+                traffic.production_rule
+            ),
+            "check the service's loadBalancers[].advancedConfiguration.productionListenerRule",
+        ),
+        Ok(fwd) => {
+            let weight = |tg: &str| fwd.weights.iter().find(|(t, _)| t == tg).map(|(_, w)| *w);
+            let [a, b] = &traffic.target_groups;
+            match (weight(a), weight(b)) {
+                (Some(wa), Some(wb)) if (wa, wb) == (100, 0) || (wa, wb) == (0, 100) => {
+                    let (live, idle) = if wa == 100 { (a, b) } else { (b, a) };
+                    Check::pass(
+                        "native",
+                        format!(
+                            "ECS deploys {} itself ({strategy}); the production rule sends all traffic to {}, the new revision goes to {}",
+                            service.name,
+                            name(live),
+                            name(idle)
+                        ),
+                    )
+                }
+                (wa, wb) => Check::fail(
+                    "native",
+                    format!(
+                        "the production rule forwards {} to {} and {} to {}: not 100/0 between the service's two target groups",
+                        wa.map_or("nothing".into(), |w| format!("{w}%")),
+                        name(a),
+                        wb.map_or("nothing".into(), |w| format!("{w}%")),
+                        name(b)
+                    ),
+                    "wait for the deployment under way (opsctl status ENV), or put the rule back to 100/0",
+                ),
+            }
+        }
+    }
+}
+
 /// Runs every check it can (so one run shows every problem) and changes nothing.
 pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyhow::Result<Report> {
     let env = req.env;
@@ -103,6 +160,9 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
             ),
         ),
     );
+    if service.strategy.is_native() {
+        push(c, reporter, native_check(aws, &service).await);
+    }
 
     let container = match current.container_for(env.container.as_deref()) {
         Ok(found) => Some(found.name.clone()),
