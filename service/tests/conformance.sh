@@ -21,6 +21,8 @@ ADMIN_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 MAX_EXAMPLES="${MAX_EXAMPLES:-200}"
 MAX_SECONDS="${MAX_SECONDS:-150}"
 VENV="${VENV:-$root/.venv}"
+# Absolute: the run itself happens in a scratch directory.
+case "$VENV" in /*) ;; *) VENV="$root/$VENV" ;; esac
 st="$VENV/bin/schemathesis"
 [ -x "$st" ] || { echo "error: $st is missing; run: make ci-tools" >&2; exit 1; }
 for tool in psql curl; do
