@@ -311,3 +311,18 @@ pub struct ServiceDeployment {
     pub awaiting_hook: Option<String>,
     pub created_at: Option<Timestamp>,
 }
+
+impl ServiceDeployment {
+    /// `IN_PROGRESS at PRODUCTION_TRAFFIC_SHIFT, production traffic 10% on the new revision`:
+    /// where it stands, as deploy, status, promote and abort all say it.
+    pub fn summary(&self) -> String {
+        let mut text = self.status.to_string();
+        if let Some(stage) = &self.stage {
+            text.push_str(&format!(" at {stage}"));
+        }
+        if let Some(w) = self.production_weight {
+            text.push_str(&format!(", production traffic {w:.0}% on the new revision"));
+        }
+        text
+    }
+}

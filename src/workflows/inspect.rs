@@ -108,13 +108,7 @@ impl fmt::Display for StatusOutcome {
                 s.pending
             )?;
             if let (Some(strategy), Some(d)) = (s.strategy, &s.service_deployment) {
-                write!(f, "    ECS {strategy} deployment: {}", d.status)?;
-                if let Some(stage) = &d.stage {
-                    write!(f, " at {stage}")?;
-                }
-                if let Some(w) = d.production_weight {
-                    write!(f, ", production traffic {w:.0}% on the new revision")?;
-                }
+                write!(f, "    ECS {strategy} deployment: {}", d.summary())?;
                 if d.awaiting_hook.is_some() {
                     write!(
                         f,

@@ -114,7 +114,7 @@ pub async fn act(
             UserError::new(format!(
                 "service deployment {} is not paused ({}); nothing to promote, nothing changed",
                 d.arn,
-                where_(&d)
+                d.summary()
             ))
             .hint(format!(
                 "promote answers a PAUSE lifecycle hook; abort it with `opsctl abort {}`",
@@ -128,7 +128,7 @@ pub async fn act(
         service: service.to_owned(),
         action,
         service_deployment: d.arn.clone(),
-        was: where_(&d),
+        was: d.summary(),
         planned: dry_run,
     };
     if dry_run {
@@ -176,11 +176,4 @@ pub async fn in_flight(
         None => None,
     }
     .filter(|d| !d.status.is_final()))
-}
-
-fn where_(d: &ServiceDeployment) -> String {
-    match &d.stage {
-        Some(stage) => format!("{} at {stage}", d.status),
-        None => d.status.to_string(),
-    }
 }

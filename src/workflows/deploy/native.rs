@@ -86,7 +86,7 @@ pub(super) async fn follow(
                         (l.status, &l.stage, l.production_weight)
                             != (d.status, &d.stage, d.production_weight)
                     }) {
-                        reporter.step("stage", describe(&d));
+                        reporter.step("stage", d.summary());
                     }
                     let over = d.status.is_final();
                     if let (Some(hook), Some(arn)) = (&d.awaiting_hook, &arn)
@@ -150,7 +150,7 @@ pub(super) async fn follow(
         }
     };
     out.service_deployment = arn.clone();
-    out.last_stage = last.as_ref().map(describe);
+    out.last_stage = last.as_ref().map(ServiceDeployment::summary);
     let next_status = format!("opsctl status {}", env.name);
     let Some(d) = last.filter(|d| d.status.is_final()) else {
         // ECS carries on whatever opsctl does: say where it was and how to see the rest.
@@ -270,18 +270,6 @@ async fn approval(
         }
     }
     checks
-}
-
-/// `IN_PROGRESS at PRODUCTION_TRAFFIC_SHIFT, production 100%`.
-fn describe(d: &ServiceDeployment) -> String {
-    let mut text = d.status.to_string();
-    if let Some(stage) = &d.stage {
-        text.push_str(&format!(" at {stage}"));
-    }
-    if let Some(w) = d.production_weight {
-        text.push_str(&format!(", production traffic {w:.0}% on the new revision"));
-    }
-    text
 }
 
 /// Where a deployment opsctl stopped following was left.
