@@ -316,6 +316,18 @@ fn until_ok(account: &Account, path: &std::path::Path, args: &[&str]) -> support
     }
 }
 
+/// The newest service deployment's status once it is `want`, or as it is after 60 s.
+async fn settled(account: &Account, want: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let status = last_status(account).await;
+        if status == want || std::time::Instant::now() > deadline {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
 /// The newest service deployment's status, via the SDK.
 async fn last_status(account: &Account) -> String {
     let ecs = aws_sdk_ecs::Client::new(&account.sdk().await);
@@ -362,11 +374,7 @@ async fn a_pipeline_promotes_each_pause_and_an_on_call_aborts_one() {
             run.stdout
         );
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while last_status(&account).await != "SUCCESSFUL" && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
-    assert_eq!(last_status(&account).await, "SUCCESSFUL");
+    assert_eq!(settled(&account, "SUCCESSFUL").await, "SUCCESSFUL");
     assert_eq!(production_weights(&account).await, (0, 100));
 
     // The next release: paused at its canary, and aborted.
@@ -384,13 +392,10 @@ async fn a_pipeline_promotes_each_pause_and_an_on_call_aborts_one() {
     );
     let run = account.opsctl_with_config(&path, &["abort", "native", "--yes"]);
     run.expect_code(0);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while last_status(&account).await != "ROLLBACK_SUCCESSFUL"
-        && std::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
-    assert_eq!(last_status(&account).await, "ROLLBACK_SUCCESSFUL");
+    assert_eq!(
+        settled(&account, "ROLLBACK_SUCCESSFUL").await,
+        "ROLLBACK_SUCCESSFUL"
+    );
     assert_eq!(
         production_weights(&account).await,
         (0, 100),
@@ -424,13 +429,10 @@ async fn rollback_during_a_native_deployment_stops_it_and_ecs_rolls_it_back() {
         "{}",
         run.stdout
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while last_status(&account).await != "ROLLBACK_SUCCESSFUL"
-        && std::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
-    assert_eq!(last_status(&account).await, "ROLLBACK_SUCCESSFUL");
+    assert_eq!(
+        settled(&account, "ROLLBACK_SUCCESSFUL").await,
+        "ROLLBACK_SUCCESSFUL"
+    );
     assert_eq!(production_weights(&account).await, (100, 0));
     assert!(
         account
