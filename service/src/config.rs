@@ -44,6 +44,10 @@ pub struct Settings {
     pub log_level: String,
     /// Where the database is and how to reach it.
     pub database: DatabaseSettings,
+    /// Whether the server applies pending migrations at startup (`MIGRATE_ON_START`, default
+    /// true). Off in production, where the deploy runs `users-service migrate` first; the
+    /// server then only reports not ready while its migrations are missing.
+    pub migrate_on_start: bool,
     /// Per-client request rate limits.
     pub rate_limit: RateLimitSettings,
     /// How long in-flight requests may take to finish after a shutdown signal
@@ -229,6 +233,8 @@ impl Settings {
             pool: pool_settings(&env)?,
         };
 
+        let migrate_on_start = env.parse("MIGRATE_ON_START", true, "true or false")?;
+
         let rate_limit = RateLimitSettings {
             per_second: env.parse(
                 "RATE_LIMIT_PER_SECOND",
@@ -264,6 +270,7 @@ impl Settings {
             port,
             log_level,
             database,
+            migrate_on_start,
             rate_limit,
             shutdown_timeout: Duration::from_secs(shutdown_secs),
             http: http_settings(&env)?,
@@ -497,6 +504,7 @@ mod tests {
         assert_eq!(s.host, IpAddr::from(Ipv4Addr::UNSPECIFIED));
         assert_eq!(s.log_level, "info");
         assert_eq!(s.database.pool, PoolSettings::default());
+        assert!(s.migrate_on_start);
         assert_eq!(s.rate_limit, RateLimitSettings::default());
         assert_eq!(s.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(s.http, HttpSettings::default());
@@ -522,6 +530,7 @@ mod tests {
             ("DB_MIN_CONNECTIONS", "2"),
             ("DB_MAX_LIFETIME_SECS", "60"),
             ("DB_ACQUIRE_TIMEOUT_SECS", "3"),
+            ("MIGRATE_ON_START", "false"),
             ("RATE_LIMIT_PER_SECOND", "0"),
             ("RATE_LIMIT_BURST", "4"),
             ("TRUSTED_PROXY_HOPS", "2"),
@@ -558,6 +567,7 @@ mod tests {
                 acquire_timeout: Duration::from_secs(3),
             }
         );
+        assert!(!s.migrate_on_start);
         assert!(!s.rate_limit.enabled());
         assert_eq!(s.rate_limit.burst, 4);
         assert_eq!(s.rate_limit.trusted_proxy_hops, 2);
@@ -609,6 +619,11 @@ mod tests {
                 &[URL, ("DB_ACQUIRE_TIMEOUT_SECS", "0")],
                 "DB_ACQUIRE_TIMEOUT_SECS",
                 "at least 1",
+            ),
+            (
+                &[URL, ("MIGRATE_ON_START", "no")],
+                "MIGRATE_ON_START",
+                "true or false",
             ),
             (
                 &[URL, ("SHUTDOWN_TIMEOUT_SECS", "soon")],

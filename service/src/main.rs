@@ -1,13 +1,15 @@
-//! `users-service`: serve the API, or `users-service healthcheck` to probe a running one.
+//! `users-service`: serve the API, `users-service migrate` to apply the schema migrations, or
+//! `users-service healthcheck` to probe a running one.
 
 use std::process::ExitCode;
 
 use users_service::config::Settings;
 use users_service::startup::Application;
-use users_service::{healthcheck, telemetry};
+use users_service::{healthcheck, migrate, telemetry};
 
 const USAGE: &str = "\
 usage: users-service              serve the API (configured by environment variables)
+       users-service migrate      apply the pending schema migrations, print them, and exit
        users-service healthcheck  exit 0 if the service on 127.0.0.1:$PORT is healthy, else 1";
 
 fn main() -> ExitCode {
@@ -19,6 +21,7 @@ fn main() -> ExitCode {
         .as_slice()
     {
         [] => serve(),
+        ["migrate"] => migrate::run(),
         ["healthcheck"] => healthcheck::run(),
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");

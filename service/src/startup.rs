@@ -3,6 +3,8 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::Router;
@@ -39,6 +41,9 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The OpenAPI document, rendered once at startup.
     pub openapi: Bytes,
+    /// Set once the database is known to hold every migration of this binary (at startup
+    /// when it migrates); until then `/ready` checks, see [`crate::routes::health`].
+    pub schema_current: Arc<AtomicBool>,
 }
 
 /// Why the service could not start.
@@ -91,24 +96,29 @@ pub struct Application {
 }
 
 impl Application {
-    /// Resolves the credentials, migrates the database and binds the listener (port 0 picks a
-    /// free port; see [`Application::port`]).
+    /// Resolves the credentials, migrates the database (unless `MIGRATE_ON_START=false`) and
+    /// binds the listener (port 0 picks a free port; see [`Application::port`]).
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let options = settings.database.connect_options().await?;
-        let target = format!(
-            "{}:{}/{}",
-            options.get_host(),
-            options.get_port(),
-            options.get_database().unwrap_or("")
-        );
+        let target = crate::db::target(&options);
         let pool = crate::db::pool(options, &settings.database.pool);
-        crate::db::migrate(&pool)
-            .await
-            .map_err(|source| StartupError::Database {
-                target: target.clone(),
-                source,
-            })?;
-        tracing::info!(database = %target, "database reachable, schema up to date");
+        if settings.migrate_on_start {
+            crate::db::migrate(&pool)
+                .await
+                .map_err(|source| StartupError::Database {
+                    target: target.clone(),
+                    source,
+                })?;
+            tracing::info!(database = %target, "database reachable, schema up to date");
+        } else {
+            // Nothing touches the database now: the pool is lazy, and /ready tells whether
+            // the deploy's `users-service migrate` has brought the schema up to date.
+            tracing::info!(
+                database = %target,
+                "migrations at startup are off (MIGRATE_ON_START=false); not ready until the \
+                 schema has every migration"
+            );
+        }
 
         let addr = SocketAddr::new(settings.host, settings.port);
         let listener = TcpListener::bind(addr)
@@ -123,6 +133,7 @@ impl Application {
             pool: pool.clone(),
             metrics: Metrics::new(),
             openapi: Bytes::from(openapi),
+            schema_current: Arc::new(AtomicBool::new(settings.migrate_on_start)),
         };
         Ok(Self {
             listener,
@@ -323,5 +334,70 @@ mod tests {
         assert!(stop <= Duration::from_secs(120));
         // Keep-alive connections outlive the ALB's 60 s idle timeout (see crate::server).
         assert!(env("HTTP_IDLE_TIMEOUT_SECS").unwrap() > 60);
+    }
+
+    fn users_container() -> Value {
+        let task: Value =
+            serde_json::from_str(include_str!("../deploy/task-definition.json")).unwrap();
+        task["containerDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "users")
+            .unwrap()
+            .clone()
+    }
+
+    /// Production migrates only through the deploy's one-off task; every environment value
+    /// is a string, as ECS (and the sandbox's seed) require.
+    #[test]
+    fn the_task_definition_turns_migrations_at_startup_off() {
+        let environment = users_container()["environment"].as_array().unwrap().clone();
+        assert!(
+            environment
+                .iter()
+                .all(|e| e["name"].is_string() && e["value"].is_string())
+        );
+        let migrate = environment
+            .iter()
+            .find(|e| e["name"] == "MIGRATE_ON_START")
+            .expect("MIGRATE_ON_START is set");
+        assert_eq!(migrate["value"], "false");
+        // It parses as the service reads it.
+        let settings = crate::config::Settings::from_lookup(|name| match name {
+            "MIGRATE_ON_START" => migrate["value"].as_str().map(str::to_owned),
+            "DATABASE_URL" => Some("postgres://u@h/d".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(!settings.migrate_on_start);
+        // The task definition does not set a command: the image's CMD runs the server, and
+        // the deploy overrides it with the whole argv to migrate.
+        assert!(users_container().get("command").is_none());
+        assert!(users_container().get("entryPoint").is_none());
+    }
+
+    /// The deploy's one-off task overrides the container command with
+    /// `["users-service", "migrate"]`: with no ENTRYPOINT that argv is run as given, the
+    /// binary found on the image's PATH.
+    #[test]
+    fn the_image_runs_an_overridden_command_as_given() {
+        let dockerfile = include_str!("../Dockerfile");
+        let instructions: Vec<&str> = dockerfile
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .collect();
+        assert!(!instructions.iter().any(|l| l.starts_with("ENTRYPOINT")));
+        assert!(instructions.contains(&r#"CMD ["users-service"]"#));
+        assert!(
+            instructions
+                .iter()
+                .any(|l| l.starts_with("COPY") && l.ends_with(" /usr/local/bin/users-service"))
+        );
+        let path = instructions
+            .iter()
+            .find_map(|l| l.strip_prefix("ENV PATH="))
+            .expect("the image sets PATH");
+        assert!(path.split(':').any(|dir| dir == "/usr/local/bin"));
     }
 }

@@ -1,5 +1,6 @@
 //! Liveness (`/health`) and readiness (`/ready`) probes.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -38,16 +39,44 @@ pub async fn health() -> Json<Status> {
     Json(Status { status: "ok" })
 }
 
-/// The database answers a query: the task may receive traffic.
+/// The database answers a query, and has every migration of this binary: the task may
+/// receive traffic.
 #[utoipa::path(get, path = "/ready", tag = "probes",
     responses(
-        (status = 200, description = "The database is reachable", body = Status),
-        (status = 503, description = "The database is not reachable", body = ErrorBody),
+        (status = 200, description = "The database is reachable and its schema up to date",
+            body = Status),
+        (status = 503, description = "The database is not reachable, or its schema lacks a \
+            migration of this version (the deploy's `users-service migrate` has not run)",
+            body = ErrorBody),
     ))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
-    let check = sqlx::query("SELECT 1").execute(&state.pool);
+    let check = async {
+        // Once current, a schema stays current (migrations only add), so the check is
+        // then the plain round trip.
+        if state.schema_current.load(Ordering::Relaxed) {
+            return sqlx::query("SELECT 1")
+                .execute(&state.pool)
+                .await
+                .map(|_| Ok(()));
+        }
+        let pending = crate::db::pending_migrations(&state.pool).await?;
+        if pending.is_empty() {
+            state.schema_current.store(true, Ordering::Relaxed);
+            tracing::info!("the database schema has every migration; ready");
+            return Ok(Ok(()));
+        }
+        let names: Vec<String> = pending.iter().map(|m| crate::db::describe(m)).collect();
+        Ok(Err(names.join(", ")))
+    };
     match tokio::time::timeout(READY_TIMEOUT, check).await {
-        Ok(Ok(_)) => Ok(Json(Status { status: "ready" })),
+        Ok(Ok(Ok(()))) => Ok(Json(Status { status: "ready" })),
+        Ok(Ok(Err(pending))) => {
+            tracing::warn!(pending = %pending, "not ready: the database schema lacks migrations");
+            Err(ApiError::Unavailable(format!(
+                "database schema is behind this version: migrations not applied: {pending}; \
+                 run `users-service migrate`"
+            )))
+        }
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check failed");
             Err(ApiError::Unavailable("database unavailable".to_owned()))

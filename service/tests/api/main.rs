@@ -7,6 +7,7 @@ mod binary;
 mod errors;
 mod health;
 mod middleware;
+mod migrate;
 mod observability;
 mod secrets;
 mod shutdown;
