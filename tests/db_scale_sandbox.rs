@@ -46,27 +46,50 @@ fn tags(d: &DbInstance) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The settings a restore copies, as RDS reports them.
+/// Every setting a restore copies, as RDS reports them (the zone of a Multi-AZ instance is
+/// RDS's choice and not among them).
 #[derive(Debug, PartialEq)]
 struct Settings {
     class: Option<String>,
     engine: Option<String>,
+    engine_version: Option<String>,
     subnet_group: Option<String>,
     security_groups: Vec<String>,
     parameter_groups: Vec<String>,
+    option_groups: Vec<String>,
     multi_az: Option<bool>,
+    network_type: Option<String>,
     storage_type: Option<String>,
     allocated_gb: Option<i32>,
+    max_allocated_gb: Option<i32>,
+    iops: Option<i32>,
+    storage_throughput: Option<i32>,
+    encrypted: Option<bool>,
     port: Option<i32>,
     deletion_protection: Option<bool>,
     publicly_accessible: Option<bool>,
     backup_retention: Option<i32>,
+    backup_window: Option<String>,
+    maintenance_window: Option<String>,
+    copy_tags_to_snapshot: Option<bool>,
+    auto_minor_version_upgrade: Option<bool>,
+    iam_auth: Option<bool>,
+    log_exports: Vec<String>,
+    ca_certificate: Option<String>,
+    license_model: Option<String>,
+    monitoring_interval: Option<i32>,
+    monitoring_role: Option<String>,
+    performance_insights: Option<bool>,
+    performance_insights_retention: Option<i32>,
+    database_insights_mode: Option<String>,
 }
 
 fn settings(d: &DbInstance) -> Settings {
+    let owned = |v: Option<&str>| v.map(str::to_owned);
     Settings {
-        class: d.db_instance_class().map(str::to_owned),
-        engine: d.engine().map(str::to_owned),
+        class: owned(d.db_instance_class()),
+        engine: owned(d.engine()),
+        engine_version: owned(d.engine_version()),
         subnet_group: d
             .db_subnet_group()
             .and_then(|g| g.db_subnet_group_name())
@@ -81,14 +104,81 @@ fn settings(d: &DbInstance) -> Settings {
             .iter()
             .filter_map(|g| g.db_parameter_group_name().map(str::to_owned))
             .collect(),
+        option_groups: d
+            .option_group_memberships()
+            .iter()
+            .filter_map(|g| g.option_group_name().map(str::to_owned))
+            .collect(),
         multi_az: d.multi_az(),
-        storage_type: d.storage_type().map(str::to_owned),
+        network_type: owned(d.network_type()),
+        storage_type: owned(d.storage_type()),
         allocated_gb: d.allocated_storage(),
+        max_allocated_gb: d.max_allocated_storage(),
+        iops: d.iops(),
+        storage_throughput: d.storage_throughput(),
+        encrypted: d.storage_encrypted(),
         port: d.endpoint().and_then(|e| e.port()),
         deletion_protection: d.deletion_protection(),
         publicly_accessible: d.publicly_accessible(),
         backup_retention: d.backup_retention_period(),
+        backup_window: owned(d.preferred_backup_window()),
+        maintenance_window: owned(d.preferred_maintenance_window()),
+        copy_tags_to_snapshot: d.copy_tags_to_snapshot(),
+        auto_minor_version_upgrade: d.auto_minor_version_upgrade(),
+        iam_auth: d.iam_database_authentication_enabled(),
+        log_exports: d.enabled_cloudwatch_logs_exports().to_vec(),
+        ca_certificate: owned(d.ca_certificate_identifier()),
+        license_model: owned(d.license_model()),
+        monitoring_interval: d.monitoring_interval(),
+        monitoring_role: owned(d.monitoring_role_arn()),
+        performance_insights: d.performance_insights_enabled(),
+        performance_insights_retention: d.performance_insights_retention_period(),
+        database_insights_mode: d.database_insights_mode().map(|m| m.as_str().to_owned()),
     }
+}
+
+/// Gives `users-db` a value other than RDS's default for every setting a restore must copy,
+/// so that a restore that forgets one shows (the sandbox gives a restore RDS's defaults for
+/// what its call does not name).
+async fn dress_source(account: &Account, rds: &aws_sdk_rds::Client) {
+    // A role the seed made (the sandbox checks no trust policy).
+    let role = format!("arn:aws:iam::{}:role/staging-users-task", account.id);
+    rds.create_option_group()
+        .option_group_name("users-og15")
+        .engine_name("postgres")
+        .major_engine_version("15")
+        .option_group_description("users")
+        .send()
+        .await
+        .unwrap();
+    rds.modify_db_instance()
+        .db_instance_identifier("users-db")
+        .apply_immediately(true)
+        .option_group_name("users-og15")
+        .multi_az(true)
+        .max_allocated_storage(100)
+        .monitoring_interval(30)
+        .monitoring_role_arn(role)
+        .enable_performance_insights(true)
+        .performance_insights_retention_period(31)
+        .enable_iam_database_authentication(true)
+        .cloudwatch_logs_export_configuration(
+            aws_sdk_rds::types::CloudwatchLogsExportConfiguration::builder()
+                .enable_log_types("postgresql")
+                .enable_log_types("upgrade")
+                .build(),
+        )
+        .ca_certificate_identifier("rds-ca-ecc384-g1")
+        .backup_retention_period(14)
+        .preferred_backup_window("03:00-03:30")
+        .preferred_maintenance_window("sun:05:00-sun:05:30")
+        .copy_tags_to_snapshot(true)
+        .auto_minor_version_upgrade(false)
+        .network_type("DUAL")
+        .database_insights_mode(aws_sdk_rds::types::DatabaseInsightsMode::Standard)
+        .send()
+        .await
+        .unwrap();
 }
 
 /// The new instance has the source's settings and tags, plus opsctl's provenance.
@@ -125,6 +215,7 @@ fn ts(t: &aws_smithy_types::DateTime) -> Timestamp {
 async fn snapshot_list_and_restore_it_into_a_new_instance() {
     let account = Account::seed();
     let rds = rds(&account).await;
+    dress_source(&account, &rds).await;
     let before = instance(&rds, "users-db").await.unwrap();
 
     let run = account.opsctl(&[
@@ -202,6 +293,21 @@ async fn snapshot_list_and_restore_it_into_a_new_instance() {
     run.expect_code(0);
     let json = run.json();
     assert_eq!(json["result"], "restored");
+    // No restore call takes these: one ModifyDBInstance set them once it was available.
+    let set_after: Vec<&str> = json["set_after"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    for name in [
+        "enhanced monitoring",
+        "Performance Insights",
+        "maintenance window",
+    ] {
+        assert!(set_after.contains(&name), "{name} in {set_after:?}");
+    }
+    assert!(json.get("differences").is_none(), "{json}");
     assert!(
         json["endpoint"]
             .as_str()
@@ -237,6 +343,7 @@ async fn snapshot_list_and_restore_it_into_a_new_instance() {
 async fn restore_to_a_point_in_time_checks_the_window_before_any_change() {
     let account = Account::seed();
     let rds = rds(&account).await;
+    dress_source(&account, &rds).await;
     let before = instance(&rds, "users-db").await.unwrap();
     // The window, read independently, as AWS documents it: the automated backup's
     // RestoreWindow.
@@ -375,7 +482,7 @@ async fn restore_bad_input_and_dry_run_create_nothing() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("DBParameterGroupName=users-pg15"),
+        run.stdout.contains("parameter_group=users-pg15"),
         "{}",
         run.stdout
     );

@@ -310,7 +310,7 @@ async fn restore_times_exactly_at_both_bounds_are_accepted() {
         assert_eq!(out.result, RestoreResult::Restored, "{out}");
         assert_eq!(
             fake.mutating_calls(),
-            ["rds:RestoreDBInstanceToPointInTime"]
+            ["rds:RestoreDBInstanceToPointInTime", "rds:ModifyDBInstance"]
         );
         assert_eq!(
             fake.db_instance(target).unwrap().tags[tags::RESTORED_FROM],
@@ -370,22 +370,30 @@ async fn restore_copies_every_setting_into_a_new_instance_and_leaves_the_source(
     );
     assert_eq!(
         fake.mutating_calls(),
-        ["rds:RestoreDBInstanceFromDBSnapshot"]
+        [
+            "rds:RestoreDBInstanceFromDBSnapshot",
+            "rds:ModifyDBInstance"
+        ],
+        "one restore, then one modify for what the restore call does not take"
+    );
+    assert_eq!(
+        out.set_after,
+        [
+            "enhanced monitoring",
+            "Performance Insights",
+            "Database Insights mode",
+            "maintenance window",
+            "storage autoscaling ceiling"
+        ]
     );
     let new = fake.db_instance("users-db-restored").unwrap();
     assert_eq!(new.status, "available");
-    assert_eq!(new.class, source.class);
-    assert_eq!(new.subnet_group, source.subnet_group);
-    assert_eq!(new.security_groups, source.security_groups);
-    assert_eq!(new.parameter_group, source.parameter_group);
-    assert_eq!(new.multi_az, source.multi_az);
-    assert_eq!(new.storage_type, source.storage_type);
-    assert_eq!(new.allocated_gb, source.allocated_gb);
-    assert_eq!(new.iops, source.iops, "io1 keeps its provisioned IOPS");
-    assert_eq!(new.port, source.port);
-    assert_eq!(new.deletion_protection, source.deletion_protection);
-    assert_eq!(new.publicly_accessible, source.publicly_accessible);
-    assert_eq!(new.backup_retention_days, source.backup_retention_days);
+    assert_eq!(
+        source.settings.differences(&new.settings),
+        Vec::<String>::new(),
+        "every setting of the source"
+    );
+    assert_eq!(new.settings, source.settings);
     for (k, v) in &source.tags {
         assert_eq!(new.tags.get(k), Some(v), "tag {k}");
     }
@@ -447,19 +455,29 @@ async fn restore_dry_run_lists_the_call_with_every_setting() {
         "rds:RestoreDBInstanceToPointInTime SourceDBInstanceIdentifier=users-db",
         "TargetDBInstanceIdentifier=users-db-copy",
         "UseLatestRestorableTime=true",
-        "DBInstanceClass=db.r6g.large",
-        "DBSubnetGroupName=users-db-subnets",
-        "VpcSecurityGroupIds=sg-0aaa,sg-0bbb",
-        "DBParameterGroupName=users-pg15",
-        "MultiAZ=true",
-        "StorageType=io1",
-        "Iops=3000",
-        "Port=5433",
-        "DeletionProtection=true",
+        "class=db.r6g.large",
+        "subnet_group=users-db-subnets",
+        "security_groups=sg-0aaa,sg-0bbb",
+        "parameter_group=users-pg15",
+        "option_group=users-pg15-options",
+        "multi_az=true",
+        "storage_type=io1",
+        "iops=3000",
+        "port=5433",
+        "deletion_protection=true",
+        "iam_auth=true",
+        "log_exports=postgresql,upgrade",
+        "monitoring_interval=30",
         "app=users",
     ] {
         assert!(call.contains(part), "{part} in {call}");
     }
+    let later = &out.calls[2];
+    assert!(
+        later.starts_with("then rds:ModifyDBInstance users-db-copy ApplyImmediately=true")
+            && later.contains("enhanced monitoring, Performance Insights"),
+        "{later}"
+    );
     assert!(fake.mutating_calls().is_empty());
 }
 
@@ -535,7 +553,7 @@ async fn invalid_or_used_target_names_are_refused_before_any_change() {
     );
     assert_eq!(
         fake.mutating_calls(),
-        ["rds:RestoreDBInstanceToPointInTime"],
+        ["rds:RestoreDBInstanceToPointInTime", "rds:ModifyDBInstance"],
         "only the first restore"
     );
 }

@@ -112,6 +112,13 @@ def _init(self: DBInstance, *args: Any, **kwargs: Any) -> None:
     self.dbi_resource_id = _random_resource_id()  # moto gives every instance the same one
     if self.publicly_accessible is None:  # RDS answers a boolean; private unless asked
         self.publicly_accessible = False
+    # Settings moto's instances do not keep, with RDS's defaults.
+    self.network_type = kwargs.get("network_type") or "IPV4"
+    self.dedicated_log_volume = bool(kwargs.get("dedicated_log_volume"))
+    self.engine_lifecycle_support = (kwargs.get("engine_lifecycle_support")
+                                     or "open-source-rds-extended-support")
+    if kwargs.get("database_insights_mode"):
+        self.database_insights_mode = kwargs["database_insights_mode"]
     enabled = kwargs.get("enable_performance_insights")
     if enabled is None:
         enabled = kwargs.get("performance_insights_enabled")
@@ -310,6 +317,49 @@ def _apply_falsy(db: DBInstance, overrides: Any) -> None:
             setattr(db, attr, [] if isinstance(value, list) else value)
 
 
+# What RDS gives a restored instance where the restore call does not name it (the API
+# reference of both restore calls): moto copies the source's value instead, which would hide
+# a restore that forgets a setting. The parameter's key, the attribute, RDS's default.
+_RESTORE_DEFAULTS = [
+    ("multi_az", "multi_az", False),
+    ("publicly_accessible", "publicly_accessible", False),
+    ("auto_minor_version_upgrade", "auto_minor_version_upgrade", True),
+    ("copy_tags_to_snapshot", "copy_tags_to_snapshot", False),
+    ("enable_iam_database_authentication", "enable_iam_database_authentication", False),
+    ("enable_cloudwatch_logs_exports", "enabled_cloudwatch_logs_exports", []),
+    ("deletion_protection", "deletion_protection", False),
+    ("ca_certificate_identifier", "ca_certificate_identifier", "rds-ca-rsa2048-g1"),
+    ("preferred_backup_window", "preferred_backup_window", "06:00-06:30"),
+    ("network_type", "network_type", "IPV4"),
+    ("dedicated_log_volume", "dedicated_log_volume", False),
+    ("engine_lifecycle_support", "engine_lifecycle_support", "open-source-rds-extended-support"),
+]
+
+# What no restore call takes (ModifyDBInstance sets it afterwards): RDS's defaults.
+_NEVER_RESTORED = [
+    ("monitoring_interval", 0),
+    ("monitoring_role_arn", None),
+    ("performance_insights_kms_key_id", None),
+    ("performance_insights_retention_period", None),
+    ("database_insights_mode", None),
+    ("preferred_maintenance_window", "mon:00:00-mon:00:30"),
+]
+
+
+def _restore_defaults(db: DBInstance, overrides: Any) -> None:
+    for key, attr, default in _RESTORE_DEFAULTS:
+        if overrides.get(key) is None:
+            setattr(db, attr, list(default) if isinstance(default, list) else default)
+    for attr, default in _NEVER_RESTORED:
+        setattr(db, attr, default)
+    _set_pi(db, False)
+    if not overrides.get("manage_master_user_password"):
+        db.manage_master_user_password = False
+        db.__dict__.pop("master_user_secret", None)
+    if overrides.get("multi_az") is None:
+        db.__dict__.pop("_sandbox_secondary_az", None)
+
+
 def _restore_from_snapshot(self: RDSBackend, from_snapshot_id: str,
                            overrides: dict[str, Any]) -> DBInstance:
     snap = self.get_db_snapshot(from_snapshot_id) if from_snapshot_id else None
@@ -333,6 +383,7 @@ def _restore_from_snapshot(self: RDSBackend, from_snapshot_id: str,
         if original is not None:
             snap.database = original
     _apply_falsy(db, overrides)
+    _restore_defaults(db, overrides)
     return db
 
 
@@ -400,20 +451,28 @@ def _restore_to_point_in_time(self: RDSBackend, source_db_identifier: str | None
                 f"{source.db_instance_identifier}: earliest {_iso(window.earliest)}, latest "
                 f"{_iso(window.latest)}.")
     live = ended is None
-    if not live:  # a retained backup: restore from the instance as it was
-        if source.db_instance_identifier in self.databases:
-            raise RDSClientError("InvalidParameterValue",
-                                 f"An instance named {source.db_instance_identifier} exists again; "
-                                 "restore its retained backup by SourceDBInstanceIdentifier.")
-        self.databases[source.db_instance_identifier] = source
+    if not live and source.db_instance_identifier in self.databases:
+        raise RDSClientError("InvalidParameterValue",
+                             f"An instance named {source.db_instance_identifier} exists again; "
+                             "restore its retained backup by SourceDBInstanceIdentifier.")
+    # moto copies the source's parameter group and security groups; RDS gives a restore the
+    # defaults unless the call names them. The copy it reads lacks them.
+    seen = copy.copy(source)
+    for key in ("db_parameter_group_name", "_db_parameter_group_name",
+                "vpc_security_group_ids", "_vpc_security_group_ids"):
+        seen.__dict__.pop(key, None)
+    self.databases[source.db_instance_identifier] = seen
     try:
         db = _ORIG["restore_db_instance_to_point_in_time"](
             self, source.db_instance_identifier, target_db_identifier, overrides)
     finally:
-        if not live:
+        if live:
+            self.databases[source.db_instance_identifier] = source
+        else:
             self.databases.pop(source.db_instance_identifier, None)
     db.source_db_instance_identifier = None  # moto took the restore's source for a replica's
     _apply_falsy(db, overrides)
+    _restore_defaults(db, overrides)
     return db
 
 

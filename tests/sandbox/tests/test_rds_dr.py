@@ -441,3 +441,37 @@ def test_create_keeps_performance_insights_and_the_secondary_zone(rds_account: A
     after = instance(rds, "pi-db")
     assert after["PerformanceInsightsEnabled"] is False
     assert "SecondaryAvailabilityZone" not in after
+
+
+def test_a_restore_that_names_nothing_gets_rds_defaults_not_the_source_settings(rds_account: Account) -> None:
+    rds = rds_account.client("rds")
+    role = rds_account.client("iam").create_role(
+        RoleName="rds-monitoring", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    rds.modify_db_instance(
+        DBInstanceIdentifier="users-db", ApplyImmediately=True, MonitoringInterval=30,
+        MonitoringRoleArn=role, EnablePerformanceInsights=True,
+        EnableIAMDatabaseAuthentication=True,
+        CloudwatchLogsExportConfiguration={"EnableLogTypes": ["postgresql"]},
+        CACertificateIdentifier="rds-ca-ecc384-g1", PreferredBackupWindow="03:00-03:30",
+        PreferredMaintenanceWindow="sun:05:00-sun:05:30", CopyTagsToSnapshot=True,
+        AutoMinorVersionUpgrade=False, MaxAllocatedStorage=200)
+    rds.create_db_snapshot(DBInstanceIdentifier="users-db", DBSnapshotIdentifier="plain")
+    rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="bare-snapshot",
+                                             DBSnapshotIdentifier="plain")
+    rds.restore_db_instance_to_point_in_time(SourceDBInstanceIdentifier="users-db",
+                                             TargetDBInstanceIdentifier="bare-point",
+                                             UseLatestRestorableTime=True)
+    for name in ("bare-snapshot", "bare-point"):
+        got = instance(rds, name)
+        assert got["MonitoringInterval"] == 0, name
+        assert got["PerformanceInsightsEnabled"] is False, name
+        assert got["IAMDatabaseAuthenticationEnabled"] is False, name
+        assert got.get("EnabledCloudwatchLogsExports", []) == [], name
+        assert got["CACertificateIdentifier"] == "rds-ca-rsa2048-g1", name
+        assert got["PreferredBackupWindow"] != "03:00-03:30", name
+        assert got["PreferredMaintenanceWindow"] != "sun:05:00-sun:05:30", name
+        assert got["CopyTagsToSnapshot"] is False, name
+        assert got["AutoMinorVersionUpgrade"] is True, name
+        assert got["DeletionProtection"] is False, name
+        assert got["DBParameterGroups"][0]["DBParameterGroupName"] != "users-pg15", name
+        assert got.get("MaxAllocatedStorage") in (None, got["AllocatedStorage"]), name
