@@ -18,8 +18,16 @@ DEFAULTS: dict[str, Any] = {
     "failure_mode": "exit",
     # PENDING -> RUNNING (or -> STOPPED for a failing task).
     "task_start_seconds": 1.0,
-    # A stopped running task drains (lastStatus DEACTIVATING, target draining) this long.
+    # A stopped running task drains (lastStatus DEACTIVATING, target draining) this long; a
+    # one-off task that ended is DEPROVISIONING this long before it is STOPPED.
     "task_stop_seconds": 0.5,
+    # One-off tasks (RunTask): how long the command runs when it says no `sleep=S`.
+    "run_task_seconds": 1.0,
+    # StopTask: how long ECS waits for a container that ignores SIGTERM before SIGKILL (the
+    # containers' stopTimeout, 30 s on ECS by default).
+    "stop_timeout_seconds": 2.0,
+    # A running service task logs a request line this often (0: never).
+    "log_request_seconds": 5.0,
     # After the circuit breaker trips, how long the FAILED deployment stays PRIMARY before
     # ECS creates the rollback deployment (when the breaker's rollback is on).
     "rollback_delay_seconds": 2.0,
@@ -41,7 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "db_restorable_lag_seconds": 5.0,
 }
 
-_FLOAT_KEYS = ("task_start_seconds", "task_stop_seconds", "rollback_delay_seconds",
+_FLOAT_KEYS = ("task_start_seconds", "task_stop_seconds", "run_task_seconds",
+               "stop_timeout_seconds", "log_request_seconds", "rollback_delay_seconds",
                "minute_seconds", "stage_seconds", "metrics_interval_seconds",
                "db_snapshot_copy_seconds", "db_reboot_seconds", "db_failover_seconds",
                "db_restorable_lag_seconds")
@@ -69,6 +78,8 @@ def validate(changes: dict[str, Any]) -> dict[str, Any]:
                 raise ConfigError(f"{key} must be between 0 and 3600")
             if key == "metrics_interval_seconds" and value < 0.1:
                 raise ConfigError("metrics_interval_seconds must be at least 0.1")
+            if key == "log_request_seconds" and 0 < value < 0.1:
+                raise ConfigError("log_request_seconds must be 0 (no request lines) or at least 0.1")
             out[key] = float(value)
         elif key == "failure_pattern":
             if not isinstance(value, str):

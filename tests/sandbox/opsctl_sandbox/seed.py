@@ -469,6 +469,7 @@ def _seed(base_url: str, account_id: str, native: bool = False,
     res["cluster_arn"] = ecs.create_cluster(
         clusterName=CLUSTER,
         settings=[{"name": "containerInsights", "value": "enabled"}],
+        capacityProviders=["FARGATE", "FARGATE_SPOT"],  # as the console associates them
     )["cluster"]["clusterArn"]
     now = time.time()
     tds: dict[str, list[str]] = {}

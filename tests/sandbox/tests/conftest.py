@@ -23,7 +23,8 @@ VENV_BIN = Path(sys.executable).parent
 REGION = "us-east-1"
 
 # Quick timings for the tests (the defaults are seconds, as a person would watch them).
-FAST = {"task_start_seconds": 0.2, "task_stop_seconds": 0.1, "rollback_delay_seconds": 1.0}
+FAST = {"task_start_seconds": 0.2, "task_stop_seconds": 0.1, "rollback_delay_seconds": 1.0,
+        "run_task_seconds": 0.3, "stop_timeout_seconds": 0.3}
 
 
 def ctl(url: str, path: str, body: dict[str, Any] | None = None,
@@ -109,6 +110,33 @@ class Account:
     @property
     def elbv2(self) -> Any:
         return self.client("elbv2")
+
+    @property
+    def logs(self) -> Any:
+        return self.client("logs")
+
+    def network(self) -> dict[str, Any]:
+        """The awsvpc configuration of the seeded services (both subnets, users-sg)."""
+        return {"awsvpcConfiguration": {"subnets": self.res["subnet_ids"],
+                                        "securityGroups": [self.res["security_group_id"]]}}
+
+    def run_task(self, command: list[str] | None = None, family: str = "staging-users:2",
+                 **kwargs: Any) -> dict[str, Any]:
+        """A one-off Fargate task of FAMILY, its users container running COMMAND."""
+        if command is not None:
+            kwargs["overrides"] = {"containerOverrides": [{"name": "users", "command": command}]}
+        kwargs.setdefault("launchType", "FARGATE")
+        kwargs.setdefault("networkConfiguration", self.network())
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        return self.ecs.run_task(cluster="demo", taskDefinition=family, **kwargs)["tasks"][0]
+
+    def task(self, arn: str) -> dict[str, Any]:
+        return self.ecs.describe_tasks(cluster="demo", tasks=[arn])["tasks"][0]
+
+    def stopped(self, arn: str, timeout: float = 20.0) -> dict[str, Any]:
+        """The task once STOPPED."""
+        return wait_until(lambda: (t := self.task(arn))["lastStatus"] == "STOPPED" and t,
+                          timeout=timeout, what=f"{arn} to stop")
 
     def configure(self, **changes: Any) -> dict[str, Any]:
         status, body = ctl(self.url, "/_sandbox/config", {"account_id": self.id, **changes})

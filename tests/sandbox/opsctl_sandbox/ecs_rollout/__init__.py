@@ -20,7 +20,9 @@ ECS service created through the API a small deployment model, modelled on real E
 * tasks are registered as targets (private IP, container port) of the service's target
   groups; ELBv2 DescribeTargetHealth reports them initial / healthy / unhealthy / draining.
 
-Nothing runs in the background: every ECS (and target-health) request first advances the
+One-off tasks (runs.py) and the tasks' logs (tasklogs.py) ride on the same clock.
+
+Nothing runs in the background: every ECS (and target-health, and logs) request first advances the
 account's model to the current wall-clock time, replaying the due transitions in time order
 (each step stamped with its own simulated time), under one lock held for the whole request.
 
@@ -36,4 +38,8 @@ Modules:
               target registration, the patches of moto's ECS and ELBv2 classes, `apply()`
   native_patch  the new ECS operations, listener rule weights, alarm states, CloudWatch
               datapoints and percentiles
+  runs        one-off tasks (RunTask): the exit code convention, their lifecycle, StopTask
+              (no moto imports); runs_patch is their moto side
+  tasklogs    what tasks log, and where (the awslogs driver's streams; no moto imports);
+              logs_patch writes it into moto's CloudWatch Logs and fixes its reads
 """

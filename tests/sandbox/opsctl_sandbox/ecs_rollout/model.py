@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import config
+from . import tasklogs
 
 if TYPE_CHECKING:  # for annotations only
     from .moto_patch import SandboxTask
@@ -24,6 +25,15 @@ MAX_EVENTS = 100
 MAX_STOPPED_TASKS_PER_SERVICE = 50
 
 PENDING, RUNNING, DEACTIVATING, STOPPED = "PENDING", "RUNNING", "DEACTIVATING", "STOPPED"
+
+# Why a task fails to start, worded as ECS words it (the task's stoppedReason).
+PULL_FAILURE = ("CannotPullContainerError: pull image manifest has been retried 7 time(s): "
+                "failed to resolve ref {image}: not found")
+LOGS_FAILURE = ("ResourceInitializationError: failed to validate logger args: create stream has "
+                "been retried 1 times: failed to create Cloudwatch log stream: "
+                "ResourceNotFoundException: The specified log group does not exist. : exit status 1")
+# Request lines a running task logs are made up to the present, at most this far back.
+MAX_LOG_CATCH_UP_SECONDS = 900.0
 
 # What CreateService fills a service's deploymentConfiguration in from, as ECS does.
 DEFAULT_DEPLOYMENT_CONFIGURATION = {
@@ -171,6 +181,20 @@ class Backend(Protocol):
 
     def deregister_targets(self, task: SandboxTask) -> None: ...
 
+    # images and logs (logs_patch.py): why an image cannot be pulled (None: it can), a log
+    # group a task's awslogs containers need that does not exist, and the log streams
+    def missing_image(self, image: str) -> str | None: ...
+
+    def missing_log_group(self, task: SandboxTask) -> str | None: ...
+
+    def open_logs(self, task: SandboxTask, t: float) -> None: ...
+
+    def write_log(self, task: SandboxTask, t: float, messages: list[str]) -> None: ...
+
+    # one-off tasks (runs.py): their state, kept per account and region
+    @property
+    def runs(self) -> Any: ...
+
     # native deployments (native.py): listener rules, alarms
     def forward_weights(self, rule_arn: str) -> dict[str, int] | None: ...
 
@@ -239,15 +263,34 @@ def _count_deregistered(task: SandboxTask, step: _Step) -> None:
         step.deregistered[tg_arn] = step.deregistered.get(tg_arn, 0) + 1
 
 
-def _failure_for(task_definition: Any, account_id: str) -> str | None:
-    cfg = config.get(account_id)
+def diagnose(backend: Backend, task_definition: Any, task: SandboxTask) -> None:
+    """Decides, as the task is launched, whether it will fail to start or crash, as ECS would
+    find out in this order: an image that cannot be pulled (missing from ECR, or a failing
+    tag with failure_mode `pull`), a log group that is missing (awslogs without
+    `awslogs-create-group`), then a failing tag's crash (failure_mode `exit`). Sets the task's
+    `failure` ("pull", "logs", "exit" or None), `failure_container` and `failure_reason`."""
+    cfg = config.get(backend.account_id)
     pattern = cfg["failure_pattern"]
-    if not pattern:
-        return None
+    failing = None
     for cdef in task_definition.container_definitions:
-        if cdef.get("essential", True) and re.search(pattern, image_tag(cdef.get("image") or "")):
-            return cfg["failure_mode"]
-    return None
+        image = cdef.get("image") or ""
+        reason = backend.missing_image(image)
+        if reason:
+            task.failure, task.failure_container, task.failure_reason = "pull", cdef.get("name"), reason
+            return
+        if failing is None and pattern and cdef.get("essential", True) \
+                and re.search(pattern, image_tag(image)):
+            failing = cdef
+    if failing is not None and cfg["failure_mode"] == "pull":
+        task.failure, task.failure_container = "pull", failing.get("name")
+        task.failure_reason = PULL_FAILURE.format(image=failing.get("image"))
+        return
+    group = backend.missing_log_group(task)
+    if group is not None:
+        task.failure, task.failure_container, task.failure_reason = "logs", None, LOGS_FAILURE
+        return
+    if failing is not None:
+        task.failure, task.failure_container, task.failure_reason = "exit", failing.get("name"), None
 
 
 def _start_task(backend: Backend, service: Any, st: ServiceState,
@@ -258,7 +301,8 @@ def _start_task(backend: Backend, service: Any, st: ServiceState,
     ready_at = t + cfg["task_start_seconds"]
     if st.bulk_ready_at is not None:
         ready_at = st.bulk_ready_at
-    task = backend.new_task(service, dep, td, t, ready_at, _failure_for(td, backend.account_id))
+    task = backend.new_task(service, dep, td, t, ready_at, None)
+    diagnose(backend, td, task)
     task.tg_map = dict(dep.tg_map)
     backend.attach_network(service, st, task)
     backend.add_task(service, task)
@@ -271,6 +315,8 @@ def _start_task(backend: Backend, service: Any, st: ServiceState,
 
 def _finish_stop(backend: Backend, st: ServiceState, task: SandboxTask,
                  t: float) -> None:
+    if task.started_at is not None:
+        backend.write_log(task, t, [tasklogs.stopped(t)])
     task.last_status = STOPPED
     task.desired_status = STOPPED
     task.version += 1
@@ -303,6 +349,10 @@ def _stop_task(backend: Backend, st: ServiceState, task: SandboxTask,
         dep.updated_at = t
     st.steady = False
     drain = config.get(backend.account_id)["task_stop_seconds"]
+    if was_running:
+        flush_requests(backend, task, t)
+        task.log_cursor = None
+        backend.write_log(task, t, [tasklogs.sigterm(t)])
     if was_running and task.targets:
         step.draining += 1
     _count_deregistered(task, step)
@@ -313,37 +363,34 @@ def _stop_task(backend: Backend, st: ServiceState, task: SandboxTask,
     _finish_stop(backend, st, task, t)
 
 
-def _fail_task(backend: Backend, service: Any, st: ServiceState,
-               task: SandboxTask, step: _Step) -> None:
-    t = step.t
-    essential_failed = False
+def fail_containers(backend: Backend, task: SandboxTask, t: float) -> None:
+    """A failing task's end at its start: TaskFailedToStart (the image, the log group), or a
+    crash (the container starts, logs its error and exits 1)."""
     for c in task._containers:
-        if not essential_failed and c["essential"] and re.search(
-            config.get(backend.account_id)["failure_pattern"] or "$^", image_tag(c["image"] or "")
-        ):
-            essential_failed = True
+        if c["name"] == task.failure_container:
             if task.failure == "pull":
-                c["reason"] = (
-                    "CannotPullContainerError: pull image manifest has been retried 7 time(s): "
-                    f"failed to resolve ref {c['image']}: not found"
-                )
-            else:
+                c["reason"] = task.failure_reason
+            elif task.failure == "exit":
                 c["exitCode"] = 1
         elif task.failure == "exit":
             c["exitCode"] = 0
         c["lastStatus"] = STOPPED
-    if not essential_failed:  # pattern changed since the task was started: blame the first
-        c0 = task._containers[0]
-        c0.setdefault("exitCode", 1)
-    if task.failure == "pull":
-        task.stop_code = "TaskFailedToStart"
-        reason = next((c["reason"] for c in task._containers if c.get("reason")), None)
-        task.stopped_reason = reason or "CannotPullContainerError: image not found"
+    if task.failure in ("pull", "logs"):
+        task.stop_code = task.stop_code or "TaskFailedToStart"
+        task.stopped_reason = task.stopped_reason or task.failure_reason
     else:
-        task.stop_code = "EssentialContainerExited"
-        task.stopped_reason = "Essential container in task exited"
+        task.stop_code = task.stop_code or "EssentialContainerExited"
+        task.stopped_reason = task.stopped_reason or "Essential container in task exited"
         task.started_at = None
-    task.stopping_at = _dt(t)
+        backend.open_logs(task, t)
+        backend.write_log(task, t, tasklogs.crash(t, task.log_context))
+    task.stopping_at = task.stopping_at or _dt(t)
+
+
+def _fail_task(backend: Backend, service: Any, st: ServiceState,
+               task: SandboxTask, step: _Step) -> None:
+    t = step.t
+    fail_containers(backend, task, t)
     step.stopped.append(task)
     _count_deregistered(task, step)
     _finish_stop(backend, st, task, t)
@@ -368,21 +415,46 @@ def _fail_task(backend: Backend, service: Any, st: ServiceState,
             dep.rollback_at = t + config.get(backend.account_id)["rollback_delay_seconds"]
 
 
-def _run_task(backend: Backend, st: ServiceState, task: SandboxTask,
-              t: float) -> None:
+def start_containers(backend: Backend, task: SandboxTask, t: float) -> None:
+    """A task's containers start: RUNNING, with their log streams open."""
     task.last_status = RUNNING
     task.version += 1
-    task.pull_started_at = task.created_at
+    task.pull_started_at = task.pull_started_at or task.created_at
     task.pull_stopped_at = _dt(t)
     task.started_at = _dt(t)
     task.connectivity = "CONNECTED"
-    task.connectivity_at = task.created_at
+    task.connectivity_at = task.connectivity_at or task.created_at
     for c in task._containers:
         c["lastStatus"] = RUNNING
-        c["runtimeId"] = f"{task.id}-{abs(hash(c['name'])) % 10**10:010d}"
+        c["runtimeId"] = tasklogs.runtime_id(task.id, c["name"])
         if c["has_health_check"]:
             c["healthStatus"] = "HEALTHY"
     task.health_status = "HEALTHY" if any(c["has_health_check"] for c in task._containers) else "UNKNOWN"
+    backend.open_logs(task, t)
+
+
+def flush_requests(backend: Backend, task: SandboxTask, upto: float) -> None:
+    """The request lines a running service task logged up to `upto`, one every
+    `log_request_seconds` after its last one (at most MAX_LOG_CATCH_UP_SECONDS back)."""
+    if task.log_cursor is None:
+        return
+    every = config.get(backend.account_id)["log_request_seconds"]
+    if every <= 0:
+        task.log_cursor = upto
+        return
+    if upto - task.log_cursor > MAX_LOG_CATCH_UP_SECONDS:
+        skipped = math.floor((upto - task.log_cursor - MAX_LOG_CATCH_UP_SECONDS) / every)
+        task.log_cursor += skipped * every
+    while task.log_cursor + every <= upto:
+        task.log_cursor += every
+        backend.write_log(task, task.log_cursor, [tasklogs.request(task.log_cursor)])
+
+
+def _run_task(backend: Backend, st: ServiceState, task: SandboxTask,
+              t: float) -> None:
+    start_containers(backend, task, t)
+    backend.write_log(task, t, tasklogs.service_start(t, task.log_context))
+    task.log_cursor = t
     dep = _find_deployment(st, task.deployment_id)
     if dep is not None:
         dep.updated_at = t

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import re
 import threading
 import time
 import uuid
@@ -16,6 +17,7 @@ from typing import Any
 
 from botocore import xform_name
 from moto.ec2.models import ec2_backends
+from moto.ecr.models import ecr_backends
 from moto.ecs import models as ecs_models
 from moto.ecs.exceptions import (
     ECSException,
@@ -29,6 +31,7 @@ from moto.elbv2.models import ELBv2Backend, elbv2_backends
 
 from .model import (
     DEFAULT_DEPLOYMENT_CONFIGURATION,
+    PULL_FAILURE,
     PENDING,
     RUNNING,
     STOPPED,
@@ -42,7 +45,7 @@ from .model import (
     target_health,
     targets_for_group,
 )
-from . import native, native_patch, traffic
+from . import logs_patch, native, native_patch, runs, tasklogs, traffic
 from .scheduler import LOCK, _change, advance_backend, settle
 
 _CTX = threading.local()
@@ -59,21 +62,29 @@ class ServiceNotActiveException(ECSException):
 
 
 class SandboxTask(Task):
-    """A task of a service, with its own lifecycle (moto's Task starts out RUNNING)."""
+    """A task of a service or a one-off task (RunTask), with its own lifecycle (moto's Task
+    starts out RUNNING); the model (service tasks) and runs.py (one-off tasks) drive it."""
 
     def __init__(
         self,
         backend: EC2ContainerServiceBackend,
-        service: Any,
-        deployment: Deployment,
+        cluster: Any,
         task_definition: Any,
         t: float,
-        ready_at: float,
-        failure: str | None,
+        *,
+        group: str,
+        started_by: str,
+        launch_type: str | None,
+        platform_version: str | None,
+        tags: list[dict[str, str]] | None = None,
+        overrides: dict[str, Any] | None = None,
+        capacity_provider_name: str | None = None,
+        service_name: str | None = None,
+        deployment_id: str | None = None,
+        ready_at: float = 0.0,
     ):
         # moto's Task.__init__ is not called: it creates an ENI with an address outside the
         # subnet and starts the task RUNNING. The attributes moto reads are set here.
-        cluster = backend.clusters[service.cluster_name]
         self.id = uuid.uuid4().hex
         self.cluster_name = cluster.name
         self.cluster_arn = cluster.arn
@@ -82,17 +93,18 @@ class SandboxTask(Task):
         self._backend = backend
         self.container_instance_arn = None
         self.task_definition_arn = task_definition.arn
-        self.overrides: dict[str, Any] = {}
-        self.started_by = deployment.id
-        self.group = f"service:{service.name}"
-        self.tags = list(service.tags or []) if service.propagate_tags == "SERVICE" else []
-        self.launch_type = service.launch_type
-        self.capacity_provider_name = None
-        self.platform_version = deployment.platform_version
-        self.platform_family = "Linux" if service.launch_type == "FARGATE" else None
+        self.overrides: dict[str, Any] = overrides or {}
+        self.started_by = started_by
+        self.group = group
+        self.tags = list(tags or [])
+        self.launch_type = launch_type
+        self.capacity_provider_name = capacity_provider_name
+        self.platform_version = platform_version
+        self.platform_family = "Linux" if platform_version else None
         self.resource_requirements = None
         self.cpu = task_definition.cpu
         self.memory = task_definition.memory
+        self.enable_execute_command = False
         self.version = 1
         self._last_status = PENDING
         self.desired_status = RUNNING
@@ -111,16 +123,35 @@ class SandboxTask(Task):
         self.availability_zone: str | None = None
         self.attachments: list[dict[str, Any]] = []
         # sandbox bookkeeping
-        self.service_name = service.name
-        self.deployment_id = deployment.id
+        self.service_name = service_name  # None: a one-off task
+        self.deployment_id = deployment_id
         self.ready_at = ready_at
         self.stop_at: float | None = None
-        self.failure = failure  # None, "exit" or "pull"
+        self.failure: str | None = None  # "exit", "pull", "logs" (model.diagnose)
+        self.failure_container: str | None = None
+        self.failure_reason: str | None = None
         self.ip: str | None = None
         self.subnet_id: str | None = None
         self.eni_id: str | None = None
         self.targets: list[tuple[str, str, int]] = []  # (target group ARN, ip, port)
         self.tg_map: dict[str, str] = {}  # the service's target group -> the one to register in
+        # logs: where each container's output goes; the one container whose lines the
+        # sandbox writes, and what they mention; the last request line's time (running only)
+        self.log_targets = tasklogs.targets(task_definition, self.id, self.region_name)
+        essential = [c for c in task_definition.container_definitions if c.get("essential", True)]
+        main = (essential or task_definition.container_definitions)[0]
+        self.main_container: str = main.get("name")
+        self.log_context = tasklogs.context(main)
+        self.log_cursor: float | None = None
+        # one-off tasks (runs.py)
+        self.plan: Any = None
+        self.pending_at = 0.0
+        self.run_started: float | None = None
+        self.exit_at: float | None = None
+        self.stop_requested: float | None = None
+        self.kill_at: float | None = None
+        self.kill_code: int | None = None
+        self.line_index = 0
         region, account = self.region_name, self._account_id
         self._containers: list[dict[str, Any]] = []
         for cdef in task_definition.container_definitions:
@@ -139,6 +170,9 @@ class SandboxTask(Task):
                     "has_health_check": bool(cdef.get("healthCheck")),
                 }
             )
+            for key in ("memory", "memoryReservation"):
+                if cdef.get(key) is not None:
+                    self._containers[-1][key] = str(cdef[key])
 
     # moto's Task keeps its status in ManagedState; this one is driven by the model only.
     @property
@@ -181,15 +215,15 @@ def _ip_pool(backend: EC2ContainerServiceBackend) -> dict[str, set[str]]:
     return pool
 
 
-def _attach_network(backend: EC2ContainerServiceBackend, service: Any, st: ServiceState,
-                    task: SandboxTask) -> None:
-    awsvpc = (service.network_configuration or {}).get("awsvpcConfiguration") or {}
+def _attach_network(backend: EC2ContainerServiceBackend, network_configuration: Any,
+                    turn: int, task: SandboxTask) -> None:
+    """Gives the task an ENI in one of the configuration's subnets (the `turn`-th, in turn)."""
+    awsvpc = (network_configuration or {}).get("awsvpcConfiguration") or {}
     subnets = awsvpc.get("subnets") or []
     if not subnets:
         return
     ec2 = ec2_backends[backend.account_id][backend.region_name]
-    subnet_id = subnets[st.subnet_turn % len(subnets)]
-    st.subnet_turn += 1
+    subnet_id = subnets[turn % len(subnets)]
     subnet = ec2.get_subnet(subnet_id)
     net = ipaddress.ip_network(subnet.cidr_block, strict=False)
     used = _ip_pool(backend).setdefault(subnet_id, set())
@@ -293,18 +327,26 @@ class MotoBackend:
 
     def new_task(self, service: Any, deployment: Deployment, task_definition: Any, t: float,
                  ready_at: float, failure: str | None) -> SandboxTask:
-        return SandboxTask(self.ecs, service, deployment, task_definition, t, ready_at, failure)
+        task = SandboxTask(
+            self.ecs, self.ecs.clusters[service.cluster_name], task_definition, t,
+            group=f"service:{service.name}", started_by=deployment.id,
+            launch_type=service.launch_type,
+            platform_version=deployment.platform_version if service.launch_type == "FARGATE" else None,
+            tags=list(service.tags or []) if service.propagate_tags == "SERVICE" else [],
+            service_name=service.name, deployment_id=deployment.id, ready_at=ready_at)
+        task.failure = failure
+        return task
 
     def add_task(self, service: Any, task: SandboxTask) -> None:
         self.ecs.tasks.setdefault(service.cluster_name, {})[task.task_arn] = task
 
     def forget_tasks(self, service: Any, tasks: list[SandboxTask]) -> None:
-        cluster_tasks = self.ecs.tasks.get(service.cluster_name, {})
         for tk in tasks:
-            cluster_tasks.pop(tk.task_arn, None)
+            self.ecs.tasks.get(tk.cluster_name, {}).pop(tk.task_arn, None)
 
     def attach_network(self, service: Any, st: ServiceState, task: SandboxTask) -> None:
-        _attach_network(self.ecs, service, st, task)
+        _attach_network(self.ecs, service.network_configuration, st.subnet_turn, task)
+        st.subnet_turn += 1
 
     def release_network(self, task: SandboxTask) -> None:
         _release_network(self.ecs, task)
@@ -324,6 +366,48 @@ class MotoBackend:
 
     def alarm_states(self, names: list[str]) -> dict[str, tuple[str, float]]:
         return native_patch.alarm_states(self.ecs.account_id, self.ecs.region_name, names)
+
+    def missing_image(self, image: str) -> str | None:
+        return missing_image(image)
+
+    def missing_log_group(self, task: SandboxTask) -> str | None:
+        return logs_patch.missing_group(self.ecs.account_id, task)
+
+    def open_logs(self, task: SandboxTask, t: float) -> None:
+        logs_patch.open_streams(self.ecs.account_id, task, t)
+
+    def write_log(self, task: SandboxTask, t: float, messages: list[str]) -> None:
+        logs_patch.write(self.ecs.account_id, task, t, messages)
+
+    @property
+    def runs(self) -> runs.RunState:
+        state = getattr(self.ecs, "_sandbox_runs", None)
+        if state is None:
+            state = runs.RunState()
+            self.ecs._sandbox_runs = state  # type: ignore[attr-defined]
+        return state
+
+
+# An image in an ECR registry: ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY[:TAG][@DIGEST]
+_ECR_IMAGE = re.compile(
+    r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)(?::([^@]+))?(?:@(.+))?$")
+
+
+def missing_image(image: str) -> str | None:
+    """CannotPullContainerError's reason for an image of an ECR registry (of any sandbox
+    account) whose repository, tag or digest does not exist; None for the others (other
+    registries are not looked at)."""
+    m = _ECR_IMAGE.match(image)
+    if not m:
+        return None
+    account, region, repository, tag, digest = m.groups()
+    repo = ecr_backends[account][region].repositories.get(repository)
+    if repo is not None:
+        tag = tag if tag or digest else "latest"
+        for img in repo.images:
+            if (not tag or tag in img.image_tags) and (not digest or digest == img.get_image_digest()):
+                return None
+    return PULL_FAILURE.format(image=image)
 
 
 def settle_account(account_id: str, region: str) -> None:
@@ -548,6 +632,9 @@ def _stop_task_patch(self: EC2ContainerServiceBackend, cluster_str: str, task_st
         cluster = self._get_cluster(cluster_str)
         task_id = task_str.split("/")[-1]
         for arn, task in self.tasks.get(cluster.name, {}).items():
+            if isinstance(task, SandboxTask) and arn.endswith(task_id) and task.service_name is None:
+                runs.stop(backend, task, reason, time.time())
+                return task
             if isinstance(task, SandboxTask) and arn.endswith(task_id):
                 service = self.services.get(f"{cluster.name}:{task.service_name}")
                 st = getattr(service, "_sandbox", None)
@@ -560,6 +647,8 @@ def _stop_task_patch(self: EC2ContainerServiceBackend, cluster_str: str, task_st
                     step.flush()
                     _publish(service, st)
                 return task
+        if not any(arn.endswith(task_id) for arn in self.tasks.get(cluster.name, {})):
+            raise InvalidParameterException("The referenced task was not found.")
         return _ORIG["stop_task"](self, cluster_str, task_str, reason)
 
 
@@ -570,7 +659,8 @@ def _describe_clusters(self: EC2ContainerServiceBackend, cluster_names: list[str
         for cluster in clusters:
             tasks = list(self.tasks.get(cluster.name, {}).values())
             cluster.running_tasks_count = sum(1 for tk in tasks if tk.last_status == RUNNING)
-            cluster.pending_tasks_count = sum(1 for tk in tasks if tk.last_status == PENDING)
+            cluster.pending_tasks_count = sum(
+                1 for tk in tasks if tk.last_status in (runs.PROVISIONING, PENDING))
             cluster.active_services_count = sum(
                 1 for s in self.services.values()
                 if s.cluster_name == cluster.name and s.status == "ACTIVE"
@@ -624,13 +714,16 @@ def apply() -> None:
     B.delete_service = _delete_service
     B.describe_services = _advancing("describe_services")
     B.list_services = _advancing("list_services")
-    B.describe_tasks = _advancing("describe_tasks")
     B.list_tasks = _list_tasks
     B.stop_task = _stop_task_patch
     B.describe_clusters = _describe_clusters
     EC2ContainerServiceResponse.create_service = _resp_create_service
     ELBv2Backend.describe_target_health = _describe_target_health
     native_patch.apply()
+    logs_patch.apply()
+    from . import runs_patch  # it builds on this module
+
+    runs_patch.apply()
 
 
 assert ecs_models  # the module is patched through its classes

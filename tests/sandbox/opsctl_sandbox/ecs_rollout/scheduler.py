@@ -1,6 +1,7 @@
 """The scheduler: advances an account's model to the current time, replaying the due
-transitions (tasks started or failed, drains ended, rollbacks) in time order, each step
-stamped with its own time; and the lock all of the sandbox's state is changed under.
+transitions (tasks started or failed, drains ended, rollbacks; one-off tasks' steps, runs.py)
+in time order, each step stamped with its own time, and the request lines running tasks
+logged meanwhile; and the lock all of the sandbox's state is changed under.
 
 Nothing runs in the background: the patched API calls (moto_patch) call `advance_backend`
 first. Pure Python, like the model.
@@ -12,15 +13,17 @@ import threading
 import time
 from typing import Any
 
-from . import native
+from . import native, runs
 from .model import (
     DEACTIVATING,
     PENDING,
+    RUNNING,
     Backend,
     ServiceState,
     _Step,
     _fail_task,
     _finish_stop,
+    flush_requests,
     _prune,
     _publish,
     _rollback,
@@ -80,14 +83,19 @@ def advance_service(backend: Backend, service: Any, now: float) -> None:
         native.reconcile(backend, service, st, step)
         step.flush()
         _prune(backend, service, st)
+    for tk in st.tasks:
+        if tk.last_status == RUNNING:
+            flush_requests(backend, tk, now)
     _publish(service, st)
 
 
 def advance_backend(backend: Backend, now: float | None = None) -> None:
+    """Advances the services and the one-off tasks of an account and region to `now`."""
     with LOCK:
         now = time.time() if now is None else now
         for service in list(backend.services.values()):
             advance_service(backend, service, now)
+        runs.advance(backend, now)
 
 
 def _change(backend: Backend, service: Any, t: float) -> None:
