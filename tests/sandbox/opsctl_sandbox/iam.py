@@ -18,6 +18,11 @@ Policies are matched as moto matches them: by action (wildcards allowed), identi
 policies of users and assumed roles; a statement's Resource matches only if it is `*`, and
 a Condition is not evaluated as AWS would (moto has no request context: a StringEquals on
 aws:RequestedRegion, for one, always holds).
+
+Passing a role is checked as AWS checks it: ecs:RunTask and ecs:RegisterTaskDefinition also
+need `iam:PassRole` on the task role and the execution role (the task definition's, or
+RunTask's overrides), matched against each statement's Resource (wildcards allowed), with
+`iam:PassedToService` = `ecs-tasks.amazonaws.com` for its Conditions (StringEquals).
 """
 
 from __future__ import annotations
@@ -27,15 +32,22 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs
 
-from moto.iam.access_control import IAMPolicy, IAMRequest, PermissionResult
+from moto.ecs.models import ecs_backends
+from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, IAMRequest, PermissionResult
 from moto.iam.models import iam_backends
 from werkzeug.datastructures import EnvironHeaders
 
 from . import wire
+from .ecs_rollout.moto_patch import resolve_task_definition
 from .wire import AwsError
 from .seed import PERMISSIONS_POLICY as POLICY_NAME, SEED_ACCESS_KEY
 
 PARTITION = "aws"
+
+PASS_ROLE = "iam:PassRole"
+# The calls that pass the task's roles to ECS, and the service they pass them to.
+_PASSING_ROLES = ("ecs:RunTask", "ecs:RegisterTaskDefinition")
+_PASSED_TO = {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
 
 _lock = threading.Lock()
 _default = False
@@ -179,9 +191,65 @@ def check(req: wire.Request, environ: dict[str, Any]) -> AwsError | None:
         iam_request = _Check(req, environ)
         iam_request.check_signature()
         iam_request.check_action_permitted("*")
+        for role in roles_passed(req, environ):
+            _check_pass_role(iam_request, role)
     except AwsError as denied:
         return denied
     return None
+
+
+def roles_passed(req: wire.Request, environ: dict[str, Any]) -> list[str]:
+    """The roles a request passes to ECS: RegisterTaskDefinition's taskRoleArn and
+    executionRoleArn; for RunTask, its overrides' or else its task definition's."""
+    if req.action not in _PASSING_ROLES:
+        return []
+    try:
+        body = json.loads(req.body or b"{}")
+    except ValueError:
+        return []
+    if not isinstance(body, dict):
+        return []
+    if req.action == "ecs:RegisterTaskDefinition":
+        roles = [body.get("taskRoleArn"), body.get("executionRoleArn")]
+    else:
+        overrides = body.get("overrides") if isinstance(body.get("overrides"), dict) else {}
+        td_roles: list[Any] = [None, None]
+        ref = body.get("taskDefinition")
+        if isinstance(ref, str) and req.account:
+            try:
+                td = resolve_task_definition(ecs_backends[req.account][_region(environ)], ref)
+                td_roles = [getattr(td, "task_role_arn", None),
+                            getattr(td, "execution_role_arn", None)]
+            except Exception:
+                pass  # no such task definition: ECS's own answer says so
+        roles = [overrides.get("taskRoleArn") or td_roles[0],
+                 overrides.get("executionRoleArn") or td_roles[1]]
+    return [r for r in dict.fromkeys(roles) if isinstance(r, str) and r]
+
+
+def _check_pass_role(request: _Check, role: str) -> None:
+    """Raises the AccessDeniedException ECS answers when the caller may not pass `role`."""
+    permitted = explicit = False
+    for policy in request._access_key.collect_policies():
+        statements = IAMPolicy(policy)._policy_json["Statement"]
+        for statement in statements if isinstance(statements, list) else [statements]:
+            st = IAMPolicyStatement(statement)
+            # moto answers DENIED for any statement whose Condition fails, an Allow's too:
+            # such a statement does not apply
+            if not st._check_conditions(_PASSED_TO):
+                continue
+            result = st.is_action_permitted(PASS_ROLE, role)
+            if result == PermissionResult.DENIED:
+                explicit = True
+            elif result == PermissionResult.PERMITTED:
+                permitted = True
+    if permitted and not explicit:
+        return
+    why = ("with an explicit deny in an identity-based policy" if explicit
+           else f"because no identity-based policy allows the {PASS_ROLE} action")
+    raise AwsError(400, "AccessDeniedException",
+                   f"User: {request._access_key.arn} is not authorized to perform: {PASS_ROLE} "
+                   f"on resource: {role} {why}")
 
 
 def set_permissions(account: str, user: str, allow: list[str] | None, deny: list[str] | None) -> None:

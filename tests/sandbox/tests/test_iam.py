@@ -11,7 +11,7 @@ import botocore.exceptions
 import pytest
 from botocore.config import Config
 
-from conftest import REGION, Account, ctl
+from conftest import REGION, Account, ctl, wait_until
 
 
 def enforce(account: Account, **body: Any) -> dict[str, Any]:
@@ -178,3 +178,81 @@ def test_iam_enforce_requests_are_checked(account: Account) -> None:
         assert status == code, (bad, body)
     status, body = ctl(account.url, "/_sandbox/iam-enforce", {"allow": ["*"]})
     assert status == 400 and body["error"] == "MissingAccount"
+
+
+def pass_role_policy(roles: list[str], service: str = "ecs-tasks.amazonaws.com",
+                     effect: str = "Allow") -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": effect, "Action": "iam:PassRole", "Resource": roles,
+        "Condition": {"StringEquals": {"iam:PassedToService": service}}}]})
+
+
+def test_run_task_and_register_task_definition_need_pass_role(account: Account) -> None:
+    actions = ["ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "ecs:ListTasks",
+               "ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition",
+               "logs:FilterLogEvents", "logs:GetLogEvents", "logs:DescribeLogStreams"]
+    client = user_clients(account, "runner", actions)
+    enforce(account, enabled=True)
+    ecs, logs = client("ecs"), client("logs")
+    roles = account.res["iam_roles"]
+    network = account.network()
+
+    def run() -> Any:
+        return ecs.run_task(cluster="demo", taskDefinition="staging-users:2", launchType="FARGATE",
+                            networkConfiguration=network, startedBy="runner",
+                            overrides={"containerOverrides": [{"name": "users",
+                                                               "command": ["migrate", "sleep=10"]}]})
+
+    td = account.ecs.describe_task_definition(taskDefinition="staging-users:2")["taskDefinition"]
+    register = {k: td[k] for k in ("family", "containerDefinitions", "taskRoleArn", "executionRoleArn",
+                                   "networkMode", "requiresCompatibilities", "cpu", "memory")}
+    principal = f"arn:aws:iam::{account.id}:user/runner"
+    for call in (run, lambda: ecs.register_task_definition(**register)):
+        err = client_error(call)
+        assert err.response["Error"]["Code"] == "AccessDeniedException"
+        assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert err.response["Error"]["Message"] == (
+            f"User: {principal} is not authorized to perform: iam:PassRole on resource: "
+            f"{roles['staging-users-task']} because no identity-based policy allows the "
+            "iam:PassRole action")
+    assert account.ecs.list_tasks(cluster="demo", startedBy="runner")["taskArns"] == []
+
+    iam = account.client("iam")
+    # a grant for another service, or for the task role alone, is not enough
+    iam.put_user_policy(UserName="runner", PolicyName="pass", PolicyDocument=pass_role_policy(
+        list(roles.values()), service="ec2.amazonaws.com"))
+    assert "iam:PassRole" in client_error(run).response["Error"]["Message"]
+    iam.put_user_policy(UserName="runner", PolicyName="pass", PolicyDocument=pass_role_policy(
+        [roles["staging-users-task"]]))
+    assert roles["staging-users-execution"] in client_error(run).response["Error"]["Message"]
+    # scoped to the two roles, only to ECS tasks: what opsctl's printed policy grants
+    iam.put_user_policy(UserName="runner", PolicyName="pass", PolicyDocument=pass_role_policy(
+        [roles["staging-users-task"], roles["staging-users-execution"]]))
+    arn = run()["tasks"][0]["taskArn"]
+    assert ecs.register_task_definition(**register)["taskDefinition"]["revision"] == 3
+    assert ecs.list_tasks(cluster="demo", startedBy="runner")["taskArns"] == [arn]
+    wait_until(lambda: ecs.describe_tasks(cluster="demo", tasks=[arn])["tasks"][0]["lastStatus"]
+               == "RUNNING", what="the task to start")
+    ecs.stop_task(cluster="demo", task=arn, reason="test")
+    task = wait_until(lambda: (t := ecs.describe_tasks(cluster="demo", tasks=[arn])["tasks"][0])[
+        "lastStatus"] == "STOPPED" and t, what="the task to stop")
+    assert task["stopCode"] == "UserInitiated" and task["stoppedReason"] == "test"
+    stream = f"users/users/{arn.rsplit('/', 1)[-1]}"
+    assert logs.describe_log_streams(logGroupName="/ecs/staging-users", logStreamNamePrefix=stream)["logStreams"]
+    logs.get_log_events(logGroupName="/ecs/staging-users", logStreamName=stream)
+    logs.filter_log_events(logGroupName="/ecs/staging-users", logStreamNames=[stream])
+    # the role RunTask's overrides name is the one passed
+    err = client_error(lambda: ecs.run_task(
+        cluster="demo", taskDefinition="staging-users:2", launchType="FARGATE",
+        networkConfiguration=network, overrides={"taskRoleArn": roles["prod-users-task"]}))
+    assert roles["prod-users-task"] in err.response["Error"]["Message"]
+    # an explicit deny wins
+    iam.put_user_policy(UserName="runner", PolicyName="deny", PolicyDocument=pass_role_policy(
+        [roles["staging-users-execution"]], effect="Deny"))
+    assert client_error(run).response["Error"]["Message"].endswith(
+        "with an explicit deny in an identity-based policy")
+
+    status, log = ctl(account.url, f"/_sandbox/requests?account_id={account.id}")
+    named = {e["action"] for e in log}
+    assert set(actions) - {"ecs:DescribeTaskDefinition"} <= named, named
+    assert {e["error"] for e in log if e["action"] == "ecs:RunTask"} == {"AccessDeniedException", None}
