@@ -154,6 +154,7 @@ impl Command {
                 DbCommand::Snapshot(a) => ("db snapshot", a.env.as_str()),
                 DbCommand::Snapshots(a) => ("db snapshots", a.env.as_str()),
                 DbCommand::Restore(a) => ("db restore", a.env.as_str()),
+                DbCommand::Failover(a) => ("db failover", a.env.as_str()),
             },
             Command::Completions { .. } => ("completions", ""),
             Command::Man => ("man", ""),
@@ -347,6 +348,23 @@ pub enum DbCommand {
     Snapshots(DbEnvArgs),
     /// Restore a snapshot or a point in time into a NEW instance with the database's settings
     Restore(DbRestoreArgs),
+    /// A Multi-AZ failover drill: fail the database over to its standby, timed against `rto`
+    Failover(DbFailoverArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbFailoverArgs {
+    /// The environment, a table [env.NAME] in opsctl.toml with a Multi-AZ `database`
+    pub env: String,
+    /// Wait until the instance is available again in the standby's zone, and time it
+    #[arg(long)]
+    pub wait: bool,
+    /// Show the call and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait with --wait (default 60m)
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use crate::cli::{
-    DbRestoreArgs, DbSnapshotArgs, DeployArgs, Global, PlanArgs, RetireArgs, RollbackArgs,
-    ScaleArgs, TrafficArgs, WaitArgs,
+    DbFailoverArgs, DbRestoreArgs, DbSnapshotArgs, DeployArgs, Global, PlanArgs, RetireArgs,
+    RollbackArgs, ScaleArgs, TrafficArgs, WaitArgs,
 };
 use crate::config::{BlueGreen, EnvConfig};
 use crate::error::UserError;
@@ -163,6 +163,16 @@ pub fn restore(args: &DbRestoreArgs, vars: Vars<'_>) -> db::RestoreOptions {
         timeout: args.timeout.unwrap_or(db::TIMEOUT),
         poll: db::POLL,
         actor: workflows::actor(vars),
+    }
+}
+
+/// `opsctl db failover`.
+pub fn failover(args: &DbFailoverArgs) -> db::FailoverOptions {
+    db::FailoverOptions {
+        wait: args.wait,
+        dry_run: args.dry_run,
+        timeout: args.timeout.unwrap_or(db::TIMEOUT),
+        poll: db::POLL,
     }
 }
 

@@ -81,7 +81,7 @@ async fn every_staging_command_works_with_exactly_the_printed_policy() {
 
 #[tokio::test]
 async fn every_prod_command_works_with_exactly_the_printed_policy() {
-    let account = Account::seed();
+    let account = Account::seed_multi_az();
     let allow = policy_actions(&account, "prod");
     account.enforce_iam(&allow);
     for args in [
@@ -101,6 +101,7 @@ async fn every_prod_command_works_with_exactly_the_printed_policy() {
             "--yes",
         ],
         vec!["retire", "prod", "--yes"],
+        vec!["db", "failover", "prod", "--wait", "--yes"],
     ] {
         account.opsctl(&args).expect_code(0);
     }

@@ -206,7 +206,8 @@ pub trait LoadBalancing: Send + Sync {
     async fn set_weights(&self, arn: &str, weights: &[(String, i32)]) -> AwsResult<()>;
 }
 
-/// RDS, as snapshots and restores use it. Nothing here modifies or deletes an instance.
+/// RDS, as snapshots, restores and failover drills use it. Nothing here deletes an
+/// instance, and only an instance a restore has just made is modified.
 #[async_trait]
 pub trait Database: Send + Sync {
     /// The instance with its point-in-time restore window; `NotFound` when there is none.
@@ -238,6 +239,10 @@ pub trait Database: Send + Sync {
         time: Option<Timestamp>,
         settings: &RestoreSettings,
     ) -> AwsResult<DbInstance>;
+    /// Reboots a Multi-AZ instance with a failover to its standby (`ForceFailover`).
+    async fn failover(&self, id: &str) -> AwsResult<DbInstance>;
+    /// Sets, at once, what no restore call takes on the instance a restore made.
+    async fn modify_instance(&self, id: &str, later: &LaterSettings) -> AwsResult<DbInstance>;
 }
 
 /// Application Auto Scaling, for the desired count of ECS services

@@ -1,4 +1,4 @@
-//! Glue for `opsctl db`: snapshot, snapshots, restore.
+//! Glue for `opsctl db`: snapshot, snapshots, restore, failover.
 
 use super::load_env;
 use crate::cli::{Cli, DbCommand};
@@ -24,6 +24,12 @@ pub(super) async fn run(
         DbCommand::Snapshots(args) => {
             let env = load_env(cli, &args.env).await?;
             let out = db::list(&env.aws, &env.config, jiff::Timestamp::now()).await?;
+            Ok(printer.finish(&out, reporter))
+        }
+        DbCommand::Failover(args) => {
+            let env = load_env(cli, &args.env).await?;
+            let opts = settings::failover(args);
+            let out = db::failover(&env.aws, &env.config, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
         }
         DbCommand::Restore(args) => {

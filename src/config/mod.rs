@@ -43,13 +43,19 @@ pub struct Scaling {
     pub max: i32,
 }
 
-/// `database = { instance = "...", snapshot_before_deploy = true }`
+/// `database = { instance = "...", snapshot_before_deploy = true, rto = "5m", rpo = "1h" }`
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Database {
     pub instance: String,
     #[serde(default)]
     pub snapshot_before_deploy: bool,
+    /// The recovery time objective: how long a failover may take (`db failover` measures it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto: Option<Dur>,
+    /// The recovery point objective: how much data may be lost (`status` shows the position).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo: Option<Dur>,
 }
 
 /// One colour of a blue/green pair.

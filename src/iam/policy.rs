@@ -27,7 +27,7 @@ pub fn policy(env: &EnvConfig, scope: &Scope) -> Policy {
             secrets(scope, &arn),
             cloudwatch(env, &arn),
             elb(env, scope, &arn),
-            rds(env, &arn),
+            rds(env, scope, &arn),
             autoscaling(env),
         ]
         .concat(),
@@ -282,7 +282,7 @@ fn elb(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
 }
 
 /// RDS: snapshots and restores of the env's database.
-fn rds(env: &EnvConfig, arn: &Arn) -> Vec<Statement> {
+fn rds(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
     let mut st = Vec::new();
     if let Some(db) = &env.database {
         let instance = &db.instance;
@@ -300,6 +300,11 @@ fn rds(env: &EnvConfig, arn: &Arn) -> Vec<Statement> {
                 arn("rds", "snapshot:*"),
                 arn("rds", "auto-backup:*"),
             ],
+        ));
+        st.push(allow(
+            "RdsFailoverDrillOfTheDatabase",
+            &["rds:RebootDBInstance"],
+            vec![arn("rds", &format!("db:{instance}"))],
         ));
         st.push(allow(
             "RdsSnapshotTheDatabase",
@@ -331,6 +336,46 @@ fn rds(env: &EnvConfig, arn: &Arn) -> Vec<Statement> {
                 arn("rds", "og:*"),
             ],
         ));
+        // Once available, a restored instance gets what no restore call takes (monitoring,
+        // Performance Insights, the maintenance window): only instances a restore tagged.
+        st.push(Statement {
+            condition: Some(json!({ "StringLike": {
+                format!("aws:ResourceTag/{}", crate::aws::tags::RESTORED_FROM): "*"
+            } })),
+            ..allow(
+                "RdsFinishRestoredInstances",
+                &["rds:ModifyDBInstance"],
+                vec![arn("rds", "db:*")],
+            )
+        });
+        let (p, a, r) = (&scope.partition, &scope.account, &scope.region);
+        st.push(Statement {
+            condition: Some(
+                json!({ "StringEquals": { "iam:PassedToService": "monitoring.rds.amazonaws.com" } }),
+            ),
+            ..allow(
+                "PassTheMonitoringRoleToRds",
+                &["iam:PassRole"],
+                vec![format!("arn:{p}:iam::{a}:role/*")],
+            )
+        });
+        // A source whose master password RDS keeps in Secrets Manager: its restore gets a
+        // secret of its own, which RDS creates in the caller's name.
+        st.push(allow(
+            "RdsManagedMasterSecretOfRestores",
+            &["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
+            vec![arn("secretsmanager", "secret:rds!db-*")],
+        ));
+        st.push(Statement {
+            condition: Some(json!({ "StringEquals": {
+                "kms:ViaService": format!("rds.{r}.amazonaws.com")
+            } })),
+            ..allow(
+                "KmsForRdsRestores",
+                &["kms:DescribeKey", "kms:CreateGrant"],
+                vec![arn("kms", "key/*")],
+            )
+        });
     }
     st
 }

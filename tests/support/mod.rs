@@ -144,6 +144,12 @@ impl Account {
         Account::seed_with(serde_json::json!({}))
     }
 
+    /// Seeds a fresh account whose `users-db` is Multi-AZ (primary us-east-1a, standby
+    /// us-east-1b).
+    pub fn seed_multi_az() -> Account {
+        Account::seed_with(serde_json::json!({ "multi_az": true }))
+    }
+
     /// Seeds a fresh account with the native environment too (`native-users`, a service ECS
     /// deploys itself); a minute of its bake times lasts a second, and each stage long
     /// enough for a poll a second to see it.

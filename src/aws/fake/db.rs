@@ -11,8 +11,8 @@ use tokio::time::Instant;
 
 use super::{FakeAws, at};
 use crate::aws::{
-    AutoScaling, AwsError, AwsResult, Database, DbInstance, DbSnapshot, Resource, RestoreSettings,
-    ScalingBounds,
+    AutoScaling, AwsError, AwsResult, Database, DbInstance, DbSettings, DbSnapshot, LaterSettings,
+    Resource, RestoreSettings, ScalingBounds,
 };
 
 /// The fake instance's restore window: a week of backups, up to five minutes ago.
@@ -32,13 +32,57 @@ pub struct DbState {
     instances: BTreeMap<String, DbInstance>,
     /// Instance id -> when a restore in progress becomes available.
     restoring: BTreeMap<String, Instant>,
+    /// Instance id -> when a failover in progress ends, the standby the primary.
+    failovers: BTreeMap<String, Instant>,
     snapshots: BTreeMap<String, FakeSnapshot>,
-    /// How long a snapshot and a restore take.
+    /// How long a snapshot, a restore and a failover take.
     pub snapshot_time: Duration,
     pub restore_time: Duration,
+    pub failover_time: Duration,
     /// Snapshots fail half way.
     pub snapshot_fails: bool,
     targets: BTreeMap<String, ScalingBounds>,
+}
+
+/// `users-db`'s settings: none of them a default.
+pub fn demo_settings() -> DbSettings {
+    DbSettings {
+        class: "db.r6g.large".into(),
+        availability_zone: None,
+        subnet_group: Some("users-db-subnets".into()),
+        security_groups: vec!["sg-0aaa".into(), "sg-0bbb".into()],
+        parameter_group: Some("users-pg15".into()),
+        option_group: Some("users-pg15-options".into()),
+        multi_az: true,
+        network_type: Some("DUAL".into()),
+        publicly_accessible: Some(false),
+        port: Some(5433),
+        storage_type: Some("io1".into()),
+        allocated_gb: 100,
+        max_allocated_gb: Some(500),
+        iops: Some(3000),
+        storage_throughput: None,
+        dedicated_log_volume: true,
+        deletion_protection: true,
+        backup_retention_days: 7,
+        backup_window: Some("03:00-03:30".into()),
+        maintenance_window: Some("sun:05:00-sun:05:30".into()),
+        copy_tags_to_snapshot: true,
+        auto_minor_version_upgrade: false,
+        iam_auth: true,
+        log_exports: vec!["postgresql".into(), "upgrade".into()],
+        ca_certificate: Some("rds-ca-ecc384-g1".into()),
+        license_model: Some("postgresql-license".into()),
+        engine_lifecycle_support: Some("open-source-rds-extended-support-disabled".into()),
+        managed_master_password: true,
+        master_secret_kms_key: Some("alias/users-db-secret".into()),
+        monitoring_interval: 30,
+        monitoring_role: Some("arn:aws:iam::123456789012:role/rds-monitoring".into()),
+        performance_insights: true,
+        performance_insights_kms_key: Some("alias/users-db-pi".into()),
+        performance_insights_retention_days: Some(31),
+        database_insights_mode: Some("standard".into()),
+    }
 }
 
 impl DbState {
@@ -49,20 +93,14 @@ impl DbState {
             id: "users-db".into(),
             arn: format!("arn:aws:rds:us-east-1:{}:db:users-db", super::ACCOUNT),
             status: "available".into(),
-            class: "db.r6g.large".into(),
             engine: "postgres".into(),
             engine_version: "15.7".into(),
-            subnet_group: Some("users-db-subnets".into()),
-            security_groups: vec!["sg-0aaa".into(), "sg-0bbb".into()],
-            parameter_group: Some("users-pg15".into()),
-            multi_az: true,
-            storage_type: Some("io1".into()),
-            allocated_gb: 100,
-            iops: Some(3000),
-            port: Some(5433),
-            deletion_protection: true,
-            publicly_accessible: Some(false),
-            backup_retention_days: 7,
+            encrypted: true,
+            kms_key: Some("arn:aws:kms:us-east-1:123456789012:key/users-db".into()),
+            zone: Some("us-east-1a".into()),
+            secondary_az: Some("us-east-1b".into()),
+            directory: None,
+            settings: demo_settings(),
             tags: BTreeMap::from([
                 ("app".to_owned(), "users".to_owned()),
                 ("team".to_owned(), "platform".to_owned()),
@@ -86,6 +124,7 @@ impl DbState {
         DbState {
             instances: BTreeMap::from([(instance.id.clone(), instance)]),
             restoring: BTreeMap::new(),
+            failovers: BTreeMap::new(),
             snapshots: BTreeMap::from([(
                 automated.id.clone(),
                 FakeSnapshot {
@@ -95,6 +134,7 @@ impl DbState {
             )]),
             snapshot_time: Duration::from_secs(40),
             restore_time: Duration::from_secs(30),
+            failover_time: Duration::from_secs(40),
             snapshot_fails: false,
             targets: BTreeMap::from([(
                 "service/demo/staging-users".to_owned(),
@@ -133,6 +173,19 @@ impl DbState {
             .filter(|(_, ready)| now >= **ready)
             .map(|(id, _)| id.clone())
             .collect();
+        let failed_over: Vec<String> = self
+            .failovers
+            .iter()
+            .filter(|(_, ready)| now >= **ready)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in failed_over {
+            self.failovers.remove(&id);
+            if let Some(i) = self.instances.get_mut(&id) {
+                i.status = "available".into();
+                std::mem::swap(&mut i.zone, &mut i.secondary_az);
+            }
+        }
         for id in done {
             self.restoring.remove(&id);
             if let Some(i) = self.instances.get_mut(&id) {
@@ -178,6 +231,15 @@ impl FakeAws {
         );
     }
 
+    /// Changes an instance as someone else would (no call recorded).
+    pub fn set_db_instance(&self, id: &str, f: impl FnOnce(&mut DbInstance)) {
+        let mut s = self.state.lock().unwrap();
+        f(s.db
+            .instances
+            .get_mut(id)
+            .expect("the fake has that instance"));
+    }
+
     pub fn set_db(&self, f: impl FnOnce(&mut DbState)) {
         f(&mut self.state.lock().unwrap().db);
     }
@@ -207,44 +269,67 @@ impl FakeAws {
         self.state.lock().unwrap().db.targets.remove(resource_id);
     }
 
-    fn new_instance(&self, s: &RestoreSettings, engine: &DbInstance) -> AwsResult<DbInstance> {
+    /// A new instance as RDS makes one on a restore: what the call named, and RDS's defaults
+    /// for what no restore call takes (`keeps_ceiling`: a point-in-time restore takes the
+    /// storage autoscaling ceiling).
+    fn new_instance(
+        &self,
+        r: &RestoreSettings,
+        source: &DbInstance,
+        keeps_ceiling: bool,
+    ) -> AwsResult<DbInstance> {
         let mut state = self.state.lock().unwrap();
-        if state.db.instances.contains_key(&s.target) {
+        if state.db.instances.contains_key(&r.target) {
             return Err(AwsError::AlreadyExists(format!(
                 "an instance named {} already exists",
-                s.target
+                r.target
             )));
         }
+        let defaults = DbSettings::default();
+        let settings = DbSettings {
+            allocated_gb: if r.settings.allocated_gb > 0 {
+                r.settings.allocated_gb
+            } else {
+                source.settings.allocated_gb
+            },
+            max_allocated_gb: r.settings.max_allocated_gb.filter(|_| keeps_ceiling),
+            maintenance_window: Some("mon:00:00-mon:00:30".into()),
+            monitoring_interval: defaults.monitoring_interval,
+            monitoring_role: defaults.monitoring_role,
+            performance_insights: defaults.performance_insights,
+            performance_insights_kms_key: defaults.performance_insights_kms_key,
+            performance_insights_retention_days: defaults.performance_insights_retention_days,
+            database_insights_mode: defaults.database_insights_mode,
+            ..r.settings.clone()
+        };
         let instance = DbInstance {
-            id: s.target.clone(),
-            arn: format!("arn:aws:rds:us-east-1:{}:db:{}", super::ACCOUNT, s.target),
+            id: r.target.clone(),
+            arn: format!("arn:aws:rds:us-east-1:{}:db:{}", super::ACCOUNT, r.target),
             status: "creating".into(),
-            class: s.class.clone(),
-            engine: engine.engine.clone(),
-            engine_version: engine.engine_version.clone(),
-            subnet_group: s.subnet_group.clone(),
-            security_groups: s.security_groups.clone(),
-            parameter_group: s.parameter_group.clone(),
-            multi_az: s.multi_az,
-            storage_type: s.storage_type.clone(),
-            allocated_gb: s.allocated_gb.unwrap_or(engine.allocated_gb),
-            iops: s.iops,
-            port: s.port,
-            deletion_protection: s.deletion_protection,
-            publicly_accessible: s.publicly_accessible,
-            backup_retention_days: s.backup_retention_days.unwrap_or(1),
-            tags: s.tags.clone(),
+            engine: source.engine.clone(),
+            engine_version: source.engine_version.clone(),
+            encrypted: source.encrypted,
+            kms_key: source.kms_key.clone(),
+            zone: r
+                .settings
+                .availability_zone
+                .clone()
+                .or_else(|| Some("us-east-1c".into())),
+            secondary_az: r.settings.multi_az.then(|| "us-east-1d".into()),
+            directory: None,
+            settings,
+            tags: r.tags.clone(),
             endpoint: None,
             earliest_restorable: None,
             latest_restorable: None,
             created_at: Some(at(self.epoch, Instant::now())),
         };
         let ready = Instant::now() + state.db.restore_time;
-        state.db.restoring.insert(s.target.clone(), ready);
+        state.db.restoring.insert(r.target.clone(), ready);
         state
             .db
             .instances
-            .insert(s.target.clone(), instance.clone());
+            .insert(r.target.clone(), instance.clone());
         Ok(instance)
     }
 }
@@ -295,7 +380,7 @@ impl Database for FakeAws {
             kind: "manual".into(),
             status: "creating".into(),
             percent: Some(0),
-            size_gb: source.allocated_gb,
+            size_gb: source.settings.allocated_gb,
             created_at,
             tags: tags.clone(),
         };
@@ -350,7 +435,7 @@ impl Database for FakeAws {
         };
         let source = source
             .ok_or_else(|| AwsError::not_found(Resource::DbInstance, "the snapshot's instance"))?;
-        self.new_instance(settings, &source)
+        self.new_instance(settings, &source, false)
     }
 
     async fn restore_to_time(
@@ -373,7 +458,67 @@ impl Database for FakeAws {
                 "restore time {t} is outside the restorable window"
             )));
         }
-        self.new_instance(settings, &instance)
+        self.new_instance(settings, &instance, true)
+    }
+
+    async fn failover(&self, id: &str) -> AwsResult<DbInstance> {
+        self.record_change("rds:RebootDBInstance")?;
+        let mut s = self.state.lock().unwrap();
+        s.db.advance(Instant::now());
+        let ready = Instant::now() + s.db.failover_time;
+        let instance = s.db.instances.get_mut(id).ok_or_else(|| {
+            AwsError::not_found(Resource::DbInstance, format!("RDS instance {id}"))
+        })?;
+        if !instance.settings.multi_az {
+            return Err(AwsError::Invalid(format!(
+                "RebootDBInstance: ForceFailover needs a Multi-AZ instance; {id} is single-AZ"
+            )));
+        }
+        if !instance.is_available() {
+            return Err(AwsError::Invalid(format!(
+                "RebootDBInstance: instance {id} is {}",
+                instance.status
+            )));
+        }
+        instance.status = "rebooting".into();
+        let answer = instance.clone();
+        s.db.failovers.insert(id.to_owned(), ready);
+        Ok(answer)
+    }
+
+    async fn modify_instance(&self, id: &str, later: &LaterSettings) -> AwsResult<DbInstance> {
+        self.record_change("rds:ModifyDBInstance")?;
+        let mut s = self.state.lock().unwrap();
+        s.db.advance(Instant::now());
+        let instance = s.db.instances.get_mut(id).ok_or_else(|| {
+            AwsError::not_found(Resource::DbInstance, format!("RDS instance {id}"))
+        })?;
+        if !instance.is_available() {
+            return Err(AwsError::Invalid(format!(
+                "instance {id} is {}, not available",
+                instance.status
+            )));
+        }
+        let settings = &mut instance.settings;
+        if let Some((interval, role)) = &later.monitoring {
+            settings.monitoring_interval = *interval;
+            settings.monitoring_role = role.clone();
+        }
+        if let Some((enabled, key, days)) = &later.performance_insights {
+            settings.performance_insights = *enabled;
+            settings.performance_insights_kms_key = key.clone();
+            settings.performance_insights_retention_days = *days;
+        }
+        if let Some(mode) = &later.database_insights_mode {
+            settings.database_insights_mode = Some(mode.clone());
+        }
+        if let Some(window) = &later.maintenance_window {
+            settings.maintenance_window = Some(window.clone());
+        }
+        if let Some(gb) = later.max_allocated_gb {
+            settings.max_allocated_gb = Some(gb);
+        }
+        Ok(instance.clone())
     }
 }
 

@@ -10,29 +10,85 @@ use jiff::Timestamp;
 
 use super::{classify, ts};
 use crate::aws::{
-    AutoScaling, AwsError, AwsResult, Database, DbInstance, DbSnapshot, Resource, RestoreSettings,
-    ScalingBounds,
+    AutoScaling, AwsError, AwsResult, Database, DbInstance, DbSettings, DbSnapshot, LaterSettings,
+    Resource, RestoreSettings, ScalingBounds,
 };
 
 /// The settings a restore copies from the source, set the same way on either restore request
-/// (from a snapshot, to a point in time), so both copy the same list.
+/// (from a snapshot, to a point in time), so both copy the same list. What neither takes is
+/// in `LaterSettings`, and what is deliberately not sent is in `NOT_SENT` (tests).
 macro_rules! copy_settings {
-    ($request:expr, $s:expr) => {
+    ($request:expr, $r:expr) => {{
+        let s = &$r.settings;
+        let (iops, throughput) = if s.sends_iops() {
+            (s.iops, s.storage_throughput)
+        } else {
+            (None, None)
+        };
         $request
-            .db_instance_class(&$s.class)
-            .set_db_subnet_group_name($s.subnet_group.clone())
-            .set_vpc_security_group_ids(non_empty(&$s.security_groups))
-            .set_db_parameter_group_name($s.parameter_group.clone())
-            .multi_az($s.multi_az)
-            .set_storage_type($s.storage_type.clone())
-            .set_allocated_storage($s.allocated_gb)
-            .set_iops($s.iops)
-            .set_port($s.port)
-            .deletion_protection($s.deletion_protection)
-            .set_publicly_accessible($s.publicly_accessible)
-            .set_backup_retention_period($s.backup_retention_days)
-            .set_tags(Some(rds_tags(&$s.tags)))
-    };
+            .db_instance_class(&s.class)
+            .set_availability_zone(s.availability_zone.clone().filter(|_| !s.multi_az))
+            .set_db_subnet_group_name(s.subnet_group.clone())
+            .set_vpc_security_group_ids(non_empty(&s.security_groups))
+            .set_db_parameter_group_name(s.parameter_group.clone())
+            // A default option group is the one RDS gives a restore anyway (and in another
+            // region or engine version, the right one).
+            .set_option_group_name(
+                s.option_group
+                    .clone()
+                    .filter(|g| !g.starts_with("default:")),
+            )
+            .multi_az(s.multi_az)
+            .set_network_type(s.network_type.clone())
+            .set_publicly_accessible(s.publicly_accessible)
+            .set_port(s.port)
+            .set_storage_type(s.storage_type.clone())
+            .set_allocated_storage(Some(s.allocated_gb).filter(|gb| *gb > 0))
+            .set_iops(iops)
+            .set_storage_throughput(throughput)
+            .dedicated_log_volume(s.dedicated_log_volume)
+            .deletion_protection(s.deletion_protection)
+            .backup_retention_period(s.backup_retention_days)
+            .set_preferred_backup_window(s.backup_window.clone())
+            .copy_tags_to_snapshot(s.copy_tags_to_snapshot)
+            .auto_minor_version_upgrade(s.auto_minor_version_upgrade)
+            .enable_iam_database_authentication(s.iam_auth)
+            .set_enable_cloudwatch_logs_exports(non_empty(&s.log_exports))
+            .set_ca_certificate_identifier(s.ca_certificate.clone())
+            .set_license_model(s.license_model.clone())
+            .set_engine_lifecycle_support(s.engine_lifecycle_support.clone())
+            .set_manage_master_user_password(s.managed_master_password.then_some(true))
+            .set_master_user_secret_kms_key_id(
+                s.master_secret_kms_key
+                    .clone()
+                    .filter(|_| s.managed_master_password),
+            )
+            .set_tags(Some(rds_tags(&$r.tags)))
+    }};
+}
+
+/// The new instance's name and settings on a restore request: the same list on both.
+pub(crate) trait CopySettings {
+    fn copy_settings(self, r: &RestoreSettings) -> Self;
+}
+
+impl CopySettings
+    for aws_sdk_rds::operation::restore_db_instance_from_db_snapshot::builders::RestoreDBInstanceFromDBSnapshotFluentBuilder
+{
+    fn copy_settings(self, r: &RestoreSettings) -> Self {
+        copy_settings!(self.db_instance_identifier(&r.target), r)
+    }
+}
+
+impl CopySettings
+    for aws_sdk_rds::operation::restore_db_instance_to_point_in_time::builders::RestoreDBInstanceToPointInTimeFluentBuilder
+{
+    fn copy_settings(self, r: &RestoreSettings) -> Self {
+        let request = self
+            .target_db_instance_identifier(&r.target)
+            .set_max_allocated_storage(r.settings.max_allocated_gb);
+        copy_settings!(request, r)
+    }
 }
 
 /// RDS over the SDK.
@@ -56,13 +112,12 @@ fn rds_tags(tags: &BTreeMap<String, String>) -> Vec<rds::Tag> {
 }
 
 fn instance_from(d: &rds::DbInstance) -> DbInstance {
-    DbInstance {
-        id: d.db_instance_identifier().unwrap_or_default().to_owned(),
-        arn: d.db_instance_arn().unwrap_or_default().to_owned(),
-        status: d.db_instance_status().unwrap_or_default().to_owned(),
+    let owned = |v: Option<&str>| v.map(str::to_owned);
+    let multi_az = d.multi_az().unwrap_or(false);
+    let secret = d.master_user_secret();
+    let settings = DbSettings {
         class: d.db_instance_class().unwrap_or_default().to_owned(),
-        engine: d.engine().unwrap_or_default().to_owned(),
-        engine_version: d.engine_version().unwrap_or_default().to_owned(),
+        availability_zone: owned(d.availability_zone()).filter(|_| !multi_az),
         subnet_group: d
             .db_subnet_group()
             .and_then(|g| g.db_subnet_group_name())
@@ -77,19 +132,62 @@ fn instance_from(d: &rds::DbInstance) -> DbInstance {
             .first()
             .and_then(|g| g.db_parameter_group_name())
             .map(str::to_owned),
-        multi_az: d.multi_az().unwrap_or(false),
-        storage_type: d.storage_type().map(str::to_owned),
-        allocated_gb: d.allocated_storage().unwrap_or(0),
-        iops: d.iops(),
+        option_group: d
+            .option_group_memberships()
+            .first()
+            .and_then(|g| g.option_group_name())
+            .map(str::to_owned),
+        multi_az,
+        network_type: owned(d.network_type()),
+        publicly_accessible: d.publicly_accessible(),
         // The endpoint's port is the one clients use; DbInstancePort is 0 outside clusters.
         port: d
             .endpoint()
             .and_then(|e| e.port())
             .or(d.db_instance_port())
             .filter(|p| *p > 0),
+        storage_type: owned(d.storage_type()),
+        allocated_gb: d.allocated_storage().unwrap_or(0),
+        max_allocated_gb: d.max_allocated_storage(),
+        iops: d.iops(),
+        storage_throughput: d.storage_throughput(),
+        dedicated_log_volume: d.dedicated_log_volume().unwrap_or(false),
         deletion_protection: d.deletion_protection().unwrap_or(false),
-        publicly_accessible: d.publicly_accessible(),
         backup_retention_days: d.backup_retention_period().unwrap_or(0),
+        backup_window: owned(d.preferred_backup_window()),
+        maintenance_window: owned(d.preferred_maintenance_window()),
+        copy_tags_to_snapshot: d.copy_tags_to_snapshot().unwrap_or(false),
+        auto_minor_version_upgrade: d.auto_minor_version_upgrade().unwrap_or(true),
+        iam_auth: d.iam_database_authentication_enabled().unwrap_or(false),
+        log_exports: d.enabled_cloudwatch_logs_exports().to_vec(),
+        ca_certificate: owned(d.ca_certificate_identifier()),
+        license_model: owned(d.license_model()),
+        engine_lifecycle_support: owned(d.engine_lifecycle_support()),
+        managed_master_password: secret.is_some(),
+        master_secret_kms_key: owned(secret.and_then(|s| s.kms_key_id())),
+        monitoring_interval: d.monitoring_interval().unwrap_or(0),
+        monitoring_role: owned(d.monitoring_role_arn()),
+        performance_insights: d.performance_insights_enabled().unwrap_or(false),
+        performance_insights_kms_key: owned(d.performance_insights_kms_key_id()),
+        performance_insights_retention_days: d.performance_insights_retention_period(),
+        database_insights_mode: d.database_insights_mode().map(|m| m.as_str().to_owned()),
+    };
+    DbInstance {
+        id: d.db_instance_identifier().unwrap_or_default().to_owned(),
+        arn: d.db_instance_arn().unwrap_or_default().to_owned(),
+        status: d.db_instance_status().unwrap_or_default().to_owned(),
+        engine: d.engine().unwrap_or_default().to_owned(),
+        engine_version: d.engine_version().unwrap_or_default().to_owned(),
+        encrypted: d.storage_encrypted().unwrap_or(false),
+        kms_key: owned(d.kms_key_id()),
+        zone: owned(d.availability_zone()),
+        secondary_az: owned(d.secondary_availability_zone()),
+        directory: d
+            .domain_memberships()
+            .first()
+            .and_then(|m| m.domain())
+            .map(str::to_owned),
+        settings,
         tags: tags_of(d.tag_list()),
         endpoint: d.endpoint().and_then(|e| e.address()).map(str::to_owned),
         earliest_restorable: None,
@@ -171,7 +269,7 @@ impl Database for SdkDatabase {
         let mut instance = self.find_instance(id).await?.ok_or_else(|| {
             AwsError::not_found(Resource::DbInstance, format!("RDS instance {id}"))
         })?;
-        if instance.backup_retention_days > 0 {
+        if instance.settings.backup_retention_days > 0 {
             instance.earliest_restorable = self.earliest_restorable(id).await?;
         } else {
             // Without automated backups there is no point-in-time restore.
@@ -267,27 +365,22 @@ impl Database for SdkDatabase {
         snapshot: &str,
         s: &RestoreSettings,
     ) -> AwsResult<DbInstance> {
-        let request = self
+        let out = self
             .0
             .restore_db_instance_from_db_snapshot()
             .db_snapshot_identifier(snapshot)
-            .db_instance_identifier(&s.target);
-        let out =
-            copy_settings!(request, s)
-                .send()
-                .await
-                .map_err(|e| match e.as_service_error() {
-                    Some(se) if se.is_db_snapshot_not_found_fault() => {
-                        AwsError::not_found(Resource::DbSnapshot, format!("snapshot {snapshot}"))
-                    }
-                    Some(se) if se.is_db_instance_already_exists_fault() => {
-                        AwsError::AlreadyExists(format!(
-                            "an instance named {} already exists",
-                            s.target
-                        ))
-                    }
-                    _ => classify("RestoreDBInstanceFromDBSnapshot", e),
-                })?;
+            .copy_settings(s)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_db_snapshot_not_found_fault() => {
+                    AwsError::not_found(Resource::DbSnapshot, format!("snapshot {snapshot}"))
+                }
+                Some(se) if se.is_db_instance_already_exists_fault() => AwsError::AlreadyExists(
+                    format!("an instance named {} already exists", s.target),
+                ),
+                _ => classify("RestoreDBInstanceFromDBSnapshot", e),
+            })?;
         out.db_instance().map(instance_from).ok_or_else(|| {
             AwsError::Other("RestoreDBInstanceFromDBSnapshot returned nothing".into())
         })
@@ -299,38 +392,95 @@ impl Database for SdkDatabase {
         time: Option<Timestamp>,
         s: &RestoreSettings,
     ) -> AwsResult<DbInstance> {
-        let mut request = self
+        let out = self
             .0
             .restore_db_instance_to_point_in_time()
             .source_db_instance_identifier(source)
-            .target_db_instance_identifier(&s.target);
-        request = match time {
-            Some(t) => request.restore_time(datetime(t)),
-            None => request.use_latest_restorable_time(true),
-        };
-        let out =
-            copy_settings!(request, s)
-                .send()
-                .await
-                .map_err(|e| match e.as_service_error() {
-                    Some(se) if se.is_db_instance_not_found_fault() => {
-                        AwsError::not_found(Resource::DbInstance, format!("RDS instance {source}"))
-                    }
-                    Some(se) if se.is_db_instance_already_exists_fault() => {
-                        AwsError::AlreadyExists(format!(
-                            "an instance named {} already exists",
-                            s.target
-                        ))
-                    }
-                    Some(se) if se.is_invalid_restore_fault() => AwsError::Invalid(format!(
-                        "RestoreDBInstanceToPointInTime: {}",
-                        se.meta().message().unwrap_or("invalid restore")
-                    )),
-                    _ => classify("RestoreDBInstanceToPointInTime", e),
-                })?;
+            .set_restore_time(time.map(datetime))
+            .set_use_latest_restorable_time(time.is_none().then_some(true))
+            .copy_settings(s)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_db_instance_not_found_fault() => {
+                    AwsError::not_found(Resource::DbInstance, format!("RDS instance {source}"))
+                }
+                Some(se) if se.is_db_instance_already_exists_fault() => AwsError::AlreadyExists(
+                    format!("an instance named {} already exists", s.target),
+                ),
+                Some(se) if se.is_invalid_restore_fault() => AwsError::Invalid(format!(
+                    "RestoreDBInstanceToPointInTime: {}",
+                    se.meta().message().unwrap_or("invalid restore")
+                )),
+                _ => classify("RestoreDBInstanceToPointInTime", e),
+            })?;
         out.db_instance().map(instance_from).ok_or_else(|| {
             AwsError::Other("RestoreDBInstanceToPointInTime returned nothing".into())
         })
+    }
+
+    async fn failover(&self, id: &str) -> AwsResult<DbInstance> {
+        let out = self
+            .0
+            .reboot_db_instance()
+            .db_instance_identifier(id)
+            .force_failover(true)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_db_instance_not_found_fault() => {
+                    AwsError::not_found(Resource::DbInstance, format!("RDS instance {id}"))
+                }
+                Some(se) if se.is_invalid_db_instance_state_fault() => AwsError::Invalid(format!(
+                    "RebootDBInstance: {}",
+                    se.meta()
+                        .message()
+                        .unwrap_or("the instance cannot fail over now")
+                )),
+                _ => classify("RebootDBInstance", e),
+            })?;
+        out.db_instance()
+            .map(instance_from)
+            .ok_or_else(|| AwsError::Other("RebootDBInstance returned nothing".into()))
+    }
+
+    async fn modify_instance(&self, id: &str, later: &LaterSettings) -> AwsResult<DbInstance> {
+        let mut request = self
+            .0
+            .modify_db_instance()
+            .db_instance_identifier(id)
+            .apply_immediately(true)
+            .set_preferred_maintenance_window(later.maintenance_window.clone())
+            .set_max_allocated_storage(later.max_allocated_gb)
+            .set_database_insights_mode(
+                later
+                    .database_insights_mode
+                    .as_deref()
+                    .map(rds::DatabaseInsightsMode::from),
+            );
+        if let Some((interval, role)) = &later.monitoring {
+            request = request
+                .monitoring_interval(*interval)
+                .set_monitoring_role_arn(role.clone());
+        }
+        if let Some((enabled, key, days)) = &later.performance_insights {
+            request = request
+                .enable_performance_insights(*enabled)
+                .set_performance_insights_kms_key_id(key.clone().filter(|_| *enabled))
+                .set_performance_insights_retention_period(days.filter(|_| *enabled));
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_db_instance_not_found_fault() => {
+                    AwsError::not_found(Resource::DbInstance, format!("RDS instance {id}"))
+                }
+                _ => classify("ModifyDBInstance", e),
+            })?;
+        out.db_instance()
+            .map(instance_from)
+            .ok_or_else(|| AwsError::Other("ModifyDBInstance returned nothing".into()))
     }
 }
 
@@ -377,3 +527,6 @@ impl AutoScaling for SdkAutoScaling {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

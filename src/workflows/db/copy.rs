@@ -3,7 +3,8 @@
 
 use super::*;
 
-/// The settings a restore copies from the source, plus opsctl's provenance tags.
+/// The new instance a restore creates: every setting of the source, plus opsctl's
+/// provenance tags.
 pub fn copy_settings(
     source: &DbInstance,
     target: &str,
@@ -13,28 +14,16 @@ pub fn copy_settings(
     tags.extend(extra_tags);
     RestoreSettings {
         target: target.to_owned(),
-        class: source.class.clone(),
-        subnet_group: source.subnet_group.clone(),
-        security_groups: source.security_groups.clone(),
-        parameter_group: source.parameter_group.clone(),
-        multi_az: source.multi_az,
-        storage_type: source.storage_type.clone(),
-        allocated_gb: Some(source.allocated_gb).filter(|gb| *gb > 0),
-        // Only provisioned-IOPS storage takes an IOPS value on restore; gp3 below 400 GB
-        // refuses one.
-        iops: source
-            .iops
-            .filter(|_| matches!(source.storage_type.as_deref(), Some("io1") | Some("io2"))),
-        port: source.port,
-        deletion_protection: source.deletion_protection,
-        publicly_accessible: source.publicly_accessible,
-        backup_retention_days: Some(source.backup_retention_days),
+        settings: source.settings.clone(),
         tags,
     }
 }
 
-pub(super) fn describe_settings(s: &RestoreSettings) -> String {
+/// The settings in words, the ones a person checks first.
+pub(super) fn describe_settings(r: &RestoreSettings) -> String {
+    let s = &r.settings;
     let none = || "default".to_owned();
+    let on = |b: bool| if b { "on" } else { "off" };
     let mut parts = vec![
         format!("class {}", s.class),
         format!(
@@ -53,63 +42,62 @@ pub(super) fn describe_settings(s: &RestoreSettings) -> String {
             "parameter group {}",
             s.parameter_group.clone().unwrap_or_else(none)
         ),
-        format!("Multi-AZ {}", if s.multi_az { "on" } else { "off" }),
         format!(
-            "storage {}{}",
+            "option group {}",
+            s.option_group.clone().unwrap_or_else(none)
+        ),
+        format!("Multi-AZ {}", on(s.multi_az)),
+        format!(
+            "storage {} {} GB",
             s.storage_type.clone().unwrap_or_else(none),
             s.allocated_gb
-                .map(|g| format!(" {g} GB"))
-                .unwrap_or_default()
         ),
     ];
-    if let Some(iops) = s.iops {
+    if let Some(iops) = s.iops.filter(|_| s.sends_iops()) {
         parts.push(format!("{iops} IOPS"));
     }
     if let Some(port) = s.port {
         parts.push(format!("port {port}"));
     }
+    parts.push(format!("backups {} days", s.backup_retention_days));
+    parts.push(format!("deletion protection {}", on(s.deletion_protection)));
+    parts.push(format!("IAM auth {}", on(s.iam_auth)));
     parts.push(format!(
-        "deletion protection {}",
-        if s.deletion_protection { "on" } else { "off" }
+        "monitoring {}",
+        if s.monitoring_interval > 0 {
+            format!("every {}s", s.monitoring_interval)
+        } else {
+            "off".into()
+        }
     ));
-    parts.push(format!("{} tag(s)", s.tags.len()));
+    parts.push(format!(
+        "Performance Insights {}",
+        on(s.performance_insights)
+    ));
+    parts.push(format!("{} tag(s)", r.tags.len()));
     parts.join(", ")
 }
 
-pub(super) fn call_settings(s: &RestoreSettings) -> String {
-    let mut parts = vec![format!("DBInstanceClass={}", s.class)];
-    if let Some(g) = &s.subnet_group {
-        parts.push(format!("DBSubnetGroupName={g}"));
+/// Every setting as `name=value`, in the order of `DbSettings`, with the tags last; unset
+/// ones are left out.
+pub(super) fn call_settings(r: &RestoreSettings) -> String {
+    let mut parts = Vec::new();
+    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&r.settings) {
+        for (name, value) in map {
+            let shown = match value {
+                serde_json::Value::Null => continue,
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Array(items) if items.is_empty() => continue,
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => other.to_string(),
+            };
+            parts.push(format!("{name}={shown}"));
+        }
     }
-    if !s.security_groups.is_empty() {
-        parts.push(format!(
-            "VpcSecurityGroupIds={}",
-            s.security_groups.join(",")
-        ));
-    }
-    if let Some(g) = &s.parameter_group {
-        parts.push(format!("DBParameterGroupName={g}"));
-    }
-    parts.push(format!("MultiAZ={}", s.multi_az));
-    if let Some(t) = &s.storage_type {
-        parts.push(format!("StorageType={t}"));
-    }
-    if let Some(gb) = s.allocated_gb {
-        parts.push(format!("AllocatedStorage={gb}"));
-    }
-    if let Some(iops) = s.iops {
-        parts.push(format!("Iops={iops}"));
-    }
-    if let Some(port) = s.port {
-        parts.push(format!("Port={port}"));
-    }
-    parts.push(format!("DeletionProtection={}", s.deletion_protection));
-    if let Some(public) = s.publicly_accessible {
-        parts.push(format!("PubliclyAccessible={public}"));
-    }
-    if let Some(days) = s.backup_retention_days {
-        parts.push(format!("BackupRetentionPeriod={days}"));
-    }
-    parts.push(format!("Tags={}", show_tags(&s.tags)));
+    parts.push(format!("tags={}", show_tags(&r.tags)));
     parts.join(" ")
 }

@@ -15,18 +15,22 @@ use tokio::time::Instant;
 
 use super::pace::{Pacer, Shown, Stop};
 use super::{Event, Interrupt, Outcome, Reporter};
-use crate::aws::{Aws, AwsError, DbInstance, DbSnapshot, RestoreSettings};
+use crate::aws::{
+    Aws, AwsError, DbInstance, DbSettings, DbSnapshot, LaterSettings, RestoreSettings,
+};
 use crate::config::EnvConfig;
 use crate::error::{Exit, UserError};
 
 pub use crate::aws::tags;
 
 mod copy;
+mod failover;
 mod list;
 mod restore;
 mod snapshot;
 
 pub use copy::*;
+pub use failover::*;
 pub use list::*;
 pub use restore::*;
 pub use snapshot::*;

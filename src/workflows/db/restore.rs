@@ -32,8 +32,10 @@ pub struct RestoreOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RestoreResult {
-    /// The new instance is available.
+    /// The new instance is available with every setting of the source.
     Restored,
+    /// The new instance is available, but settings differ from the source's (listed).
+    Incomplete,
     /// Started; nobody waited.
     Started,
     /// `--dry-run`: nothing changed.
@@ -55,6 +57,13 @@ pub struct RestoreOutcome {
     pub result: RestoreResult,
     /// The settings the new instance got (copied from the source).
     pub settings: RestoreSettings,
+    /// What no restore call takes, set with ModifyDBInstance once the instance was available.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub set_after: Vec<&'static str>,
+    /// Settings of the new instance that still differ from the source's, as
+    /// `name: source -> new`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<String>,
     /// The new instance as last seen.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<DbInstance>,
@@ -84,7 +93,7 @@ impl Outcome for RestoreOutcome {
     fn exit(&self) -> Exit {
         match self.result {
             RestoreResult::Restored | RestoreResult::Started | RestoreResult::Planned => Exit::Ok,
-            RestoreResult::Failed => Exit::Failed,
+            RestoreResult::Failed | RestoreResult::Incomplete => Exit::Failed,
             RestoreResult::TimedOut => Exit::TimedOut,
             RestoreResult::Interrupted => Exit::Interrupted,
         }
@@ -101,6 +110,20 @@ impl fmt::Display for RestoreOutcome {
                     f,
                     "restored {from} into new instance {target} in {secs:.0}s"
                 )?;
+                if let Some(endpoint) = &self.endpoint {
+                    writeln!(f, "  endpoint: {endpoint}")?;
+                }
+            }
+            RestoreResult::Incomplete => {
+                writeln!(
+                    f,
+                    "restored {from} into new instance {target} in {secs:.0}s, but {} setting(s) differ from {} (the instance is available):",
+                    self.differences.len(),
+                    self.source
+                )?;
+                for d in &self.differences {
+                    writeln!(f, "  differs: {d}")?;
+                }
                 if let Some(endpoint) = &self.endpoint {
                     writeln!(f, "  endpoint: {endpoint}")?;
                 }
@@ -145,6 +168,13 @@ impl fmt::Display for RestoreOutcome {
                 self.source,
                 describe_settings(&self.settings)
             )?;
+            if !self.set_after.is_empty() {
+                writeln!(
+                    f,
+                    "  set once available (no restore call takes them): {}",
+                    self.set_after.join(", ")
+                )?;
+            }
         }
         for n in &self.next {
             writeln!(f, "  next: {n}")?;
@@ -173,7 +203,7 @@ pub(super) fn restore_window(source: &DbInstance) -> Result<(Timestamp, Timestam
         (Some(earliest), Some(latest)) => Ok((earliest, latest)),
         _ => Err(UserError::new(format!(
             "{} has no point-in-time restore window (automated backups kept {} days)",
-            source.id, source.backup_retention_days
+            source.id, source.settings.backup_retention_days
         ))
         .hint("restore a snapshot with --snapshot ID instead (see `opsctl db snapshots ENV`)")),
     }
@@ -290,6 +320,8 @@ pub async fn restore(
         target: target.clone(),
         result: RestoreResult::Planned,
         settings: settings.clone(),
+        set_after: Vec::new(),
+        differences: Vec::new(),
         instance: None,
         endpoint: None,
         reason: None,
@@ -304,6 +336,13 @@ pub async fn restore(
             out.calls.push(format!(
                 "then rds:DescribeDBInstances until {target} is available"
             ));
+            let later = source.settings.later(&DbSettings::default());
+            if !later.is_empty() {
+                out.calls.push(format!(
+                    "then rds:ModifyDBInstance {target} ApplyImmediately=true for what no restore call takes: {}",
+                    later.names().join(", ")
+                ));
+            }
         }
         out.elapsed_secs = started.elapsed().as_secs_f64();
         return Ok(out);
@@ -352,6 +391,7 @@ pub async fn restore(
         },
         Err(e) => return Err(e.into()),
     };
+    let later = source.settings.later(&created.settings);
     out.instance = Some(created);
     if !opts.wait {
         out.result = RestoreResult::Started;
@@ -361,24 +401,125 @@ pub async fn restore(
                 "aws rds describe-db-instances --db-instance-identifier {target}   # its endpoint, once available"
             ),
         ];
+        if !later.is_empty() {
+            out.next.push(format!(
+                "once available, set what no restore call takes ({}): {}",
+                later.names().join(", "),
+                modify_command(&target, &later)
+            ));
+        }
         out.elapsed_secs = started.elapsed().as_secs_f64();
         return Ok(out);
     }
-    wait_for_instance(aws, &mut out, opts, reporter, interrupt).await?;
+    wait_for_instance(aws, &mut out, opts, reporter, interrupt, &|_| true).await?;
     if out.result == RestoreResult::Restored {
-        out.next = next_steps(env, &out);
+        finish_settings(aws, &source, &mut out, opts, reporter, interrupt).await?;
+    }
+    if matches!(
+        out.result,
+        RestoreResult::Restored | RestoreResult::Incomplete
+    ) {
+        out.next = next_steps(env, &source, &out);
     }
     out.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(out)
 }
 
-/// Polls the new instance until it is available or failed, reporting its status changes.
+/// Sets what no restore call takes with one ModifyDBInstance, waits until the instance shows
+/// it, and compares every setting with the source's.
+async fn finish_settings(
+    aws: &Aws,
+    source: &DbInstance,
+    out: &mut RestoreOutcome,
+    opts: &RestoreOptions,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<()> {
+    let target = out.target.clone();
+    let restored = out.instance.as_ref().map(|i| i.settings.clone());
+    let later = source.settings.later(&restored.unwrap_or_default());
+    if !later.is_empty() {
+        let names = later.names();
+        reporter.step(
+            "restore",
+            format!("setting what no restore call takes: {}", names.join(", ")),
+        );
+        match aws.db.modify_instance(&target, &later).await {
+            Ok(instance) => {
+                out.instance = Some(instance);
+                out.set_after = names;
+                let wanted = &source.settings;
+                wait_for_instance(aws, out, opts, reporter, interrupt, &|i| {
+                    wanted.later(&i.settings).is_empty()
+                })
+                .await?;
+                if out.result != RestoreResult::Restored {
+                    return Ok(());
+                }
+            }
+            Err(e) => {
+                reporter.warn(format!("ModifyDBInstance {target} failed: {e}"));
+                out.next.push(format!(
+                    "set them by hand: {}",
+                    modify_command(&target, &later)
+                ));
+            }
+        }
+    }
+    if let Some(found) = aws.db.find_instance(&target).await? {
+        out.differences = source.settings.differences(&found.settings);
+        out.instance = Some(found);
+    }
+    if !out.differences.is_empty() {
+        out.result = RestoreResult::Incomplete;
+    }
+    Ok(())
+}
+
+/// The aws CLI call that sets what no restore call takes.
+fn modify_command(target: &str, later: &LaterSettings) -> String {
+    let mut cmd =
+        format!("aws rds modify-db-instance --db-instance-identifier {target} --apply-immediately");
+    if let Some((interval, role)) = &later.monitoring {
+        cmd.push_str(&format!(" --monitoring-interval {interval}"));
+        if let Some(role) = role {
+            cmd.push_str(&format!(" --monitoring-role-arn {role}"));
+        }
+    }
+    if let Some((enabled, key, days)) = &later.performance_insights {
+        if *enabled {
+            cmd.push_str(" --enable-performance-insights");
+            if let Some(key) = key {
+                cmd.push_str(&format!(" --performance-insights-kms-key-id {key}"));
+            }
+            if let Some(days) = days {
+                cmd.push_str(&format!(" --performance-insights-retention-period {days}"));
+            }
+        } else {
+            cmd.push_str(" --no-enable-performance-insights");
+        }
+    }
+    if let Some(mode) = &later.database_insights_mode {
+        cmd.push_str(&format!(" --database-insights-mode {mode}"));
+    }
+    if let Some(window) = &later.maintenance_window {
+        cmd.push_str(&format!(" --preferred-maintenance-window {window}"));
+    }
+    if let Some(gb) = later.max_allocated_gb {
+        cmd.push_str(&format!(" --max-allocated-storage {gb}"));
+    }
+    cmd
+}
+
+/// Polls the new instance until it is available (and `settled`) or failed, reporting its
+/// status changes.
 pub(super) async fn wait_for_instance(
     aws: &Aws,
     out: &mut RestoreOutcome,
     opts: &RestoreOptions,
     reporter: &dyn Reporter,
     interrupt: &Interrupt,
+    settled: &(dyn Fn(&DbInstance) -> bool + Sync),
 ) -> anyhow::Result<()> {
     let target = out.target.clone();
     let shown = Shown::start(reporter, format!("{target} to be available"), opts.timeout);
@@ -395,7 +536,10 @@ pub(super) async fn wait_for_instance(
                 last_status = Some(instance.status.clone());
             }
             let status = instance.status.clone();
-            let (available, failed) = (instance.is_available(), instance.has_failed());
+            let (available, failed) = (
+                instance.is_available() && settled(&instance),
+                instance.has_failed(),
+            );
             out.instance = Some(instance);
             if available {
                 Some(RestoreResult::Restored)
@@ -416,7 +560,10 @@ pub(super) async fn wait_for_instance(
             RestoreResult::Failed
         }
         Polled::TimedOut => {
-            out.reason = Some(format!("not available within {}s", opts.timeout.as_secs()));
+            out.reason = Some(format!(
+                "not available with its settings within {}s",
+                opts.timeout.as_secs()
+            ));
             RestoreResult::TimedOut
         }
         Polled::Interrupted => RestoreResult::Interrupted,
@@ -425,7 +572,7 @@ pub(super) async fn wait_for_instance(
     if let Some(i) = &out.instance
         && let Some(address) = &i.endpoint
     {
-        out.endpoint = Some(match i.port {
+        out.endpoint = Some(match i.settings.port {
             Some(port) => format!("{address}:{port}"),
             None => address.clone(),
         });
@@ -434,17 +581,29 @@ pub(super) async fn wait_for_instance(
 }
 
 /// How to put the restored instance to use.
-pub(super) fn next_steps(env: &EnvConfig, out: &RestoreOutcome) -> Vec<String> {
+pub(super) fn next_steps(
+    env: &EnvConfig,
+    source: &DbInstance,
+    out: &RestoreOutcome,
+) -> Vec<String> {
     let instance = out.instance.as_ref();
     let address = instance
         .and_then(|i| i.endpoint.clone())
         .unwrap_or_else(|| out.target.clone());
     let port = instance
-        .and_then(|i| i.port)
+        .and_then(|i| i.settings.port)
         .map(|p| p.to_string())
         .unwrap_or_else(|| "its port".into());
     let services = env.services();
-    let mut next = vec![
+    let mut next = out.next.clone();
+    if let Some(directory) = &source.directory {
+        next.push(format!(
+            "{} is joined to directory {directory} and a restore does not join: \
+             aws rds modify-db-instance --db-instance-identifier {} --domain {directory} --domain-iam-role-name ROLE --apply-immediately",
+            out.source, out.target
+        ));
+    }
+    next.extend([
         format!(
             "check the data: connect to {address} port {port} with {}'s credentials",
             out.source
@@ -457,7 +616,7 @@ pub(super) fn next_steps(env: &EnvConfig, out: &RestoreOutcome) -> Vec<String> {
                 services.join(" and ")
             }
         ),
-    ];
+    ]);
     next.push(match services.first() {
         Some(service) => format!(
             "start tasks that read it: your next `opsctl deploy {} --version TAG`, or now with \
@@ -473,7 +632,7 @@ pub(super) fn next_steps(env: &EnvConfig, out: &RestoreOutcome) -> Vec<String> {
     next.push(format!(
         "{} is unchanged; once you have switched, retire the instance you no longer need{}",
         out.source,
-        if out.settings.deletion_protection {
+        if out.settings.settings.deletion_protection {
             " (deletion protection is on for both)"
         } else {
             ""

@@ -2,6 +2,7 @@
 //! paused tokio time, so every failure path runs in milliseconds. One kit (`kit`) for all.
 
 mod db;
+mod dr;
 mod kit;
 mod native;
 mod rolling;
