@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use crate::db::Db;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::middleware::{from_fn, from_fn_with_state};
-use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::LatencyUnit;
@@ -36,7 +36,7 @@ const ABANDONED_POOL_CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
 #[derive(Clone)]
 pub struct AppState {
     /// The database pool.
-    pub pool: PgPool,
+    pub pool: Db,
     /// The metrics registry.
     pub metrics: Metrics,
     /// The OpenAPI document, rendered once at startup.
@@ -90,7 +90,7 @@ pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
     router: Router,
-    pool: PgPool,
+    pool: Db,
     shutdown_timeout: Duration,
     http: HttpSettings,
 }

@@ -54,8 +54,9 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Status>, ApiErr
         // Once current, a schema stays current (migrations only add), so the check is
         // then the plain round trip.
         if state.schema_current.load(Ordering::Relaxed) {
-            return sqlx::query("SELECT 1")
-                .execute(&state.pool)
+            return state
+                .pool
+                .run(async |conn| sqlx::query("SELECT 1").execute(conn).await)
                 .await
                 .map(|_| Ok(()));
         }

@@ -172,10 +172,15 @@ pub async fn list_users(
         columns!(),
         " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
     );
-    let mut users: Vec<User> = sqlx::query_as(sql)
-        .bind(after)
-        .bind(limit + 1)
-        .fetch_all(&state.pool)
+    let mut users: Vec<User> = state
+        .pool
+        .run(async |conn| {
+            sqlx::query_as(sql)
+                .bind(after)
+                .bind(limit + 1)
+                .fetch_all(conn)
+                .await
+        })
         .await
         .map_err(database_error)?;
     let next_cursor = if users.len() as i64 > limit {
@@ -266,10 +271,15 @@ pub async fn create_user(
         "INSERT INTO users (name, email) VALUES ($1, $2) RETURNING ",
         columns!()
     );
-    let user: User = sqlx::query_as(sql)
-        .bind(new_user.name.as_str())
-        .bind(new_user.email.as_str())
-        .fetch_one(&state.pool)
+    let user: User = state
+        .pool
+        .run(async |conn| {
+            sqlx::query_as(sql)
+                .bind(new_user.name.as_str())
+                .bind(new_user.email.as_str())
+                .fetch_one(conn)
+                .await
+        })
         .await
         .map_err(|err| match &err {
             sqlx::Error::Database(db)
@@ -312,9 +322,9 @@ pub async fn get_user(
         )));
     }
     let sql = concat!("SELECT ", columns!(), " FROM users WHERE id = $1");
-    sqlx::query_as(sql)
-        .bind(id)
-        .fetch_optional(&state.pool)
+    state
+        .pool
+        .run(async |conn| sqlx::query_as(sql).bind(id).fetch_optional(conn).await)
         .await
         .map_err(database_error)?
         .map(Json)
@@ -323,28 +333,10 @@ pub async fn get_user(
 
 /// An unavailable database is a 503 (retry elsewhere or later); anything else is a bug: 500.
 fn database_error(err: sqlx::Error) -> ApiError {
-    if is_unavailable(&err) {
+    if crate::db::is_unavailable(&err) {
         tracing::warn!(error = %err, "database unavailable");
         ApiError::Unavailable("database unavailable".to_owned())
     } else {
         ApiError::Internal(anyhow::Error::new(err).context("database query"))
-    }
-}
-
-/// Whether `err` means "cannot talk to the database" rather than "the query is wrong".
-fn is_unavailable(err: &sqlx::Error) -> bool {
-    match err {
-        // A connection that breaks mid-handshake (e.g. closed by a failing-over host)
-        // surfaces as a protocol error.
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_) => true,
-        // Connection exceptions (08), too many connections, shutting down or starting up.
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(&*code, "53300" | "57P01" | "57P02" | "57P03")
-        }),
-        _ => false,
     }
 }

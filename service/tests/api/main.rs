@@ -9,6 +9,7 @@ mod health;
 mod middleware;
 mod migrate;
 mod observability;
+mod pool;
 mod secrets;
 mod shutdown;
 mod timeouts;
