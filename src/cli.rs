@@ -100,6 +100,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Set the task count and autoscaling bounds within the environment's limits; waits until stable
     Scale(ScaleArgs),
+    /// Run one task from the service's task definition with the command overridden (a migration, a script); streams its logs, exits with its exit code
+    Run(RunArgs),
     /// Database snapshots and restores (the environment's RDS instance)
     Db {
         #[command(subcommand)]
@@ -150,6 +152,7 @@ impl Command {
             Command::History(a) => ("history", a.target.env.as_str()),
             Command::Check(a) => ("check", a.target.env.as_str()),
             Command::Scale(a) => ("scale", a.target.env.as_str()),
+            Command::Run(a) => ("run", a.target.env.as_str()),
             Command::Db { command } => match command {
                 DbCommand::Snapshot(a) => ("db snapshot", a.env.as_str()),
                 DbCommand::Snapshots(a) => ("db snapshots", a.env.as_str()),
@@ -176,6 +179,30 @@ pub struct EnvArgs {
     /// Act on this service instead of the environment's own
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub target: EnvArgs,
+    /// Run the revision a deploy of this version would register (registered if needed)
+    #[arg(long, value_name = "TAG", value_parser = parse_version)]
+    pub version: Option<String>,
+    /// The container whose command is overridden (default: the environment's `container`)
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+    /// How long to wait for the task to stop (default 10m); it goes on after
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+    /// Do not stream the container's log lines
+    #[arg(long)]
+    pub no_logs: bool,
+    /// Show the calls and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

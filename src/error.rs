@@ -17,6 +17,8 @@ pub enum Exit {
     TimedOut,
     /// 130: interrupted; the state was printed.
     Interrupted,
+    /// A one-off task's container exit code, passed through (`opsctl run`).
+    Passed(u8),
 }
 
 impl Exit {
@@ -28,6 +30,7 @@ impl Exit {
             Exit::RolledBack => 3,
             Exit::TimedOut => 4,
             Exit::Interrupted => 130,
+            Exit::Passed(code) => code,
         }
     }
 }

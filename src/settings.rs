@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::cli::{
     DbFailoverArgs, DbRestoreArgs, DbSnapshotArgs, DeployArgs, Global, PlanArgs, RetireArgs,
-    RollbackArgs, ScaleArgs, TrafficArgs, WaitArgs,
+    RollbackArgs, RunArgs, ScaleArgs, TrafficArgs, WaitArgs,
 };
 use crate::config::{BlueGreen, EnvConfig};
 use crate::error::UserError;
@@ -162,6 +162,21 @@ pub fn restore(args: &DbRestoreArgs, vars: Vars<'_>) -> db::RestoreOptions {
         dry_run: args.dry_run,
         timeout: args.timeout.unwrap_or(db::TIMEOUT),
         poll: db::POLL,
+        actor: workflows::actor(vars),
+    }
+}
+
+/// `opsctl run`.
+pub fn run(args: &RunArgs, vars: Vars<'_>) -> workflows::run::RunOptions {
+    workflows::run::RunOptions {
+        service: args.target.service.clone(),
+        container: args.container.clone(),
+        version: args.version.clone(),
+        command: args.command.clone(),
+        logs: !args.no_logs,
+        dry_run: args.dry_run,
+        timeout: args.timeout.unwrap_or(workflows::run::TIMEOUT),
+        poll: workflows::run::POLL,
         actor: workflows::actor(vars),
     }
 }

@@ -95,6 +95,8 @@ pub struct Service {
     /// A native strategy behind a load balancer: the listener rule ECS moves and the two
     /// target groups it moves traffic between.
     pub native_traffic: Option<NativeTraffic>,
+    /// How its tasks are placed (a one-off task runs the same way).
+    pub placement: Placement,
 }
 
 /// Where a native deployment moves production traffic.
@@ -160,6 +162,84 @@ impl Service {
 pub struct Container {
     pub name: String,
     pub image: String,
+    /// Where its output goes (`logConfiguration`), if the task definition says.
+    pub log: Option<LogConfig>,
+}
+
+/// A container's `logConfiguration`, as far as opsctl reads its logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogConfig {
+    /// `awslogs`, `awsfirelens`, `splunk`, ...
+    pub driver: String,
+    /// The `awslogs-group`, `awslogs-region` and `awslogs-stream-prefix` options.
+    pub group: Option<String>,
+    pub region: Option<String>,
+    pub prefix: Option<String>,
+}
+
+impl LogConfig {
+    /// The CloudWatch Logs stream of one task's container, as the awslogs driver names it
+    /// (`prefix/container/task-id`); without a prefix the stream is the container id, which
+    /// opsctl cannot know.
+    pub fn stream(&self, container: &str, task_id: &str) -> Option<String> {
+        (self.driver == "awslogs")
+            .then_some(())
+            .and(self.prefix.as_ref())
+            .map(|p| format!("{p}/{container}/{task_id}"))
+    }
+}
+
+/// How the service places its tasks, which a one-off task copies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Placement {
+    /// `FARGATE`, `EC2`, `EXTERNAL`; `None` with a capacity provider strategy.
+    pub launch_type: Option<String>,
+    /// `(provider, weight, base)`.
+    pub capacity_providers: Vec<(String, i32, i32)>,
+    pub platform_version: Option<String>,
+    /// awsvpc networking: subnets, security groups, public IP.
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub public_ip: Option<bool>,
+}
+
+/// What `RunTask` is asked to start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunRequest {
+    pub cluster: String,
+    pub task_definition: String,
+    pub container: String,
+    /// The container's command, overridden.
+    pub command: Vec<String>,
+    pub placement: Placement,
+    /// `startedBy`: how the task is found again.
+    pub started_by: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A one-off task as `DescribeTasks` reports it, reduced to its one container of interest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OneOffTask {
+    pub arn: String,
+    pub id: String,
+    /// `PROVISIONING`, `PENDING`, `RUNNING`, `DEPROVISIONING`, `STOPPED`, ...
+    pub last_status: String,
+    pub desired_status: String,
+    pub created_at: Option<Timestamp>,
+    pub started_at: Option<Timestamp>,
+    pub stopped_at: Option<Timestamp>,
+    /// `EssentialContainerExited`, `UserInitiated`, `TaskFailedToStart`, ...
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    /// The container's exit code and reason, once it has stopped.
+    pub exit_code: Option<i32>,
+    pub container_reason: Option<String>,
+}
+
+impl OneOffTask {
+    pub fn is_stopped(&self) -> bool {
+        self.last_status == "STOPPED"
+    }
 }
 
 /// Why no container of a task definition is the one a deploy changes.

@@ -144,6 +144,17 @@ pub trait Ecs: Send + Sync {
         hook_id: &str,
         rollback: bool,
     ) -> AwsResult<()>;
+    /// Starts one task (RunTask) as the request says.
+    async fn run_task(&self, request: &RunRequest) -> AwsResult<OneOffTask>;
+    /// One task by ARN (DescribeTasks), or `None` when ECS no longer knows it.
+    async fn describe_task(
+        &self,
+        cluster: &str,
+        arn: &str,
+        container: &str,
+    ) -> AwsResult<Option<OneOffTask>>;
+    /// Stops a task (StopTask), saying why.
+    async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> AwsResult<()>;
     /// The service's most recently stopped tasks (at most `limit`).
     async fn stopped_tasks(
         &self,
@@ -245,6 +256,27 @@ pub trait Database: Send + Sync {
     async fn modify_instance(&self, id: &str, later: &LaterSettings) -> AwsResult<DbInstance>;
 }
 
+/// One line a container logged (CloudWatch Logs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    pub at: Timestamp,
+    pub stream: String,
+    pub message: String,
+}
+
+/// CloudWatch Logs, as `run` and `logs` read containers' output.
+#[async_trait]
+pub trait Logs: Send + Sync {
+    /// The next lines of one stream, oldest first, after `token` (from its start without);
+    /// with the token to read on from. A stream that does not exist yet has no lines.
+    async fn stream_lines(
+        &self,
+        group: &str,
+        stream: &str,
+        token: Option<String>,
+    ) -> AwsResult<(Vec<LogLine>, Option<String>)>;
+}
+
 /// Application Auto Scaling, for the desired count of ECS services
 /// (`ecs:service:DesiredCount`, resource id `service/CLUSTER/SERVICE`).
 #[async_trait]
@@ -265,4 +297,5 @@ pub struct Aws {
     pub lb: Arc<dyn LoadBalancing>,
     pub db: Arc<dyn Database>,
     pub autoscaling: Arc<dyn AutoScaling>,
+    pub logs: Arc<dyn Logs>,
 }

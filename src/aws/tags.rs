@@ -23,3 +23,9 @@ pub const CREATED_BY: &str = "opsctl:created-by";
 pub const REASON: &str = "opsctl:reason";
 /// On a restored instance: the snapshot or the instance and time it came from.
 pub const RESTORED_FROM: &str = "opsctl:restored-from";
+
+/// On a one-off task (and a revision registered for one): what it runs (`run`, or the name
+/// of a `before_deploy` command).
+pub const RUN: &str = "opsctl:run";
+/// On a one-off task: the environment it ran for.
+pub const ENV: &str = "opsctl:env";

@@ -14,6 +14,7 @@ fn td(containers: &[&str]) -> TaskDefinition {
             .map(|n| Container {
                 name: (*n).into(),
                 image: format!("{n}:1"),
+                log: None,
             })
             .collect(),
         secrets: Vec::new(),
@@ -117,6 +118,7 @@ fn service(deployments: Vec<Deployment>, running: i32) -> Service {
         circuit_breaker: None,
         strategy: DeploymentStrategy::Rolling,
         native_traffic: None,
+        placement: Placement::default(),
     }
 }
 

@@ -379,6 +379,13 @@ async fn dispatch(
             Ok(printer.finish(&out, reporter))
         }
         Command::Scale(args) => scale::run(cli, args, printer, reporter, interrupt).await,
+        Command::Run(args) => {
+            let env = load_env(cli, &args.target.env).await?;
+            let opts = settings::run(args, &settings::process_vars);
+            let out =
+                workflows::run::run(&env.aws, &env.config, &opts, reporter, interrupt).await?;
+            Ok(printer.finish(&out, reporter))
+        }
         Command::Db { command } => db::run(cli, command, printer, reporter, interrupt).await,
         Command::Runbook(args) => runbook::run(cli, args, printer, reporter, interrupt).await,
         Command::IamPolicy(args) => iam::run(cli, args, reporter).await,

@@ -29,6 +29,7 @@ pub fn policy(env: &EnvConfig, scope: &Scope) -> Policy {
             elb(env, scope, &arn),
             rds(env, scope, &arn),
             autoscaling(env),
+            logs(&arn),
         ]
         .concat(),
     }
@@ -122,8 +123,48 @@ fn ecs(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
             &["ecs:DescribeTasks"],
             vec![arn("ecs", &format!("task/{cluster}/*"))],
         ),
+        // `opsctl run` and `before_deploy`: one-off tasks of the families, in the cluster,
+        // tagged as they start; and stopped on request.
+        Statement {
+            condition: Some(json!({ "ArnEquals": { "ecs:cluster": cluster_arn.clone() } })),
+            ..allow(
+                "EcsRunOneOffTasksOfTheFamilies",
+                &["ecs:RunTask"],
+                if scope.families.is_empty() {
+                    vec![arn("ecs", "task-definition/*")]
+                } else {
+                    scope
+                        .families
+                        .iter()
+                        .map(|f| arn("ecs", &format!("task-definition/{f}:*")))
+                        .collect()
+                },
+            )
+        },
+        Statement {
+            condition: Some(json!({ "StringEquals": { "ecs:CreateAction": "RunTask" } })),
+            ..allow(
+                "EcsTagOneOffTasksAsTheyStart",
+                &["ecs:TagResource"],
+                vec![arn("ecs", &format!("task/{cluster}/*"))],
+            )
+        },
+        allow(
+            "EcsStopOneOffTasks",
+            &["ecs:StopTask"],
+            vec![arn("ecs", &format!("task/{cluster}/*"))],
+        ),
     ]);
     st
+}
+
+/// CloudWatch Logs: the containers' log streams (awslogs), read by `run` and `logs`.
+fn logs(arn: &Arn) -> Vec<Statement> {
+    vec![allow(
+        "LogsReadTheContainersStreams",
+        &["logs:GetLogEvents"],
+        vec![arn("logs", "log-group:*:log-stream:*")],
+    )]
 }
 
 /// ECR: finding versions in the repositories.

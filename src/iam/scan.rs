@@ -9,6 +9,7 @@ pub fn iam_prefix(sdk_crate: &str) -> Option<&'static str> {
         "aws_sdk_secretsmanager" => "secretsmanager",
         "aws_sdk_ssm" => "ssm",
         "aws_sdk_cloudwatch" => "cloudwatch",
+        "aws_sdk_cloudwatchlogs" => "logs",
         "aws_sdk_elasticloadbalancingv2" => "elasticloadbalancing",
         "aws_sdk_rds" => "rds",
         "aws_sdk_applicationautoscaling" => "application-autoscaling",

@@ -225,6 +225,15 @@ fn escaped(event: Event) -> Event {
             at,
             message: escape(&message),
         },
+        Event::Log {
+            source,
+            at,
+            message,
+        } => Event::Log {
+            source: escape(&source),
+            at,
+            message: escape(&message),
+        },
         Event::Warning { message } => Event::Warning {
             message: escape(&message),
         },
@@ -351,6 +360,18 @@ impl Reporter for CliReporter {
                 } else {
                     // Plain lines start with a time already: ECS's, for its events.
                     self.line_at(*at, format!("    {service}: {short}"));
+                }
+            }
+            Event::Log {
+                source,
+                at,
+                message,
+            } => {
+                if self.printer.spinners {
+                    let when = dim.apply_to(at.strftime("%H:%M:%S"));
+                    self.line(format!("    {when} {}: {message}", dim.apply_to(source)));
+                } else {
+                    self.line_at(*at, format!("    {source}: {message}"));
                 }
             }
             Event::Warning { message } => {

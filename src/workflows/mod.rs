@@ -18,6 +18,7 @@ pub mod pace;
 pub mod preflight;
 pub mod retire;
 pub mod rollback;
+pub mod run;
 pub mod runbook;
 pub mod scale;
 pub mod traffic;
@@ -47,6 +48,12 @@ pub enum Event {
     /// A new line from the service's ECS event log.
     ServiceEvent {
         service: String,
+        at: Timestamp,
+        message: String,
+    },
+    /// A line a container logged (a one-off task's, as it runs).
+    Log {
+        source: String,
         at: Timestamp,
         message: String,
     },

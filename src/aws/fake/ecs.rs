@@ -259,6 +259,14 @@ pub(super) fn view(s: &State, svc: &FakeService) -> Service {
         }),
         strategy: svc.strategy,
         native_traffic: None,
+        placement: Placement {
+            launch_type: Some("FARGATE".into()),
+            capacity_providers: Vec::new(),
+            platform_version: Some("LATEST".into()),
+            subnets: vec!["subnet-0a".into(), "subnet-0b".into()],
+            security_groups: vec!["sg-0users".into()],
+            public_ip: Some(false),
+        },
     }
 }
 
@@ -473,6 +481,27 @@ impl Ecs for FakeAws {
             )));
         }
         dep.answered = Some((Instant::now(), rollback));
+        Ok(())
+    }
+
+    async fn run_task(&self, request: &RunRequest) -> AwsResult<OneOffTask> {
+        self.record_change("ecs:RunTask")?;
+        Ok(self.start_run(request))
+    }
+
+    async fn describe_task(
+        &self,
+        _cluster: &str,
+        arn: &str,
+        _container: &str,
+    ) -> AwsResult<Option<OneOffTask>> {
+        self.record("ecs:DescribeTasks")?;
+        Ok(self.run_view(arn))
+    }
+
+    async fn stop_task(&self, _cluster: &str, arn: &str, reason: &str) -> AwsResult<()> {
+        self.record_change("ecs:StopTask")?;
+        self.stop_run(arn, reason);
         Ok(())
     }
 

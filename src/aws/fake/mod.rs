@@ -25,6 +25,7 @@ mod ecr;
 mod ecs;
 mod elb;
 mod native;
+pub mod run;
 mod secrets;
 
 use ecs::{advance, at, start_deployment, view};
@@ -122,6 +123,8 @@ struct State {
     metrics: BTreeMap<String, TargetGroupMetrics>,
     /// RDS and Application Auto Scaling (`fake/db.rs`).
     db: db::DbState,
+    /// One-off tasks and their logs (`fake/run.rs`).
+    runs: run::RunState,
 }
 
 /// The fake; clone freely, every clone shares the state.
@@ -180,11 +183,18 @@ impl FakeAws {
                         Container {
                             name: "users".into(),
                             image: format!("{REGISTRY}/users:{version}"),
+                            log: Some(LogConfig {
+                                driver: "awslogs".into(),
+                                group: Some("/ecs/staging-users".into()),
+                                region: Some("us-east-1".into()),
+                                prefix: Some("users".into()),
+                            }),
                         },
                         Container {
                             name: "log-router".into(),
                             image: "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
                                 .into(),
+                            log: None,
                         },
                     ],
                     secrets: vec![format!("{secret}:password::")],
@@ -367,6 +377,7 @@ impl FakeAws {
             lb: Arc::new(self.clone()),
             db: Arc::new(self.clone()),
             autoscaling: Arc::new(self.clone()),
+            logs: Arc::new(self.clone()),
         }
     }
 

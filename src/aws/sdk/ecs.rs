@@ -6,7 +6,9 @@ use super::*;
 
 mod convert;
 
-use convert::{ecs_tags, service_deployment_from, service_from, task_definition_from};
+use convert::{
+    ecs_tags, one_off_from, service_deployment_from, service_from, task_definition_from,
+};
 
 /// ECS over the SDK.
 pub struct SdkEcs(pub aws_sdk_ecs::Client);
@@ -290,6 +292,115 @@ impl Ecs for SdkEcs {
             .send()
             .await
             .map_err(|e| classify("ContinueServiceDeployment", e))?;
+        Ok(())
+    }
+
+    async fn run_task(&self, r: &RunRequest) -> AwsResult<OneOffTask> {
+        let p = &r.placement;
+        let network = (!p.subnets.is_empty()).then(|| {
+            ecs::NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    ecs::AwsVpcConfiguration::builder()
+                        .set_subnets(Some(p.subnets.clone()))
+                        .set_security_groups(Some(p.security_groups.clone()))
+                        .set_assign_public_ip(p.public_ip.map(|on| {
+                            if on {
+                                ecs::AssignPublicIp::Enabled
+                            } else {
+                                ecs::AssignPublicIp::Disabled
+                            }
+                        }))
+                        .build()
+                        .expect("subnets are set"),
+                )
+                .build()
+        });
+        let providers: Vec<ecs::CapacityProviderStrategyItem> = p
+            .capacity_providers
+            .iter()
+            .filter_map(|(name, weight, base)| {
+                ecs::CapacityProviderStrategyItem::builder()
+                    .capacity_provider(name)
+                    .weight(*weight)
+                    .base(*base)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let out = self
+            .0
+            .run_task()
+            .cluster(&r.cluster)
+            .task_definition(&r.task_definition)
+            .count(1)
+            .started_by(&r.started_by)
+            .set_launch_type(
+                p.launch_type
+                    .as_deref()
+                    .filter(|_| providers.is_empty())
+                    .map(ecs::LaunchType::from),
+            )
+            .set_capacity_provider_strategy((!providers.is_empty()).then_some(providers))
+            .set_platform_version(p.platform_version.clone())
+            .set_network_configuration(network)
+            .overrides(
+                ecs::TaskOverride::builder()
+                    .container_overrides(
+                        ecs::ContainerOverride::builder()
+                            .name(&r.container)
+                            .set_command(Some(r.command.clone()))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .set_tags((!r.tags.is_empty()).then(|| ecs_tags(&r.tags)))
+            .send()
+            .await
+            .map_err(|e| classify("RunTask", e))?;
+        if let Some(task) = out.tasks().first() {
+            return Ok(one_off_from(task, &r.container));
+        }
+        let why = out
+            .failures()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}{}",
+                    f.reason().unwrap_or("unknown"),
+                    f.detail().map(|d| format!(": {d}")).unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(AwsError::Invalid(format!("RunTask started no task: {why}")))
+    }
+
+    async fn describe_task(
+        &self,
+        cluster: &str,
+        arn: &str,
+        container: &str,
+    ) -> AwsResult<Option<OneOffTask>> {
+        let out = self
+            .0
+            .describe_tasks()
+            .cluster(cluster)
+            .tasks(arn)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTasks", e))?;
+        Ok(out.tasks().first().map(|t| one_off_from(t, container)))
+    }
+
+    async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> AwsResult<()> {
+        self.0
+            .stop_task()
+            .cluster(cluster)
+            .task(arn)
+            .reason(reason)
+            .send()
+            .await
+            .map_err(|e| classify("StopTask", e))?;
         Ok(())
     }
 

@@ -15,10 +15,10 @@ use jiff::Timestamp;
 
 use super::{
     Alarm, AlarmState, Aws, AwsError, AwsResult, CircuitBreaker, Container, Deployment,
-    DeploymentStatus, DeploymentStrategy, Ecs, Forward, Image, LoadBalancing, Monitoring,
-    NativeTraffic, Registry, Resource, RolloutState, Secrets, Service, ServiceDeployment,
-    ServiceDeploymentStatus, ServiceEvent, ServiceStatus, StoppedTask, TargetGroupMetrics,
-    TargetHealth, TargetState, TaskDefinition,
+    DeploymentStatus, DeploymentStrategy, Ecs, Forward, Image, LoadBalancing, LogConfig, LogLine,
+    Logs, Monitoring, NativeTraffic, OneOffTask, Placement, Registry, Resource, RolloutState,
+    RunRequest, Secrets, Service, ServiceDeployment, ServiceDeploymentStatus, ServiceEvent,
+    ServiceStatus, StoppedTask, TargetGroupMetrics, TargetHealth, TargetState, TaskDefinition,
 };
 
 mod cloudwatch;
@@ -26,6 +26,7 @@ mod db;
 mod ecr;
 mod ecs;
 mod elb;
+mod logs;
 mod secrets;
 
 pub use cloudwatch::{SdkMonitoring, lb_dimension, tg_dimension};
@@ -100,6 +101,7 @@ pub fn clients(config: &SdkConfig) -> Aws {
         autoscaling: Arc::new(db::SdkAutoScaling(
             aws_sdk_applicationautoscaling::Client::new(config),
         )),
+        logs: Arc::new(logs::SdkLogs(aws_sdk_cloudwatchlogs::Client::new(config))),
     }
 }
 

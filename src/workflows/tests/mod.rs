@@ -6,6 +6,7 @@ mod dr;
 mod kit;
 mod native;
 mod rolling;
+mod run;
 mod runbook;
 mod scale;
 mod two_service;

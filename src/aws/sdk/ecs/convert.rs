@@ -73,6 +73,7 @@ pub(super) fn service_from(s: &ecs::Service) -> Service {
                 .and_then(|c| c.strategy())
                 .map_or("ROLLING", |s| s.as_str()),
         ),
+        placement: placement_from(s),
     }
 }
 
@@ -96,6 +97,49 @@ pub(super) fn service_deployment_from(d: &ecs::ServiceDeployment) -> ServiceDepl
     }
 }
 
+/// A task as a one-off run sees it, through its `container`.
+pub(super) fn one_off_from(t: &ecs::Task, container: &str) -> OneOffTask {
+    let arn = t.task_arn().unwrap_or_default().to_owned();
+    let c = t.containers().iter().find(|c| c.name() == Some(container));
+    OneOffTask {
+        id: arn.rsplit('/').next().unwrap_or_default().to_owned(),
+        arn,
+        last_status: t.last_status().unwrap_or_default().to_owned(),
+        desired_status: t.desired_status().unwrap_or_default().to_owned(),
+        created_at: ts(t.created_at()),
+        started_at: ts(t.started_at()),
+        stopped_at: ts(t.stopped_at()),
+        stop_code: t.stop_code().map(|c| c.as_str().to_owned()),
+        stopped_reason: t.stopped_reason().map(str::to_owned),
+        exit_code: c.and_then(|c| c.exit_code()),
+        container_reason: c.and_then(|c| c.reason()).map(str::to_owned),
+    }
+}
+
+/// Where the service's tasks run: launch type or capacity providers, platform version, and
+/// awsvpc networking.
+fn placement_from(s: &ecs::Service) -> Placement {
+    let vpc = s
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration());
+    Placement {
+        launch_type: s.launch_type().map(|l| l.as_str().to_owned()),
+        capacity_providers: s
+            .capacity_provider_strategy()
+            .iter()
+            .map(|c| (c.capacity_provider().to_owned(), c.weight(), c.base()))
+            .collect(),
+        platform_version: s.platform_version().map(str::to_owned),
+        subnets: vpc.map(|v| v.subnets().to_vec()).unwrap_or_default(),
+        security_groups: vpc
+            .map(|v| v.security_groups().to_vec())
+            .unwrap_or_default(),
+        public_ip: vpc
+            .and_then(|v| v.assign_public_ip())
+            .map(|a| *a == ecs::AssignPublicIp::Enabled),
+    }
+}
+
 pub(super) fn task_definition_from(td: &ecs::TaskDefinition, tags: &[ecs::Tag]) -> TaskDefinition {
     TaskDefinition {
         arn: td.task_definition_arn().unwrap_or_default().to_owned(),
@@ -111,6 +155,15 @@ pub(super) fn task_definition_from(td: &ecs::TaskDefinition, tags: &[ecs::Tag]) 
             .map(|c| Container {
                 name: c.name().unwrap_or_default().to_owned(),
                 image: c.image().unwrap_or_default().to_owned(),
+                log: c.log_configuration().map(|l| {
+                    let option = |k: &str| l.options().and_then(|o| o.get(k)).cloned();
+                    LogConfig {
+                        driver: l.log_driver().as_str().to_owned(),
+                        group: option("awslogs-group"),
+                        region: option("awslogs-region"),
+                        prefix: option("awslogs-stream-prefix"),
+                    }
+                }),
             })
             .collect(),
         secrets: secret_references(td),

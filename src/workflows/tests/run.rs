@@ -1,0 +1,252 @@
+//! One-off tasks (`opsctl run`) against the in-memory AWS, under paused tokio time.
+
+use std::time::Duration;
+
+use super::kit::*;
+use crate::aws::fake::FakeAws;
+use crate::config::EnvConfig;
+use crate::error::Exit;
+use crate::workflows::Outcome;
+use crate::workflows::run::*;
+use crate::workflows::{Event, Interrupt};
+
+fn staging() -> EnvConfig {
+    env(r#"
+[env.staging]
+region = "us-east-1"
+cluster = "demo"
+service = "staging-users"
+container = "users"
+repository = "users"
+confirm = false
+"#)
+}
+
+fn opts(command: &[&str]) -> RunOptions {
+    RunOptions {
+        service: None,
+        container: None,
+        version: None,
+        command: command.iter().map(|c| (*c).to_owned()).collect(),
+        logs: true,
+        dry_run: false,
+        timeout: Duration::from_secs(600),
+        poll: POLL,
+        actor: "tester@laptop".into(),
+    }
+}
+
+async fn go(fake: &FakeAws, opts: &RunOptions) -> (RunOutcome, Recorder) {
+    let rec = Recorder::default();
+    let (_h, interrupt) = Interrupt::new();
+    let out = run(&fake.aws(), &staging(), opts, &rec, &interrupt)
+        .await
+        .unwrap();
+    (out, rec)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_runs_on_the_services_revision_and_network_and_streams_its_lines() {
+    let fake = FakeAws::staging();
+    let (out, rec) = go(&fake, &opts(&["users-service", "migrate"])).await;
+    assert_eq!(out.result, RunResult::Succeeded, "{out}");
+    assert_eq!(out.exit(), Exit::Ok);
+    assert_eq!(out.exit_code, Some(0));
+    assert_eq!(fake.mutating_calls(), ["ecs:RunTask"]);
+    let request = &fake.run_requests()[0];
+    assert!(request.task_definition.ends_with("staging-users:2"));
+    assert_eq!(request.container, "users");
+    assert_eq!(request.command, ["users-service", "migrate"]);
+    assert_eq!(request.placement.subnets, ["subnet-0a", "subnet-0b"]);
+    assert_eq!(request.placement.launch_type.as_deref(), Some("FARGATE"));
+    assert_eq!(request.tags["opsctl:run"], "run");
+    assert_eq!(out.log_group.as_deref(), Some("/ecs/staging-users"));
+    assert!(
+        out.log_stream
+            .as_deref()
+            .is_some_and(|s| s.starts_with("users/users/")),
+        "{:?}",
+        out.log_stream
+    );
+    let logged: Vec<String> = rec
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Log { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        logged,
+        [
+            "applying migration 0001_users",
+            "applying migration 0002_users_email_index",
+            "2 migrations applied"
+        ],
+        "every line once, in order"
+    );
+    assert!(out.to_string().contains("`users-service migrate` exited 0"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_containers_exit_code_is_passed_through_with_its_last_lines() {
+    let fake = FakeAws::staging();
+    fake.set_next_run(|r| {
+        r.exit_code = Some(3);
+        r.lines = vec!["ERROR relation \"users\" already exists".into()];
+    });
+    let (out, _) = go(&fake, &opts(&["users-service", "migrate"])).await;
+    assert_eq!(out.result, RunResult::Failed);
+    assert_eq!(out.exit(), Exit::Passed(3));
+    assert_eq!(out.exit().code(), 3);
+    let text = out.to_string();
+    assert!(text.contains("FAILED: exit 3"), "{text}");
+    assert!(text.contains("ERROR relation"), "{text}");
+    assert!(
+        out.next
+            .iter()
+            .any(|n| n.contains("aws logs get-log-events")),
+        "{:?}",
+        out.next
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_that_never_starts_exits_1_with_the_reason() {
+    let fake = FakeAws::staging();
+    fake.set_next_run(|r| r.exit_code = None);
+    let (out, _) = go(&fake, &opts(&["users-service", "migrate"])).await;
+    assert_eq!(out.result, RunResult::NotStarted);
+    assert_eq!(out.exit(), Exit::Failed);
+    assert!(out.to_string().contains("never started (task"), "{out}");
+    assert!(
+        out.to_string().contains("CannotPullContainerError"),
+        "{out}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_leaves_the_task_running_and_says_how_to_find_and_stop_it() {
+    let fake = FakeAws::staging();
+    fake.set_next_run(|r| r.runs_for = Duration::from_secs(3600));
+    let mut o = opts(&["sleep", "3600"]);
+    o.timeout = Duration::from_secs(60);
+    let (out, _) = go(&fake, &o).await;
+    assert_eq!(out.result, RunResult::TimedOut);
+    assert_eq!(out.exit(), Exit::TimedOut);
+    assert_eq!(fake.mutating_calls(), ["ecs:RunTask"], "not stopped");
+    assert!(
+        out.next
+            .iter()
+            .any(|n| n.contains("aws ecs describe-tasks"))
+    );
+    assert!(out.next.iter().any(|n| n.contains("aws ecs stop-task")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_asks_and_stops_the_task_or_leaves_it_and_says_where() {
+    for (refuse, result, calls) in [
+        (
+            false,
+            RunResult::Stopped,
+            vec!["ecs:RunTask", "ecs:StopTask"],
+        ),
+        (true, RunResult::Interrupted, vec!["ecs:RunTask"]),
+    ] {
+        let fake = FakeAws::staging();
+        fake.set_next_run(|r| r.runs_for = Duration::from_secs(3600));
+        let rec = Recorder {
+            refuse,
+            ..Recorder::default()
+        };
+        let (handle, interrupt) = Interrupt::new();
+        let aws = fake.aws();
+        let env = staging();
+        let o = opts(&["sleep", "3600"]);
+        let task = run(&aws, &env, &o, &rec, &interrupt);
+        let press = async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            handle.raise();
+        };
+        let (out, ()) = tokio::join!(task, press);
+        let out = out.unwrap();
+        assert_eq!(out.result, result, "{out}");
+        assert_eq!(fake.mutating_calls(), calls);
+        assert!(
+            rec.questions.lock().unwrap()[0].starts_with("Stop task"),
+            "{:?}",
+            rec.questions
+        );
+        if refuse {
+            assert_eq!(out.exit(), Exit::Interrupted);
+            assert!(out.next[0].contains("aws ecs describe-tasks"));
+        } else {
+            assert_eq!(out.exit(), Exit::Failed);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_version_runs_the_revision_a_deploy_would_register_and_bad_input_changes_nothing() {
+    let fake = FakeAws::staging();
+    let mut o = opts(&["users-service", "migrate"]);
+    o.version = Some("v1.2.0".into());
+    let (out, _) = go(&fake, &o).await;
+    assert_eq!(out.result, RunResult::Succeeded, "{out}");
+    assert_eq!(
+        fake.mutating_calls(),
+        ["ecs:RegisterTaskDefinition", "ecs:RunTask"]
+    );
+    assert_eq!(out.task_definition, "staging-users:3");
+
+    let fake = FakeAws::staging();
+    let (_h, interrupt) = Interrupt::new();
+    for (o, says) in [
+        (
+            RunOptions {
+                version: Some("v9.9.9".into()),
+                ..opts(&["users-service", "migrate"])
+            },
+            "version v9.9.9 is not in repository users",
+        ),
+        (
+            RunOptions {
+                container: Some("nope".into()),
+                ..opts(&["true"])
+            },
+            "container `nope` is not in",
+        ),
+        (
+            RunOptions {
+                service: Some("other-users".into()),
+                ..opts(&["true"])
+            },
+            "--service other-users is not a service of env.staging",
+        ),
+        (opts(&[]), "no command to run"),
+    ] {
+        let err = run(
+            &fake.aws(),
+            &staging(),
+            &o,
+            &Recorder::default(),
+            &interrupt,
+        )
+        .await
+        .unwrap_err();
+        let err = user_error(err);
+        assert!(err.message.contains(says), "{err}");
+    }
+    let mut dry = opts(&["users-service", "migrate"]);
+    dry.dry_run = true;
+    let (out, _) = go(&fake, &dry).await;
+    assert_eq!(out.result, RunResult::Planned);
+    assert!(
+        out.calls[0].starts_with(
+            "ecs:RunTask cluster=demo taskDefinition=staging-users:2 launchType=FARGATE"
+        )
+    );
+    assert!(fake.mutating_calls().is_empty(), "{:?}", fake.calls());
+}
