@@ -43,6 +43,11 @@ async fn every_staging_command_works_with_exactly_the_printed_policy() {
         (vec!["wait-stable", "staging"], 0),
         (vec!["deploy", "staging", "--version", "v1.4.0-broken"], 3),
         (vec!["rollback", "staging"], 0),
+        (vec!["run", "staging", "--", "users-service", "migrate"], 0),
+        (
+            vec!["run", "staging", "--version", "v1.3.0", "--", "exit=3"],
+            3,
+        ),
         (vec!["scale", "staging", "--count", "3"], 0),
         (vec!["scale", "staging", "--min", "1", "--max", "5"], 0),
         (vec!["db", "snapshot", "staging", "--wait"], 0),

@@ -34,6 +34,8 @@ struct RawEnv {
     scaling: Option<Scaling>,
     database: Option<Database>,
     bluegreen: Option<BlueGreen>,
+    #[serde(default)]
+    before_deploy: Vec<BeforeDeploy>,
 }
 
 /// The parsed config file.
@@ -202,6 +204,38 @@ impl Config {
                     .hint("give each colour its own service and target group"));
                 }
             }
+            let mut seen = std::collections::BTreeSet::new();
+            for step in &env.before_deploy {
+                if step.name.trim().is_empty()
+                    || step.command.is_empty()
+                    || step.command[0].trim().is_empty()
+                {
+                    return Err(UserError::new(format!(
+                        "{}: env.{name}.before_deploy: every command needs a name and a command",
+                        at("before_deploy")
+                    ))
+                    .hint("write it as { name = \"migrate\", command = [\"users-service\", \"migrate\"] }"));
+                }
+                if !seen.insert(step.name.as_str()) {
+                    return Err(UserError::new(format!(
+                        "{}: env.{name}.before_deploy names `{}` twice",
+                        at("before_deploy"),
+                        step.name
+                    ))
+                    .hint("give each command its own name"));
+                }
+                if let Some(t) = step.timeout
+                    && t.0 < Duration::from_secs(1)
+                {
+                    return Err(UserError::new(format!(
+                        "{}: env.{name}.before_deploy `{}` has a timeout of {}s",
+                        at("before_deploy"),
+                        step.name,
+                        t.0.as_secs()
+                    ))
+                    .hint("use at least 1s, such as timeout = \"10m\""));
+                }
+            }
             let env = EnvConfig {
                 name: name.clone(),
                 region: env.region,
@@ -215,6 +249,7 @@ impl Config {
                 bake: env.bake.unwrap_or(Dur(Duration::ZERO)),
                 scaling: env.scaling,
                 database: env.database,
+                before_deploy: env.before_deploy,
             };
             if let Some((key, problem)) = bad_name(&env) {
                 return Err(UserError::new(format!(

@@ -145,6 +145,20 @@ pub struct EnvConfig {
     pub bake: Dur,
     pub scaling: Option<Scaling>,
     pub database: Option<Database>,
+    /// Commands a deploy runs as one-off tasks of the new revision before it changes the
+    /// service (migrations), in order; the first that fails stops the deploy.
+    pub before_deploy: Vec<BeforeDeploy>,
+}
+
+/// `before_deploy = [{ name = "migrate", command = ["users-service", "migrate"], timeout = "10m" }]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeforeDeploy {
+    pub name: String,
+    pub command: Vec<String>,
+    /// How long the task may take (default 10m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Dur>,
 }
 
 impl EnvConfig {

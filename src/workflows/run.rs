@@ -379,6 +379,13 @@ pub async fn run(
     run_task(aws, env, &plan, reporter, interrupt).await
 }
 
+impl RunOutcome {
+    /// The outcome of a plan not (yet) run.
+    pub fn planned(env: &EnvConfig, plan: &RunPlan) -> Self {
+        outcome(env, plan, RunResult::Planned)
+    }
+}
+
 fn outcome(env: &EnvConfig, plan: &RunPlan, result: RunResult) -> RunOutcome {
     RunOutcome {
         env: env.name.clone(),
@@ -516,8 +523,11 @@ pub async fn run_task(
     let shown = Shown::start(reporter, format!("task {} to stop", task.id), plan.timeout);
     let mut pacer = Pacer::new(plan.timeout, plan.poll, plan.poll * 5, interrupt);
     let stop = loop {
+        // The stream exists once the container has started.
+        let started = task.started_at.is_some() || task.last_status == "RUNNING";
         if let (Some(group), Some(stream)) = (out.log_group.as_deref(), stream.as_deref())
             && plan.logs
+            && started
         {
             match aws.logs.stream_lines(group, stream, token.clone()).await {
                 Ok((new, next)) => {

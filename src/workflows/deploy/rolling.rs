@@ -107,7 +107,7 @@ pub async fn deploy(
     }
     let since = jiff::Timestamp::now();
     let (new, updated) = match roll_out(
-        aws, env, service, &current, &container, &image.uri, None, opts, reporter,
+        aws, env, service, &current, &container, &image.uri, None, opts, reporter, interrupt,
     )
     .await
     {

@@ -22,6 +22,11 @@ pub(crate) enum RollOutError {
         new: TaskDefinition,
         err: crate::aws::AwsError,
     },
+    /// A `before_deploy` command of the new revision failed: the service was not changed.
+    BeforeDeploy {
+        new: TaskDefinition,
+        run: Box<crate::workflows::run::RunOutcome>,
+    },
 }
 
 impl RollOutError {
@@ -44,6 +49,27 @@ impl RollOutError {
                     current.short()
                 )
             }
+            RollOutError::BeforeDeploy { new, run } => {
+                out.next.push(format!(
+                    "fix it and run it again on its own: opsctl run {} --version {} -- {}",
+                    out.env,
+                    out.version,
+                    run.command_line()
+                ));
+                out.next.extend(run.next.iter().cloned());
+                let lines = if run.last_lines.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n  its last lines:\n    {}", run.last_lines.join("\n    "))
+                };
+                format!(
+                    "{}; the service was not changed: {service} still runs {} ({} was registered and never deployed){lines}",
+                    run.stops_deploy()
+                        .unwrap_or_else(|| format!("{} failed", run.name)),
+                    current.short(),
+                    new.short()
+                )
+            }
         });
     }
 }
@@ -59,13 +85,21 @@ pub(crate) fn roll_out_calls(
     desired: Option<i32>,
     version: &str,
 ) -> Vec<String> {
-    vec![
-        format!(
-            "ecs:RegisterTaskDefinition family={} (copy of {}, image of {container} changed, tagged {}={version})",
+    let mut calls = vec![format!(
+        "ecs:RegisterTaskDefinition family={} (copy of {}, image of {container} changed, tagged {}={version})",
+        base.family,
+        base.short(),
+        tags::VERSION,
+    )];
+    for step in &env.before_deploy {
+        calls.push(format!(
+            "ecs:RunTask {} of {}:<new> in {container}: {} (then DescribeTasks until it stops; a failure stops the deploy here)",
+            step.name,
             base.family,
-            base.short(),
-            tags::VERSION,
-        ),
+            crate::workflows::run::shell_words(&step.command)
+        ));
+    }
+    calls.extend([
         format!(
             "ecs:UpdateService cluster={} service={service} taskDefinition={}:<new>{}",
             env.cluster,
@@ -83,7 +117,8 @@ pub(crate) fn roll_out_calls(
             "cloudwatch:PutMetricData namespace=opsctl metric=Deployment env={} service={service} version={version}",
             env.name
         ),
-    ]
+    ]);
+    calls
 }
 
 /// The last call of every deploy: its outcome on the revision.
@@ -108,6 +143,7 @@ pub(crate) async fn roll_out(
     desired: Option<i32>,
     opts: &Options,
     reporter: &dyn Reporter,
+    interrupt: &Interrupt,
 ) -> std::result::Result<(TaskDefinition, crate::aws::Service), RollOutError> {
     reporter.step(
         "register",
@@ -119,6 +155,10 @@ pub(crate) async fn roll_out(
         .register_with_image(&base.arn, container, image, &new_tags)
         .await
         .map_err(RollOutError::Register)?;
+    before_deploy(
+        aws, env, service, &new, container, opts, reporter, interrupt,
+    )
+    .await?;
     let updated = match desired {
         None => {
             reporter.step(
@@ -152,6 +192,68 @@ pub(crate) async fn roll_out(
         reporter.warn(format!("could not publish the deployment marker: {e}"));
     }
     Ok((new, updated))
+}
+
+/// Runs the env's `before_deploy` commands as one-off tasks of the new revision, placed as
+/// `service` places its tasks; the first that does not exit 0 stops the deploy before the
+/// service is changed. The new revision is then tagged as never deployed.
+#[allow(clippy::too_many_arguments)]
+async fn before_deploy(
+    aws: &Aws,
+    env: &EnvConfig,
+    service: &str,
+    new: &TaskDefinition,
+    container: &str,
+    opts: &Options,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> std::result::Result<(), RollOutError> {
+    if env.before_deploy.is_empty() {
+        return Ok(());
+    }
+    let failed = |run: crate::workflows::run::RunOutcome| RollOutError::BeforeDeploy {
+        new: new.clone(),
+        run: Box::new(run),
+    };
+    let placement = match crate::workflows::describe_one(aws, env, service).await {
+        Ok(svc) => svc.placement,
+        Err(e) => {
+            return Err(RollOutError::Update {
+                new: new.clone(),
+                err: crate::aws::AwsError::Other(format!("{e:#}")),
+            });
+        }
+    };
+    for step in &env.before_deploy {
+        let plan = crate::workflows::run::RunPlan {
+            name: step.name.clone(),
+            service: service.to_owned(),
+            task_definition: new.clone(),
+            container: container.to_owned(),
+            command: step.command.clone(),
+            placement: placement.clone(),
+            tags: crate::workflows::run::run_tags(env, &step.name, &opts.actor),
+            logs: true,
+            timeout: step.timeout.map_or(crate::workflows::run::TIMEOUT, |t| t.0),
+            poll: crate::workflows::run::POLL,
+        };
+        let run = match crate::workflows::run::run_task(aws, env, &plan, reporter, interrupt).await
+        {
+            Ok(run) => run,
+            Err(e) => {
+                let mut run = crate::workflows::run::RunOutcome::planned(env, &plan);
+                run.result = crate::workflows::run::RunResult::NotStarted;
+                run.stop_reason = Some(format!("{e:#}"));
+                run
+            }
+        };
+        if run.stops_deploy().is_some() {
+            tag_outcome(aws, new, tags::NOT_DEPLOYED, reporter).await;
+            return Err(failed(run));
+        }
+        reporter.step(&step.name, format!("`{}` exited 0", run.command_line()));
+    }
+    Ok(())
 }
 
 /// Names the snapshot a deploy takes first, where the env asks for one, in its plan.

@@ -145,6 +145,7 @@ pub async fn deploy(
         Some(desired),
         opts,
         reporter,
+        interrupt,
     )
     .await
     {

@@ -250,3 +250,132 @@ async fn a_version_runs_the_revision_a_deploy_would_register_and_bad_input_chang
     );
     assert!(fake.mutating_calls().is_empty(), "{:?}", fake.calls());
 }
+
+// --- before_deploy: migrations as a deploy step
+
+fn migrating() -> EnvConfig {
+    env(r#"
+[env.staging]
+region = "us-east-1"
+cluster = "demo"
+service = "staging-users"
+container = "users"
+repository = "users"
+timeout = "2m"
+confirm = false
+before_deploy = [{ name = "migrate", command = ["users-service", "migrate"], timeout = "5m" }]
+"#)
+}
+
+fn deploy_opts(version: &str, dry_run: bool) -> crate::workflows::deploy::Options {
+    crate::workflows::deploy::Options {
+        version: version.into(),
+        dry_run,
+        no_wait: false,
+        no_rollback: false,
+        ignore_alarms: false,
+        timeout: Duration::from_secs(120),
+        poll: Duration::from_secs(1),
+        actor: "tester".into(),
+    }
+}
+
+async fn deploy(fake: &FakeAws, dry_run: bool) -> crate::workflows::deploy::DeployOutcome {
+    let (_h, interrupt) = Interrupt::new();
+    crate::workflows::deploy::deploy(
+        &fake.aws(),
+        &migrating(),
+        "staging-users",
+        &deploy_opts("v1.2.0", dry_run),
+        &Recorder::default(),
+        &interrupt,
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deploy_runs_its_migration_on_the_new_revision_before_changing_the_service() {
+    let fake = FakeAws::staging();
+    let out = deploy(&fake, false).await;
+    assert_eq!(
+        out.result,
+        crate::workflows::deploy::DeployResult::Deployed,
+        "{out}"
+    );
+    let changes = fake.mutating_calls();
+    let at = |call: &str| changes.iter().position(|c| c == call).unwrap();
+    assert!(
+        at("ecs:RegisterTaskDefinition") < at("ecs:RunTask")
+            && at("ecs:RunTask") < at("ecs:UpdateService"),
+        "{changes:?}"
+    );
+    let request = &fake.run_requests()[0];
+    assert!(
+        request.task_definition.ends_with("staging-users:3"),
+        "the new revision: {}",
+        request.task_definition
+    );
+    assert_eq!(request.command, ["users-service", "migrate"]);
+    assert_eq!(request.tags["opsctl:run"], "migrate");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_migration_leaves_the_service_untouched_and_says_how_to_rerun_it() {
+    let fake = FakeAws::staging();
+    fake.set_next_run(|r| {
+        r.exit_code = Some(1);
+        r.lines = vec!["ERROR: column \"email\" contains null values".into()];
+    });
+    let out = deploy(&fake, false).await;
+    assert_eq!(
+        out.result,
+        crate::workflows::deploy::DeployResult::Failed,
+        "{out}"
+    );
+    assert_eq!(out.exit(), Exit::Failed);
+    let changes = fake.mutating_calls();
+    assert!(
+        !changes.iter().any(|c| c == "ecs:UpdateService"),
+        "no UpdateService: {changes:?}"
+    );
+    let reason = out.reason.clone().unwrap();
+    assert!(
+        reason.contains("migrate `users-service migrate` exited 1"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("the service was not changed: staging-users still runs staging-users:2"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("column \"email\" contains null values"),
+        "{reason}"
+    );
+    assert!(
+        out.next
+            .iter()
+            .any(|n| n.contains("opsctl run staging --version v1.2.0 -- users-service migrate")),
+        "{:?}",
+        out.next
+    );
+    assert_eq!(
+        fake.task_definition("arn:aws:ecs:us-east-1:123456789012:task-definition/staging-users:3")
+            .tags[crate::workflows::tags::OUTCOME],
+        crate::workflows::tags::NOT_DEPLOYED
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_plan_lists_the_migration_between_register_and_update() {
+    let fake = FakeAws::staging();
+    let out = deploy(&fake, true).await;
+    let calls = &out.plan.as_ref().unwrap().calls;
+    let at = |prefix: &str| calls.iter().position(|c| c.starts_with(prefix)).unwrap();
+    assert!(
+        at("ecs:RegisterTaskDefinition") < at("ecs:RunTask migrate")
+            && at("ecs:RunTask migrate") < at("ecs:UpdateService"),
+        "{calls:?}"
+    );
+    assert!(fake.mutating_calls().is_empty());
+}

@@ -1,0 +1,204 @@
+//! The real opsctl binary against the local AWS sandbox: one-off tasks (`opsctl run`) and the
+//! migrations a deploy runs first (`before_deploy`). What ECS and CloudWatch Logs hold is read
+//! back through the SDK, independently of opsctl.
+
+mod support;
+
+use support::Account;
+
+const CONFIG: &str = r#"
+[env.staging]
+region = "us-east-1"
+cluster = "demo"
+service = "staging-users"
+container = "users"
+repository = "users"
+timeout = "3m"
+before_deploy = [{ name = "migrate", command = ["users-service", "migrate"], timeout = "2m" }]
+
+[env.broken]
+region = "us-east-1"
+cluster = "demo"
+service = "staging-users"
+container = "users"
+repository = "users"
+timeout = "3m"
+before_deploy = [{ name = "migrate", command = ["users-service", "migrate", "--fail-on-purpose"] }]
+"#;
+
+fn config() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("opsctl.toml");
+    std::fs::write(&path, CONFIG).unwrap();
+    (dir, path)
+}
+
+async fn ecs(account: &Account) -> aws_sdk_ecs::Client {
+    aws_sdk_ecs::Client::new(&account.sdk().await)
+}
+
+async fn service_revision(account: &Account) -> String {
+    let out = ecs(account)
+        .await
+        .describe_services()
+        .cluster("demo")
+        .services("staging-users")
+        .send()
+        .await
+        .unwrap();
+    out.services()[0].task_definition().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn run_starts_a_task_like_the_services_and_passes_its_exit_code_through() {
+    let account = Account::seed();
+    let (_dir, config) = config();
+
+    let run = account.opsctl_with_config(
+        &config,
+        &[
+            "--output",
+            "json",
+            "run",
+            "staging",
+            "--",
+            "users-service",
+            "migrate",
+        ],
+    );
+    run.expect_code(0);
+    let json = run.json();
+    assert_eq!(json["result"], "succeeded", "{json}");
+    assert_eq!(json["exit_code"], 0);
+    let arn = json["task_arn"].as_str().unwrap().to_owned();
+
+    // ECS ran the service's revision, on its network, with the command overridden.
+    let tasks = ecs(&account)
+        .await
+        .describe_tasks()
+        .cluster("demo")
+        .tasks(&arn)
+        .send()
+        .await
+        .unwrap();
+    let task = &tasks.tasks()[0];
+    assert_eq!(
+        task.task_definition_arn(),
+        Some(service_revision(&account).await.as_str())
+    );
+    assert_eq!(task.last_status(), Some("STOPPED"));
+    let command = task.overrides().unwrap().container_overrides()[0].command();
+    assert_eq!(command, ["users-service", "migrate"]);
+    assert_eq!(task.started_by(), Some("opsctl-run"));
+
+    // The lines opsctl streamed are the ones CloudWatch Logs holds for the task.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&account.sdk().await);
+    let stream = json["log_stream"].as_str().unwrap();
+    let events = logs
+        .get_log_events()
+        .log_group_name(json["log_group"].as_str().unwrap())
+        .log_stream_name(stream)
+        .start_from_head(true)
+        .send()
+        .await
+        .unwrap();
+    let held: Vec<&str> = events.events().iter().filter_map(|e| e.message()).collect();
+    assert!(!held.is_empty());
+    for line in &held {
+        assert!(
+            run.stderr.contains(line),
+            "{line} streamed:\n{}",
+            run.stderr
+        );
+    }
+
+    let failing = account.opsctl_with_config(&config, &["run", "staging", "--", "exit=7"]);
+    failing.expect_code(7);
+    assert!(
+        failing.stdout.contains("FAILED: exit 7"),
+        "{}",
+        failing.stdout
+    );
+}
+
+#[tokio::test]
+async fn a_deploy_migrates_first_and_a_failing_migration_changes_no_service() {
+    let account = Account::seed();
+    let (_dir, config) = config();
+    let before = service_revision(&account).await;
+
+    let bad = account.opsctl_with_config(&config, &["deploy", "broken", "--version", "v1.2.0"]);
+    bad.expect_code(1);
+    let text = format!("{}{}", bad.stdout, bad.stderr);
+    assert!(text.contains("the service was not changed"), "{text}");
+    assert!(
+        text.contains(
+            "opsctl run broken --version v1.2.0 -- users-service migrate --fail-on-purpose"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        service_revision(&account).await,
+        before,
+        "UpdateService was never called"
+    );
+    assert!(
+        !account
+            .requests()
+            .iter()
+            .any(|r| r.action == "ecs:UpdateService"),
+        "no UpdateService request"
+    );
+
+    let good = account.opsctl_with_config(
+        &config,
+        &[
+            "--output",
+            "json",
+            "deploy",
+            "staging",
+            "--version",
+            "v1.2.0",
+        ],
+    );
+    good.expect_code(0);
+    let after = service_revision(&account).await;
+    assert_ne!(after, before);
+    // The migration ran the new revision, before the service was pointed at it.
+    let actions: Vec<String> = account
+        .requests()
+        .into_iter()
+        .filter(|r| r.changed())
+        .map(|r| r.action)
+        .collect();
+    let last = |a: &str| actions.iter().rposition(|x| x == a).unwrap();
+    assert!(
+        last("ecs:RunTask") < last("ecs:UpdateService"),
+        "{actions:?}"
+    );
+    let listed = ecs(&account)
+        .await
+        .list_tasks()
+        .cluster("demo")
+        .started_by("opsctl-migrate")
+        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+        .send()
+        .await
+        .unwrap();
+    let described = ecs(&account)
+        .await
+        .describe_tasks()
+        .cluster("demo")
+        .set_tasks(Some(listed.task_arns().to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        described
+            .tasks()
+            .iter()
+            .any(|t| t.task_definition_arn() == Some(after.as_str())
+                && t.containers().iter().any(|c| c.exit_code() == Some(0))),
+        "a migration of the new revision exited 0"
+    );
+}
