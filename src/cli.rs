@@ -102,6 +102,8 @@ pub enum Command {
     Scale(ScaleArgs),
     /// Run one task from the service's task definition with the command overridden (a migration, a script); streams its logs, exits with its exit code
     Run(RunArgs),
+    /// Show the service's container logs from CloudWatch Logs (awslogs), each line with its task
+    Logs(LogsArgs),
     /// Database snapshots and restores (the environment's RDS instance)
     Db {
         #[command(subcommand)]
@@ -153,6 +155,7 @@ impl Command {
             Command::Check(a) => ("check", a.target.env.as_str()),
             Command::Scale(a) => ("scale", a.target.env.as_str()),
             Command::Run(a) => ("run", a.target.env.as_str()),
+            Command::Logs(a) => ("logs", a.target.env.as_str()),
             Command::Db { command } => match command {
                 DbCommand::Snapshot(a) => ("db snapshot", a.env.as_str()),
                 DbCommand::Snapshots(a) => ("db snapshots", a.env.as_str()),
@@ -179,6 +182,36 @@ pub struct EnvArgs {
     /// Act on this service instead of the environment's own
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub target: EnvArgs,
+    /// The container to read (default: the environment's `container`)
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+    /// Only this task's lines (its id or ARN)
+    #[arg(long, value_name = "ID")]
+    pub task: Option<String>,
+    /// How far back to start (default 10m)
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION", conflicts_with = "start")]
+    pub since: Option<Duration>,
+    /// Start at this time (RFC 3339)
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub start: Option<jiff::Timestamp>,
+    /// End at this time (RFC 3339)
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub end: Option<jiff::Timestamp>,
+    /// A CloudWatch Logs filter pattern, e.g. ERROR or "connection refused"
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Option<String>,
+    /// Keep printing new lines until Ctrl-C
+    #[arg(long, conflicts_with = "end")]
+    pub follow: bool,
+    /// With --follow, stop after this long
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION", requires = "follow")]
+    pub follow_for: Option<Duration>,
 }
 
 #[derive(Debug, Args)]

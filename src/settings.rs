@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use crate::cli::{
-    DbFailoverArgs, DbRestoreArgs, DbSnapshotArgs, DeployArgs, Global, PlanArgs, RetireArgs,
-    RollbackArgs, RunArgs, ScaleArgs, TrafficArgs, WaitArgs,
+    DbFailoverArgs, DbRestoreArgs, DbSnapshotArgs, DeployArgs, Global, LogsArgs, PlanArgs,
+    RetireArgs, RollbackArgs, RunArgs, ScaleArgs, TrafficArgs, WaitArgs,
 };
 use crate::config::{BlueGreen, EnvConfig};
 use crate::error::UserError;
@@ -163,6 +163,25 @@ pub fn restore(args: &DbRestoreArgs, vars: Vars<'_>) -> db::RestoreOptions {
         timeout: args.timeout.unwrap_or(db::TIMEOUT),
         poll: db::POLL,
         actor: workflows::actor(vars),
+    }
+}
+
+/// `opsctl logs`: `--since` (default 10m) or `--start`, from `now`.
+pub fn logs(args: &LogsArgs, now: jiff::Timestamp) -> workflows::logs::LogsOptions {
+    let since = args.since.unwrap_or(std::time::Duration::from_secs(600));
+    let back = jiff::SignedDuration::try_from(since).unwrap_or(jiff::SignedDuration::ZERO);
+    workflows::logs::LogsOptions {
+        service: args.target.service.clone(),
+        container: args.container.clone(),
+        task: args.task.clone(),
+        start: args
+            .start
+            .unwrap_or_else(|| now.checked_sub(back).unwrap_or(jiff::Timestamp::UNIX_EPOCH)),
+        end: args.end,
+        pattern: args.filter.clone(),
+        follow: args.follow,
+        follow_for: args.follow_for,
+        poll: workflows::logs::POLL,
     }
 }
 

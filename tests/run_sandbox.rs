@@ -202,3 +202,69 @@ async fn a_deploy_migrates_first_and_a_failing_migration_changes_no_service() {
         "a migration of the new revision exited 0"
     );
 }
+
+#[tokio::test]
+async fn logs_reads_the_services_lines_since_a_time_filtered_and_as_json_lines() {
+    let account = Account::seed();
+    let (_dir, config) = config();
+    account
+        .opsctl_with_config(&config, &["run", "staging", "--", "exit=4"])
+        .expect_code(4);
+    account
+        .opsctl_with_config(
+            &config,
+            &["run", "staging", "--", "users-service", "migrate"],
+        )
+        .expect_code(0);
+
+    let text = account.opsctl_with_config(&config, &["logs", "staging", "--since", "10m"]);
+    text.expect_code(0);
+    assert!(text.stdout.contains("command failed"), "{}", text.stdout);
+    assert!(text.stdout.contains("schema up to date"), "{}", text.stdout);
+
+    let errors = account.opsctl_with_config(
+        &config,
+        &["--output", "json", "logs", "staging", "--filter", "ERROR"],
+    );
+    errors.expect_code(0);
+    let lines: Vec<serde_json::Value> = errors
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    assert!(!lines.is_empty(), "{}", errors.stdout);
+    for l in &lines {
+        assert!(l["message"].as_str().unwrap().contains("ERROR"), "{l}");
+        assert_eq!(l["container"], "users");
+        assert_eq!(l["task"].as_str().unwrap().len(), 32, "{l}");
+    }
+    let stamps: Vec<&str> = lines.iter().map(|l| l["at"].as_str().unwrap()).collect();
+    let mut sorted = stamps.clone();
+    sorted.sort();
+    assert_eq!(stamps, sorted, "oldest first");
+
+    // Nothing logged in the future window; a bounded follow ends by itself.
+    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)).to_string();
+    let none = account.opsctl_with_config(&config, &["logs", "staging", "--start", &later]);
+    none.expect_code(0);
+    assert!(none.stdout.trim().is_empty(), "{}", none.stdout);
+    let follow = account.opsctl_with_config(
+        &config,
+        &[
+            "logs",
+            "staging",
+            "--follow",
+            "--follow-for",
+            "3s",
+            "--filter",
+            "ERROR",
+        ],
+    );
+    follow.expect_code(0);
+    let once = follow.stdout.matches("command failed").count();
+    assert_eq!(
+        once, 1,
+        "each line once while following:\n{}",
+        follow.stdout
+    );
+}

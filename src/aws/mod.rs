@@ -264,9 +264,28 @@ pub struct LogLine {
     pub message: String,
 }
 
+/// Which lines of a log group to read (FilterLogEvents).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogQuery {
+    pub group: String,
+    /// Streams whose names start so (`prefix/container/`, or one task's stream).
+    pub stream_prefix: String,
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
+    /// A CloudWatch Logs filter pattern (`ERROR`, `"connection refused"`, ...).
+    pub pattern: Option<String>,
+}
+
 /// CloudWatch Logs, as `run` and `logs` read containers' output.
 #[async_trait]
 pub trait Logs: Send + Sync {
+    /// One page of the lines matching the query, oldest first, after `token`; with the
+    /// token of the next page, if there is one.
+    async fn filter(
+        &self,
+        query: &LogQuery,
+        token: Option<String>,
+    ) -> AwsResult<(Vec<LogLine>, Option<String>)>;
     /// The next lines of one stream, oldest first, after `token` (from its start without);
     /// with the token to read on from. A stream that does not exist yet has no lines.
     async fn stream_lines(

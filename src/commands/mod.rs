@@ -379,6 +379,24 @@ async fn dispatch(
             Ok(printer.finish(&out, reporter))
         }
         Command::Scale(args) => scale::run(cli, args, printer, reporter, interrupt).await,
+        Command::Logs(args) => {
+            let env = load_env(cli, &args.target.env).await?;
+            let opts = settings::logs(args, jiff::Timestamp::now());
+            let json = printer.json();
+            let mut out = std::io::stdout();
+            let mut sink = |line: &workflows::logs::Line| {
+                use std::io::Write;
+                let text = if json {
+                    serde_json::to_string(line).unwrap_or_default()
+                } else {
+                    printer.log_line(line)
+                };
+                let _ = writeln!(out, "{text}");
+            };
+            workflows::logs::logs(&env.aws, &env.config, &opts, reporter, interrupt, &mut sink)
+                .await?;
+            Ok(Exit::Ok)
+        }
         Command::Run(args) => {
             let env = load_env(cli, &args.target.env).await?;
             let opts = settings::run(args, &settings::process_vars);

@@ -162,7 +162,7 @@ fn ecs(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
 fn logs(arn: &Arn) -> Vec<Statement> {
     vec![allow(
         "LogsReadTheContainersStreams",
-        &["logs:GetLogEvents"],
+        &["logs:GetLogEvents", "logs:FilterLogEvents"],
         vec![arn("logs", "log-group:*:log-stream:*")],
     )]
 }

@@ -54,6 +54,24 @@ impl Printer {
         }
     }
 
+    /// JSON output asked for.
+    pub fn json(&self) -> bool {
+        self.output == Output::Json
+    }
+
+    /// One line of `opsctl logs`: time, task and container (dim on a terminal), the message
+    /// with anything that could drive the terminal escaped.
+    pub fn log_line(&self, line: &crate::workflows::logs::Line) -> String {
+        let dim = Style::new().dim();
+        let task: String = line.task.chars().take(8).collect();
+        format!(
+            "{} {} {}",
+            dim.apply_to(line.at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")),
+            dim.apply_to(format!("{task}/{}", escape(&line.container))),
+            escape(&line.message)
+        )
+    }
+
     /// Prints a workflow's outcome: `Display` on stdout, or one JSON object with the exit
     /// code and the reported events.
     /// Prints the outcome (text or JSON) and returns the exit code it means.

@@ -262,24 +262,7 @@ pub async fn run(
             "no command to run"
         );
     }
-    let service = match (&opts.service, env.rolling_service()) {
-        (Some(s), _) => {
-            if !env.services().contains(&s.as_str()) {
-                crate::bad_input!(
-                    format!("name one of: {}", env.services().join(", ")),
-                    "--service {s} is not a service of env.{}",
-                    env.name
-                );
-            }
-            s.clone()
-        }
-        (None, Some(s)) => s.to_owned(),
-        // Two services: the live colour's revision is what production runs.
-        (None, None) => {
-            let pair = super::traffic::resolve(aws, env).await?;
-            pair.side(pair.live()).service.clone()
-        }
-    };
+    let service = service_of(aws, env, opts.service.as_deref()).await?;
     let described = super::describe_one(aws, env, &service).await?;
     let current = aws
         .ecs
@@ -384,6 +367,28 @@ impl RunOutcome {
     pub fn planned(env: &EnvConfig, plan: &RunPlan) -> Self {
         outcome(env, plan, RunResult::Planned)
     }
+}
+
+/// The service `run` and `logs` act on: `--service` (one of the env's), else the env's
+/// service, else a blue/green environment's live colour (what production runs).
+pub async fn service_of(aws: &Aws, env: &EnvConfig, named: Option<&str>) -> anyhow::Result<String> {
+    Ok(match (named, env.rolling_service()) {
+        (Some(s), _) => {
+            if !env.services().contains(&s) {
+                crate::bad_input!(
+                    format!("name one of: {}", env.services().join(", ")),
+                    "--service {s} is not a service of env.{}",
+                    env.name
+                );
+            }
+            s.to_owned()
+        }
+        (None, Some(s)) => s.to_owned(),
+        (None, None) => {
+            let pair = super::traffic::resolve(aws, env).await?;
+            pair.side(pair.live()).service.clone()
+        }
+    })
 }
 
 fn outcome(env: &EnvConfig, plan: &RunPlan, result: RunResult) -> RunOutcome {

@@ -198,6 +198,31 @@ impl FakeAws {
 
 #[async_trait]
 impl Logs for FakeAws {
+    async fn filter(
+        &self,
+        q: &crate::aws::LogQuery,
+        _token: Option<String>,
+    ) -> AwsResult<(Vec<LogLine>, Option<String>)> {
+        self.record("logs:FilterLogEvents")?;
+        let s = self.state.lock().unwrap();
+        let now = Instant::now();
+        let mut lines: Vec<LogLine> = s
+            .runs
+            .runs
+            .iter()
+            .flat_map(|r| r.lines(now, self.epoch))
+            .filter(|l| l.stream.starts_with(&q.stream_prefix))
+            .filter(|l| q.start.is_none_or(|t| l.at >= t) && q.end.is_none_or(|t| l.at <= t))
+            .filter(|l| {
+                q.pattern
+                    .as_deref()
+                    .is_none_or(|p| l.message.contains(p.trim_matches('"')))
+            })
+            .collect();
+        lines.sort_by_key(|l| l.at);
+        Ok((lines, None))
+    }
+
     async fn stream_lines(
         &self,
         _group: &str,

@@ -379,3 +379,61 @@ async fn the_plan_lists_the_migration_between_register_and_update() {
     );
     assert!(fake.mutating_calls().is_empty());
 }
+
+// --- logs
+
+fn logs_opts(
+    container: Option<&str>,
+    pattern: Option<&str>,
+) -> crate::workflows::logs::LogsOptions {
+    crate::workflows::logs::LogsOptions {
+        service: None,
+        container: container.map(str::to_owned),
+        task: None,
+        start: jiff::Timestamp::UNIX_EPOCH,
+        end: None,
+        pattern: pattern.map(str::to_owned),
+        follow: false,
+        follow_for: None,
+        poll: crate::workflows::logs::POLL,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn logs_gives_the_containers_lines_with_their_task_and_refuses_what_it_cannot_read() {
+    let fake = FakeAws::staging();
+    let (out, _) = go(&fake, &opts(&["users-service", "migrate"])).await;
+    let task = out.task_arn.unwrap().rsplit('/').next().unwrap().to_owned();
+    let (_h, interrupt) = Interrupt::new();
+    let mut got = Vec::new();
+    let n = crate::workflows::logs::logs(
+        &fake.aws(),
+        &staging(),
+        &logs_opts(None, Some("applying")),
+        &Recorder::default(),
+        &interrupt,
+        &mut |l| got.push(l.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(n, 2);
+    assert!(got.iter().all(|l| l.task == task && l.container == "users"));
+    assert!(got[0].at <= got[1].at);
+
+    let err = crate::workflows::logs::logs(
+        &fake.aws(),
+        &staging(),
+        &logs_opts(Some("log-router"), None),
+        &Recorder::default(),
+        &interrupt,
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    let err = user_error(err);
+    assert!(
+        err.message
+            .contains("log-router in staging-users:2 has no logConfiguration"),
+        "{err}"
+    );
+}
