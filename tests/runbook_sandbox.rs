@@ -206,6 +206,41 @@ async fn scale_out_sets_the_count() {
 }
 
 #[tokio::test]
+async fn run_migration_snapshots_then_migrates_with_the_versions_revision() {
+    let account = Account::seed();
+    let (run, transcript) = runbook(
+        &account,
+        &[
+            "run-migration",
+            "--env",
+            "staging",
+            "--set",
+            "version=v1.2.0",
+        ],
+    );
+    completed(&run, &transcript);
+    assert!(
+        run.stderr.contains("users-service migrate")
+            || run.stdout.contains("users-service migrate")
+    );
+    let actions: Vec<String> = account
+        .requests()
+        .into_iter()
+        .filter(|r| r.changed())
+        .map(|r| r.action)
+        .collect();
+    let at = |a: &str| actions.iter().position(|x| x == a).unwrap_or(usize::MAX);
+    assert!(
+        at("rds:CreateDBSnapshot") < at("ecs:RunTask") && at("ecs:RunTask") < usize::MAX,
+        "{actions:?}"
+    );
+    assert!(
+        !actions.iter().any(|a| a == "ecs:UpdateService"),
+        "the service is not changed: {actions:?}"
+    );
+}
+
+#[tokio::test]
 async fn maintenance_window_scales_to_zero_and_back() {
     let account = Account::seed();
     // The window goes to 0 tasks: the environment's bounds must allow it.
@@ -442,6 +477,7 @@ fn runbooks_are_listed_and_shown_anywhere() {
         "restore-db-from-snapshot",
         "scale-out",
         "maintenance-window",
+        "run-migration",
     ];
     // Built in: found with no runbooks directory at hand.
     let empty = tempfile::tempdir().unwrap();

@@ -79,6 +79,7 @@ runbooks! {
     restore_db_from_snapshot_is_valid => "restore-db-from-snapshot",
     scale_out_is_valid => "scale-out",
     maintenance_window_is_valid => "maintenance-window",
+    run_migration_is_valid => "run-migration",
 }
 
 #[test]

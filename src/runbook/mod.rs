@@ -78,6 +78,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("scale-out", include_str!("../../runbooks/scale-out.md")),
     (
+        "run-migration",
+        include_str!("../../runbooks/run-migration.md"),
+    ),
+    (
         "maintenance-window",
         include_str!("../../runbooks/maintenance-window.md"),
     ),
