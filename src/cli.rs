@@ -100,11 +100,11 @@ pub enum Command {
     Check(CheckArgs),
     /// Set the task count and autoscaling bounds within the environment's limits; waits until stable
     Scale(ScaleArgs),
-    /// Run one task from the service's task definition with the command overridden (a migration, a script); streams its logs, exits with its exit code
+    /// Run one task of the service with its command overridden (a migration); exits with its code
     Run(RunArgs),
-    /// Show the service's container logs from CloudWatch Logs (awslogs), each line with its task
+    /// Show the service's container logs (CloudWatch Logs), each line with its task
     Logs(LogsArgs),
-    /// Database snapshots and restores (the environment's RDS instance)
+    /// Database snapshots, restores and failover drills (the environment's RDS instance)
     Db {
         #[command(subcommand)]
         command: DbCommand,

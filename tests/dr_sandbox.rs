@@ -80,3 +80,37 @@ async fn a_failover_of_a_single_az_instance_is_refused_before_any_call() {
     assert_eq!(status.as_deref(), Some("available"));
     assert_eq!(primary.as_deref(), Some("us-east-1a"));
 }
+
+#[tokio::test]
+async fn status_shows_the_recovery_position_against_the_rpo_and_where_the_logs_are() {
+    let account = Account::seed_multi_az();
+    let run = account.opsctl(&["--output", "json", "status", "prod"]);
+    run.expect_code(0);
+    let db = &run.json()["database"];
+    assert_eq!(db["instance"], "users-db");
+    assert_eq!(db["multi_az"], true);
+    assert_eq!(db["zone"], "us-east-1a");
+    assert_eq!(db["standby_zone"], "us-east-1b");
+    assert_eq!(db["rpo_secs"], 3600, "prod's database.rpo");
+    assert_eq!(db["within_rpo"], true, "{db}");
+    // The sandbox keeps the restorable time a few seconds behind now.
+    let lag = db["restorable_lag_secs"].as_i64().unwrap();
+    assert!((0..600).contains(&lag), "{lag}");
+    assert!(db["newest_snapshot"].as_str().is_some(), "{db}");
+
+    let text = account.opsctl(&["status", "prod"]);
+    text.expect_code(0);
+    assert!(
+        text.stdout
+            .contains("database users-db: available, Multi-AZ (us-east-1a, standby us-east-1b)"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("RPO 60m: within"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("logs: CloudWatch Logs /ecs/prod-users, streams users/users/TASK_ID"),
+        "{}",
+        text.stdout
+    );
+}

@@ -56,6 +56,81 @@ pub struct ServiceStatus {
     pub strategy: Option<crate::aws::DeploymentStrategy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_deployment: Option<crate::aws::ServiceDeployment>,
+    /// Where the container's output goes: `group` and the streams' prefix (awslogs), or the
+    /// driver opsctl does not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logs: Option<String>,
+}
+
+/// The database's recovery position: how much would be lost now, and how it could come back.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecoveryView {
+    pub instance: String,
+    pub status: String,
+    pub multi_az: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standby_zone: Option<String>,
+    /// The latest restorable time, and how far behind now it is (the RPO now).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_restorable: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restorable_lag_secs: Option<i64>,
+    /// The newest available snapshot (manual or automated) and its age.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newest_snapshot: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newest_snapshot_age_secs: Option<i64>,
+    /// The env's `database.rpo`, and whether the position is within it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpo_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub within_rpo: Option<bool>,
+}
+
+fn age(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+impl fmt::Display for RecoveryView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "  database {}: {}", self.instance, self.status)?;
+        match (self.multi_az, &self.zone, &self.standby_zone) {
+            (true, Some(z), Some(s)) => write!(f, ", Multi-AZ ({z}, standby {s})")?,
+            (true, _, _) => write!(f, ", Multi-AZ")?,
+            (false, Some(z), _) => write!(f, ", single-AZ ({z})")?,
+            (false, None, _) => write!(f, ", single-AZ")?,
+        }
+        writeln!(f)?;
+        match (self.latest_restorable, self.restorable_lag_secs) {
+            (Some(t), Some(lag)) => write!(
+                f,
+                "    restorable to {} ({} ago)",
+                t.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                age(lag)
+            )?,
+            _ => write!(f, "    no point-in-time restore (no automated backups)")?,
+        }
+        match (&self.newest_snapshot, self.newest_snapshot_age_secs) {
+            (Some(id), Some(a)) => write!(f, "; newest snapshot {id} ({} old)", age(a))?,
+            _ => write!(f, "; no snapshot")?,
+        }
+        if let (Some(rpo), Some(within)) = (self.rpo_secs, self.within_rpo) {
+            write!(
+                f,
+                "; RPO {}: {}",
+                age(rpo as i64),
+                if within { "within" } else { "OVER" }
+            )?;
+        }
+        writeln!(f)
+    }
 }
 
 /// Blue/green: the listener's weights and the live colour.
@@ -77,6 +152,8 @@ pub struct StatusOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traffic: Option<TrafficView>,
     pub alarms: Vec<Alarm>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<RecoveryView>,
 }
 
 impl fmt::Display for StatusOutcome {
@@ -151,6 +228,9 @@ impl fmt::Display for StatusOutcome {
                     }
                 )?;
             }
+            if let Some(logs) = &s.logs {
+                writeln!(f, "    logs: {logs} (opsctl logs {})", self.env)?;
+            }
             for e in s.events.iter().take(3) {
                 writeln!(
                     f,
@@ -167,6 +247,9 @@ impl fmt::Display for StatusOutcome {
                 .map(|a| format!("{} {}", a.name, a.state))
                 .collect();
             writeln!(f, "  alarms: {}", alarms.join(", "))?;
+        }
+        if let Some(db) = &self.database {
+            write!(f, "{db}")?;
         }
         Ok(())
     }
@@ -193,6 +276,17 @@ pub async fn status(
         );
         let td = td?;
         let container = super::container_of(env, &td);
+        let logs = td
+            .containers
+            .iter()
+            .find(|c| c.name == container)
+            .and_then(|c| c.log.as_ref())
+            .map(|l| match (l.driver.as_str(), &l.group, &l.prefix) {
+                ("awslogs", Some(group), Some(prefix)) => {
+                    format!("CloudWatch Logs {group}, streams {prefix}/{container}/TASK_ID")
+                }
+                (driver, _, _) => format!("the {driver} driver (not read by opsctl)"),
+            });
         let native = svc.strategy.is_native();
         let service_deployment = if native {
             match aws
@@ -232,6 +326,7 @@ pub async fn status(
                 .collect(),
             targets: targets?,
             events: svc.events.iter().take(10).cloned().collect(),
+            logs,
         });
     }
     Ok(StatusOutcome {
@@ -240,7 +335,50 @@ pub async fn status(
         services: out,
         traffic: traffic?,
         alarms: alarms?,
+        database: recovery(aws, env, Timestamp::now()).await?,
     })
+}
+
+/// The env's database's recovery position, as of `now`.
+async fn recovery(
+    aws: &Aws,
+    env: &EnvConfig,
+    now: Timestamp,
+) -> anyhow::Result<Option<RecoveryView>> {
+    let Some(db) = &env.database else {
+        return Ok(None);
+    };
+    let (instance, snapshots) = tokio::join!(
+        aws.db.describe_instance(&db.instance),
+        aws.db.list_snapshots(&db.instance)
+    );
+    let instance = instance?;
+    let newest = snapshots?
+        .into_iter()
+        .filter(|s| s.is_available())
+        .filter_map(|s| Some((s.created_at?, s.id)))
+        .max();
+    let since = |t: Timestamp| (now - t).get_seconds().max(0);
+    let lag = instance.latest_restorable.map(since);
+    let rpo = db.rpo.map(|r| r.0.as_secs());
+    // Within the RPO: the newer of the restorable time and the newest snapshot is recent enough.
+    let best = match (lag, newest.as_ref().map(|(t, _)| since(*t))) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Ok(Some(RecoveryView {
+        instance: instance.id.clone(),
+        status: instance.status.clone(),
+        multi_az: instance.settings.multi_az,
+        zone: instance.zone.clone(),
+        standby_zone: instance.secondary_az.clone(),
+        latest_restorable: instance.latest_restorable,
+        restorable_lag_secs: lag,
+        newest_snapshot_age_secs: newest.as_ref().map(|(t, _)| since(*t)),
+        newest_snapshot: newest.map(|(_, id)| id),
+        rpo_secs: rpo,
+        within_rpo: rpo.map(|r| best.is_some_and(|b| b as u64 <= r)),
+    }))
 }
 
 async fn target_groups(aws: &Aws, arns: &[String]) -> anyhow::Result<Vec<TargetGroupView>> {
