@@ -549,6 +549,11 @@ pub async fn run_task(
                 Err(e) => pacer.failed("GetLogEvents", e, reporter)?,
             }
         }
+        // The status after the lines it logged before it: a STOPPED comes after its last line.
+        if task.last_status != last_status {
+            reporter.step("run", format!("task {} is {}", task.id, task.last_status));
+            last_status = task.last_status.clone();
+        }
         if task.is_stopped() {
             break None;
         }
@@ -563,10 +568,6 @@ pub async fn run_task(
         {
             Ok(Some(seen)) => {
                 pacer.answered();
-                if seen.last_status != last_status {
-                    reporter.step("run", format!("task {} is {}", seen.id, seen.last_status));
-                    last_status = seen.last_status.clone();
-                }
                 task = seen;
             }
             Ok(None) => pacer.answered(),

@@ -86,6 +86,11 @@ TOML
   opsctl_run --config "$native_cfg" deploy native --version v1.3.0
   opsctl_run --config "$native_cfg" status native
 
+  say "14. A migration as a one-off task of the next version, a failing one, and what they logged"
+  opsctl_run run staging --version v1.3.0 -- users-service migrate
+  opsctl_run run staging -- users-service migrate --fail-on-purpose
+  opsctl_run logs staging --since 10m --filter ERROR
+
   say "For CI: one JSON object on stdout, and exit codes to branch on"
   printf '\n%s$ opsctl --output json wait-stable staging | head -n 12%s\n' "$bold" "$reset"
   "$OPSCTL" --output json wait-stable staging 2>/dev/null | head -n 12
