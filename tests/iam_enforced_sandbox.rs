@@ -48,6 +48,10 @@ async fn every_staging_command_works_with_exactly_the_printed_policy() {
             vec!["run", "staging", "--version", "v1.3.0", "--", "exit=3"],
             3,
         ),
+        (
+            vec!["logs", "staging", "--since", "10m", "--filter", "ERROR"],
+            0,
+        ),
         (vec!["scale", "staging", "--count", "3"], 0),
         (vec!["scale", "staging", "--min", "1", "--max", "5"], 0),
         (vec!["db", "snapshot", "staging", "--wait"], 0),
