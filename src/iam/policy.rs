@@ -87,6 +87,16 @@ fn ecs(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
             deployment_arns,
         ));
     }
+    // The revisions of the env's families (all, where the scope names none).
+    let family_arns: Vec<String> = if scope.families.is_empty() {
+        vec![arn("ecs", "task-definition/*")]
+    } else {
+        scope
+            .families
+            .iter()
+            .map(|f| arn("ecs", &format!("task-definition/{f}:*")))
+            .collect()
+    };
     st.extend([
         allow(
             "EcsTaskDefinitionCallsWithoutResourceScope",
@@ -100,15 +110,7 @@ fn ecs(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
         allow(
             "EcsTagTheFamiliesRevisions",
             &["ecs:TagResource"],
-            if scope.families.is_empty() {
-                vec![arn("ecs", "task-definition/*")]
-            } else {
-                scope
-                    .families
-                    .iter()
-                    .map(|f| arn("ecs", &format!("task-definition/{f}:*")))
-                    .collect()
-            },
+            family_arns.clone(),
         ),
         Statement {
             condition: Some(json!({ "ArnEquals": { "ecs:cluster": cluster_arn } })),
@@ -130,15 +132,7 @@ fn ecs(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
             ..allow(
                 "EcsRunOneOffTasksOfTheFamilies",
                 &["ecs:RunTask"],
-                if scope.families.is_empty() {
-                    vec![arn("ecs", "task-definition/*")]
-                } else {
-                    scope
-                        .families
-                        .iter()
-                        .map(|f| arn("ecs", &format!("task-definition/{f}:*")))
-                        .collect()
-                },
+                family_arns,
             )
         },
         Statement {
