@@ -268,3 +268,15 @@ async fn logs_reads_the_services_lines_since_a_time_filtered_and_as_json_lines()
         follow.stdout
     );
 }
+
+#[tokio::test]
+async fn a_failed_deploy_shows_what_its_stopped_tasks_logged_last() {
+    let account = Account::seed();
+    // The repository's opsctl.toml: staging has no before_deploy, so the broken version's
+    // tasks start, crash, and ECS rolls the deployment back.
+    let run = account.opsctl(&["deploy", "staging", "--version", "v1.4.0-broken"]);
+    run.expect_code(3);
+    assert!(run.stdout.contains("stopped task"), "{}", run.stdout);
+    assert!(run.stdout.contains("its last lines:"), "{}", run.stdout);
+    assert!(run.stdout.contains("startup failed"), "{}", run.stdout);
+}

@@ -325,6 +325,26 @@ pub struct StoppedTask {
     /// `container: exit code / reason` for containers that say something.
     pub containers: Vec<String>,
     pub stopped_at: Option<Timestamp>,
+    /// The last lines its containers logged (awslogs), where they could be read.
+    pub last_lines: Vec<String>,
+}
+
+impl StoppedTask {
+    /// The task as a failed deploy shows it: why it stopped, its containers, what it logged
+    /// last.
+    pub fn write(&self, f: &mut std::fmt::Formatter<'_>, indent: &str) -> std::fmt::Result {
+        writeln!(f, "{indent}stopped task {}: {}", self.id, self.reason)?;
+        for c in &self.containers {
+            writeln!(f, "{indent}  {c}")?;
+        }
+        if !self.last_lines.is_empty() {
+            writeln!(f, "{indent}  its last lines:")?;
+            for line in &self.last_lines {
+                writeln!(f, "{indent}    {line}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 aws_words!(

@@ -181,13 +181,60 @@ impl fmt::Display for WaitOutcome {
                 writeln!(f, "  the service now runs {}", short_td(now))?;
             }
             for t in &s.stopped_tasks {
-                writeln!(f, "  stopped task {}: {}", t.id, t.reason)?;
-                for c in &t.containers {
-                    writeln!(f, "    {c}")?;
-                }
+                t.write(f, "  ")?;
             }
         }
         Ok(())
+    }
+}
+
+/// How many lines of each stopped task a failed wait shows.
+const LAST_LINES: usize = 5;
+
+/// Best effort: the last lines each stopped task's containers logged (awslogs), read from
+/// the start of their streams; the first three tasks only, one revision read for all.
+async fn last_lines(aws: &Aws, tasks: &mut [StoppedTask], reporter: &dyn Reporter) {
+    let mut revisions: Vec<(String, Option<crate::aws::TaskDefinition>)> = Vec::new();
+    for task in tasks.iter_mut().take(3) {
+        let td = match revisions
+            .iter()
+            .find(|(arn, _)| *arn == task.task_definition)
+        {
+            Some((_, td)) => td.clone(),
+            None => {
+                let td = aws
+                    .ecs
+                    .describe_task_definition(&task.task_definition)
+                    .await
+                    .ok();
+                revisions.push((task.task_definition.clone(), td.clone()));
+                td
+            }
+        };
+        let Some(td) = td else { continue };
+        for c in &td.containers {
+            let Some(log) = &c.log else { continue };
+            let (Some(group), Some(stream)) = (&log.group, log.stream(&c.name, &task.id)) else {
+                continue;
+            };
+            let lines = match aws.logs.stream_lines(group, &stream, None).await {
+                Ok((lines, _)) => lines,
+                Err(e) => {
+                    reporter.warn(format!(
+                        "could not read what task {} logged (GetLogEvents): {e}",
+                        task.id
+                    ));
+                    return;
+                }
+            };
+            let keep = lines.len().saturating_sub(LAST_LINES);
+            task.last_lines.extend(
+                lines
+                    .into_iter()
+                    .skip(keep)
+                    .map(|l| format!("{}: {}", c.name, crate::input::escape(&l.message))),
+            );
+        }
     }
 }
 
@@ -287,6 +334,7 @@ pub async fn wait(
                         .collect();
                     let mut chosen = if ours.is_empty() { tasks } else { ours };
                     chosen.truncate(5);
+                    last_lines(aws, &mut chosen, reporter).await;
                     result.stopped_tasks = chosen;
                 }
                 Err(e) => reporter.warn(format!("could not read stopped tasks: {e}")),

@@ -524,6 +524,7 @@ impl Ecs for FakeAws {
                 reason: "Essential container in task exited".into(),
                 containers: vec!["users: exit 1".into()],
                 stopped_at: None,
+                last_lines: Vec::new(),
             })
             .collect())
     }

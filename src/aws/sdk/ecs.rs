@@ -458,6 +458,7 @@ impl Ecs for SdkEcs {
                     })
                     .collect(),
                 stopped_at: ts(t.stopped_at()),
+                last_lines: Vec::new(),
             })
             .collect();
         tasks.sort_by_key(|t| std::cmp::Reverse(t.stopped_at));

@@ -311,10 +311,7 @@ impl fmt::Display for DeployOutcome {
                 if let Some(wait) = &self.wait {
                     for s in &wait.services {
                         for t in &s.stopped_tasks {
-                            writeln!(f, "  stopped task {}: {}", t.id, t.reason)?;
-                            for c in &t.containers {
-                                writeln!(f, "    {c}")?;
-                            }
+                            t.write(f, "  ")?;
                         }
                         let last: Vec<_> = s.events.iter().rev().take(3).collect();
                         if !last.is_empty() {
