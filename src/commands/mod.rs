@@ -382,17 +382,7 @@ async fn dispatch(
         Command::Logs(args) => {
             let env = load_env(cli, &args.target.env).await?;
             let opts = settings::logs(args, jiff::Timestamp::now());
-            let json = printer.json();
-            let mut out = std::io::stdout();
-            let mut sink = |line: &workflows::logs::Line| {
-                use std::io::Write;
-                let text = if json {
-                    serde_json::to_string(line).unwrap_or_default()
-                } else {
-                    printer.log_line(line)
-                };
-                let _ = writeln!(out, "{text}");
-            };
+            let mut sink = |line: &workflows::logs::Line| printer.log_line(line);
             workflows::logs::logs(&env.aws, &env.config, &opts, reporter, interrupt, &mut sink)
                 .await?;
             Ok(Exit::Ok)

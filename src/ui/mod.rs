@@ -54,22 +54,26 @@ impl Printer {
         }
     }
 
-    /// JSON output asked for.
-    pub fn json(&self) -> bool {
-        self.output == Output::Json
-    }
-
-    /// One line of `opsctl logs`: time, task and container (dim on a terminal), the message
-    /// with anything that could drive the terminal escaped.
-    pub fn log_line(&self, line: &crate::workflows::logs::Line) -> String {
+    /// Prints one line of `opsctl logs` on stdout as it comes: a JSON object with
+    /// `--output json`, else its time, task and container (dim on a terminal) and the
+    /// message, with anything that could drive the terminal escaped.
+    pub fn log_line(&self, line: &crate::workflows::logs::Line) {
+        use std::io::Write;
+        // A reader that went away (`| head`) ends the output, not the process.
+        let mut out = std::io::stdout().lock();
+        if self.output == Output::Json {
+            let _ = writeln!(out, "{}", serde_json::to_string(line).unwrap_or_default());
+            return;
+        }
         let dim = Style::new().dim();
         let task: String = line.task.chars().take(8).collect();
-        format!(
+        let _ = writeln!(
+            out,
             "{} {} {}",
             dim.apply_to(line.at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")),
             dim.apply_to(format!("{task}/{}", escape(&line.container))),
             escape(&line.message)
-        )
+        );
     }
 
     /// Prints a workflow's outcome: `Display` on stdout, or one JSON object with the exit
