@@ -191,6 +191,9 @@ pub struct LogsArgs {
     /// The container to read (default: the environment's `container`)
     #[arg(long, value_name = "NAME")]
     pub container: Option<String>,
+    /// Blue/green: read this colour's service (`idle`: the one without traffic; default: live)
+    #[arg(long, value_enum, conflicts_with = "service")]
+    pub colour: Option<LogsColour>,
     /// Only this task's lines (its id or ARN)
     #[arg(long, value_name = "ID")]
     pub task: Option<String>,
@@ -307,6 +310,17 @@ pub struct RollbackArgs {
 pub enum ColourArg {
     Blue,
     Green,
+}
+
+/// Which colour's service `logs` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogsColour {
+    Blue,
+    Green,
+    /// The colour carrying the traffic
+    Live,
+    /// The colour without traffic: after a switch back, the version that misbehaved
+    Idle,
 }
 
 #[derive(Debug, Args)]

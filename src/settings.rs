@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use crate::cli::{
-    DbFailoverArgs, DbRestoreArgs, DbSnapshotArgs, DeployArgs, Global, LogsArgs, PlanArgs,
-    RetireArgs, RollbackArgs, RunArgs, ScaleArgs, TrafficArgs, WaitArgs,
+    DbFailoverArgs, DbRestoreArgs, DbSnapshotArgs, DeployArgs, Global, LogsArgs, LogsColour,
+    PlanArgs, RetireArgs, RollbackArgs, RunArgs, ScaleArgs, TrafficArgs, WaitArgs,
 };
 use crate::config::{BlueGreen, EnvConfig};
 use crate::error::UserError;
@@ -170,8 +170,15 @@ pub fn restore(args: &DbRestoreArgs, vars: Vars<'_>) -> db::RestoreOptions {
 pub fn logs(args: &LogsArgs, now: jiff::Timestamp) -> workflows::logs::LogsOptions {
     let since = args.since.unwrap_or(std::time::Duration::from_secs(600));
     let back = jiff::SignedDuration::try_from(since).unwrap_or(jiff::SignedDuration::ZERO);
+    use workflows::logs::Which;
     workflows::logs::LogsOptions {
         service: args.target.service.clone(),
+        colour: args.colour.map(|c| match c {
+            LogsColour::Blue => Which::Colour(workflows::traffic::Colour::Blue),
+            LogsColour::Green => Which::Colour(workflows::traffic::Colour::Green),
+            LogsColour::Live => Which::Live,
+            LogsColour::Idle => Which::Idle,
+        }),
         container: args.container.clone(),
         task: args.task.clone(),
         start: args

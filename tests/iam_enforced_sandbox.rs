@@ -109,6 +109,7 @@ async fn every_prod_command_works_with_exactly_the_printed_policy() {
             "1s",
             "--yes",
         ],
+        vec!["logs", "prod", "--colour", "idle", "--since", "30m"],
         vec!["retire", "prod", "--yes"],
         vec!["db", "failover", "prod", "--wait", "--yes"],
     ] {

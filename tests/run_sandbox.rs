@@ -280,3 +280,53 @@ async fn a_failed_deploy_shows_what_its_stopped_tasks_logged_last() {
     assert!(run.stdout.contains("its last lines:"), "{}", run.stdout);
     assert!(run.stdout.contains("startup failed"), "{}", run.stdout);
 }
+
+/// The versions a `logs` read's lines say they started (the service's `starting` lines).
+fn started_versions(run: &support::Run) -> std::collections::BTreeSet<String> {
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("one JSON object a line"))
+        .filter_map(|l| {
+            let message: serde_json::Value = serde_json::from_str(l["message"].as_str()?).ok()?;
+            (message["message"] == "starting")
+                .then(|| message["version"].as_str().map(str::to_owned))?
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn logs_by_colour_reads_that_colours_tasks_only() {
+    let account = Account::seed();
+    // Both colours run revisions of one family, so they log to one group and prefix.
+    account
+        .opsctl(&["--yes", "deploy", "prod", "--version", "v1.2.0"])
+        .expect_code(0);
+    let live = account.opsctl(&[
+        "--output", "json", "logs", "prod", "--colour", "live", "--since", "30m",
+    ]);
+    live.expect_code(0);
+    let idle = account.opsctl(&[
+        "--output", "json", "logs", "prod", "--colour", "idle", "--since", "30m",
+    ]);
+    idle.expect_code(0);
+    let (live, idle) = (started_versions(&live), started_versions(&idle));
+    // Green (now live) replaced its seeded tasks with v1.2.0; blue runs v1.1.0.
+    assert!(
+        live.contains("v1.2.0") && !live.contains("v1.1.0"),
+        "green: {live:?}"
+    );
+    assert!(
+        idle.contains("v1.1.0") && !idle.contains("v1.2.0"),
+        "blue: {idle:?}"
+    );
+
+    let rolling = account.opsctl(&["logs", "staging", "--colour", "idle"]);
+    rolling.expect_code(2);
+    assert!(
+        rolling
+            .stderr
+            .contains("env.staging is not a blue/green environment"),
+        "{}",
+        rolling.stderr
+    );
+}

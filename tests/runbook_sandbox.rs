@@ -110,8 +110,18 @@ async fn failed_deploy_rolls_back_to_the_last_good_revision() {
     account
         .opsctl(&["deploy", "staging", "--version", "v1.2.0"])
         .expect_code(0);
+    // The next release crashes at start-up; ECS fails it and opsctl rolls it back.
+    account
+        .opsctl(&["deploy", "staging", "--version", "v1.4.0-broken"])
+        .expect_code(3);
     let (run, transcript) = runbook(&account, &["failed-deploy", "--env", "staging"]);
     completed(&run, &transcript);
+    assert_eq!(
+        transcript["steps"][1]["command"],
+        "opsctl logs staging --since 30m"
+    );
+    // Step 2 shows what the crashed tasks said.
+    assert!(run.stdout.contains("startup failed"), "{}", run.stdout);
     let svc = service(&account, "staging-users").await;
     assert!(
         svc.task_definition().unwrap().ends_with("staging-users:2"),
@@ -131,6 +141,16 @@ async fn high_error_rate_moves_traffic_back() {
     completed(&run, &transcript);
     let (live, status) = live_version(&account);
     assert_eq!(live, "blue", "{status}");
+    // Step 5 reads the colour that lost the traffic: green, which started v1.2.0.
+    assert_eq!(
+        transcript["steps"][4]["command"],
+        "opsctl logs prod --colour idle --since 30m"
+    );
+    assert!(
+        run.stdout.contains(r#""version":"v1.2.0""#),
+        "{}",
+        run.stdout
+    );
 }
 
 #[tokio::test]
@@ -443,14 +463,15 @@ async fn from_resumes_at_a_later_step() {
         .expect_code(0);
     let (run, transcript) = runbook(
         &account,
-        &["failed-deploy", "--env", "staging", "--from", "3"],
+        &["failed-deploy", "--env", "staging", "--from", "4"],
     );
     run.expect_code(0);
     let steps = transcript["steps"].as_array().unwrap();
-    assert_eq!(steps[0]["status"], "before-from");
-    assert_eq!(steps[1]["status"], "before-from");
-    assert_eq!(steps[2]["status"], "succeeded");
+    for step in &steps[..3] {
+        assert_eq!(step["status"], "before-from", "{step}");
+    }
     assert_eq!(steps[3]["status"], "succeeded");
+    assert_eq!(steps[4]["status"], "succeeded");
     let svc = service(&account, "staging-users").await;
     assert!(svc.task_definition().unwrap().ends_with("staging-users:2"));
 }

@@ -155,6 +155,9 @@ pub trait Ecs: Send + Sync {
     ) -> AwsResult<Option<OneOffTask>>;
     /// Stops a task (StopTask), saying why.
     async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> AwsResult<()>;
+    /// The ids of the service's tasks, running and recently stopped (ListTasks, at most
+    /// 100 of each).
+    async fn task_ids(&self, cluster: &str, service: &str) -> AwsResult<Vec<String>>;
     /// The service's most recently stopped tasks (at most `limit`).
     async fn stopped_tasks(
         &self,
@@ -270,6 +273,8 @@ pub struct LogQuery {
     pub group: String,
     /// Streams whose names start so (`prefix/container/`, or one task's stream).
     pub stream_prefix: String,
+    /// When not empty, exactly these streams (at most 100) instead of the prefix.
+    pub streams: Vec<String>,
     pub start: Option<Timestamp>,
     pub end: Option<Timestamp>,
     /// A CloudWatch Logs filter pattern (`ERROR`, `"connection refused"`, ...).

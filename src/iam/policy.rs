@@ -115,7 +115,7 @@ fn ecs(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
         Statement {
             condition: Some(json!({ "ArnEquals": { "ecs:cluster": cluster_arn } })),
             ..allow(
-                "EcsListStoppedTasksInTheCluster",
+                "EcsListTheServicesTasksInTheCluster",
                 &["ecs:ListTasks"],
                 vec!["*".into()],
             )

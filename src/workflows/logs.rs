@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::pace::{Pacer, Stop};
+use super::traffic::Colour;
 use super::{Interrupt, Reporter};
 use crate::aws::{Aws, LogLine, LogQuery};
 use crate::config::EnvConfig;
@@ -16,10 +17,16 @@ use crate::error::UserError;
 /// How often `--follow` reads.
 pub const POLL: Duration = Duration::from_secs(2);
 
+/// With `--follow` in a blue/green environment, the colour's tasks are listed again every
+/// this many reads (a minute at the default poll), so new tasks' lines join.
+const RELIST_EVERY: u32 = 30;
+
 /// What to read.
 #[derive(Debug, Clone)]
 pub struct LogsOptions {
     pub service: Option<String>,
+    /// Blue/green: which colour's service, instead of `service`.
+    pub colour: Option<Which>,
     pub container: Option<String>,
     /// One task's lines (its id, or the end of its ARN).
     pub task: Option<String>,
@@ -30,6 +37,34 @@ pub struct LogsOptions {
     pub follow: bool,
     pub follow_for: Option<Duration>,
     pub poll: Duration,
+}
+
+/// A colour of a blue/green environment, named or by its traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Colour(Colour),
+    /// The colour carrying the traffic.
+    Live,
+    /// The colour without traffic.
+    Idle,
+}
+
+/// The service `--colour` names; a clear error in an environment without colours.
+async fn colour_service(aws: &Aws, env: &EnvConfig, which: Which) -> anyhow::Result<String> {
+    if env.two_service().is_none() {
+        crate::bad_input!(
+            "drop --colour, or name a service with --service",
+            "env.{} is not a blue/green environment: --colour names one of its two services",
+            env.name
+        );
+    }
+    let pair = super::traffic::resolve(aws, env).await?;
+    let colour = match which {
+        Which::Colour(c) => c,
+        Which::Live => pair.live(),
+        Which::Idle => pair.live().other(),
+    };
+    Ok(pair.side(colour).service.clone())
 }
 
 /// One line as `logs` prints it.
@@ -104,6 +139,14 @@ pub async fn source(
     }
 }
 
+/// The tasks' streams (FilterLogEvents takes 100 names at most).
+fn streams_of(ids: &[String], prefix: &str) -> Vec<String> {
+    ids.iter()
+        .take(100)
+        .map(|id| format!("{prefix}{id}"))
+        .collect()
+}
+
 fn line_of(l: LogLine, container: &str) -> Line {
     // Streams are `prefix/container/task-id`.
     let task = l.stream.rsplit('/').next().unwrap_or_default().to_owned();
@@ -125,18 +168,40 @@ pub async fn logs(
     interrupt: &Interrupt,
     sink: &mut (dyn FnMut(&Line) + Send),
 ) -> anyhow::Result<usize> {
-    let src = source(aws, env, opts.service.as_deref(), opts.container.as_deref()).await?;
+    let service = match opts.colour {
+        Some(which) => Some(colour_service(aws, env, which).await?),
+        None => opts.service.clone(),
+    };
+    let src = source(aws, env, service.as_deref(), opts.container.as_deref()).await?;
+    // The two colours often share a task definition family, so its group and prefix hold
+    // both services' streams: a colour's lines are its own tasks' streams.
+    let streams = match (&opts.task, env.two_service()) {
+        (None, Some(_)) => {
+            let ids = aws.ecs.task_ids(&env.cluster, &src.service).await?;
+            if ids.is_empty() {
+                reporter.warn(format!(
+                    "{} has no running or recently stopped tasks: no lines to read",
+                    src.service
+                ));
+                return Ok(0);
+            }
+            streams_of(&ids, &src.stream_prefix)
+        }
+        _ => Vec::new(),
+    };
     let mut query = LogQuery {
         group: src.group.clone(),
         stream_prefix: match &opts.task {
             Some(t) => format!("{}{}", src.stream_prefix, t.rsplit('/').next().unwrap_or(t)),
             None => src.stream_prefix.clone(),
         },
+        streams,
         start: Some(opts.start),
         end: opts.end,
         pattern: opts.pattern.clone(),
     };
     let mut given = 0;
+    let mut polls = 0u32;
     // Lines seen at the newest timestamp, so a follow's next read (from that time, inclusive)
     // does not give them twice.
     let mut newest: Option<(Timestamp, Vec<(String, String)>)> = None;
@@ -195,6 +260,19 @@ pub async fn logs(
         }
         if let Some((at, _)) = &newest {
             query.start = Some(*at);
+        }
+        // A colour's tasks come and go while it is followed: list them again now and then.
+        polls += 1;
+        if !query.streams.is_empty() && polls % RELIST_EVERY == 0 {
+            match aws.ecs.task_ids(&env.cluster, &src.service).await {
+                Ok(ids) if !ids.is_empty() => {
+                    query.streams = streams_of(&ids, &src.stream_prefix);
+                }
+                Ok(_) => {}
+                Err(e) => reporter.warn(format!(
+                    "ListTasks failed ({e}); following the tasks listed before"
+                )),
+            }
         }
     }
 }

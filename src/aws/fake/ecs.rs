@@ -505,6 +505,13 @@ impl Ecs for FakeAws {
         Ok(())
     }
 
+    /// The fake's services have no tasks of their own; one-off tasks belong to none, as on
+    /// AWS (ListTasks by service name does not list them).
+    async fn task_ids(&self, _cluster: &str, _service: &str) -> AwsResult<Vec<String>> {
+        self.record("ecs:ListTasks")?;
+        Ok(Vec::new())
+    }
+
     async fn stopped_tasks(
         &self,
         _cluster: &str,

@@ -43,6 +43,8 @@ struct FakeRun {
     created: Instant,
     /// Stopped by StopTask at this time, with this reason.
     stopped: Option<(Instant, String)>,
+    /// Its container's awslogs stream (`prefix/container/id`), as its task definition names it.
+    stream: Option<String>,
 }
 
 /// The one-off tasks started, and the script the next one follows.
@@ -114,7 +116,9 @@ impl FakeRun {
             .stopped
             .as_ref()
             .map_or(now, |(stop, _)| now.min(*stop));
-        let stream = self.stream().unwrap_or_default();
+        let Some(stream) = self.stream() else {
+            return Vec::new();
+        };
         self.script
             .lines
             .iter()
@@ -130,7 +134,7 @@ impl FakeRun {
     }
 
     fn stream(&self) -> Option<String> {
-        Some(format!("users/{}/{}", self.request.container, self.task.id))
+        self.stream.clone()
     }
 }
 
@@ -165,12 +169,21 @@ impl FakeAws {
             container_reason: None,
         };
         let script = s.runs.next.clone();
+        let stream = s
+            .task_defs
+            .iter()
+            .find(|td| td.arn == request.task_definition || td.short() == request.task_definition)
+            .and_then(|td| td.containers.iter().find(|c| c.name == request.container))
+            .and_then(|c| c.log.as_ref())
+            .and_then(|l| l.prefix.as_ref())
+            .map(|prefix| format!("{prefix}/{}/{}", request.container, task.id));
         s.runs.runs.push(FakeRun {
             request: request.clone(),
             task: task.clone(),
             script,
             created: now,
             stopped: None,
+            stream,
         });
         task
     }
@@ -211,7 +224,13 @@ impl Logs for FakeAws {
             .runs
             .iter()
             .flat_map(|r| r.lines(now, self.epoch))
-            .filter(|l| l.stream.starts_with(&q.stream_prefix))
+            .filter(|l| {
+                if q.streams.is_empty() {
+                    l.stream.starts_with(&q.stream_prefix)
+                } else {
+                    q.streams.contains(&l.stream)
+                }
+            })
             .filter(|l| q.start.is_none_or(|t| l.at >= t) && q.end.is_none_or(|t| l.at <= t))
             .filter(|l| {
                 q.pattern

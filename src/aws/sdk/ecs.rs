@@ -404,6 +404,30 @@ impl Ecs for SdkEcs {
         Ok(())
     }
 
+    async fn task_ids(&self, cluster: &str, service: &str) -> AwsResult<Vec<String>> {
+        let mut ids = Vec::new();
+        for status in [ecs::DesiredStatus::Running, ecs::DesiredStatus::Stopped] {
+            let listed = self
+                .0
+                .list_tasks()
+                .cluster(cluster)
+                .service_name(service)
+                .desired_status(status)
+                .max_results(100)
+                .send()
+                .await
+                .map_err(|e| classify("ListTasks", e))?;
+            ids.extend(
+                listed
+                    .task_arns()
+                    .iter()
+                    .filter_map(|a| a.rsplit('/').next())
+                    .map(str::to_owned),
+            );
+        }
+        Ok(ids)
+    }
+
     async fn stopped_tasks(
         &self,
         cluster: &str,

@@ -14,11 +14,13 @@ impl Logs for SdkLogs {
         token: Option<String>,
     ) -> AwsResult<(Vec<LogLine>, Option<String>)> {
         let ms = |t: Timestamp| t.as_millisecond();
+        let by_name = !q.streams.is_empty();
         let out = self
             .0
             .filter_log_events()
             .log_group_name(&q.group)
-            .log_stream_name_prefix(&q.stream_prefix)
+            .set_log_stream_name_prefix((!by_name).then(|| q.stream_prefix.clone()))
+            .set_log_stream_names(by_name.then(|| q.streams.clone()))
             .set_start_time(q.start.map(ms))
             .set_end_time(q.end.map(ms))
             .set_filter_pattern(q.pattern.clone())

@@ -388,6 +388,7 @@ fn logs_opts(
 ) -> crate::workflows::logs::LogsOptions {
     crate::workflows::logs::LogsOptions {
         service: None,
+        colour: None,
         container: container.map(str::to_owned),
         task: None,
         start: jiff::Timestamp::UNIX_EPOCH,
@@ -436,4 +437,33 @@ async fn logs_gives_the_containers_lines_with_their_task_and_refuses_what_it_can
             .contains("log-router in staging-users:2 has no logConfiguration"),
         "{err}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn logs_by_colour_needs_a_blue_green_environment_and_calls_nothing_without_one() {
+    let fake = FakeAws::staging();
+    let (_h, interrupt) = Interrupt::new();
+    let mut opts = logs_opts(None, None);
+    opts.colour = Some(crate::workflows::logs::Which::Idle);
+    let err = crate::workflows::logs::logs(
+        &fake.aws(),
+        &staging(),
+        &opts,
+        &Recorder::default(),
+        &interrupt,
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    let err = user_error(err);
+    assert!(
+        err.message
+            .contains("env.staging is not a blue/green environment"),
+        "{err}"
+    );
+    assert!(
+        err.hint.as_deref().is_some_and(|h| h.contains("--service")),
+        "{err:?}"
+    );
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
 }
