@@ -263,7 +263,7 @@ pub async fn logs(
         }
         // A colour's tasks come and go while it is followed: list them again now and then.
         polls += 1;
-        if !query.streams.is_empty() && polls % RELIST_EVERY == 0 {
+        if !query.streams.is_empty() && polls.is_multiple_of(RELIST_EVERY) {
             match aws.ecs.task_ids(&env.cluster, &src.service).await {
                 Ok(ids) if !ids.is_empty() => {
                     query.streams = streams_of(&ids, &src.stream_prefix);
