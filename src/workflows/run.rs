@@ -599,6 +599,15 @@ pub async fn run_task(
                 aws.ecs
                     .stop_task(&env.cluster, &task.arn, "stopped from opsctl run (Ctrl-C)")
                     .await?;
+                // Read it once more, so the result carries the stop as ECS recorded it; a
+                // failed read leaves the task as last seen.
+                if let Ok(Some(seen)) = aws
+                    .ecs
+                    .describe_task(&env.cluster, &task.arn, &plan.container)
+                    .await
+                {
+                    task = seen;
+                }
                 RunResult::Stopped
             } else {
                 out.next = vec![find.clone()];

@@ -184,6 +184,14 @@ async fn ctrl_c_asks_and_stops_the_task_or_leaves_it_and_says_where() {
             assert!(out.next[0].contains("aws ecs describe-tasks"));
         } else {
             assert_eq!(out.exit(), Exit::Failed);
+            // The result is the task as ECS recorded its stop, read after StopTask.
+            assert_eq!(
+                out.stop_reason.as_deref(),
+                Some("stopped from opsctl run (Ctrl-C)"),
+                "{out}"
+            );
+            assert_eq!(out.stop_code.as_deref(), Some("UserInitiated"));
+            assert!(out.stopped_at.is_some());
         }
     }
 }
