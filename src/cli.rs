@@ -54,6 +54,10 @@ pub struct Global {
     /// Answer yes to confirmations (needed for prod-like environments without a terminal)
     #[arg(short, long, global = true)]
     pub yes: bool,
+    /// If another command holds the environment's deploy lock, wait this long for it
+    /// (default: refuse at once)
+    #[arg(long, global = true, value_parser = parse_timeout, value_name = "DURATION")]
+    pub wait_for_lock: Option<Duration>,
     /// When to use colour (NO_COLOR is respected)
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -111,6 +115,10 @@ pub enum Command {
     },
     /// List, show and run runbooks: Markdown procedures whose steps are opsctl commands
     Runbook(RunbookArgs),
+    /// Freeze an environment: every command that changes it is refused until `opsctl unlock`
+    Lock(LockArgs),
+    /// Clear an environment's deploy lock: a freeze, or the lock of a command that is gone
+    Unlock(UnlockArgs),
     /// Print the IAM policy opsctl needs for an environment, scoped to its resources
     IamPolicy(IamPolicyArgs),
     /// Print shell completions
@@ -170,8 +178,25 @@ impl Command {
                 RunbookCommand::Run(r) => ("runbook run", r.name.as_str()),
             },
             Command::IamPolicy(a) => ("iam-policy", a.env.as_str()),
+            Command::Lock(a) => ("lock", a.env.as_str()),
+            Command::Unlock(a) => ("unlock", a.env.as_str()),
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The environment, a table [env.NAME] in opsctl.toml
+    pub env: String,
+    /// Why, shown to whoever the freeze refuses
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The environment, a table [env.NAME] in opsctl.toml
+    pub env: String,
 }
 
 /// An environment from opsctl.toml, and which of its services.

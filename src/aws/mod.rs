@@ -52,6 +52,7 @@ mod cloudwatch;
 mod ecs;
 mod elb;
 mod error;
+mod lock;
 mod rds;
 pub mod sdk;
 pub mod tags;
@@ -65,6 +66,7 @@ pub use cloudwatch::*;
 pub use ecs::*;
 pub use elb::*;
 pub use error::*;
+pub use lock::*;
 pub use rds::*;
 
 /// An image found in the registry.
@@ -281,6 +283,19 @@ pub struct LogQuery {
     pub pattern: Option<String>,
 }
 
+/// Parameter Store, as the deploy lock keeps its records (see [`LockRecord`]).
+#[async_trait]
+pub trait Locks: Send + Sync {
+    /// Every record under `path`, as (number, value), in no order (GetParametersByPath).
+    async fn records(&self, path: &str) -> AwsResult<Vec<(u64, String)>>;
+    /// Creates record `n`; `false` when it exists already (PutParameter without overwrite).
+    async fn create(&self, path: &str, n: u64, value: &str) -> AwsResult<bool>;
+    /// Writes record `n` again (renewal, release).
+    async fn rewrite(&self, path: &str, n: u64, value: &str) -> AwsResult<()>;
+    /// Deletes records that no longer matter (DeleteParameters).
+    async fn delete(&self, path: &str, numbers: &[u64]) -> AwsResult<()>;
+}
+
 /// CloudWatch Logs, as `run` and `logs` read containers' output.
 #[async_trait]
 pub trait Logs: Send + Sync {
@@ -322,4 +337,5 @@ pub struct Aws {
     pub db: Arc<dyn Database>,
     pub autoscaling: Arc<dyn AutoScaling>,
     pub logs: Arc<dyn Logs>,
+    pub locks: Arc<dyn Locks>,
 }

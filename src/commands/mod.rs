@@ -30,7 +30,7 @@ pub async fn run(cli: Cli, interrupt: Interrupt) -> Exit {
         cli.command.title(),
     );
     let reporter = CliReporter::new(&printer);
-    match dispatch(&cli, &printer, &reporter, &interrupt).await {
+    match locked(&cli, &printer, &reporter, &interrupt).await {
         Ok(exit) => exit,
         Err(err) => {
             let (err, exit) = sort_error(err, &cli);
@@ -101,6 +101,82 @@ fn sort_error(err: anyhow::Error, cli: &Cli) -> (anyhow::Error, Exit) {
 struct Env {
     config: EnvConfig,
     aws: Aws,
+}
+
+/// What a command that changes its environment holds the deploy lock for (`deploy v1.2.4`);
+/// `None` for the commands that change nothing there (reads, dry runs, one-off tasks, new
+/// database instances, snapshots).
+fn lock_for(command: &Command) -> Option<(&str, String)> {
+    use crate::cli::DbCommand;
+    match command {
+        Command::Deploy(a) if !a.dry_run => {
+            Some((a.target.env.as_str(), format!("deploy {}", a.version)))
+        }
+        Command::Rollback(a) if !a.dry_run => Some((a.target.env.as_str(), "rollback".into())),
+        Command::Traffic(a) if !a.dry_run => {
+            let to = match a.to {
+                ColourArg::Blue => "blue",
+                ColourArg::Green => "green",
+            };
+            Some((a.env.as_str(), format!("traffic to {to}")))
+        }
+        Command::Retire(a) if !a.dry_run => Some((a.env.as_str(), "retire".into())),
+        Command::Promote(a) if !a.dry_run => Some((a.target.env.as_str(), "promote".into())),
+        Command::Abort(a) if !a.dry_run => Some((a.target.env.as_str(), "abort".into())),
+        Command::Scale(a) if !a.dry_run => Some((a.target.env.as_str(), "scale".into())),
+        Command::Db {
+            command: DbCommand::Failover(a),
+        } if !a.dry_run => Some((a.env.as_str(), "db failover".into())),
+        _ => None,
+    }
+}
+
+/// Runs the command, holding its environment's deploy lock where it changes the
+/// environment: taken first (refused, or waited for, while another command holds it),
+/// renewed while the command works, released when it ends, whatever its outcome.
+async fn locked(
+    cli: &Cli,
+    printer: &Printer,
+    reporter: &CliReporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<Exit> {
+    let Some((name, what)) = lock_for(&cli.command) else {
+        return dispatch(cli, printer, reporter, interrupt).await;
+    };
+    let env = load_env(cli, name).await?;
+    let want = workflows::lock::Want {
+        holder: workflows::actor(&settings::process_vars),
+        command: what,
+        wait: cli.global.wait_for_lock.unwrap_or_default(),
+    };
+    let mut held =
+        workflows::lock::acquire(&env.aws, &env.config, &want, reporter, interrupt).await?;
+    let work = dispatch(cli, printer, reporter, interrupt);
+    tokio::pin!(work);
+    let mut renew = tokio::time::interval(workflows::lock::RENEW);
+    renew.tick().await;
+    let result = loop {
+        tokio::select! {
+            result = &mut work => break result,
+            _ = renew.tick() => {
+                if let Err(e) = workflows::lock::renew(&env.aws, &mut held).await {
+                    workflows::Reporter::warn(reporter, format!(
+                        "{e:#}; another command may now change {name} at the same time"
+                    ));
+                }
+            }
+        }
+    };
+    if let Err(e) = workflows::lock::release(&env.aws, &held).await {
+        workflows::Reporter::warn(
+            reporter,
+            format!(
+                "{e:#}; it expires by itself within {}, or run `opsctl unlock {name}`",
+                humantime::format_duration(workflows::lock::LEASE)
+            ),
+        );
+    }
+    result
 }
 
 async fn load_env(cli: &Cli, name: &str) -> anyhow::Result<Env> {
@@ -397,6 +473,19 @@ async fn dispatch(
         Command::Db { command } => db::run(cli, command, printer, reporter, interrupt).await,
         Command::Runbook(args) => runbook::run(cli, args, printer, reporter, interrupt).await,
         Command::IamPolicy(args) => iam::run(cli, args, reporter).await,
+        Command::Lock(args) => {
+            let env = load_env(cli, &args.env).await?;
+            let who = workflows::actor(&settings::process_vars);
+            let out = workflows::lock::freeze(&env.aws, &env.config, &who, &args.reason, reporter)
+                .await?;
+            Ok(printer.finish(&out, reporter))
+        }
+        Command::Unlock(args) => {
+            let env = load_env(cli, &args.env).await?;
+            let who = workflows::actor(&settings::process_vars);
+            let out = workflows::lock::unlock(&env.aws, &env.config, &who).await?;
+            Ok(printer.finish(&out, reporter))
+        }
         Command::Check(args) => {
             let env = load_env(cli, &args.target.env).await?;
             let service = live_service(&env, &args.target).await?;

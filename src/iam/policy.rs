@@ -30,6 +30,7 @@ pub fn policy(env: &EnvConfig, scope: &Scope) -> Policy {
             rds(env, scope, &arn),
             autoscaling(env),
             logs(&arn),
+            lock(env, &arn),
         ]
         .concat(),
     }
@@ -158,6 +159,23 @@ fn logs(arn: &Arn) -> Vec<Statement> {
         "LogsReadTheContainersStreams",
         &["logs:GetLogEvents", "logs:FilterLogEvents"],
         vec![arn("logs", "log-group:*:log-stream:*")],
+    )]
+}
+
+/// Parameter Store: the environment's deploy lock records, under their one path.
+fn lock(env: &EnvConfig, arn: &Arn) -> Vec<Statement> {
+    let path = crate::aws::lock_path(&env.cluster, &env.name);
+    vec![allow(
+        "SsmKeepTheDeployLock",
+        &[
+            "ssm:GetParametersByPath",
+            "ssm:PutParameter",
+            "ssm:DeleteParameters",
+        ],
+        vec![
+            arn("ssm", &format!("parameter{path}")),
+            arn("ssm", &format!("parameter{path}/*")),
+        ],
     )]
 }
 

@@ -154,11 +154,24 @@ pub struct StatusOutcome {
     pub alarms: Vec<Alarm>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<RecoveryView>,
+    /// The deploy lock holding the environment now (`null`: free).
+    pub lock: Option<crate::aws::LockRecord>,
 }
 
 impl fmt::Display for StatusOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{} (cluster {})", self.env, self.cluster)?;
+        if let Some(lock) = &self.lock {
+            let until = lock
+                .expires
+                .map(|e| format!(" (lease until {})", e.strftime("%H:%M:%S UTC")))
+                .unwrap_or_else(|| format!("; `opsctl unlock {}` clears it", self.env));
+            writeln!(
+                f,
+                "  LOCK: {}{until}",
+                super::lock::describe(&self.env, lock)
+            )?;
+        }
         if let Some(t) = &self.traffic {
             let split = if t.weights.blue > 0 && t.weights.green > 0 {
                 " (split)"
@@ -262,10 +275,11 @@ pub async fn status(
     services: &[String],
 ) -> anyhow::Result<StatusOutcome> {
     // Independent reads run at once: a status is a few round trips deep, not a dozen.
-    let (found, alarms, traffic) = tokio::join!(
+    let (found, alarms, traffic, lock) = tokio::join!(
         aws.ecs.describe_services(&env.cluster, services),
         aws.monitoring.alarms(&env.alarms),
         traffic_view(aws, env),
+        super::lock::current(aws, env),
     );
     let mut out = Vec::new();
     for svc in found? {
@@ -336,6 +350,7 @@ pub async fn status(
         traffic: traffic?,
         alarms: alarms?,
         database: recovery(aws, env, Timestamp::now()).await?,
+        lock: lock?,
     })
 }
 

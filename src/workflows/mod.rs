@@ -13,6 +13,7 @@ pub mod analysis;
 pub mod db;
 pub mod deploy;
 pub mod inspect;
+pub mod lock;
 pub mod logs;
 pub mod native;
 pub mod pace;

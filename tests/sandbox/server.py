@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from werkzeug.serving import make_server
 
-    from opsctl_sandbox import config, rds_patch, seed, speedups
+    from opsctl_sandbox import config, rds_patch, seed, speedups, ssm_patch
     from opsctl_sandbox.ecs_rollout import moto_patch
     from opsctl_sandbox.control import SandboxApp
 
@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     speedups.apply()
     moto_patch.apply()
     rds_patch.apply()
+    ssm_patch.apply()
     app = SandboxApp(DomainDispatcherApplication(create_backend_app))
 
     class Handler(MotoRequestHandler):

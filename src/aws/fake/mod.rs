@@ -24,6 +24,7 @@ pub mod db;
 mod ecr;
 mod ecs;
 mod elb;
+mod lock;
 mod native;
 pub mod run;
 mod secrets;
@@ -125,6 +126,8 @@ struct State {
     db: db::DbState,
     /// One-off tasks and their logs (`fake/run.rs`).
     runs: run::RunState,
+    /// The deploy lock's records by path (`fake/lock.rs`).
+    locks: BTreeMap<String, BTreeMap<u64, String>>,
 }
 
 /// The fake; clone freely, every clone shares the state.
@@ -378,6 +381,7 @@ impl FakeAws {
             db: Arc::new(self.clone()),
             autoscaling: Arc::new(self.clone()),
             logs: Arc::new(self.clone()),
+            locks: Arc::new(self.clone()),
         }
     }
 

@@ -26,6 +26,7 @@ mod db;
 mod ecr;
 mod ecs;
 mod elb;
+mod lock;
 mod logs;
 mod secrets;
 
@@ -102,6 +103,7 @@ pub fn clients(config: &SdkConfig) -> Aws {
             aws_sdk_applicationautoscaling::Client::new(config),
         )),
         logs: Arc::new(logs::SdkLogs(aws_sdk_cloudwatchlogs::Client::new(config))),
+        locks: Arc::new(lock::SdkLocks(aws_sdk_ssm::Client::new(config))),
     }
 }
 

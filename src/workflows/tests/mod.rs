@@ -4,6 +4,7 @@
 mod db;
 mod dr;
 mod kit;
+mod lock;
 mod native;
 mod rolling;
 mod run;

@@ -7,6 +7,7 @@ Modules:
   ecs_rollout  ECS rollouts: the deployment model (ecs_rollout.model), the scheduler that
                advances it (ecs_rollout.scheduler), the patches to moto (ecs_rollout.moto_patch);
                one-off tasks (ecs_rollout.runs) and the tasks' logs (ecs_rollout.tasklogs)
+  ssm_patch    Parameter Store: PutParameter without Overwrite atomic (the deploy lock)
   control      the WSGI middleware serving the /_sandbox/ control surface
   wire         names each request's account and IAM action; AWS-shaped error answers
   faults       injected faults (throttling, 5xx, access denied, dropped connections, delays)
