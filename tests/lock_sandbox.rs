@@ -17,6 +17,8 @@ fn count(account: &Account, action: &str) -> usize {
 #[tokio::test]
 async fn of_twenty_concurrent_deploys_exactly_one_runs_and_the_others_change_nothing() {
     let account = Account::seed();
+    // The one that wins holds the lock for seconds, while the other nineteen start.
+    account.configure(serde_json::json!({ "task_start_seconds": 8.0 }));
     account.clear_requests();
     let children: Vec<_> = (0..20)
         .map(|i| {

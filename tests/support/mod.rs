@@ -395,12 +395,24 @@ pub struct Request {
 }
 
 impl Request {
-    /// Whether this request changes something in AWS.
+    /// Whether this request changes something in AWS. The deploy lock's own records are
+    /// not counted: every command that changes an environment takes the lock first and
+    /// releases it at its end, also when it then refuses bad input, and they are the only
+    /// Parameter Store writes opsctl makes (its IAM policy grants no other).
     pub fn mutates(&self) -> bool {
         let name = self.action.split(':').nth(1).unwrap_or_default();
         !["Describe", "List", "Get"]
             .iter()
             .any(|p| name.starts_with(p))
+            && !self.is_lock_record()
+    }
+
+    /// A write of the deploy lock's records (Parameter Store).
+    pub fn is_lock_record(&self) -> bool {
+        matches!(
+            self.action.as_str(),
+            "ssm:PutParameter" | "ssm:DeleteParameters"
+        )
     }
 
     /// A mutating request that AWS carried out.
