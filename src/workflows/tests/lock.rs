@@ -47,6 +47,17 @@ fn record(holder: &str, command: &str, expires_in: Option<i64>) -> LockRecord {
     }
 }
 
+/// `acquire` for `(holder, command, wait)`.
+async fn take(
+    aws: &crate::aws::Aws,
+    env: &EnvConfig,
+    (holder, command, wait): (&str, &str, Duration),
+    rec: &Recorder,
+    interrupt: &Interrupt,
+) -> anyhow::Result<Held> {
+    acquire(aws, env, &want(holder, command, wait), rec, interrupt).await
+}
+
 /// The record stored under `n`, parsed.
 fn stored(fake: &FakeAws, n: u64) -> LockRecord {
     LockRecord::parse(&fake.lock_records(&path())[&n]).expect("a record opsctl wrote")
@@ -57,10 +68,10 @@ async fn a_second_command_is_refused_naming_the_holder_and_the_lock_is_free_once
     let fake = FakeAws::staging();
     let (aws, env, (_h, interrupt)) = (fake.aws(), prod(), Interrupt::new());
     let rec = Recorder::default();
-    let held = acquire(
+    let held = take(
         &aws,
         &env,
-        &want("ci@runner-7", "deploy v1.2.4", Duration::ZERO),
+        ("ci@runner-7", "deploy v1.2.4", Duration::ZERO),
         &rec,
         &interrupt,
     )
@@ -69,10 +80,10 @@ async fn a_second_command_is_refused_naming_the_holder_and_the_lock_is_free_once
     assert_eq!(held.number, 1);
     assert!(stored(&fake, 1).holds(Timestamp::now()));
 
-    let err = acquire(
+    let err = take(
         &aws,
         &env,
-        &want("alice@laptop", "rollback", Duration::ZERO),
+        ("alice@laptop", "rollback", Duration::ZERO),
         &rec,
         &interrupt,
     )
@@ -98,10 +109,10 @@ async fn a_second_command_is_refused_naming_the_holder_and_the_lock_is_free_once
 
     release(&aws, &held).await.unwrap();
     assert!(stored(&fake, 1).released.is_some());
-    let next = acquire(
+    let next = take(
         &aws,
         &env,
-        &want("alice@laptop", "rollback", Duration::ZERO),
+        ("alice@laptop", "rollback", Duration::ZERO),
         &rec,
         &interrupt,
     )
@@ -127,10 +138,10 @@ async fn a_lock_whose_holder_died_is_taken_once_its_lease_is_over() {
         4,
         &record("ci@gone", "deploy v1", Some(-1)).to_value(),
     );
-    let held = acquire(
+    let held = take(
         &aws,
         &env,
-        &want("me", "deploy v2", Duration::ZERO),
+        ("me", "deploy v2", Duration::ZERO),
         &Recorder::default(),
         &interrupt,
     )
@@ -180,10 +191,10 @@ async fn a_freeze_refuses_every_change_until_it_is_unlocked_even_when_asked_to_w
             .contains("refused until `opsctl unlock prod`"),
         "{out}"
     );
-    let err = acquire(
+    let err = take(
         &aws,
         &env,
-        &want("ci", "deploy v1", Duration::from_secs(600)),
+        ("ci", "deploy v1", Duration::from_secs(600)),
         &rec,
         &interrupt,
     )
@@ -209,10 +220,10 @@ async fn a_freeze_refuses_every_change_until_it_is_unlocked_even_when_asked_to_w
     assert_eq!(stored(&fake, 1).released.unwrap().by, "bob@laptop");
     let out = unlock(&aws, &env, "bob@laptop").await.unwrap();
     assert_eq!(out.result, "not-locked");
-    acquire(
+    take(
         &aws,
         &env,
-        &want("ci", "deploy v1", Duration::ZERO),
+        ("ci", "deploy v1", Duration::ZERO),
         &rec,
         &interrupt,
     )
@@ -235,10 +246,10 @@ async fn wait_for_lock_waits_for_the_holder_or_gives_up_naming_it() {
     let fake = FakeAws::staging();
     let (aws, env, (_h, interrupt)) = (fake.aws(), prod(), Interrupt::new());
     let rec = Recorder::default();
-    let first = acquire(
+    let first = take(
         &aws,
         &env,
-        &want("ci@runner-1", "deploy v1", Duration::ZERO),
+        ("ci@runner-1", "deploy v1", Duration::ZERO),
         &rec,
         &interrupt,
     )
@@ -270,10 +281,10 @@ async fn wait_for_lock_waits_for_the_holder_or_gives_up_naming_it() {
         rec.steps()
     );
 
-    let err = acquire(
+    let err = take(
         &aws,
         &env,
-        &want("ci@runner-3", "deploy v3", Duration::from_secs(30)),
+        ("ci@runner-3", "deploy v3", Duration::from_secs(30)),
         &rec,
         &interrupt,
     )
@@ -291,10 +302,10 @@ async fn renewal_extends_the_lease_and_notices_a_lock_that_was_cleared_or_taken(
     let fake = FakeAws::staging();
     let (aws, env, (_h, interrupt)) = (fake.aws(), prod(), Interrupt::new());
     let rec = Recorder::default();
-    let mut held = acquire(
+    let mut held = take(
         &aws,
         &env,
-        &want("ci", "deploy v1", Duration::ZERO),
+        ("ci", "deploy v1", Duration::ZERO),
         &rec,
         &interrupt,
     )
@@ -313,10 +324,10 @@ async fn renewal_extends_the_lease_and_notices_a_lock_that_was_cleared_or_taken(
         "a renewal never takes back a cleared lock"
     );
 
-    acquire(
+    take(
         &aws,
         &env,
-        &want("bob", "rollback", Duration::ZERO),
+        ("bob", "rollback", Duration::ZERO),
         &rec,
         &interrupt,
     )
