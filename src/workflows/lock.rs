@@ -84,9 +84,15 @@ fn clock(t: Timestamp) -> String {
 
 /// `prod is locked by ci@runner-7 (deploy v1.2.4) since 12:03:10 UTC`.
 pub fn describe(env: &str, r: &LockRecord) -> String {
+    format!("{env} is {}", held_as(r))
+}
+
+/// `locked by ci@runner-7 (deploy v1.2.4) since 12:03:10 UTC`, or a freeze's
+/// `frozen by … since …: reason`.
+fn held_as(r: &LockRecord) -> String {
     if r.is_freeze() {
         format!(
-            "{env} is frozen by {} since {}{}",
+            "frozen by {} since {}{}",
             r.holder,
             clock(r.since),
             r.reason
@@ -96,7 +102,7 @@ pub fn describe(env: &str, r: &LockRecord) -> String {
         )
     } else {
         format!(
-            "{env} is locked by {} ({}) since {}",
+            "locked by {} ({}) since {}",
             r.holder,
             r.command,
             clock(r.since)
@@ -120,6 +126,24 @@ fn refused(env: &str, r: &LockRecord, waited: Option<Duration>) -> anyhow::Error
     UserError::new(format!("{}{waited}; nothing changed", describe(env, r)))
         .hint(hint)
         .into()
+}
+
+/// A new record, held from now, with its own token.
+fn fresh(
+    holder: &str,
+    command: &str,
+    expires: Option<Timestamp>,
+    reason: Option<String>,
+) -> LockRecord {
+    LockRecord {
+        holder: holder.to_owned(),
+        command: command.to_owned(),
+        since: Timestamp::now(),
+        expires,
+        reason,
+        released: None,
+        token: token(),
+    }
 }
 
 fn token() -> String {
@@ -180,15 +204,12 @@ pub async fn acquire(
         match held {
             None => {
                 let now = Timestamp::now();
-                let record = LockRecord {
-                    holder: want.holder.clone(),
-                    command: want.command.clone(),
-                    since: now,
-                    expires: Some(now + SignedDuration::try_from(LEASE).unwrap_or_default()),
-                    reason: None,
-                    released: None,
-                    token: token(),
-                };
+                let record = fresh(
+                    &want.holder,
+                    &want.command,
+                    Some(now + SignedDuration::try_from(LEASE).unwrap_or_default()),
+                    None,
+                );
                 if let Some(held) = take(aws, &path, highest, record, reporter).await? {
                     return Ok(held);
                 }
@@ -310,14 +331,7 @@ impl fmt::Display for LockOutcome {
                 describe(&self.env, r),
                 self.env
             ),
-            ("unlocked", Some(r)) => writeln!(
-                f,
-                "unlocked {} (it was: {})",
-                self.env,
-                describe(&self.env, r)
-                    .strip_prefix(&format!("{} is ", self.env))
-                    .unwrap_or_default()
-            ),
+            ("unlocked", Some(r)) => writeln!(f, "unlocked {} (it was: {})", self.env, held_as(r)),
             _ => writeln!(f, "{} was not locked; nothing changed", self.env),
         }
     }
@@ -344,15 +358,7 @@ pub async fn freeze(
         if let Some(r) = held {
             return Err(refused(&env.name, &r, None));
         }
-        let record = LockRecord {
-            holder: holder.to_owned(),
-            command: "freeze".into(),
-            since: Timestamp::now(),
-            expires: None,
-            reason: Some(reason.trim().to_owned()),
-            released: None,
-            token: token(),
-        };
+        let record = fresh(holder, "freeze", None, Some(reason.trim().to_owned()));
         if let Some(held) = take(aws, &path, highest, record, reporter).await? {
             return Ok(LockOutcome {
                 env: env.name.clone(),

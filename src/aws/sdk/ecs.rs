@@ -14,6 +14,27 @@ use convert::{
 pub struct SdkEcs(pub aws_sdk_ecs::Client);
 
 impl SdkEcs {
+    /// The ARNs of the service's tasks with this desired status (ListTasks, one page of 100:
+    /// ECS keeps stopped tasks for about an hour, and callers want the recent ones).
+    async fn service_task_arns(
+        &self,
+        cluster: &str,
+        service: &str,
+        status: ecs::DesiredStatus,
+    ) -> AwsResult<Vec<String>> {
+        let listed = self
+            .0
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(status)
+            .max_results(100)
+            .send()
+            .await
+            .map_err(|e| classify("ListTasks", e))?;
+        Ok(listed.task_arns().to_vec())
+    }
+
     /// One `UpdateService` call changing what is given; returns the service after.
     async fn update(
         &self,
@@ -407,20 +428,9 @@ impl Ecs for SdkEcs {
     async fn task_ids(&self, cluster: &str, service: &str) -> AwsResult<Vec<String>> {
         let mut ids = Vec::new();
         for status in [ecs::DesiredStatus::Running, ecs::DesiredStatus::Stopped] {
-            let listed = self
-                .0
-                .list_tasks()
-                .cluster(cluster)
-                .service_name(service)
-                .desired_status(status)
-                .max_results(100)
-                .send()
-                .await
-                .map_err(|e| classify("ListTasks", e))?;
+            let arns = self.service_task_arns(cluster, service, status).await?;
             ids.extend(
-                listed
-                    .task_arns()
-                    .iter()
+                arns.iter()
                     .filter_map(|a| a.rsplit('/').next())
                     .map(str::to_owned),
             );
@@ -434,17 +444,9 @@ impl Ecs for SdkEcs {
         service: &str,
         limit: usize,
     ) -> AwsResult<Vec<StoppedTask>> {
-        let listed = self
-            .0
-            .list_tasks()
-            .cluster(cluster)
-            .service_name(service)
-            .desired_status(ecs::DesiredStatus::Stopped)
-            .max_results(100)
-            .send()
-            .await
-            .map_err(|e| classify("ListTasks", e))?;
-        let arns = listed.task_arns().to_vec();
+        let arns = self
+            .service_task_arns(cluster, service, ecs::DesiredStatus::Stopped)
+            .await?;
         if arns.is_empty() {
             return Ok(Vec::new());
         }
