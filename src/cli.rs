@@ -167,6 +167,7 @@ impl Command {
             Command::Db { command } => match command {
                 DbCommand::Snapshot(a) => ("db snapshot", a.env.as_str()),
                 DbCommand::Snapshots(a) => ("db snapshots", a.env.as_str()),
+                DbCommand::Copy(a) => ("db copy", a.env.as_str()),
                 DbCommand::Restore(a) => ("db restore", a.env.as_str()),
                 DbCommand::Failover(a) => ("db failover", a.env.as_str()),
             },
@@ -443,8 +444,10 @@ pub struct ScaleArgs {
 pub enum DbCommand {
     /// Take a manual snapshot of the database, tagged with who took it and why
     Snapshot(DbSnapshotArgs),
-    /// List the database's manual and automated snapshots, newest first
-    Snapshots(DbEnvArgs),
+    /// List the database's manual and automated snapshots, newest first; apply the retention
+    Snapshots(DbSnapshotsArgs),
+    /// Copy a snapshot to another region, encrypted with a key there, for disaster recovery
+    Copy(DbCopyArgs),
     /// Restore a snapshot or a point in time into a NEW instance with the database's settings
     Restore(DbRestoreArgs),
     /// A Multi-AZ failover drill: fail the database over to its standby, timed against `rto`
@@ -467,9 +470,39 @@ pub struct DbFailoverArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DbEnvArgs {
+pub struct DbSnapshotsArgs {
     /// The environment, a table [env.NAME] in opsctl.toml with a `database`
     pub env: String,
+    /// Delete the snapshots opsctl made beyond the newest `database.keep_snapshots`
+    #[arg(long)]
+    pub prune: bool,
+    /// With --prune: show what would be deleted and change nothing
+    #[arg(long, requires = "prune")]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DbCopyArgs {
+    /// The environment, a table [env.NAME] in opsctl.toml with a `database`
+    pub env: String,
+    /// The snapshot to copy (see `opsctl db snapshots ENV`)
+    #[arg(long, value_name = "ID")]
+    pub snapshot: String,
+    /// The region to copy it to (default: `database.dr.region`)
+    #[arg(long, value_parser = parse_region, value_name = "REGION")]
+    pub to_region: Option<String>,
+    /// A KMS key of that region for an encrypted snapshot (default: `database.dr.kms_key`)
+    #[arg(long, value_name = "KEY")]
+    pub kms_key: Option<String>,
+    /// Wait until the copy is available, showing its progress
+    #[arg(long)]
+    pub wait: bool,
+    /// Show the call and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait with --wait (default 60m)
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -482,6 +515,12 @@ pub struct DbSnapshotArgs {
     /// Why the snapshot is taken (tagged opsctl:reason)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    /// Once available, copy it to this region (waits for the snapshot; --wait also waits for the copy)
+    #[arg(long, value_parser = parse_region, value_name = "REGION")]
+    pub copy_to: Option<String>,
+    /// With --copy-to: a KMS key of that region (default: `database.dr.kms_key`)
+    #[arg(long, value_name = "KEY", requires = "copy_to")]
+    pub kms_key: Option<String>,
     /// Show the call and change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -509,6 +548,9 @@ pub struct DbRestoreArgs {
     /// The new instance's identifier: 1-63 letters, digits and hyphens, starting with a letter
     #[arg(long, value_name = "NAME")]
     pub target: String,
+    /// Restore a copy held in this region (`database.dr`) into that region
+    #[arg(long, value_parser = parse_region, value_name = "REGION")]
+    pub to_region: Option<String>,
     /// Wait until the new instance is available (the default)
     #[arg(long, overrides_with = "no_wait")]
     pub wait: bool,
@@ -593,6 +635,10 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::input::parse_duration(text)
+}
+
+fn parse_region(text: &str) -> Result<String, String> {
+    crate::input::parse_region(text)
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {

@@ -67,6 +67,30 @@ pub fn parse_version(text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
+/// An AWS region name: lower-case letters and digits in parts joined by `-`, such as
+/// `us-west-2` or `eu-central-1`.
+pub fn parse_region(text: &str) -> Result<String, String> {
+    let shown = escape(text);
+    let parts: Vec<&str> = text.split('-').collect();
+    let ok = parts.len() >= 3
+        && text.len() <= 32
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "`{shown}` is not an AWS region name (such as us-west-2 or eu-central-1)"
+        ))
+    }
+}
+
 /// Refuses text holding control characters (escape sequences would reach the terminal).
 pub fn no_control_chars(what: &str, text: &str) -> Result<(), String> {
     if text.chars().any(char::is_control) {

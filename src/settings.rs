@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use crate::cli::{
-    DbFailoverArgs, DbRestoreArgs, DbSnapshotArgs, DeployArgs, Global, LogsArgs, LogsColour,
-    PlanArgs, RetireArgs, RollbackArgs, RunArgs, ScaleArgs, TrafficArgs, WaitArgs,
+    DbCopyArgs, DbFailoverArgs, DbRestoreArgs, DbSnapshotArgs, DeployArgs, Global, LogsArgs,
+    LogsColour, PlanArgs, RetireArgs, RollbackArgs, RunArgs, ScaleArgs, TrafficArgs, WaitArgs,
 };
 use crate::config::{BlueGreen, EnvConfig};
 use crate::error::UserError;
@@ -145,7 +145,42 @@ pub fn snapshot(args: &DbSnapshotArgs, vars: Vars<'_>) -> db::SnapshotOptions {
         timeout: args.timeout.unwrap_or(db::TIMEOUT),
         poll: db::POLL,
         actor: workflows::actor(vars),
+        copy_to: args.copy_to.clone(),
+        kms_key: args.kms_key.clone(),
     }
+}
+
+/// `opsctl db copy`: the region is `--to-region`, else the env's `database.dr.region`.
+pub fn copy(
+    args: &DbCopyArgs,
+    env: &crate::config::EnvConfig,
+    vars: Vars<'_>,
+) -> Result<db::CopyOptions, crate::error::UserError> {
+    let dr = env.database.as_ref().and_then(|d| d.dr.as_ref());
+    let Some(to_region) = args
+        .to_region
+        .clone()
+        .or_else(|| dr.map(|d| d.region.clone()))
+    else {
+        return Err(crate::error::UserError::new(format!(
+            "no region to copy to: env.{} has no database.dr and no --to-region was given",
+            env.name
+        ))
+        .hint(format!(
+            "pass --to-region REGION, or set database.dr = {{ region = \"...\", subnet_group = \"...\" }} in [env.{}]",
+            env.name
+        )));
+    };
+    Ok(db::CopyOptions {
+        snapshot: args.snapshot.clone(),
+        to_region,
+        kms_key: args.kms_key.clone(),
+        wait: args.wait,
+        dry_run: args.dry_run,
+        timeout: args.timeout.unwrap_or(db::TIMEOUT),
+        poll: db::POLL,
+        actor: workflows::actor(vars),
+    })
 }
 
 /// `opsctl db restore`.
@@ -158,6 +193,7 @@ pub fn restore(args: &DbRestoreArgs, vars: Vars<'_>) -> db::RestoreOptions {
     db::RestoreOptions {
         from,
         target: args.target.clone(),
+        region: args.to_region.clone(),
         wait: !args.no_wait,
         dry_run: args.dry_run,
         timeout: args.timeout.unwrap_or(db::TIMEOUT),

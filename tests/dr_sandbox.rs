@@ -114,3 +114,234 @@ async fn status_shows_the_recovery_position_against_the_rpo_and_where_the_logs_a
         text.stdout
     );
 }
+
+/// RDS in the recovery region of the repo's prod (`database.dr.region`).
+async fn rds_in(account: &Account, region: &str) -> aws_sdk_rds::Client {
+    let config = aws_sdk_rds::config::Builder::from(&account.sdk().await)
+        .region(aws_sdk_rds::config::Region::new(region.to_owned()))
+        .build();
+    aws_sdk_rds::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn a_region_loss_drill_copies_a_snapshot_to_the_recovery_region_and_restores_it_there() {
+    let account = Account::seed();
+    account.configure(serde_json::json!({ "db_snapshot_copy_seconds": 2.0 }));
+
+    // An encrypted database's copy needs a key of the target region: refused before anything.
+    let refused = account.opsctl(&["db", "snapshot", "prod", "--copy-to", "eu-west-1", "--yes"]);
+    refused.expect_code(2);
+    assert!(
+        refused.stderr.contains("needs a KMS key of eu-west-1"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!account.requests().iter().any(|r| r.mutates()));
+
+    // Snapshot, and copy it to us-west-2 with database.dr.kms_key.
+    let run = account.opsctl(&[
+        "--output",
+        "json",
+        "db",
+        "snapshot",
+        "prod",
+        "--copy-to",
+        "us-west-2",
+        "--wait",
+        "--yes",
+    ]);
+    run.expect_code(0);
+    let json = run.json();
+    assert_eq!(json["result"], "available", "{json}");
+    assert_eq!(json["copy"]["result"], "available", "{json}");
+    let id = json["snapshot_id"].as_str().unwrap().to_owned();
+    let dr = rds_in(&account, "us-west-2").await;
+    let copy = dr
+        .describe_db_snapshots()
+        .db_snapshot_identifier(&id)
+        .send()
+        .await
+        .unwrap()
+        .db_snapshots()[0]
+        .clone();
+    assert_eq!(copy.status(), Some("available"));
+    assert_eq!(copy.source_region(), Some("us-east-1"));
+    assert!(copy.encrypted().unwrap_or(false));
+    assert_eq!(
+        copy.kms_key_id(),
+        account.resources["dr"]["kms_key"].as_str(),
+        "encrypted with the recovery region's key"
+    );
+    let tags: Vec<(String, String)> = copy
+        .tag_list()
+        .iter()
+        .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
+        .collect();
+    assert!(
+        tags.iter()
+            .any(|(k, v)| k == "opsctl:copied-from" && v.ends_with(&format!("snapshot:{id}"))),
+        "{tags:?}"
+    );
+
+    // The copies there, and status's recovery position.
+    let listed = account.opsctl(&[
+        "--output",
+        "json",
+        "db",
+        "snapshots",
+        "prod",
+        "--region",
+        "us-west-2",
+    ]);
+    listed.expect_code(0);
+    let rows = listed.json()["snapshots"].clone();
+    assert_eq!(rows[0]["id"], id.as_str(), "{rows}");
+    assert!(rows[0]["copied_from"].as_str().is_some(), "{rows}");
+    let status = account.opsctl(&["--output", "json", "status", "prod"]);
+    status.expect_code(0);
+    let region = &status.json()["database"]["recovery_region"];
+    assert_eq!(region["region"], "us-west-2");
+    assert_eq!(region["newest_copy"], id.as_str(), "{region}");
+    assert_eq!(region["within_rpo"], true, "{region}");
+    let text = account.opsctl(&["status", "prod"]);
+    assert!(
+        text.stdout
+            .contains(&format!("recovery region us-west-2: newest copy {id}")),
+        "{}",
+        text.stdout
+    );
+
+    // Restore the copy in us-west-2, into its subnet group.
+    let restored = account.opsctl(&[
+        "--output",
+        "json",
+        "db",
+        "restore",
+        "prod",
+        "--snapshot",
+        &id,
+        "--to-region",
+        "us-west-2",
+        "--target",
+        "users-db-dr",
+        "--yes",
+    ]);
+    restored.expect_code(0);
+    let out = restored.json();
+    assert_eq!(out["result"], "restored", "{out}");
+    assert_eq!(out["region"], "us-west-2");
+    let made = dr
+        .describe_db_instances()
+        .db_instance_identifier("users-db-dr")
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .clone();
+    assert_eq!(made.db_instance_status(), Some("available"));
+    assert_eq!(
+        made.db_subnet_group()
+            .and_then(|g| g.db_subnet_group_name()),
+        Some("users-db-dr-subnets")
+    );
+    assert_eq!(
+        made.db_instance_class(),
+        Some("db.t3.micro"),
+        "the source's class"
+    );
+    assert!(
+        made.db_instance_arn()
+            .unwrap()
+            .starts_with("arn:aws:rds:us-west-2:"),
+        "{:?}",
+        made.db_instance_arn()
+    );
+    let home = aws_sdk_rds::Client::new(&account.sdk().await);
+    assert!(
+        home.describe_db_instances()
+            .db_instance_identifier("users-db-dr")
+            .send()
+            .await
+            .is_err(),
+        "nothing was restored in us-east-1"
+    );
+}
+
+#[tokio::test]
+async fn retention_deletes_only_older_snapshots_opsctl_made() {
+    let account = Account::seed();
+    let home = aws_sdk_rds::Client::new(&account.sdk().await);
+    // One made by hand, which retention never touches.
+    home.create_db_snapshot()
+        .db_instance_identifier("users-db")
+        .db_snapshot_identifier("users-db-by-hand")
+        .send()
+        .await
+        .unwrap();
+    let config = std::env::temp_dir().join(format!("opsctl-keep-{}.toml", account.id));
+    let text = std::fs::read_to_string(support::repo_root().join("opsctl.toml"))
+        .unwrap()
+        .replace("keep_snapshots = 5", "keep_snapshots = 1");
+    std::fs::write(&config, text).unwrap();
+
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let run = account.opsctl_with_config(
+            &config,
+            &[
+                "--output", "json", "db", "snapshot", "prod", "--wait", "--yes",
+            ],
+        );
+        run.expect_code(0);
+        ids.push(run.json()["snapshot_id"].as_str().unwrap().to_owned());
+        // Snapshot names hold the second they were taken.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    let manual = || async {
+        let out = home
+            .describe_db_snapshots()
+            .db_instance_identifier("users-db")
+            .snapshot_type("manual")
+            .send()
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = out
+            .db_snapshots()
+            .iter()
+            .filter_map(|s| s.db_snapshot_identifier().map(str::to_owned))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut expected = vec![ids[1].clone(), "users-db-by-hand".to_owned()];
+    expected.sort();
+    assert_eq!(
+        manual().await,
+        expected,
+        "the first of ours went, by hand stayed"
+    );
+
+    // --prune --dry-run shows nothing more to go; without keep_snapshots it is refused.
+    let plan = account.opsctl_with_config(
+        &config,
+        &[
+            "--output",
+            "json",
+            "db",
+            "snapshots",
+            "prod",
+            "--prune",
+            "--dry-run",
+        ],
+    );
+    plan.expect_code(0);
+    assert_eq!(plan.json()["deleted"], serde_json::json!([]));
+    assert_eq!(plan.json()["kept"], serde_json::json!([ids[1]]));
+    let refused = account.opsctl(&["db", "snapshots", "staging", "--prune"]);
+    refused.expect_code(2);
+    assert!(
+        refused.stderr.contains("keep_snapshots"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -255,10 +255,31 @@ pub trait Database: Send + Sync {
         time: Option<Timestamp>,
         settings: &RestoreSettings,
     ) -> AwsResult<DbInstance>;
+    /// Starts copying a snapshot (by ARN, possibly of another region) into this client's
+    /// region as `target`, encrypted with `kms_key` (a key of this region) where given, with
+    /// exactly these tags.
+    async fn copy_snapshot(
+        &self,
+        source_arn: &str,
+        target: &str,
+        kms_key: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> AwsResult<DbSnapshot>;
+    /// Deletes a manual snapshot.
+    async fn delete_snapshot(&self, id: &str) -> AwsResult<()>;
     /// Reboots a Multi-AZ instance with a failover to its standby (`ForceFailover`).
     async fn failover(&self, id: &str) -> AwsResult<DbInstance>;
     /// Sets, at once, what no restore call takes on the instance a restore made.
     async fn modify_instance(&self, id: &str, later: &LaterSettings) -> AwsResult<DbInstance>;
+}
+
+/// RDS in the other regions an environment recovers into (`database.dr`, `db copy
+/// --to-region`).
+pub trait Regions: Send + Sync {
+    /// The region every other client talks to, where known.
+    fn home(&self) -> Option<String>;
+    /// RDS in `region`, with the same credentials and endpoint.
+    fn database(&self, region: &str) -> Arc<dyn Database>;
 }
 
 /// One line a container logged (CloudWatch Logs).
@@ -335,6 +356,8 @@ pub struct Aws {
     pub monitoring: Arc<dyn Monitoring>,
     pub lb: Arc<dyn LoadBalancing>,
     pub db: Arc<dyn Database>,
+    /// RDS in other regions, for cross-region copies and restores.
+    pub regions: Arc<dyn Regions>,
     pub autoscaling: Arc<dyn AutoScaling>,
     pub logs: Arc<dyn Logs>,
     pub locks: Arc<dyn Locks>,

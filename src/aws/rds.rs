@@ -49,6 +49,17 @@ pub struct DbSnapshot {
     pub percent: Option<i32>,
     pub size_gb: i32,
     pub created_at: Option<Timestamp>,
+    /// When the data was snapshotted: for a copy, its source's time (AWS's
+    /// OriginalSnapshotCreateTime), else `created_at`.
+    pub original_created_at: Option<Timestamp>,
+    /// Encrypted at rest, and with which key (a copy to another region needs a key there).
+    pub encrypted: bool,
+    pub kms_key: Option<String>,
+    /// Where a cross-region copy came from: the source's region and snapshot ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_snapshot: Option<String>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -125,7 +136,9 @@ pub struct LaterSettings {
 
 impl DbSettings {
     /// The names of the settings that differ between the two, as `name: ours -> theirs`.
-    /// The zone of a Multi-AZ instance is RDS's choice and not compared.
+    /// The zone of a Multi-AZ instance is RDS's choice and not compared; so are the zone and
+    /// the security groups where ours names none (a restore into a recovery region that
+    /// leaves them to RDS).
     pub fn differences(&self, other: &DbSettings) -> Vec<String> {
         let mut out = Vec::new();
         macro_rules! compare {
@@ -143,7 +156,6 @@ impl DbSettings {
         compare!(
             class,
             subnet_group,
-            security_groups,
             parameter_group,
             option_group,
             multi_az,
@@ -174,7 +186,17 @@ impl DbSettings {
             performance_insights_retention_days,
             database_insights_mode,
         );
-        if !self.multi_az && !other.multi_az && self.availability_zone != other.availability_zone {
+        if !self.security_groups.is_empty() && self.security_groups != other.security_groups {
+            out.push(format!(
+                "security_groups: {:?} -> {:?}",
+                self.security_groups, other.security_groups
+            ));
+        }
+        if !self.multi_az
+            && !other.multi_az
+            && self.availability_zone.is_some()
+            && self.availability_zone != other.availability_zone
+        {
             out.push(format!(
                 "availability_zone: {:?} -> {:?}",
                 self.availability_zone, other.availability_zone

@@ -21,6 +21,8 @@ pub const NOT_DEPLOYED: &str = "not-deployed";
 pub const CREATED_BY: &str = "opsctl:created-by";
 /// On a DB snapshot: why it was taken.
 pub const REASON: &str = "opsctl:reason";
+/// On a DB snapshot copied to another region: the ARN of the snapshot it copies.
+pub const COPIED_FROM: &str = "opsctl:copied-from";
 /// On a restored instance: the snapshot or the instance and time it came from.
 pub const RESTORED_FROM: &str = "opsctl:restored-from";
 

@@ -1,4 +1,4 @@
-//! Glue for `opsctl db`: snapshot, snapshots, restore, failover.
+//! Glue for `opsctl db`: snapshot, snapshots, copy, restore, failover.
 
 use super::load_env;
 use crate::cli::{Cli, DbCommand};
@@ -23,7 +23,19 @@ pub(super) async fn run(
         }
         DbCommand::Snapshots(args) => {
             let env = load_env(cli, &args.env).await?;
+            // The global --region lists (and prunes) the copies another region holds.
+            if args.prune {
+                let out =
+                    db::prune(&env.aws, &env.config, args.dry_run, reporter, interrupt).await?;
+                return Ok(printer.finish(&out, reporter));
+            }
             let out = db::list(&env.aws, &env.config, jiff::Timestamp::now()).await?;
+            Ok(printer.finish(&out, reporter))
+        }
+        DbCommand::Copy(args) => {
+            let env = load_env(cli, &args.env).await?;
+            let opts = settings::copy(args, &env.config, &settings::process_vars)?;
+            let out = db::copy(&env.aws, &env.config, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
         }
         DbCommand::Failover(args) => {

@@ -258,6 +258,32 @@ impl Config {
                 ))
                 .hint("name the AWS resource (its name or ARN, up to 1600 characters)"));
             }
+            if let Some(dr) = env.database.as_ref().and_then(|d| d.dr.as_ref()) {
+                if let Err(problem) = crate::input::parse_region(&dr.region) {
+                    return Err(UserError::new(format!(
+                        "{}: env.{name}.database.dr.region: {problem}",
+                        at("dr")
+                    ))
+                    .hint("name an AWS region such as us-west-2"));
+                }
+                if env.region.as_deref() == Some(dr.region.as_str()) {
+                    return Err(UserError::new(format!(
+                        "{}: env.{name}.database.dr.region is {}, the env's own region",
+                        at("dr"),
+                        dr.region
+                    ))
+                    .hint("name another region: disaster recovery copies the database out of its region"));
+                }
+            }
+            if let Some(keep) = env.database.as_ref().and_then(|d| d.keep_snapshots)
+                && keep == 0
+            {
+                return Err(UserError::new(format!(
+                    "{}: env.{name}.database.keep_snapshots is 0, which would delete every snapshot",
+                    at("keep_snapshots")
+                ))
+                .hint("keep at least 1, or leave keep_snapshots out to keep them all"));
+            }
             if let Some((key, value)) = control_chars(&env) {
                 return Err(UserError::new(format!(
                     "{}: env.{name}.{key} holds control characters: `{}`",
@@ -311,6 +337,24 @@ fn bad_name(env: &EnvConfig) -> Option<(String, String)> {
     names.extend(env.alarms.iter().map(|a| ("alarms".to_owned(), a.as_str())));
     if let Some(db) = &env.database {
         names.push(("database.instance".into(), &db.instance));
+        if let Some(dr) = &db.dr {
+            names.push(("database.dr.region".into(), &dr.region));
+            names.push(("database.dr.subnet_group".into(), &dr.subnet_group));
+            names.extend(
+                [
+                    ("kms_key", &dr.kms_key),
+                    ("parameter_group", &dr.parameter_group),
+                    ("option_group", &dr.option_group),
+                ]
+                .into_iter()
+                .filter_map(|(k, v)| v.as_deref().map(|v| (format!("database.dr.{k}"), v))),
+            );
+            names.extend(
+                dr.security_groups
+                    .iter()
+                    .map(|g| ("database.dr.security_groups".to_owned(), g.as_str())),
+            );
+        }
     }
     if let Some(bg) = env.two_service() {
         names.push(("bluegreen.listener".into(), &bg.listener));

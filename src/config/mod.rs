@@ -56,6 +56,33 @@ pub struct Database {
     /// The recovery point objective: how much data may be lost (`status` shows the position).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rpo: Option<Dur>,
+    /// Keep the newest N manual snapshots opsctl made; delete older ones after a snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_snapshots: Option<u32>,
+    /// The region the database recovers into, with what a restore there needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dr: Option<DisasterRecovery>,
+}
+
+/// `database.dr = { region = "us-west-2", subnet_group = "...", kms_key = "alias/..." }`:
+/// where cross-region copies go and restores from them land.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisasterRecovery {
+    pub region: String,
+    /// The DB subnet group a restore in that region uses.
+    pub subnet_group: String,
+    /// VPC security group ids there (default: the subnet group's VPC default, as RDS does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// The KMS key there that copies of an encrypted snapshot are encrypted with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+    /// Parameter and option groups there (default: the source's names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter_group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub option_group: Option<String>,
 }
 
 /// One colour of a blue/green pair.

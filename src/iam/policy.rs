@@ -429,8 +429,88 @@ fn rds(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
                 vec![arn("kms", "key/*")],
             )
         });
+        let made_by_opsctl = json!({ "StringLike": {
+            format!("aws:ResourceTag/{}", crate::aws::tags::CREATED_BY): "*"
+        } });
+        let mut regions = vec![r.clone()];
+        if let Some(dr) = &db.dr {
+            st.extend(recovery_region(instance, &dr.region, scope));
+            regions.push(dr.region.clone());
+        }
+        // Retention deletes only the manual snapshots opsctl made (tagged), in the env's
+        // region and its recovery region.
+        if db.keep_snapshots.is_some() {
+            st.push(Statement {
+                condition: Some(made_by_opsctl),
+                ..allow(
+                    "RdsRetentionDeletesOpsctlSnapshots",
+                    &["rds:DeleteDBSnapshot"],
+                    regions
+                        .iter()
+                        .map(|region| format!("arn:{p}:rds:{region}:{a}:snapshot:{instance}-*"))
+                        .collect(),
+                )
+            });
+        }
     }
     st
+}
+
+/// RDS in the recovery region (`database.dr`): copies of the env's snapshots made there,
+/// read, and restored from into new instances there.
+fn recovery_region(instance: &str, region: &str, scope: &Scope) -> Vec<Statement> {
+    let (p, a, home) = (&scope.partition, &scope.account, &scope.region);
+    let there = |resource: &str| format!("arn:{p}:rds:{region}:{a}:{resource}");
+    vec![
+        allow(
+            "RdsRecoveryRegionCopySnapshots",
+            &["rds:CopyDBSnapshot", "rds:AddTagsToResource"],
+            vec![
+                format!("arn:{p}:rds:{home}:{a}:snapshot:{instance}-*"),
+                format!("arn:{p}:rds:{home}:{a}:snapshot:rds:{instance}-*"),
+                there(&format!("snapshot:{instance}-*")),
+            ],
+        ),
+        allow(
+            "RdsRecoveryRegionRead",
+            &["rds:DescribeDBSnapshots", "rds:DescribeDBInstances"],
+            vec![there("db:*"), there("snapshot:*")],
+        ),
+        allow(
+            "RdsRecoveryRegionRestoreToNewInstances",
+            &[
+                "rds:RestoreDBInstanceFromDBSnapshot",
+                "rds:AddTagsToResource",
+            ],
+            vec![
+                there("db:*"),
+                there("snapshot:*"),
+                there("subgrp:*"),
+                there("pg:*"),
+                there("og:*"),
+            ],
+        ),
+        Statement {
+            condition: Some(json!({ "StringLike": {
+                format!("aws:ResourceTag/{}", crate::aws::tags::RESTORED_FROM): "*"
+            } })),
+            ..allow(
+                "RdsRecoveryRegionFinishRestoredInstances",
+                &["rds:ModifyDBInstance"],
+                vec![there("db:*")],
+            )
+        },
+        Statement {
+            condition: Some(json!({ "StringEquals": {
+                "kms:ViaService": format!("rds.{region}.amazonaws.com")
+            } })),
+            ..allow(
+                "KmsForRdsInTheRecoveryRegion",
+                &["kms:DescribeKey", "kms:CreateGrant"],
+                vec![format!("arn:{p}:kms:{region}:{a}:key/*")],
+            )
+        },
+    ]
 }
 
 /// Application Auto Scaling: the service's scalable target.

@@ -87,6 +87,26 @@ pub struct RecoveryView {
     pub rpo_secs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub within_rpo: Option<bool>,
+    /// The recovery region (`database.dr`), where one is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_region: Option<RegionCopyView>,
+}
+
+/// What the recovery region holds: the newest available copy, and how old its data is.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionCopyView {
+    pub region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newest_copy: Option<String>,
+    /// Since the copied data was snapshotted (not since the copy was made).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub newest_copy_age_secs: Option<i64>,
+    /// Whether a restore there, after losing the env's region, is within `database.rpo`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub within_rpo: Option<bool>,
+    /// Why the region could not be read, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 fn age(secs: i64) -> String {
@@ -129,7 +149,29 @@ impl fmt::Display for RecoveryView {
                 if within { "within" } else { "OVER" }
             )?;
         }
-        writeln!(f)
+        writeln!(f)?;
+        if let Some(r) = &self.recovery_region {
+            write!(f, "    recovery region {}: ", r.region)?;
+            match (&r.error, &r.newest_copy, r.newest_copy_age_secs) {
+                (Some(e), _, _) => write!(f, "not readable ({e})")?,
+                (None, Some(id), Some(a)) => write!(f, "newest copy {id} ({} old)", age(a))?,
+                (None, _, _) => write!(
+                    f,
+                    "no copy (make one with `opsctl db snapshot ENV --copy-to {}`)",
+                    r.region
+                )?,
+            }
+            if let (Some(rpo), Some(within)) = (self.rpo_secs, r.within_rpo) {
+                write!(
+                    f,
+                    "; RPO {} if the region is lost: {}",
+                    age(rpo as i64),
+                    if within { "within" } else { "OVER" }
+                )?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
     }
 }
 
@@ -393,7 +435,46 @@ async fn recovery(
         newest_snapshot: newest.map(|(_, id)| id),
         rpo_secs: rpo,
         within_rpo: rpo.map(|r| best.is_some_and(|b| b as u64 <= r)),
+        recovery_region: match &db.dr {
+            Some(dr) => Some(region_copies(aws, &db.instance, &dr.region, rpo, now).await),
+            None => None,
+        },
     }))
+}
+
+/// The newest available copy of `instance`'s snapshots in `region`; a region that cannot be
+/// read is shown as such (status still shows everything else).
+async fn region_copies(
+    aws: &Aws,
+    instance: &str,
+    region: &str,
+    rpo: Option<u64>,
+    now: Timestamp,
+) -> RegionCopyView {
+    let mut view = RegionCopyView {
+        region: region.to_owned(),
+        newest_copy: None,
+        newest_copy_age_secs: None,
+        within_rpo: None,
+        error: None,
+    };
+    match aws.regions.database(region).list_snapshots(instance).await {
+        Ok(copies) => {
+            let newest = copies
+                .into_iter()
+                .filter(|s| s.is_available())
+                .filter_map(|s| Some((s.original_created_at.or(s.created_at)?, s.id)))
+                .max();
+            let age = newest
+                .as_ref()
+                .map(|(t, _)| (now - *t).get_seconds().max(0));
+            view.newest_copy = newest.map(|(_, id)| id);
+            view.newest_copy_age_secs = age;
+            view.within_rpo = rpo.map(|r| age.is_some_and(|a| a as u64 <= r));
+        }
+        Err(e) => view.error = Some(e.to_string()),
+    }
+    view
 }
 
 async fn target_groups(aws: &Aws, arns: &[String]) -> anyhow::Result<Vec<TargetGroupView>> {

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::{FakeAws, at};
 use crate::aws::{
     AutoScaling, AwsError, AwsResult, Database, DbInstance, DbSettings, DbSnapshot, LaterSettings,
-    Resource, RestoreSettings, ScalingBounds,
+    Regions, Resource, RestoreSettings, ScalingBounds,
 };
 
 /// The fake instance's restore window: a week of backups, up to five minutes ago.
@@ -119,6 +119,11 @@ impl DbState {
             percent: Some(100),
             size_gb: 100,
             created_at: Some(Timestamp::from_second(1_799_900_000).unwrap()),
+            original_created_at: Some(Timestamp::from_second(1_799_900_000).unwrap()),
+            encrypted: true,
+            kms_key: Some("arn:aws:kms:us-east-1:123456789012:key/users-db".into()),
+            source_region: None,
+            source_snapshot: None,
             tags: BTreeMap::new(),
         };
         DbState {
@@ -196,52 +201,143 @@ impl DbState {
     }
 }
 
+impl super::State {
+    /// RDS in `region` (`None`: the home region); another region starts empty, with the
+    /// home region's timings.
+    fn rds(&mut self, region: &Option<String>) -> &mut DbState {
+        match region {
+            None => &mut self.db,
+            Some(r) => {
+                let (snapshot_time, restore_time, failover_time) = (
+                    self.db.snapshot_time,
+                    self.db.restore_time,
+                    self.db.failover_time,
+                );
+                self.dr.entry(r.clone()).or_insert_with(|| DbState {
+                    snapshot_time,
+                    restore_time,
+                    failover_time,
+                    ..DbState::default()
+                })
+            }
+        }
+    }
+}
+
+/// The fake's home region.
+pub const HOME: &str = "us-east-1";
+
+impl Regions for FakeAws {
+    fn home(&self) -> Option<String> {
+        Some(HOME.into())
+    }
+
+    fn database(&self, region: &str) -> std::sync::Arc<dyn Database> {
+        std::sync::Arc::new(self.in_region(region))
+    }
+}
+
 impl FakeAws {
+    /// The same fake, its RDS calls going to `region`.
+    pub fn in_region(&self, region: &str) -> FakeAws {
+        FakeAws {
+            region: (region != HOME).then(|| region.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    fn region(&self) -> &str {
+        self.region.as_deref().unwrap_or(HOME)
+    }
+
     /// An instance as the fake holds it now.
     pub fn db_instance(&self, id: &str) -> Option<DbInstance> {
-        self.state.lock().unwrap().db.instances.get(id).cloned()
+        self.state
+            .lock()
+            .unwrap()
+            .rds(&self.region)
+            .instances
+            .get(id)
+            .cloned()
     }
 
     /// A snapshot as the fake holds it now.
     pub fn db_snapshot(&self, id: &str) -> Option<DbSnapshot> {
         let mut s = self.state.lock().unwrap();
-        s.db.advance(Instant::now());
-        s.db.snapshots.get(id).map(|f| f.snapshot.clone())
+        let db = s.rds(&self.region);
+        db.advance(Instant::now());
+        db.snapshots.get(id).map(|f| f.snapshot.clone())
     }
 
     /// Puts a manual snapshot of `users-db` in the given status (it stays there).
     pub fn put_db_snapshot(&self, id: &str, status: &str, percent: Option<i32>) {
         let created_at = Some(at(self.epoch, Instant::now()));
-        self.state.lock().unwrap().db.snapshots.insert(
-            id.to_owned(),
-            FakeSnapshot {
-                snapshot: DbSnapshot {
-                    id: id.to_owned(),
-                    arn: String::new(),
-                    instance: "users-db".into(),
-                    kind: "manual".into(),
-                    status: status.to_owned(),
-                    percent,
-                    size_gb: 100,
-                    created_at,
-                    tags: BTreeMap::new(),
-                },
-                started: None,
-            },
+        let arn = format!(
+            "arn:aws:rds:{}:{}:snapshot:{id}",
+            self.region(),
+            super::ACCOUNT
         );
+        self.state
+            .lock()
+            .unwrap()
+            .rds(&self.region)
+            .snapshots
+            .insert(
+                id.to_owned(),
+                FakeSnapshot {
+                    snapshot: DbSnapshot {
+                        id: id.to_owned(),
+                        arn,
+                        instance: "users-db".into(),
+                        kind: "manual".into(),
+                        status: status.to_owned(),
+                        percent,
+                        size_gb: 100,
+                        created_at,
+                        original_created_at: created_at,
+                        encrypted: true,
+                        kms_key: Some(format!(
+                            "arn:aws:kms:{}:{}:key/users-db",
+                            self.region(),
+                            super::ACCOUNT
+                        )),
+                        source_region: None,
+                        source_snapshot: None,
+                        tags: BTreeMap::new(),
+                    },
+                    started: None,
+                },
+            );
+    }
+
+    /// Changes a snapshot as someone else would (no call recorded).
+    pub fn set_db_snapshot(&self, id: &str, f: impl FnOnce(&mut DbSnapshot)) {
+        let mut s = self.state.lock().unwrap();
+        let db = s.rds(&self.region);
+        f(&mut db
+            .snapshots
+            .get_mut(id)
+            .expect("the fake has that snapshot")
+            .snapshot);
+    }
+
+    /// The ids of the snapshots in this fake's region, sorted.
+    pub fn db_snapshot_ids(&self) -> Vec<String> {
+        let mut s = self.state.lock().unwrap();
+        s.rds(&self.region).snapshots.keys().cloned().collect()
     }
 
     /// Changes an instance as someone else would (no call recorded).
     pub fn set_db_instance(&self, id: &str, f: impl FnOnce(&mut DbInstance)) {
         let mut s = self.state.lock().unwrap();
-        f(s.db
-            .instances
+        let db = s.rds(&self.region);
+        f(db.instances
             .get_mut(id)
             .expect("the fake has that instance"));
     }
 
     pub fn set_db(&self, f: impl FnOnce(&mut DbState)) {
-        f(&mut self.state.lock().unwrap().db);
+        f(self.state.lock().unwrap().rds(&self.region));
     }
 
     /// The scalable target of a service, by resource id.
@@ -279,7 +375,8 @@ impl FakeAws {
         keeps_ceiling: bool,
     ) -> AwsResult<DbInstance> {
         let mut state = self.state.lock().unwrap();
-        if state.db.instances.contains_key(&r.target) {
+        let db = state.rds(&self.region);
+        if db.instances.contains_key(&r.target) {
             return Err(AwsError::AlreadyExists(format!(
                 "an instance named {} already exists",
                 r.target
@@ -304,7 +401,12 @@ impl FakeAws {
         };
         let instance = DbInstance {
             id: r.target.clone(),
-            arn: format!("arn:aws:rds:us-east-1:{}:db:{}", super::ACCOUNT, r.target),
+            arn: format!(
+                "arn:aws:rds:{}:{}:db:{}",
+                self.region(),
+                super::ACCOUNT,
+                r.target
+            ),
             status: "creating".into(),
             engine: source.engine.clone(),
             engine_version: source.engine_version.clone(),
@@ -324,12 +426,9 @@ impl FakeAws {
             latest_restorable: None,
             created_at: Some(at(self.epoch, Instant::now())),
         };
-        let ready = Instant::now() + state.db.restore_time;
-        state.db.restoring.insert(r.target.clone(), ready);
-        state
-            .db
-            .instances
-            .insert(r.target.clone(), instance.clone());
+        let ready = Instant::now() + db.restore_time;
+        db.restoring.insert(r.target.clone(), ready);
+        db.instances.insert(r.target.clone(), instance.clone());
         Ok(instance)
     }
 }
@@ -345,8 +444,9 @@ impl Database for FakeAws {
     async fn find_instance(&self, id: &str) -> AwsResult<Option<DbInstance>> {
         self.record("rds:DescribeDBInstances")?;
         let mut s = self.state.lock().unwrap();
-        s.db.advance(Instant::now());
-        Ok(s.db.instances.get(id).cloned())
+        let db = s.rds(&self.region);
+        db.advance(Instant::now());
+        Ok(db.instances.get(id).cloned())
     }
 
     async fn create_snapshot(
@@ -359,13 +459,14 @@ impl Database for FakeAws {
         let now = Instant::now();
         let created_at = Some(at(self.epoch, now));
         let mut s = self.state.lock().unwrap();
-        let Some(source) = s.db.instances.get(instance) else {
+        let db = s.rds(&self.region);
+        let Some(source) = db.instances.get(instance) else {
             return Err(AwsError::not_found(
                 Resource::DbInstance,
                 format!("RDS instance {instance}"),
             ));
         };
-        if s.db.snapshots.contains_key(snapshot) {
+        if db.snapshots.contains_key(snapshot) {
             return Err(AwsError::AlreadyExists(format!(
                 "a snapshot named {snapshot} already exists"
             )));
@@ -373,7 +474,8 @@ impl Database for FakeAws {
         let created = DbSnapshot {
             id: snapshot.to_owned(),
             arn: format!(
-                "arn:aws:rds:us-east-1:{}:snapshot:{snapshot}",
+                "arn:aws:rds:{}:{}:snapshot:{snapshot}",
+                self.region(),
                 super::ACCOUNT
             ),
             instance: instance.to_owned(),
@@ -382,9 +484,14 @@ impl Database for FakeAws {
             percent: Some(0),
             size_gb: source.settings.allocated_gb,
             created_at,
+            original_created_at: created_at,
+            encrypted: source.encrypted,
+            kms_key: source.kms_key.clone(),
+            source_region: None,
+            source_snapshot: None,
             tags: tags.clone(),
         };
-        s.db.snapshots.insert(
+        db.snapshots.insert(
             snapshot.to_owned(),
             FakeSnapshot {
                 snapshot: created.clone(),
@@ -397,15 +504,17 @@ impl Database for FakeAws {
     async fn describe_snapshot(&self, id: &str) -> AwsResult<Option<DbSnapshot>> {
         self.record("rds:DescribeDBSnapshots")?;
         let mut s = self.state.lock().unwrap();
-        s.db.advance(Instant::now());
-        Ok(s.db.snapshots.get(id).map(|f| f.snapshot.clone()))
+        let db = s.rds(&self.region);
+        db.advance(Instant::now());
+        Ok(db.snapshots.get(id).map(|f| f.snapshot.clone()))
     }
 
     async fn list_snapshots(&self, instance: &str) -> AwsResult<Vec<DbSnapshot>> {
         self.record("rds:DescribeDBSnapshots")?;
         let mut s = self.state.lock().unwrap();
-        s.db.advance(Instant::now());
-        Ok(s.db
+        let db = s.rds(&self.region);
+        db.advance(Instant::now());
+        Ok(db
             .snapshots
             .values()
             .filter(|f| f.snapshot.instance == instance)
@@ -421,8 +530,9 @@ impl Database for FakeAws {
         self.record_change("rds:RestoreDBInstanceFromDBSnapshot")?;
         let source = {
             let mut s = self.state.lock().unwrap();
-            s.db.advance(Instant::now());
-            let snap = s.db.snapshots.get(snapshot).ok_or_else(|| {
+            let db = s.rds(&self.region);
+            db.advance(Instant::now());
+            let snap = db.snapshots.get(snapshot).ok_or_else(|| {
                 AwsError::not_found(Resource::DbSnapshot, format!("snapshot {snapshot}"))
             })?;
             if snap.snapshot.status != "available" {
@@ -431,7 +541,11 @@ impl Database for FakeAws {
                     snap.snapshot.status
                 )));
             }
-            s.db.instances.get(&snap.snapshot.instance).cloned()
+            let instance = snap.snapshot.instance.clone();
+            db.instances
+                .get(&instance)
+                .cloned()
+                .or_else(|| s.db.instances.get(&instance).cloned())
         };
         let source = source
             .ok_or_else(|| AwsError::not_found(Resource::DbInstance, "the snapshot's instance"))?;
@@ -461,12 +575,108 @@ impl Database for FakeAws {
         self.new_instance(settings, &instance, true)
     }
 
+    async fn copy_snapshot(
+        &self,
+        source_arn: &str,
+        target: &str,
+        kms_key: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> AwsResult<DbSnapshot> {
+        self.record_change("rds:CopyDBSnapshot")?;
+        let now = Instant::now();
+        let created_at = Some(at(self.epoch, now));
+        let here = self.region().to_owned();
+        let mut s = self.state.lock().unwrap();
+        let source_region = source_arn.split(':').nth(3).unwrap_or(HOME).to_owned();
+        let from = (source_region != HOME).then(|| source_region.clone());
+        let source = s
+            .rds(&from)
+            .snapshots
+            .values()
+            .find(|f| f.snapshot.arn == source_arn);
+        let Some(source) = source.map(|f| f.snapshot.clone()) else {
+            return Err(AwsError::not_found(
+                Resource::DbSnapshot,
+                format!("snapshot {source_arn}"),
+            ));
+        };
+        if !source.is_available() {
+            return Err(AwsError::Invalid(format!(
+                "CopyDBSnapshot: snapshot {} is {}",
+                source.id, source.status
+            )));
+        }
+        let cross = source_region != here;
+        if cross && source.encrypted && kms_key.is_none() {
+            return Err(AwsError::Invalid(
+                "CopyDBSnapshot: InvalidParameterValue: Must specify new KMS key for cross region encrypted snapshot copy."
+                    .into(),
+            ));
+        }
+        if let Some(key) = kms_key
+            && key.starts_with("arn:")
+            && key.split(':').nth(3) != Some(here.as_str())
+        {
+            return Err(AwsError::Invalid(format!(
+                "CopyDBSnapshot: KMSKeyNotAccessibleFault: {key}"
+            )));
+        }
+        let db = s.rds(&self.region);
+        if db.snapshots.contains_key(target) {
+            return Err(AwsError::AlreadyExists(format!(
+                "a snapshot named {target} already exists"
+            )));
+        }
+        let copy = DbSnapshot {
+            id: target.to_owned(),
+            arn: format!("arn:aws:rds:{here}:{}:snapshot:{target}", super::ACCOUNT),
+            kind: "manual".into(),
+            status: "creating".into(),
+            percent: Some(0),
+            created_at,
+            encrypted: source.encrypted,
+            kms_key: kms_key.map(str::to_owned).or(source.kms_key.clone()),
+            source_region: cross.then_some(source_region),
+            source_snapshot: cross.then(|| source.arn.clone()),
+            tags: tags.clone(),
+            ..source
+        };
+        db.snapshots.insert(
+            target.to_owned(),
+            FakeSnapshot {
+                snapshot: copy.clone(),
+                started: Some(now),
+            },
+        );
+        Ok(copy)
+    }
+
+    async fn delete_snapshot(&self, id: &str) -> AwsResult<()> {
+        self.record_change("rds:DeleteDBSnapshot")?;
+        let mut s = self.state.lock().unwrap();
+        let db = s.rds(&self.region);
+        match db.snapshots.get(id) {
+            None => Err(AwsError::not_found(
+                Resource::DbSnapshot,
+                format!("snapshot {id}"),
+            )),
+            Some(f) if f.snapshot.kind != "manual" => Err(AwsError::Invalid(format!(
+                "DeleteDBSnapshot: InvalidDBSnapshotState: {id} is an automated snapshot"
+            ))),
+            Some(_) => {
+                db.snapshots.remove(id);
+                Ok(())
+            }
+        }
+    }
+
     async fn failover(&self, id: &str) -> AwsResult<DbInstance> {
         self.record_change("rds:RebootDBInstance")?;
         let mut s = self.state.lock().unwrap();
-        s.db.advance(Instant::now());
-        let ready = Instant::now() + s.db.failover_time;
-        let instance = s.db.instances.get_mut(id).ok_or_else(|| {
+        let db = s.rds(&self.region);
+        db.advance(Instant::now());
+        let ready = Instant::now() + db.failover_time;
+        let instance = db.instances.get_mut(id).ok_or_else(|| {
             AwsError::not_found(Resource::DbInstance, format!("RDS instance {id}"))
         })?;
         if !instance.settings.multi_az {
@@ -482,15 +692,16 @@ impl Database for FakeAws {
         }
         instance.status = "rebooting".into();
         let answer = instance.clone();
-        s.db.failovers.insert(id.to_owned(), ready);
+        db.failovers.insert(id.to_owned(), ready);
         Ok(answer)
     }
 
     async fn modify_instance(&self, id: &str, later: &LaterSettings) -> AwsResult<DbInstance> {
         self.record_change("rds:ModifyDBInstance")?;
         let mut s = self.state.lock().unwrap();
-        s.db.advance(Instant::now());
-        let instance = s.db.instances.get_mut(id).ok_or_else(|| {
+        let db = s.rds(&self.region);
+        db.advance(Instant::now());
+        let instance = db.instances.get_mut(id).ok_or_else(|| {
             AwsError::not_found(Resource::DbInstance, format!("RDS instance {id}"))
         })?;
         if !instance.is_available() {

@@ -124,6 +124,8 @@ struct State {
     metrics: BTreeMap<String, TargetGroupMetrics>,
     /// RDS and Application Auto Scaling (`fake/db.rs`).
     db: db::DbState,
+    /// RDS in other regions, by region (`fake/db.rs`).
+    dr: BTreeMap<String, db::DbState>,
     /// One-off tasks and their logs (`fake/run.rs`).
     runs: run::RunState,
     /// The deploy lock's records by path (`fake/lock.rs`).
@@ -135,6 +137,8 @@ struct State {
 pub struct FakeAws {
     state: Arc<Mutex<State>>,
     epoch: (Instant, Timestamp),
+    /// The region its RDS calls go to; `None`: the home region, us-east-1.
+    region: Option<String>,
 }
 
 pub const ACCOUNT: &str = "123456789012";
@@ -150,6 +154,7 @@ impl FakeAws {
                 Instant::now(),
                 Timestamp::from_second(1_800_000_000).unwrap(),
             ),
+            region: None,
         };
         {
             let mut s = fake.state.lock().unwrap();
@@ -379,6 +384,7 @@ impl FakeAws {
             monitoring: Arc::new(self.clone()),
             lb: Arc::new(self.clone()),
             db: Arc::new(self.clone()),
+            regions: Arc::new(self.clone()),
             autoscaling: Arc::new(self.clone()),
             logs: Arc::new(self.clone()),
             locks: Arc::new(self.clone()),

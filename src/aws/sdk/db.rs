@@ -206,6 +206,11 @@ fn snapshot_from(s: &rds::DbSnapshot) -> DbSnapshot {
         percent: s.percent_progress(),
         size_gb: s.allocated_storage().unwrap_or(0),
         created_at: ts(s.snapshot_create_time()),
+        original_created_at: ts(s.original_snapshot_create_time()).or(ts(s.snapshot_create_time())),
+        encrypted: s.encrypted().unwrap_or(false),
+        kms_key: s.kms_key_id().map(str::to_owned),
+        source_region: s.source_region().map(str::to_owned),
+        source_snapshot: s.source_db_snapshot_identifier().map(str::to_owned),
         tags: tags_of(s.tag_list()),
     }
 }
@@ -417,6 +422,58 @@ impl Database for SdkDatabase {
         out.db_instance().map(instance_from).ok_or_else(|| {
             AwsError::Other("RestoreDBInstanceToPointInTime returned nothing".into())
         })
+    }
+
+    async fn copy_snapshot(
+        &self,
+        source_arn: &str,
+        target: &str,
+        kms_key: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> AwsResult<DbSnapshot> {
+        // No PreSignedUrl: outside GovCloud RDS makes its own for a cross-region copy.
+        let out = self
+            .0
+            .copy_db_snapshot()
+            .source_db_snapshot_identifier(source_arn)
+            .target_db_snapshot_identifier(target)
+            .set_kms_key_id(kms_key.map(str::to_owned))
+            .set_tags(Some(rds_tags(tags)))
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_db_snapshot_not_found_fault() => {
+                    AwsError::not_found(Resource::DbSnapshot, format!("snapshot {source_arn}"))
+                }
+                Some(se) if se.is_db_snapshot_already_exists_fault() => {
+                    AwsError::AlreadyExists(format!("a snapshot named {target} already exists"))
+                }
+                Some(se) if se.is_kms_key_not_accessible_fault() => AwsError::Invalid(format!(
+                    "CopyDBSnapshot: KMSKeyNotAccessibleFault: {}",
+                    se.meta()
+                        .message()
+                        .unwrap_or("the key is not usable in this region")
+                )),
+                _ => classify("CopyDBSnapshot", e),
+            })?;
+        out.db_snapshot()
+            .map(snapshot_from)
+            .ok_or_else(|| AwsError::Other("CopyDBSnapshot returned no snapshot".into()))
+    }
+
+    async fn delete_snapshot(&self, id: &str) -> AwsResult<()> {
+        self.0
+            .delete_db_snapshot()
+            .db_snapshot_identifier(id)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_db_snapshot_not_found_fault() => {
+                    AwsError::not_found(Resource::DbSnapshot, format!("snapshot {id}"))
+                }
+                _ => classify("DeleteDBSnapshot", e),
+            })?;
+        Ok(())
     }
 
     async fn failover(&self, id: &str) -> AwsResult<DbInstance> {

@@ -99,11 +99,28 @@ pub fn clients(config: &SdkConfig) -> Aws {
             aws_sdk_elasticloadbalancingv2::Client::new(config),
         )),
         db: Arc::new(db::SdkDatabase(aws_sdk_rds::Client::new(config))),
+        regions: Arc::new(SdkRegions(config.clone())),
         autoscaling: Arc::new(db::SdkAutoScaling(
             aws_sdk_applicationautoscaling::Client::new(config),
         )),
         logs: Arc::new(logs::SdkLogs(aws_sdk_cloudwatchlogs::Client::new(config))),
         locks: Arc::new(lock::SdkLocks(aws_sdk_ssm::Client::new(config))),
+    }
+}
+
+/// RDS clients for other regions, built from the same configuration.
+pub struct SdkRegions(SdkConfig);
+
+impl super::Regions for SdkRegions {
+    fn home(&self) -> Option<String> {
+        self.0.region().map(|r| r.to_string())
+    }
+
+    fn database(&self, region: &str) -> Arc<dyn super::Database> {
+        let config = aws_sdk_rds::config::Builder::from(&self.0)
+            .region(Region::new(region.to_owned()))
+            .build();
+        Arc::new(db::SdkDatabase(aws_sdk_rds::Client::from_conf(config)))
     }
 }
 

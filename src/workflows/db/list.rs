@@ -20,6 +20,9 @@ pub struct SnapshotRow {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// For a copy from another region: the source snapshot's ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copied_from: Option<String>,
 }
 
 /// `opsctl db snapshots ENV`: newest first.
@@ -27,6 +30,8 @@ pub struct SnapshotRow {
 pub struct SnapshotList {
     pub env: String,
     pub instance: String,
+    /// The region listed.
+    pub region: String,
     pub snapshots: Vec<SnapshotRow>,
 }
 
@@ -49,13 +54,18 @@ pub(super) fn age(secs: i64) -> String {
 impl fmt::Display for SnapshotList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.snapshots.is_empty() {
-            return writeln!(f, "{} ({}): no snapshots", self.instance, self.env);
+            return writeln!(
+                f,
+                "{} ({}, {}): no snapshots",
+                self.instance, self.env, self.region
+            );
         }
         writeln!(
             f,
-            "{} ({}): {} snapshot(s), newest first",
+            "{} ({}, {}): {} snapshot(s), newest first",
             self.instance,
             self.env,
+            self.region,
             self.snapshots.len()
         )?;
         let status = |s: &SnapshotRow| match (s.status.as_str(), s.percent) {
@@ -83,6 +93,7 @@ impl fmt::Display for SnapshotList {
         )?;
         for s in &self.snapshots {
             let note = [
+                s.copied_from.as_ref().map(|c| format!("copy of {c}")),
                 s.version.as_ref().map(|v| format!("version {v}")),
                 s.reason.clone(),
                 s.created_by.as_ref().map(|b| format!("by {b}")),
@@ -105,7 +116,8 @@ impl fmt::Display for SnapshotList {
     }
 }
 
-/// Manual and automated snapshots of the env's instance, newest first; `now` gives ages.
+/// Manual and automated snapshots of the env's instance, newest first, in the region the
+/// clients talk to (the env's, or the copies in the one `--region` names); `now` gives ages.
 pub async fn list(aws: &Aws, env: &EnvConfig, now: Timestamp) -> anyhow::Result<SnapshotList> {
     let instance = instance_of(env)?.to_owned();
     let mut snapshots = aws.db.list_snapshots(&instance).await?;
@@ -117,6 +129,10 @@ pub async fn list(aws: &Aws, env: &EnvConfig, now: Timestamp) -> anyhow::Result<
             created_by: s.tags.get(tags::CREATED_BY).cloned(),
             reason: s.tags.get(tags::REASON).cloned(),
             version: s.tags.get(tags::VERSION).cloned(),
+            copied_from: s
+                .source_snapshot
+                .clone()
+                .or_else(|| s.tags.get(tags::COPIED_FROM).cloned()),
             id: s.id,
             kind: s.kind,
             status: s.status,
@@ -128,6 +144,7 @@ pub async fn list(aws: &Aws, env: &EnvConfig, now: Timestamp) -> anyhow::Result<
     Ok(SnapshotList {
         env: env.name.clone(),
         instance,
+        region: aws.regions.home().unwrap_or_default(),
         snapshots,
     })
 }

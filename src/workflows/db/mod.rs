@@ -26,13 +26,17 @@ pub use crate::aws::tags;
 mod copy;
 mod failover;
 mod list;
+mod regions;
 mod restore;
+mod retention;
 mod snapshot;
 
 pub use copy::*;
 pub use failover::*;
 pub use list::*;
+pub use regions::*;
 pub use restore::*;
+pub use retention::*;
 pub use snapshot::*;
 
 /// How long a snapshot or a restore is waited for unless `--timeout` says (and how long a

@@ -19,6 +19,8 @@ pub struct RestoreOptions {
     pub from: RestoreFrom,
     /// The new instance's identifier.
     pub target: String,
+    /// Restore a snapshot copied to this region (`database.dr`) into that region.
+    pub region: Option<String>,
     /// Wait until the new instance is available.
     pub wait: bool,
     pub dry_run: bool,
@@ -54,6 +56,8 @@ pub struct RestoreOutcome {
     /// What was restored, in words.
     pub from: String,
     pub target: String,
+    /// The region the new instance is in.
+    pub region: String,
     pub result: RestoreResult,
     /// The settings the new instance got (copied from the source).
     pub settings: RestoreSettings,
@@ -228,27 +232,60 @@ pub async fn restore(
             "--target {target} is the env's own instance; a restore never overwrites it"
         );
     }
+    let (db, dr) = match &opts.region {
+        Some(region) => {
+            let Some(dr) = dr_for(env, region) else {
+                crate::bad_input!(
+                    format!(
+                        "set database.dr = {{ region = \"{region}\", subnet_group = \"...\" }} in [env.{}]",
+                        env.name
+                    ),
+                    "env.{}.database.dr does not name {region}: a restore there needs its subnet group",
+                    env.name
+                );
+            };
+            if !matches!(opts.from, RestoreFrom::Snapshot(_)) {
+                crate::bad_input!(
+                    format!(
+                        "copy a snapshot there with `opsctl db copy {} --snapshot ID`, then restore it with --snapshot ID --to-region {region}",
+                        env.name
+                    ),
+                    "a restore in {region} is made from a snapshot copied there; a point-in-time restore stays in the env's region"
+                );
+            }
+            (other_region(aws, env, region, "--to-region")?, Some(dr))
+        }
+        None => (aws.db.clone(), None),
+    };
+    let region = opts
+        .region
+        .clone()
+        .or_else(|| aws.regions.home())
+        .unwrap_or_default();
     let source = match aws.db.describe_instance(&instance).await {
         Ok(source) => source,
         Err(AwsError::NotFound(..)) => return Err(not_found(env, &instance).into()),
         Err(e) => return Err(e.into()),
     };
-    if aws.db.find_instance(&target).await?.is_some() {
+    if db.find_instance(&target).await?.is_some() {
         crate::bad_input!(
             "a restore always creates a new instance: pick another --target",
-            "an RDS instance named {target} already exists"
+            "an RDS instance named {target} already exists in {region}"
         );
     }
 
     let (from, provenance, call) = match &opts.from {
         RestoreFrom::Snapshot(id) => {
-            let Some(snap) = aws.db.describe_snapshot(id).await? else {
-                return Err(UserError::new(format!("snapshot {id} not found"))
-                    .hint(format!(
-                        "list the snapshots with `opsctl db snapshots {}`",
-                        env.name
-                    ))
-                    .into());
+            let Some(snap) = db.describe_snapshot(id).await? else {
+                let listing = match &opts.region {
+                    Some(r) => format!("opsctl db snapshots {} --region {r}", env.name),
+                    None => format!("opsctl db snapshots {}", env.name),
+                };
+                return Err(
+                    UserError::new(format!("snapshot {id} not found in {region}"))
+                        .hint(format!("list the snapshots with `{listing}`"))
+                        .into(),
+                );
             };
             if snap.instance != source.id {
                 crate::bad_input!(
@@ -273,11 +310,22 @@ pub async fn restore(
                     snap.status
                 );
             }
+            let (whence, call_in) = match &opts.region {
+                Some(r) => (format!(" (in {r})"), format!(" (in {r})")),
+                None => (String::new(), String::new()),
+            };
             (
-                format!("snapshot {}", snap.id),
-                snap.id.clone(),
+                format!("snapshot {}{whence}", snap.id),
                 format!(
-                    "rds:RestoreDBInstanceFromDBSnapshot DBSnapshotIdentifier={} DBInstanceIdentifier={target}",
+                    "{}{}",
+                    snap.id,
+                    opts.region
+                        .as_deref()
+                        .map(|r| format!("@{r}"))
+                        .unwrap_or_default()
+                ),
+                format!(
+                    "rds:RestoreDBInstanceFromDBSnapshot{call_in} DBSnapshotIdentifier={} DBInstanceIdentifier={target}",
                     snap.id
                 ),
             )
@@ -305,7 +353,7 @@ pub async fn restore(
             )
         }
     };
-    let settings = copy_settings(
+    let mut settings = copy_settings(
         &source,
         &target,
         BTreeMap::from([
@@ -313,11 +361,15 @@ pub async fn restore(
             (tags::CREATED_BY.to_owned(), tag_value(&opts.actor)),
         ]),
     );
+    if let Some(dr) = dr {
+        in_region(&mut settings.settings, dr);
+    }
     let mut out = RestoreOutcome {
         env: env.name.clone(),
         source: instance.clone(),
         from: from.clone(),
         target: target.clone(),
+        region: region.clone(),
         result: RestoreResult::Planned,
         settings: settings.clone(),
         set_after: Vec::new(),
@@ -336,7 +388,7 @@ pub async fn restore(
             out.calls.push(format!(
                 "then rds:DescribeDBInstances until {target} is available"
             ));
-            let later = source.settings.later(&DbSettings::default());
+            let later = settings.settings.later(&DbSettings::default());
             if !later.is_empty() {
                 out.calls.push(format!(
                     "then rds:ModifyDBInstance {target} ApplyImmediately=true for what no restore call takes: {}",
@@ -362,7 +414,7 @@ pub async fn restore(
         format!("restoring {from} into new instance {target}"),
     );
     let created = match &opts.from {
-        RestoreFrom::Snapshot(id) => aws.db.restore_from_snapshot(id, &settings).await,
+        RestoreFrom::Snapshot(id) => db.restore_from_snapshot(id, &settings).await,
         RestoreFrom::Time(time) => {
             aws.db
                 .restore_to_time(&instance, Some(*time), &settings)
@@ -374,7 +426,7 @@ pub async fn restore(
         Ok(created) => created,
         // `target` did not exist a moment ago: one that exists now with the tags this call
         // set is the instance it made, met by the retry of a call whose answer was lost.
-        Err(AwsError::AlreadyExists(e)) => match aws.db.find_instance(&target).await? {
+        Err(AwsError::AlreadyExists(e)) => match db.find_instance(&target).await? {
             Some(found)
                 if settings
                     .tags
@@ -391,7 +443,7 @@ pub async fn restore(
         },
         Err(e) => return Err(e.into()),
     };
-    let later = source.settings.later(&created.settings);
+    let later = settings.settings.later(&created.settings);
     out.instance = Some(created);
     if !opts.wait {
         out.result = RestoreResult::Started;
@@ -411,9 +463,9 @@ pub async fn restore(
         out.elapsed_secs = started.elapsed().as_secs_f64();
         return Ok(out);
     }
-    wait_for_instance(aws, &mut out, opts, reporter, interrupt, &|_| true).await?;
+    wait_for_instance(db.as_ref(), &mut out, opts, reporter, interrupt, &|_| true).await?;
     if out.result == RestoreResult::Restored {
-        finish_settings(aws, &source, &mut out, opts, reporter, interrupt).await?;
+        finish_settings(db.as_ref(), &mut out, opts, reporter, interrupt).await?;
     }
     if matches!(
         out.result,
@@ -426,10 +478,10 @@ pub async fn restore(
 }
 
 /// Sets what no restore call takes with one ModifyDBInstance, waits until the instance shows
-/// it, and compares every setting with the source's.
+/// it, and compares every setting with those it was to get (the source's, with a recovery
+/// region's own where it restores into one).
 async fn finish_settings(
-    aws: &Aws,
-    source: &DbInstance,
+    db: &dyn crate::aws::Database,
     out: &mut RestoreOutcome,
     opts: &RestoreOptions,
     reporter: &dyn Reporter,
@@ -437,19 +489,20 @@ async fn finish_settings(
 ) -> anyhow::Result<()> {
     let target = out.target.clone();
     let restored = out.instance.as_ref().map(|i| i.settings.clone());
-    let later = source.settings.later(&restored.unwrap_or_default());
+    let wanted = out.settings.settings.clone();
+    let later = wanted.later(&restored.unwrap_or_default());
     if !later.is_empty() {
         let names = later.names();
         reporter.step(
             "restore",
             format!("setting what no restore call takes: {}", names.join(", ")),
         );
-        match aws.db.modify_instance(&target, &later).await {
+        match db.modify_instance(&target, &later).await {
             Ok(instance) => {
                 out.instance = Some(instance);
                 out.set_after = names;
-                let wanted = &source.settings;
-                wait_for_instance(aws, out, opts, reporter, interrupt, &|i| {
+                let wanted = &wanted;
+                wait_for_instance(db, out, opts, reporter, interrupt, &|i| {
                     wanted.later(&i.settings).is_empty()
                 })
                 .await?;
@@ -466,8 +519,8 @@ async fn finish_settings(
             }
         }
     }
-    if let Some(found) = aws.db.find_instance(&target).await? {
-        out.differences = source.settings.differences(&found.settings);
+    if let Some(found) = db.find_instance(&target).await? {
+        out.differences = wanted.differences(&found.settings);
         out.instance = Some(found);
     }
     if !out.differences.is_empty() {
@@ -514,7 +567,7 @@ fn modify_command(target: &str, later: &LaterSettings) -> String {
 /// Polls the new instance until it is available (and `settled`) or failed, reporting its
 /// status changes.
 pub(super) async fn wait_for_instance(
-    aws: &Aws,
+    db: &dyn crate::aws::Database,
     out: &mut RestoreOutcome,
     opts: &RestoreOptions,
     reporter: &dyn Reporter,
@@ -529,7 +582,7 @@ pub(super) async fn wait_for_instance(
         "DescribeDBInstances",
         &mut pacer,
         reporter,
-        || aws.db.find_instance(&target),
+        || db.find_instance(&target),
         |instance: DbInstance| {
             if last_status.as_deref() != Some(instance.status.as_str()) {
                 reporter.step("restore", format!("{target} is {}", instance.status));
@@ -578,6 +631,23 @@ pub(super) async fn wait_for_instance(
         });
     }
     Ok(())
+}
+
+/// A restore into the recovery region takes that region's network, groups and keys: the
+/// subnet group and security groups named in `database.dr`, its parameter and option groups
+/// where named (else the source's names), RDS's default keys there, and any zone.
+pub fn in_region(settings: &mut DbSettings, dr: &crate::config::DisasterRecovery) {
+    settings.subnet_group = Some(dr.subnet_group.clone());
+    settings.security_groups = dr.security_groups.clone();
+    if let Some(group) = &dr.parameter_group {
+        settings.parameter_group = Some(group.clone());
+    }
+    if let Some(group) = &dr.option_group {
+        settings.option_group = Some(group.clone());
+    }
+    settings.availability_zone = None;
+    settings.master_secret_kms_key = None;
+    settings.performance_insights_kms_key = None;
 }
 
 /// How to put the restored instance to use.

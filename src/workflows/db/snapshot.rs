@@ -17,6 +17,9 @@ pub struct SnapshotOptions {
     pub poll: Duration,
     /// Who takes it, for the `opsctl:created-by` tag.
     pub actor: String,
+    /// Once available, copy it to this region (`--copy-to`), with this key there.
+    pub copy_to: Option<String>,
+    pub kms_key: Option<String>,
 }
 
 /// How a snapshot ended.
@@ -49,6 +52,12 @@ pub struct SnapshotOutcome {
     /// The calls a dry run would make.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub calls: Vec<String>,
+    /// Older snapshots the retention deleted (`database.keep_snapshots`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pruned: Vec<String>,
+    /// The copy to another region (`--copy-to`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy: Option<Box<CopyOutcome>>,
     pub elapsed_secs: f64,
 }
 
@@ -90,13 +99,9 @@ impl SnapshotOutcome {
 
 impl Outcome for SnapshotOutcome {
     fn exit(&self) -> Exit {
-        match self.result {
-            SnapshotResult::Available | SnapshotResult::Started | SnapshotResult::Planned => {
-                Exit::Ok
-            }
-            SnapshotResult::Failed => Exit::Failed,
-            SnapshotResult::TimedOut => Exit::TimedOut,
-            SnapshotResult::Interrupted => Exit::Interrupted,
+        match (snapshot_exit(self.result), &self.copy) {
+            (Exit::Ok, Some(copy)) => copy.exit(),
+            (exit, _) => exit,
         }
     }
 }
@@ -149,6 +154,16 @@ impl fmt::Display for SnapshotOutcome {
         if let Some(reason) = &self.reason {
             writeln!(f, "  reason: {reason}")?;
         }
+        if !self.pruned.is_empty() {
+            writeln!(
+                f,
+                "  deleted older snapshots (keep_snapshots): {}",
+                self.pruned.join(", ")
+            )?;
+        }
+        if let Some(copy) = &self.copy {
+            write!(f, "{copy}")?;
+        }
         Ok(())
     }
 }
@@ -185,6 +200,8 @@ pub async fn snapshot_before_deploy(
         timeout: TIMEOUT,
         poll: POLL,
         actor: actor.to_owned(),
+        copy_to: None,
+        kms_key: None,
     };
     let started = Instant::now();
     Some(
@@ -198,6 +215,8 @@ pub async fn snapshot_before_deploy(
                 snapshot: None,
                 reason: Some(format!("{e:#}")),
                 calls: Vec::new(),
+                pruned: Vec::new(),
+                copy: None,
                 elapsed_secs: started.elapsed().as_secs_f64(),
             },
         },
@@ -251,6 +270,27 @@ pub(super) async fn take(
             source.status
         );
     }
+    // A copy that could not be made is refused now, before the snapshot.
+    let copy_key = match &opts.copy_to {
+        Some(region) => {
+            other_region(aws, env, region, "--copy-to")?;
+            let key = opts
+                .kms_key
+                .clone()
+                .or_else(|| dr_for(env, region).and_then(|dr| dr.kms_key.clone()));
+            if source.encrypted && key.is_none() {
+                crate::bad_input!(
+                    format!(
+                        "pass --kms-key with a key of {region}, or set kms_key in env.{}.database.dr",
+                        env.name
+                    ),
+                    "{instance} is encrypted, and a copy of its snapshot in {region} needs a KMS key of {region}"
+                );
+            }
+            key
+        }
+        None => None,
+    };
     let id = snapshot_name(&instance, Timestamp::now(), opts.version.as_deref());
     let tags = snapshot_tags(opts);
     let mut out = SnapshotOutcome {
@@ -261,6 +301,8 @@ pub(super) async fn take(
         snapshot: None,
         reason: None,
         calls: Vec::new(),
+        pruned: Vec::new(),
+        copy: None,
         elapsed_secs: 0.0,
     };
     if opts.dry_run {
@@ -268,9 +310,23 @@ pub(super) async fn take(
             "rds:CreateDBSnapshot DBInstanceIdentifier={instance} DBSnapshotIdentifier={id} Tags={}",
             show_tags(&tags)
         ));
-        if opts.wait {
+        if opts.wait || opts.copy_to.is_some() {
             out.calls.push(format!(
                 "then rds:DescribeDBSnapshots until {id} is available"
+            ));
+        }
+        if let Some(keep) = env.database.as_ref().and_then(|d| d.keep_snapshots) {
+            out.calls.push(format!(
+                "then rds:DeleteDBSnapshot for snapshots opsctl made beyond the newest {keep} (keep_snapshots)"
+            ));
+        }
+        if let Some(region) = &opts.copy_to {
+            out.calls.push(format!(
+                "then rds:CopyDBSnapshot (in {region}) of {id} as {id}{}",
+                copy_key
+                    .as_deref()
+                    .map(|k| format!(" KmsKeyId={k}"))
+                    .unwrap_or_default()
             ));
         }
         out.elapsed_secs = started.elapsed().as_secs_f64();
@@ -314,12 +370,46 @@ pub(super) async fn take(
             return Ok(out);
         }
     }
-    if !opts.wait {
+    if !opts.wait && opts.copy_to.is_none() {
         out.result = SnapshotResult::Started;
         out.elapsed_secs = started.elapsed().as_secs_f64();
         return Ok(out);
     }
     wait_for_snapshot(aws, &mut out, opts, reporter, interrupt).await?;
+    if out.result == SnapshotResult::Available {
+        out.pruned = prune_after(aws.db.as_ref(), env, None, reporter).await;
+        if let Some(region) = &opts.copy_to {
+            let copy_opts = CopyOptions {
+                snapshot: id.clone(),
+                to_region: region.clone(),
+                kms_key: copy_key,
+                wait: opts.wait,
+                dry_run: false,
+                timeout: opts.timeout,
+                poll: opts.poll,
+                actor: opts.actor.clone(),
+            };
+            // The snapshot's own confirmation covered the copy.
+            let copied = copy_with(aws, env, &copy_opts, false, reporter, interrupt).await;
+            out.copy = Some(Box::new(match copied {
+                Ok(copy) => copy,
+                Err(e) => CopyOutcome {
+                    env: env.name.clone(),
+                    source: id.clone(),
+                    source_region: aws.regions.home().unwrap_or_default(),
+                    region: region.clone(),
+                    copy_id: copy_name(&id),
+                    result: SnapshotResult::Failed,
+                    kms_key: copy_opts.kms_key.clone(),
+                    snapshot: None,
+                    pruned: Vec::new(),
+                    reason: Some(format!("{e:#}")),
+                    calls: Vec::new(),
+                    elapsed_secs: 0.0,
+                },
+            }));
+        }
+    }
     out.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(out)
 }
@@ -332,15 +422,47 @@ pub(super) async fn wait_for_snapshot(
     reporter: &dyn Reporter,
     interrupt: &Interrupt,
 ) -> anyhow::Result<()> {
-    let what = format!("snapshot {}", out.snapshot_id);
-    let shown = Shown::start(reporter, what.clone(), opts.timeout);
-    let mut pacer = Pacer::new(opts.timeout, opts.poll, MAX_POLL, interrupt);
-    let id = out.snapshot_id.clone();
+    let waited = wait_snapshot(
+        aws.db.as_ref(),
+        &out.snapshot_id,
+        (opts.timeout, opts.poll),
+        reporter,
+        interrupt,
+    )
+    .await?;
+    out.result = waited.result;
+    out.snapshot = waited.snapshot.or(out.snapshot.take());
+    out.reason = waited.reason.or(out.reason.take());
+    Ok(())
+}
+
+/// How waiting for a snapshot (or a copy) ended.
+pub(super) struct Waited {
+    pub result: SnapshotResult,
+    /// The snapshot as last seen.
+    pub snapshot: Option<DbSnapshot>,
+    pub reason: Option<String>,
+}
+
+/// Polls snapshot `id` in `db` until it is available or failed, within `(timeout, poll)`,
+/// reporting its percent progress.
+pub(super) async fn wait_snapshot(
+    db: &dyn crate::aws::Database,
+    id: &str,
+    (timeout, poll): (Duration, Duration),
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<Waited> {
+    let what = format!("snapshot {id}");
+    let shown = Shown::start(reporter, what.clone(), timeout);
+    let mut pacer = Pacer::new(timeout, poll, MAX_POLL, interrupt);
+    let mut last: Option<DbSnapshot> = None;
+    let mut reason = None;
     let polled = poll_until(
         "DescribeDBSnapshots",
         &mut pacer,
         reporter,
-        || aws.db.describe_snapshot(&id),
+        || db.describe_snapshot(id),
         |s: DbSnapshot| {
             let (available, failed) = (s.is_available(), s.has_failed());
             let percent = s.percent.unwrap_or(if available { 100 } else { 0 });
@@ -349,11 +471,11 @@ pub(super) async fn wait_for_snapshot(
                 percent,
             });
             let status = s.status.clone();
-            out.snapshot = Some(s);
+            last = Some(s);
             if available {
                 Some(SnapshotResult::Available)
             } else if failed {
-                out.reason = Some(format!("RDS reports the snapshot {status}"));
+                reason = Some(format!("RDS reports the snapshot {status}"));
                 Some(SnapshotResult::Failed)
             } else {
                 None
@@ -365,17 +487,20 @@ pub(super) async fn wait_for_snapshot(
     let result = match polled? {
         Polled::Settled(result) => result,
         Polled::Vanished => {
-            out.reason = Some("the snapshot disappeared".into());
+            reason = Some("the snapshot disappeared".into());
             SnapshotResult::Failed
         }
         Polled::TimedOut => {
-            out.reason = Some(format!("not available within {}s", opts.timeout.as_secs()));
+            reason = Some(format!("not available within {}s", timeout.as_secs()));
             SnapshotResult::TimedOut
         }
         Polled::Interrupted => SnapshotResult::Interrupted,
     };
-    out.result = result;
-    Ok(())
+    Ok(Waited {
+        result,
+        snapshot: last,
+        reason,
+    })
 }
 
 pub(super) fn not_found(env: &EnvConfig, instance: &str) -> UserError {

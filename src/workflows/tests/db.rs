@@ -42,6 +42,8 @@ fn snap_opts() -> SnapshotOptions {
         timeout: Duration::from_secs(600),
         poll: POLL,
         actor: "tester@laptop".into(),
+        copy_to: None,
+        kms_key: None,
     }
 }
 
@@ -49,6 +51,7 @@ fn restore_opts(from: RestoreFrom, target: &str) -> RestoreOptions {
     RestoreOptions {
         from,
         target: target.into(),
+        region: None,
         wait: true,
         dry_run: false,
         timeout: Duration::from_secs(600),

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::kit::*;
 use crate::aws::fake::FakeAws;
+use crate::aws::tags;
 use crate::config::EnvConfig;
 use crate::error::Exit;
 use crate::workflows::Outcome;
@@ -156,4 +157,372 @@ async fn without_wait_the_drill_starts_and_says_how_to_follow_it() {
         out.next
     );
     assert_eq!(fake.db_instance("users-db").unwrap().status, "rebooting");
+}
+
+// --- cross-region copies, retention, restores in the recovery region
+
+const DR: &str = "us-west-2";
+
+/// Staging with a recovery region (with or without a key there) and a retention.
+fn with_dr(kms_key: bool, keep: Option<u32>) -> EnvConfig {
+    let key = if kms_key {
+        ", kms_key = \"alias/users-db-dr\""
+    } else {
+        ""
+    };
+    let keep = keep
+        .map(|k| format!("keep_snapshots = {k}\n"))
+        .unwrap_or_default();
+    env(&format!(
+        r#"
+[env.staging]
+region = "us-east-1"
+cluster = "demo"
+service = "staging-users"
+container = "users"
+repository = "users"
+confirm = false
+
+[env.staging.database]
+instance = "users-db"
+rpo = "1h"
+{keep}dr = {{ region = "{DR}", subnet_group = "users-db-dr-subnets", parameter_group = "users-pg15-dr"{key} }}
+"#
+    ))
+}
+
+fn copy_opts(snapshot: &str) -> CopyOptions {
+    CopyOptions {
+        snapshot: snapshot.into(),
+        to_region: DR.into(),
+        kms_key: None,
+        wait: true,
+        dry_run: false,
+        timeout: Duration::from_secs(600),
+        poll: POLL,
+        actor: "tester@laptop".into(),
+    }
+}
+
+async fn run_copy(
+    fake: &FakeAws,
+    env: &EnvConfig,
+    opts: &CopyOptions,
+) -> anyhow::Result<CopyOutcome> {
+    let (_h, interrupt) = Interrupt::new();
+    copy(&fake.aws(), env, opts, &Recorder::default(), &interrupt).await
+}
+
+fn user_error(e: anyhow::Error) -> crate::error::UserError {
+    e.downcast::<crate::error::UserError>()
+        .expect("a user error")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_copy_to_the_recovery_region_is_encrypted_with_its_key_and_tagged_like_its_source() {
+    let fake = FakeAws::staging();
+    fake.put_db_snapshot("users-db-manual", "available", Some(100));
+    fake.set_db_snapshot("users-db-manual", |s| {
+        s.tags.insert("team".into(), "platform".into());
+    });
+    let out = run_copy(&fake, &with_dr(true, None), &copy_opts("users-db-manual"))
+        .await
+        .unwrap();
+    assert_eq!(out.result, SnapshotResult::Available, "{out}");
+    assert_eq!(out.exit(), Exit::Ok);
+    assert_eq!(fake.mutating_calls(), ["rds:CopyDBSnapshot"]);
+    let copy = fake.in_region(DR).db_snapshot("users-db-manual").unwrap();
+    assert!(copy.is_available());
+    assert_eq!(copy.kms_key.as_deref(), Some("alias/users-db-dr"));
+    assert_eq!(copy.source_region.as_deref(), Some("us-east-1"));
+    assert_eq!(copy.tags["team"], "platform", "the source's tags");
+    assert_eq!(
+        copy.tags[tags::COPIED_FROM],
+        "arn:aws:rds:us-east-1:123456789012:snapshot:users-db-manual"
+    );
+    assert_eq!(copy.tags[tags::CREATED_BY], "tester@laptop");
+    // The source is untouched, and the home region holds no copy.
+    assert!(fake.db_snapshot("users-db-manual").unwrap().is_available());
+    assert_eq!(
+        fake.db_snapshot_ids(),
+        ["rds:users-db-2027-01-08-03-00", "users-db-manual"]
+    );
+    let text = out.to_string();
+    assert!(
+        text.contains("copy users-db-manual of users-db-manual is available in us-west-2"),
+        "{text}"
+    );
+
+    // Copying again finds the copy and changes nothing.
+    let again = run_copy(&fake, &with_dr(true, None), &copy_opts("users-db-manual"))
+        .await
+        .unwrap();
+    assert_eq!(again.result, SnapshotResult::Available);
+    assert_eq!(fake.mutating_calls(), ["rds:CopyDBSnapshot"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_encrypted_snapshot_without_a_key_of_the_target_region_is_refused_before_any_call() {
+    let fake = FakeAws::staging();
+    fake.put_db_snapshot("users-db-manual", "available", Some(100));
+    let err = user_error(
+        run_copy(&fake, &with_dr(false, None), &copy_opts("users-db-manual"))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        err.message
+            .contains("is encrypted, and a copy in us-west-2 needs a KMS key of us-west-2"),
+        "{}",
+        err.message
+    );
+    assert!(err.hint.as_deref().unwrap().contains("--kms-key"));
+    // A key of the wrong region, and the env's own region, are refused the same way.
+    let mut opts = copy_opts("users-db-manual");
+    opts.kms_key = Some("arn:aws:kms:us-east-1:123456789012:key/home".into());
+    let err = user_error(
+        run_copy(&fake, &with_dr(false, None), &opts)
+            .await
+            .unwrap_err(),
+    );
+    assert!(err.message.contains("is in us-east-1"), "{}", err.message);
+    let mut opts = copy_opts("users-db-manual");
+    opts.to_region = "us-east-1".into();
+    let err = user_error(
+        run_copy(&fake, &with_dr(true, None), &opts)
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        err.message.contains("env.staging's own region"),
+        "{}",
+        err.message
+    );
+    assert!(fake.mutating_calls().is_empty());
+
+    // An unencrypted snapshot needs no key.
+    fake.set_db_snapshot("users-db-manual", |s| {
+        s.encrypted = false;
+        s.kms_key = None;
+    });
+    let out = run_copy(&fake, &with_dr(false, None), &copy_opts("users-db-manual"))
+        .await
+        .unwrap();
+    assert_eq!(out.result, SnapshotResult::Available, "{out}");
+    assert_eq!(out.kms_key, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_snapshot_with_copy_to_waits_for_the_snapshot_then_copies_it() {
+    let fake = FakeAws::staging();
+    let opts = SnapshotOptions {
+        reason: Some("nightly".into()),
+        version: None,
+        wait: true,
+        dry_run: false,
+        timeout: Duration::from_secs(600),
+        poll: POLL,
+        actor: "tester@laptop".into(),
+        copy_to: Some(DR.into()),
+        kms_key: None,
+    };
+    let (_h, interrupt) = Interrupt::new();
+    let out = snapshot(
+        &fake.aws(),
+        &with_dr(true, None),
+        &opts,
+        &Recorder::default(),
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.result, SnapshotResult::Available, "{out}");
+    let copy = out.copy.as_ref().expect("a copy");
+    assert_eq!(copy.result, SnapshotResult::Available, "{out}");
+    assert_eq!(copy.copy_id, out.snapshot_id);
+    assert_eq!(
+        fake.mutating_calls(),
+        ["rds:CreateDBSnapshot", "rds:CopyDBSnapshot"]
+    );
+    let there = fake.in_region(DR).db_snapshot(&out.snapshot_id).unwrap();
+    assert_eq!(there.tags[tags::REASON], "nightly");
+
+    // Without a key for an encrypted instance nothing is made at all, not even the snapshot.
+    let fake = FakeAws::staging();
+    let (_h, interrupt) = Interrupt::new();
+    let err = snapshot(
+        &fake.aws(),
+        &with_dr(false, None),
+        &opts,
+        &Recorder::default(),
+        &interrupt,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        user_error(err)
+            .message
+            .contains("needs a KMS key of us-west-2")
+    );
+    assert!(fake.mutating_calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn retention_keeps_the_newest_snapshots_opsctl_made_and_never_touches_others() {
+    let fake = FakeAws::staging();
+    for id in ["users-db-old-1", "users-db-old-2", "users-db-old-3"] {
+        fake.put_db_snapshot(id, "available", Some(100));
+        fake.set_db_snapshot(id, |s| {
+            s.tags.insert(tags::CREATED_BY.into(), "ci".into());
+        });
+        tokio::time::advance(Duration::from_secs(3600)).await;
+    }
+    // Made by someone else (no opsctl tag), and one of ours still being made.
+    fake.put_db_snapshot("users-db-by-hand", "available", Some(100));
+    fake.put_db_snapshot("users-db-creating", "creating", Some(40));
+    fake.set_db_snapshot("users-db-creating", |s| {
+        s.tags.insert(tags::CREATED_BY.into(), "ci".into());
+    });
+    let env = with_dr(true, Some(2));
+    let (_h, interrupt) = Interrupt::new();
+
+    // A dry run shows the oldest and changes nothing.
+    let plan = prune(&fake.aws(), &env, true, &Recorder::default(), &interrupt)
+        .await
+        .unwrap();
+    assert_eq!(plan.deleted, ["users-db-old-1"]);
+    assert_eq!(plan.kept, ["users-db-old-3", "users-db-old-2"]);
+    assert_eq!(plan.untouched, 3, "automated, by hand, still creating");
+    assert!(fake.mutating_calls().is_empty());
+    assert!(
+        plan.to_string().contains("would delete: users-db-old-1"),
+        "{plan}"
+    );
+
+    // A snapshot applies the retention: the new one and the newest old one stay.
+    let opts = SnapshotOptions {
+        reason: None,
+        version: None,
+        wait: true,
+        dry_run: false,
+        timeout: Duration::from_secs(600),
+        poll: POLL,
+        actor: "tester@laptop".into(),
+        copy_to: None,
+        kms_key: None,
+    };
+    let out = snapshot(&fake.aws(), &env, &opts, &Recorder::default(), &interrupt)
+        .await
+        .unwrap();
+    assert_eq!(out.result, SnapshotResult::Available);
+    assert_eq!(out.pruned, ["users-db-old-2", "users-db-old-1"]);
+    let left = fake.db_snapshot_ids();
+    for kept in [
+        "rds:users-db-2027-01-08-03-00",
+        "users-db-by-hand",
+        "users-db-creating",
+        "users-db-old-3",
+        out.snapshot_id.as_str(),
+    ] {
+        assert!(left.iter().any(|l| l == kept), "{kept} is gone: {left:?}");
+    }
+    assert_eq!(left.len(), 5, "{left:?}");
+
+    // Without keep_snapshots, --prune is refused and changes nothing.
+    let before = fake.mutating_calls().len();
+    let err = prune(
+        &fake.aws(),
+        &with_dr(true, None),
+        false,
+        &Recorder::default(),
+        &interrupt,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        user_error(err)
+            .message
+            .contains("sets no snapshot retention")
+    );
+    assert_eq!(fake.mutating_calls().len(), before);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restore_in_the_recovery_region_uses_its_subnet_group_and_keeps_every_other_setting() {
+    let fake = FakeAws::staging();
+    fake.put_db_snapshot("users-db-manual", "available", Some(100));
+    let env = with_dr(true, None);
+    run_copy(&fake, &env, &copy_opts("users-db-manual"))
+        .await
+        .unwrap();
+    let opts = RestoreOptions {
+        from: RestoreFrom::Snapshot("users-db-manual".into()),
+        target: "users-db-dr".into(),
+        region: Some(DR.into()),
+        wait: true,
+        dry_run: false,
+        timeout: Duration::from_secs(600),
+        poll: POLL,
+        actor: "tester@laptop".into(),
+    };
+    let (_h, interrupt) = Interrupt::new();
+    let out = restore(&fake.aws(), &env, &opts, &Recorder::default(), &interrupt)
+        .await
+        .unwrap();
+    assert_eq!(out.result, RestoreResult::Restored, "{out}");
+    assert!(out.differences.is_empty(), "{:?}", out.differences);
+    assert_eq!(out.region, DR);
+    assert!(
+        fake.db_instance("users-db-dr").is_none(),
+        "not in the home region"
+    );
+    let made = fake.in_region(DR).db_instance("users-db-dr").unwrap();
+    assert!(
+        made.arn.starts_with("arn:aws:rds:us-west-2:"),
+        "{}",
+        made.arn
+    );
+    let source = fake.db_instance("users-db").unwrap().settings;
+    let s = &made.settings;
+    assert_eq!(s.subnet_group.as_deref(), Some("users-db-dr-subnets"));
+    assert_eq!(s.parameter_group.as_deref(), Some("users-pg15-dr"));
+    assert!(
+        s.security_groups.is_empty(),
+        "the subnet group's VPC default"
+    );
+    assert_eq!(s.master_secret_kms_key, None, "RDS's default key there");
+    // Everything else is the source's.
+    assert_eq!(s.class, source.class);
+    assert_eq!(s.multi_az, source.multi_az);
+    assert_eq!(s.iops, source.iops);
+    assert_eq!(s.monitoring_interval, source.monitoring_interval);
+    assert_eq!(s.performance_insights, source.performance_insights);
+    assert_eq!(s.backup_retention_days, source.backup_retention_days);
+    assert_eq!(made.tags[tags::RESTORED_FROM], "users-db-manual@us-west-2");
+
+    // A point in time does not cross regions, and a region the env does not name is refused.
+    let mut latest = opts.clone();
+    latest.from = RestoreFrom::Latest;
+    latest.target = "users-db-dr-2".into();
+    let err = restore(&fake.aws(), &env, &latest, &Recorder::default(), &interrupt)
+        .await
+        .unwrap_err();
+    assert!(
+        user_error(err)
+            .message
+            .contains("point-in-time restore stays")
+    );
+    let mut elsewhere = opts.clone();
+    elsewhere.region = Some("eu-west-1".into());
+    elsewhere.target = "users-db-dr-3".into();
+    let err = restore(
+        &fake.aws(),
+        &env,
+        &elsewhere,
+        &Recorder::default(),
+        &interrupt,
+    )
+    .await
+    .unwrap_err();
+    assert!(user_error(err).message.contains("does not name eu-west-1"));
 }

@@ -26,6 +26,9 @@ from botocore.config import Config
 from .ecs_rollout import moto_patch, traffic
 
 REGION = "us-east-1"
+# Where the database recovers into (opsctl.toml's database.dr): a network, a subnet group, the
+# parameter group and a KMS key there, as a real recovery region is prepared beforehand.
+DR_REGION = "us-west-2"
 CLUSTER = "demo"
 REPOSITORY = "users"
 CONTAINER = "users"
@@ -117,16 +120,16 @@ class _Clients:
         self.account_id = account_id
         _account.id = account_id
 
-    def __call__(self, name: str) -> Any:
+    def __call__(self, name: str, region: str = REGION) -> Any:
         _account.id = self.account_id
-        key = (self.base_url, name)
+        key = (self.base_url, name, region)
         with _session_lock:
             client = _clients.get(key)
             if client is None:
                 client = _boto_session().client(
                     name,
                     endpoint_url=self.base_url,
-                    region_name=REGION,
+                    region_name=region,
                     config=Config(retries={"total_max_attempts": 1}, connect_timeout=5,
                                   read_timeout=30),
                 )
@@ -344,6 +347,33 @@ def _seed(base_url: str, account_id: str, native: bool = False,
                  "parameter_group": "users-pg15", "multi_az": multi_az,
                  "availability_zone": db["AvailabilityZone"],
                  "secondary_availability_zone": db.get("SecondaryAvailabilityZone")}
+
+    # --- the recovery region
+    dr_ec2 = c("ec2", DR_REGION)
+    dr_vpc = dr_ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    dr_subnets = [
+        dr_ec2.create_subnet(VpcId=dr_vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
+        for cidr, az in (("10.1.1.0/24", f"{DR_REGION}a"), ("10.1.2.0/24", f"{DR_REGION}b"))
+    ]
+    dr_sg = dr_ec2.create_security_group(
+        GroupName="users-db-dr", Description="users database in the recovery region", VpcId=dr_vpc
+    )["GroupId"]
+    dr_rds = c("rds", DR_REGION)
+    dr_rds.create_db_subnet_group(
+        DBSubnetGroupName="users-db-dr-subnets",
+        DBSubnetGroupDescription="users database subnets in the recovery region",
+        SubnetIds=dr_subnets,
+    )
+    dr_rds.create_db_parameter_group(
+        DBParameterGroupName="users-pg15",
+        DBParameterGroupFamily="postgres15",
+        Description="users database parameters",
+    )
+    dr_kms = c("kms", DR_REGION)
+    dr_key = dr_kms.create_key(Description="users database copies")["KeyMetadata"]["Arn"]
+    dr_kms.create_alias(AliasName="alias/users-db-dr", TargetKeyId=dr_key)
+    res["dr"] = {"region": DR_REGION, "vpc_id": dr_vpc, "subnet_group": "users-db-dr-subnets",
+                 "security_group_id": dr_sg, "kms_key": dr_key, "kms_alias": "alias/users-db-dr"}
 
     # --- Secrets Manager
     secret_arn = c("secretsmanager").create_secret(
