@@ -473,6 +473,9 @@ pub struct DbFailoverArgs {
 pub struct DbSnapshotsArgs {
     /// The environment, a table [env.NAME] in opsctl.toml with a `database`
     pub env: String,
+    /// List (or prune) the copies in the recovery region, `database.dr.region`
+    #[arg(long)]
+    pub dr: bool,
     /// Delete the snapshots opsctl made beyond the newest `database.keep_snapshots`
     #[arg(long)]
     pub prune: bool,

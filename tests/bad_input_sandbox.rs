@@ -547,8 +547,8 @@ async fn bad_config_is_refused_naming_the_key_and_changes_nothing() {
             vec!["names no service"],
         ),
         (
-            "[env.prod.bluegreen]",
-            "service = \"x\"\n[env.prod.bluegreen]".into(),
+            "[env.prod.database]",
+            "service = \"x\"\n[env.prod.database]".into(),
             &prod,
             vec!["both `service`"],
         ),

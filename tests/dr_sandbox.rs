@@ -184,15 +184,7 @@ async fn a_region_loss_drill_copies_a_snapshot_to_the_recovery_region_and_restor
     );
 
     // The copies there, and status's recovery position.
-    let listed = account.opsctl(&[
-        "--output",
-        "json",
-        "db",
-        "snapshots",
-        "prod",
-        "--region",
-        "us-west-2",
-    ]);
+    let listed = account.opsctl(&["--output", "json", "db", "snapshots", "prod", "--dr"]);
     listed.expect_code(0);
     let rows = listed.json()["snapshots"].clone();
     assert_eq!(rows[0]["id"], id.as_str(), "{rows}");

@@ -112,9 +112,42 @@ async fn every_prod_command_works_with_exactly_the_printed_policy() {
         vec!["logs", "prod", "--colour", "idle", "--since", "30m"],
         vec!["retire", "prod", "--yes"],
         vec!["db", "failover", "prod", "--wait", "--yes"],
+        vec!["db", "snapshots", "prod", "--prune", "--dry-run"],
     ] {
         account.opsctl(&args).expect_code(0);
     }
+    // Disaster recovery in database.dr's region: a copy there, its list, a restore there.
+    account.configure(serde_json::json!({ "db_snapshot_copy_seconds": 1.0 }));
+    let copied = account.opsctl(&[
+        "--output",
+        "json",
+        "db",
+        "snapshot",
+        "prod",
+        "--copy-to",
+        "us-west-2",
+        "--wait",
+        "--yes",
+    ]);
+    copied.expect_code(0);
+    let id = copied.json()["snapshot_id"].as_str().unwrap().to_owned();
+    account
+        .opsctl(&["db", "snapshots", "prod", "--dr"])
+        .expect_code(0);
+    account
+        .opsctl(&[
+            "db",
+            "restore",
+            "prod",
+            "--snapshot",
+            &id,
+            "--to-region",
+            "us-west-2",
+            "--target",
+            "users-db-dr",
+            "--yes",
+        ])
+        .expect_code(0);
 }
 
 #[tokio::test]

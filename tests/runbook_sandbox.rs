@@ -214,6 +214,85 @@ async fn restore_db_from_snapshot_creates_a_new_instance() {
 }
 
 #[tokio::test]
+async fn database_primary_failed_fails_over_and_checks_the_service() {
+    let account = Account::seed_multi_az();
+    let (run, transcript) = runbook(&account, &["database-primary-failed", "--env", "prod"]);
+    completed(&run, &transcript);
+    assert!(
+        run.stdout
+            .contains("users-db failed over from us-east-1a to us-east-1b"),
+        "{}",
+        run.stdout
+    );
+    let rds = aws_sdk_rds::Client::new(&account.sdk().await);
+    let db = rds
+        .describe_db_instances()
+        .db_instance_identifier("users-db")
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .clone();
+    assert_eq!(
+        db.availability_zone(),
+        Some("us-east-1b"),
+        "the standby leads"
+    );
+}
+
+#[tokio::test]
+async fn region_lost_restores_the_newest_copy_in_the_recovery_region() {
+    let account = Account::seed();
+    account.configure(serde_json::json!({ "db_snapshot_copy_seconds": 1.0 }));
+    let copied = account.opsctl(&[
+        "--output",
+        "json",
+        "db",
+        "snapshot",
+        "prod",
+        "--copy-to",
+        "us-west-2",
+        "--wait",
+        "--yes",
+    ]);
+    copied.expect_code(0);
+    let id = copied.json()["snapshot_id"].as_str().unwrap().to_owned();
+    let (run, transcript) = runbook(
+        &account,
+        &[
+            "region-lost",
+            "--env",
+            "prod",
+            "--set",
+            "region=us-west-2",
+            "--set",
+            &format!("snapshot={id}"),
+            "--set",
+            "target=users-db-dr",
+        ],
+    );
+    completed(&run, &transcript);
+    assert!(
+        run.stdout.contains(&id),
+        "step 1 lists the copy: {}",
+        run.stdout
+    );
+    let config = aws_sdk_rds::config::Builder::from(&account.sdk().await)
+        .region(aws_sdk_rds::config::Region::new("us-west-2"))
+        .build();
+    let dr = aws_sdk_rds::Client::from_conf(config);
+    let made = dr
+        .describe_db_instances()
+        .db_instance_identifier("users-db-dr")
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .clone();
+    assert_eq!(made.db_instance_status(), Some("available"));
+}
+
+#[tokio::test]
 async fn scale_out_sets_the_count() {
     let account = Account::seed();
     let (run, transcript) = runbook(
@@ -499,6 +578,8 @@ fn runbooks_are_listed_and_shown_anywhere() {
         "scale-out",
         "maintenance-window",
         "run-migration",
+        "database-primary-failed",
+        "region-lost",
     ];
     // Built in: found with no runbooks directory at hand.
     let empty = tempfile::tempdir().unwrap();

@@ -17,6 +17,7 @@ fn samples() -> BTreeMap<String, String> {
         ("count", "4"),
         ("min", "1"),
         ("max", "6"),
+        ("region", "us-west-2"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -80,6 +81,8 @@ runbooks! {
     scale_out_is_valid => "scale-out",
     maintenance_window_is_valid => "maintenance-window",
     run_migration_is_valid => "run-migration",
+    database_primary_failed_is_valid => "database-primary-failed",
+    region_lost_is_valid => "region-lost",
 }
 
 #[test]

@@ -23,13 +23,24 @@ pub(super) async fn run(
         }
         DbCommand::Snapshots(args) => {
             let env = load_env(cli, &args.env).await?;
-            // The global --region lists (and prunes) the copies another region holds.
+            let region = if args.dr {
+                Some(db::dr_region(&env.config)?)
+            } else {
+                None
+            };
             if args.prune {
-                let out =
-                    db::prune(&env.aws, &env.config, args.dry_run, reporter, interrupt).await?;
+                let out = db::prune(
+                    &env.aws,
+                    &env.config,
+                    region,
+                    args.dry_run,
+                    reporter,
+                    interrupt,
+                )
+                .await?;
                 return Ok(printer.finish(&out, reporter));
             }
-            let out = db::list(&env.aws, &env.config, jiff::Timestamp::now()).await?;
+            let out = db::list(&env.aws, &env.config, region, jiff::Timestamp::now()).await?;
             Ok(printer.finish(&out, reporter))
         }
         DbCommand::Copy(args) => {

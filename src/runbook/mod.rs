@@ -85,6 +85,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "maintenance-window",
         include_str!("../../runbooks/maintenance-window.md"),
     ),
+    (
+        "database-primary-failed",
+        include_str!("../../runbooks/database-primary-failed.md"),
+    ),
+    ("region-lost", include_str!("../../runbooks/region-lost.md")),
 ];
 
 /// A parsed runbook.

@@ -116,11 +116,17 @@ impl fmt::Display for SnapshotList {
     }
 }
 
-/// Manual and automated snapshots of the env's instance, newest first, in the region the
-/// clients talk to (the env's, or the copies in the one `--region` names); `now` gives ages.
-pub async fn list(aws: &Aws, env: &EnvConfig, now: Timestamp) -> anyhow::Result<SnapshotList> {
+/// Manual and automated snapshots of the env's instance, newest first, in its region or (the
+/// copies) in `region`; `now` gives ages.
+pub async fn list(
+    aws: &Aws,
+    env: &EnvConfig,
+    region: Option<&str>,
+    now: Timestamp,
+) -> anyhow::Result<SnapshotList> {
     let instance = instance_of(env)?.to_owned();
-    let mut snapshots = aws.db.list_snapshots(&instance).await?;
+    let (db, region) = rds_in(aws, env, region)?;
+    let mut snapshots = db.list_snapshots(&instance).await?;
     snapshots.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
     let snapshots = snapshots
         .into_iter()
@@ -144,7 +150,7 @@ pub async fn list(aws: &Aws, env: &EnvConfig, now: Timestamp) -> anyhow::Result<
     Ok(SnapshotList {
         env: env.name.clone(),
         instance,
-        region: aws.regions.home().unwrap_or_default(),
+        region,
         snapshots,
     })
 }

@@ -155,6 +155,32 @@ pub(super) fn other_region(
     Ok(aws.regions.database(region))
 }
 
+/// The env's recovery region, `database.dr.region`, or how to name one.
+pub fn dr_region(env: &EnvConfig) -> Result<&str, UserError> {
+    env.database
+        .as_ref()
+        .and_then(|d| d.dr.as_ref())
+        .map(|dr| dr.region.as_str())
+        .ok_or_else(|| {
+            UserError::new(format!("env.{} has no recovery region", env.name)).hint(format!(
+                "set database.dr = {{ region = \"...\", subnet_group = \"...\" }} in [env.{}]",
+                env.name
+            ))
+        })
+}
+
+/// RDS in `region` (another region) or the env's own, with the region's name.
+pub(super) fn rds_in(
+    aws: &Aws,
+    env: &EnvConfig,
+    region: Option<&str>,
+) -> Result<(Arc<dyn Database>, String), UserError> {
+    Ok(match region {
+        Some(r) => (other_region(aws, env, r, "--dr")?, r.to_owned()),
+        None => (aws.db.clone(), aws.regions.home().unwrap_or_default()),
+    })
+}
+
 /// A copy's id: the source's, without the `rds:` of an automated snapshot (an id of a manual
 /// snapshot holds no colon).
 pub fn copy_name(source: &str) -> String {

@@ -102,11 +102,12 @@ pub fn to_prune(snapshots: &[DbSnapshot], keep: u32) -> (Vec<DbSnapshot>, Vec<Db
     )
 }
 
-/// `opsctl db snapshots ENV --prune [--dry-run]`: applies `database.keep_snapshots` now, in
-/// the region the clients talk to (the env's, or the one the global `--region` names).
+/// `opsctl db snapshots ENV --prune [--dr] [--dry-run]`: applies `database.keep_snapshots`
+/// now, in the env's region or `region`.
 pub async fn prune(
     aws: &Aws,
     env: &EnvConfig,
+    region: Option<&str>,
     dry_run: bool,
     reporter: &dyn Reporter,
     interrupt: &Interrupt,
@@ -122,8 +123,7 @@ pub async fn prune(
             env.name
         );
     };
-    let db = aws.db.clone();
-    let region_name = aws.regions.home().unwrap_or_default();
+    let (db, region_name) = rds_in(aws, env, region)?;
     let snapshots = db.list_snapshots(&instance).await?;
     let (delete, kept, untouched) = to_prune(&snapshots, keep);
     let mut out = PruneOutcome {

@@ -286,7 +286,7 @@ async fn snapshots_are_listed_newest_first_with_age() {
     let fake = FakeAws::staging();
     fake.put_db_snapshot("users-db-manual-1", "available", Some(100));
     let now = Timestamp::from_second(1_800_000_600).unwrap();
-    let list = list(&fake.aws(), &staging(false, false), now)
+    let list = list(&fake.aws(), &staging(false, false), None, now)
         .await
         .unwrap();
     let ids: Vec<&str> = list.snapshots.iter().map(|s| s.id.as_str()).collect();

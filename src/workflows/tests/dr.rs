@@ -387,9 +387,16 @@ async fn retention_keeps_the_newest_snapshots_opsctl_made_and_never_touches_othe
     let (_h, interrupt) = Interrupt::new();
 
     // A dry run shows the oldest and changes nothing.
-    let plan = prune(&fake.aws(), &env, true, &Recorder::default(), &interrupt)
-        .await
-        .unwrap();
+    let plan = prune(
+        &fake.aws(),
+        &env,
+        None,
+        true,
+        &Recorder::default(),
+        &interrupt,
+    )
+    .await
+    .unwrap();
     assert_eq!(plan.deleted, ["users-db-old-1"]);
     assert_eq!(plan.kept, ["users-db-old-3", "users-db-old-2"]);
     assert_eq!(plan.untouched, 3, "automated, by hand, still creating");
@@ -433,6 +440,7 @@ async fn retention_keeps_the_newest_snapshots_opsctl_made_and_never_touches_othe
     let err = prune(
         &fake.aws(),
         &with_dr(true, None),
+        None,
         false,
         &Recorder::default(),
         &interrupt,
