@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::Account;
+use support::{Account, DR_REGION};
 
 async fn zones(account: &Account) -> (Option<String>, Option<String>, Option<String>) {
     let rds = aws_sdk_rds::Client::new(&account.sdk().await);
@@ -115,14 +115,6 @@ async fn status_shows_the_recovery_position_against_the_rpo_and_where_the_logs_a
     );
 }
 
-/// RDS in the recovery region of the repo's prod (`database.dr.region`).
-async fn rds_in(account: &Account, region: &str) -> aws_sdk_rds::Client {
-    let config = aws_sdk_rds::config::Builder::from(&account.sdk().await)
-        .region(aws_sdk_rds::config::Region::new(region.to_owned()))
-        .build();
-    aws_sdk_rds::Client::from_conf(config)
-}
-
 #[tokio::test]
 async fn a_region_loss_drill_copies_a_snapshot_to_the_recovery_region_and_restores_it_there() {
     let account = Account::seed();
@@ -139,23 +131,11 @@ async fn a_region_loss_drill_copies_a_snapshot_to_the_recovery_region_and_restor
     assert!(!account.requests().iter().any(|r| r.mutates()));
 
     // Snapshot, and copy it to us-west-2 with database.dr.kms_key.
-    let run = account.opsctl(&[
-        "--output",
-        "json",
-        "db",
-        "snapshot",
-        "prod",
-        "--copy-to",
-        "us-west-2",
-        "--wait",
-        "--yes",
-    ]);
-    run.expect_code(0);
+    let (run, id) = account.snapshot_to_dr();
     let json = run.json();
     assert_eq!(json["result"], "available", "{json}");
     assert_eq!(json["copy"]["result"], "available", "{json}");
-    let id = json["snapshot_id"].as_str().unwrap().to_owned();
-    let dr = rds_in(&account, "us-west-2").await;
+    let dr = account.rds_in(DR_REGION).await;
     let copy = dr
         .describe_db_snapshots()
         .db_snapshot_identifier(&id)
@@ -222,14 +202,10 @@ async fn a_region_loss_drill_copies_a_snapshot_to_the_recovery_region_and_restor
     let out = restored.json();
     assert_eq!(out["result"], "restored", "{out}");
     assert_eq!(out["region"], "us-west-2");
-    let made = dr
-        .describe_db_instances()
-        .db_instance_identifier("users-db-dr")
-        .send()
+    let made = account
+        .db_instance_in(DR_REGION, "users-db-dr")
         .await
-        .unwrap()
-        .db_instances()[0]
-        .clone();
+        .expect("restored in us-west-2");
     assert_eq!(made.db_instance_status(), Some("available"));
     assert_eq!(
         made.db_subnet_group()
@@ -248,13 +224,11 @@ async fn a_region_loss_drill_copies_a_snapshot_to_the_recovery_region_and_restor
         "{:?}",
         made.db_instance_arn()
     );
-    let home = aws_sdk_rds::Client::new(&account.sdk().await);
     assert!(
-        home.describe_db_instances()
-            .db_instance_identifier("users-db-dr")
-            .send()
+        account
+            .db_instance_in("us-east-1", "users-db-dr")
             .await
-            .is_err(),
+            .is_none(),
         "nothing was restored in us-east-1"
     );
 }

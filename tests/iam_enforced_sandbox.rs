@@ -117,20 +117,7 @@ async fn every_prod_command_works_with_exactly_the_printed_policy() {
         account.opsctl(&args).expect_code(0);
     }
     // Disaster recovery in database.dr's region: a copy there, its list, a restore there.
-    account.configure(serde_json::json!({ "db_snapshot_copy_seconds": 1.0 }));
-    let copied = account.opsctl(&[
-        "--output",
-        "json",
-        "db",
-        "snapshot",
-        "prod",
-        "--copy-to",
-        "us-west-2",
-        "--wait",
-        "--yes",
-    ]);
-    copied.expect_code(0);
-    let id = copied.json()["snapshot_id"].as_str().unwrap().to_owned();
+    let (_, id) = account.snapshot_to_dr();
     account
         .opsctl(&["db", "snapshots", "prod", "--dr"])
         .expect_code(0);

@@ -243,20 +243,7 @@ async fn database_primary_failed_fails_over_and_checks_the_service() {
 #[tokio::test]
 async fn region_lost_restores_the_newest_copy_in_the_recovery_region() {
     let account = Account::seed();
-    account.configure(serde_json::json!({ "db_snapshot_copy_seconds": 1.0 }));
-    let copied = account.opsctl(&[
-        "--output",
-        "json",
-        "db",
-        "snapshot",
-        "prod",
-        "--copy-to",
-        "us-west-2",
-        "--wait",
-        "--yes",
-    ]);
-    copied.expect_code(0);
-    let id = copied.json()["snapshot_id"].as_str().unwrap().to_owned();
+    let (_, id) = account.snapshot_to_dr();
     let (run, transcript) = runbook(
         &account,
         &[
@@ -277,18 +264,10 @@ async fn region_lost_restores_the_newest_copy_in_the_recovery_region() {
         "step 1 lists the copy: {}",
         run.stdout
     );
-    let config = aws_sdk_rds::config::Builder::from(&account.sdk().await)
-        .region(aws_sdk_rds::config::Region::new("us-west-2"))
-        .build();
-    let dr = aws_sdk_rds::Client::from_conf(config);
-    let made = dr
-        .describe_db_instances()
-        .db_instance_identifier("users-db-dr")
-        .send()
+    let made = account
+        .db_instance_in(support::DR_REGION, "users-db-dr")
         .await
-        .unwrap()
-        .db_instances()[0]
-        .clone();
+        .expect("restored in us-west-2");
     assert_eq!(made.db_instance_status(), Some("available"));
 }
 

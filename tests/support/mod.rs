@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+/// The recovery region of the repo's prod (`database.dr.region`), which the seed prepares.
+pub const DR_REGION: &str = "us-west-2";
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -291,6 +294,51 @@ impl Account {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// `db snapshot prod --copy-to` the recovery region, waiting for both: exit 0 expected;
+    /// the run and the snapshot's id (the copy's too).
+    pub fn snapshot_to_dr(&self) -> (Run, String) {
+        self.configure(serde_json::json!({ "db_snapshot_copy_seconds": 1.0 }));
+        let run = self.opsctl(&[
+            "--output",
+            "json",
+            "db",
+            "snapshot",
+            "prod",
+            "--copy-to",
+            DR_REGION,
+            "--wait",
+            "--yes",
+        ]);
+        run.expect_code(0);
+        let id = run.json()["snapshot_id"].as_str().unwrap().to_owned();
+        (run, id)
+    }
+
+    /// RDS in `region`, for checking what opsctl did there.
+    pub async fn rds_in(&self, region: &str) -> aws_sdk_rds::Client {
+        let config = aws_sdk_rds::config::Builder::from(&self.sdk().await)
+            .region(aws_sdk_rds::config::Region::new(region.to_owned()))
+            .build();
+        aws_sdk_rds::Client::from_conf(config)
+    }
+
+    /// The DB instance `id` in `region`, if there is one.
+    pub async fn db_instance_in(
+        &self,
+        region: &str,
+        id: &str,
+    ) -> Option<aws_sdk_rds::types::DbInstance> {
+        let out = self
+            .rds_in(region)
+            .await
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .ok()?;
+        out.db_instances().first().cloned()
     }
 
     /// An SDK config for checking what opsctl did, independently of opsctl.
