@@ -241,6 +241,24 @@ async fn database_primary_failed_fails_over_and_checks_the_service() {
 }
 
 #[tokio::test]
+async fn zone_lost_shows_the_zones_and_scales_out() {
+    let account = Account::seed();
+    let (run, transcript) = runbook(
+        &account,
+        &["zone-lost", "--env", "staging", "--set", "count=4"],
+    );
+    completed(&run, &transcript);
+    // Step 1 shows the tasks spread over the seed's two subnets' zones.
+    assert!(
+        run.stdout.contains("zones: us-east-1a 1 task(s), 1/1 targets healthy; us-east-1b 1 task(s), 1/1 targets healthy"),
+        "{}",
+        run.stdout
+    );
+    let svc = service(&account, "staging-users").await;
+    assert_eq!((svc.desired_count(), svc.running_count()), (4, 4));
+}
+
+#[tokio::test]
 async fn region_lost_restores_the_newest_copy_in_the_recovery_region() {
     let account = Account::seed();
     let (_, id) = account.snapshot_to_dr();
@@ -558,6 +576,7 @@ fn runbooks_are_listed_and_shown_anywhere() {
         "maintenance-window",
         "run-migration",
         "database-primary-failed",
+        "zone-lost",
         "region-lost",
     ];
     // Built in: found with no runbooks directory at hand.

@@ -83,6 +83,7 @@ runbooks! {
     run_migration_is_valid => "run-migration",
     database_primary_failed_is_valid => "database-primary-failed",
     region_lost_is_valid => "region-lost",
+    zone_lost_is_valid => "zone-lost",
 }
 
 #[test]

@@ -316,6 +316,16 @@ impl TaskDefinition {
     }
 }
 
+/// A task of a service that runs, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunningTask {
+    pub id: String,
+    /// The Availability Zone it runs in.
+    pub zone: Option<String>,
+    /// Its private IPv4 address (awsvpc): the id of its target in a target group of type ip.
+    pub ip: Option<String>,
+}
+
 /// A task that stopped, with why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoppedTask {

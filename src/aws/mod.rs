@@ -160,6 +160,8 @@ pub trait Ecs: Send + Sync {
     /// The ids of the service's tasks, running and recently stopped (ListTasks, at most
     /// 100 of each).
     async fn task_ids(&self, cluster: &str, service: &str) -> AwsResult<Vec<String>>;
+    /// The service's running tasks (at most 100) with their zone and address.
+    async fn running_tasks(&self, cluster: &str, service: &str) -> AwsResult<Vec<RunningTask>>;
     /// The service's most recently stopped tasks (at most `limit`).
     async fn stopped_tasks(
         &self,

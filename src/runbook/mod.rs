@@ -89,6 +89,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "database-primary-failed",
         include_str!("../../runbooks/database-primary-failed.md"),
     ),
+    ("zone-lost", include_str!("../../runbooks/zone-lost.md")),
     ("region-lost", include_str!("../../runbooks/region-lost.md")),
 ];
 

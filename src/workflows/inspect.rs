@@ -38,6 +38,40 @@ pub struct TargetGroupView {
     pub draining: usize,
 }
 
+/// Where a service's tasks run: per Availability Zone, its running tasks and their targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZoneView {
+    pub zone: String,
+    pub tasks: usize,
+    /// The tasks' targets (matched by address) in service, and how many are healthy.
+    pub targets: usize,
+    pub healthy: usize,
+}
+
+/// Groups running tasks, and the targets at their addresses, by zone.
+pub fn zones(
+    tasks: &[crate::aws::RunningTask],
+    health: &[crate::aws::TargetHealth],
+) -> Vec<ZoneView> {
+    let mut by_zone: std::collections::BTreeMap<String, ZoneView> = Default::default();
+    for t in tasks {
+        let zone = t.zone.clone().unwrap_or_else(|| "unknown zone".into());
+        let view = by_zone.entry(zone.clone()).or_insert(ZoneView {
+            zone,
+            tasks: 0,
+            targets: 0,
+            healthy: 0,
+        });
+        view.tasks += 1;
+        for h in health.iter().filter(|h| Some(&h.id) == t.ip.as_ref()) {
+            let tally = TargetTally::of(std::slice::from_ref(h));
+            view.targets += tally.in_service;
+            view.healthy += tally.healthy;
+        }
+    }
+    by_zone.into_values().collect()
+}
+
 /// One service's state.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceStatus {
@@ -49,6 +83,8 @@ pub struct ServiceStatus {
     pub pending: i32,
     pub deployments: Vec<DeploymentView>,
     pub targets: Vec<TargetGroupView>,
+    /// Its running tasks and their targets per Availability Zone.
+    pub zones: Vec<ZoneView>,
     /// Newest first.
     pub events: Vec<ServiceEvent>,
     /// A native strategy: ECS's strategy and its newest service deployment.
@@ -283,6 +319,21 @@ impl fmt::Display for StatusOutcome {
                     }
                 )?;
             }
+            if !s.zones.is_empty() {
+                let zones: Vec<String> = s
+                    .zones
+                    .iter()
+                    .map(|z| {
+                        let targets = if z.targets > 0 {
+                            format!(", {}/{} targets healthy", z.healthy, z.targets)
+                        } else {
+                            String::new()
+                        };
+                        format!("{} {} task(s){targets}", z.zone, z.tasks)
+                    })
+                    .collect();
+                writeln!(f, "    zones: {}", zones.join("; "))?;
+            }
             if let Some(logs) = &s.logs {
                 writeln!(f, "    logs: {logs} (opsctl logs {})", self.env)?;
             }
@@ -325,12 +376,28 @@ pub async fn status(
     );
     let mut out = Vec::new();
     for svc in found? {
-        let (td, targets) = tokio::join!(
+        let (td, health, tasks) = tokio::join!(
             aws.ecs
                 .describe_task_definition(svc.current_task_definition()),
-            target_groups(aws, &svc.target_groups),
+            target_health(aws, &svc.target_groups),
+            aws.ecs.running_tasks(&env.cluster, &svc.name),
         );
         let td = td?;
+        let health = health?;
+        let targets = health
+            .iter()
+            .map(|(tg, h)| {
+                let tally = TargetTally::of(h);
+                TargetGroupView {
+                    target_group: tg.clone(),
+                    healthy: tally.healthy,
+                    total: tally.in_service,
+                    draining: tally.draining,
+                }
+            })
+            .collect();
+        let all: Vec<crate::aws::TargetHealth> = health.into_iter().flat_map(|(_, h)| h).collect();
+        let zones = zones(&tasks?, &all);
         let container = super::container_of(env, &td);
         let logs = td
             .containers
@@ -380,7 +447,8 @@ pub async fn status(
                     rollout_reason: d.rollout_reason.clone(),
                 })
                 .collect(),
-            targets: targets?,
+            targets,
+            zones,
             events: svc.events.iter().take(10).cloned().collect(),
             logs,
         });
@@ -477,19 +545,16 @@ async fn region_copies(
     view
 }
 
-async fn target_groups(aws: &Aws, arns: &[String]) -> anyhow::Result<Vec<TargetGroupView>> {
-    let mut views = Vec::new();
+/// Each target group's targets.
+async fn target_health(
+    aws: &Aws,
+    arns: &[String],
+) -> anyhow::Result<Vec<(String, Vec<crate::aws::TargetHealth>)>> {
+    let mut all = Vec::new();
     for tg in arns {
-        let health = aws.lb.target_health(tg).await?;
-        let tally = TargetTally::of(&health);
-        views.push(TargetGroupView {
-            target_group: tg.clone(),
-            healthy: tally.healthy,
-            total: tally.in_service,
-            draining: tally.draining,
-        });
+        all.push((tg.clone(), aws.lb.target_health(tg).await?));
     }
-    Ok(views)
+    Ok(all)
 }
 
 async fn traffic_view(aws: &Aws, env: &EnvConfig) -> anyhow::Result<Option<TrafficView>> {

@@ -512,6 +512,31 @@ impl Ecs for FakeAws {
         Ok(Vec::new())
     }
 
+    async fn running_tasks(&self, _cluster: &str, service: &str) -> AwsResult<Vec<RunningTask>> {
+        self.record("ecs:ListTasks")?;
+        let mut s = self.state.lock().unwrap();
+        advance(&mut s, Instant::now(), self.epoch);
+        let running = s
+            .services
+            .get(service)
+            .map_or(0, |svc| view(&s, svc).running);
+        // Spread over two zones in turn, at the addresses `target_health` reports.
+        Ok((0..running)
+            .map(|i| RunningTask {
+                id: format!("task{i}"),
+                zone: Some(
+                    if i % 2 == 0 {
+                        "us-east-1a"
+                    } else {
+                        "us-east-1b"
+                    }
+                    .into(),
+                ),
+                ip: Some(format!("10.0.1.{i}")),
+            })
+            .collect())
+    }
+
     async fn stopped_tasks(
         &self,
         _cluster: &str,

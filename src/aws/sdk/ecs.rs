@@ -438,6 +438,42 @@ impl Ecs for SdkEcs {
         Ok(ids)
     }
 
+    async fn running_tasks(&self, cluster: &str, service: &str) -> AwsResult<Vec<RunningTask>> {
+        let arns = self
+            .service_task_arns(cluster, service, ecs::DesiredStatus::Running)
+            .await?;
+        if arns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let described = self
+            .0
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(arns))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTasks", e))?;
+        Ok(described
+            .tasks()
+            .iter()
+            .map(|t| RunningTask {
+                id: t
+                    .task_arn()
+                    .and_then(|a| a.rsplit('/').next())
+                    .unwrap_or_default()
+                    .to_owned(),
+                zone: t.availability_zone().map(str::to_owned),
+                ip: t
+                    .attachments()
+                    .iter()
+                    .flat_map(|a| a.details())
+                    .find(|d| d.name() == Some("privateIPv4Address"))
+                    .and_then(|d| d.value())
+                    .map(str::to_owned),
+            })
+            .collect())
+    }
+
     async fn stopped_tasks(
         &self,
         cluster: &str,

@@ -17,8 +17,9 @@ use super::{
     Alarm, AlarmState, Aws, AwsError, AwsResult, CircuitBreaker, Container, Deployment,
     DeploymentStatus, DeploymentStrategy, Ecs, Forward, Image, LoadBalancing, LogConfig, LogLine,
     Logs, Monitoring, NativeTraffic, OneOffTask, Placement, Registry, Resource, RolloutState,
-    RunRequest, Secrets, Service, ServiceDeployment, ServiceDeploymentStatus, ServiceEvent,
-    ServiceStatus, StoppedTask, TargetGroupMetrics, TargetHealth, TargetState, TaskDefinition,
+    RunRequest, RunningTask, Secrets, Service, ServiceDeployment, ServiceDeploymentStatus,
+    ServiceEvent, ServiceStatus, StoppedTask, TargetGroupMetrics, TargetHealth, TargetState,
+    TaskDefinition,
 };
 
 mod cloudwatch;

@@ -534,3 +534,68 @@ async fn a_restore_in_the_recovery_region_uses_its_subnet_group_and_keeps_every_
     .unwrap_err();
     assert!(user_error(err).message.contains("does not name eu-west-1"));
 }
+
+// --- an Availability Zone lost: status per zone
+
+#[test]
+fn zones_group_running_tasks_and_their_targets_by_address() {
+    use crate::aws::{RunningTask, TargetHealth, TargetState};
+    use crate::workflows::inspect::{ZoneView, zones};
+    let task = |id: &str, zone: Option<&str>, ip: &str| RunningTask {
+        id: id.into(),
+        zone: zone.map(str::to_owned),
+        ip: Some(ip.into()),
+    };
+    let target = |ip: &str, state| TargetHealth {
+        id: ip.into(),
+        port: Some(8080),
+        state,
+        reason: None,
+    };
+    let tasks = [
+        task("a", Some("us-east-1a"), "10.0.1.4"),
+        task("b", Some("us-east-1b"), "10.0.2.4"),
+        task("c", Some("us-east-1b"), "10.0.2.5"),
+        task("d", None, "10.0.3.4"),
+    ];
+    let health = [
+        target("10.0.1.4", TargetState::Unhealthy),
+        target("10.0.2.4", TargetState::Healthy),
+        target("10.0.2.5", TargetState::Healthy),
+        // No task at this address (another service's, or gone): counted nowhere.
+        target("10.0.9.9", TargetState::Healthy),
+    ];
+    let view = |zone: &str, tasks, targets, healthy| ZoneView {
+        zone: zone.into(),
+        tasks,
+        targets,
+        healthy,
+    };
+    assert_eq!(
+        zones(&tasks, &health),
+        [
+            view("unknown zone", 1, 0, 0),
+            view("us-east-1a", 1, 1, 0),
+            view("us-east-1b", 2, 2, 2),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn status_shows_each_zones_tasks_and_targets() {
+    let fake = FakeAws::staging();
+    let status = crate::workflows::inspect::status(
+        &fake.aws(),
+        &staging(None),
+        &["staging-users".to_owned()],
+    )
+    .await
+    .unwrap();
+    let text = status.to_string();
+    assert!(
+        text.contains(
+            "zones: us-east-1a 1 task(s), 1/1 targets healthy; us-east-1b 1 task(s), 1/1 targets healthy"
+        ),
+        "{text}"
+    );
+}
