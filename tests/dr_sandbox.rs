@@ -231,6 +231,53 @@ async fn a_region_loss_drill_copies_a_snapshot_to_the_recovery_region_and_restor
             .is_none(),
         "nothing was restored in us-east-1"
     );
+
+    // The env's region lost: its DescribeDBInstances gets no answer (every retry dropped).
+    // The copy is restored with the snapshot's own settings, and the result says so.
+    account.fault("rds:DescribeDBInstances", "drop", Some(4), 0);
+    let lost = account.opsctl(&[
+        "--output",
+        "json",
+        "db",
+        "restore",
+        "prod",
+        "--snapshot",
+        &id,
+        "--to-region",
+        DR_REGION,
+        "--target",
+        "users-db-dr-2",
+        "--yes",
+    ]);
+    account.clear_faults();
+    lost.expect_code(1);
+    let out = lost.json();
+    assert_eq!(out["result"], "incomplete", "{out}");
+    assert!(
+        out["not_copied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "multi_az"),
+        "{out}"
+    );
+    assert!(
+        out["reason"]
+            .as_str()
+            .unwrap()
+            .contains("could not be read in its own region"),
+        "{out}"
+    );
+    let made = account
+        .db_instance_in(DR_REGION, "users-db-dr-2")
+        .await
+        .expect("restored in us-west-2");
+    assert_eq!(made.db_instance_status(), Some("available"));
+    assert_eq!(
+        made.db_subnet_group()
+            .and_then(|g| g.db_subnet_group_name()),
+        Some("users-db-dr-subnets")
+    );
 }
 
 #[tokio::test]

@@ -249,6 +249,15 @@ pub trait Database: Send + Sync {
         snapshot: &str,
         settings: &RestoreSettings,
     ) -> AwsResult<DbInstance>;
+    /// Starts restoring the snapshot into a new instance with the snapshot's own settings and
+    /// RDS's defaults, sending only where it goes: the subnet group, security groups,
+    /// parameter and option groups of `settings`, and its tags (when the source instance
+    /// cannot be read).
+    async fn restore_from_snapshot_as_is(
+        &self,
+        snapshot: &str,
+        settings: &RestoreSettings,
+    ) -> AwsResult<DbInstance>;
     /// Starts restoring `source` as it was at `time` (`None`: the latest restorable time)
     /// into a new instance.
     async fn restore_to_time(

@@ -365,6 +365,28 @@ impl FakeAws {
         self.state.lock().unwrap().db.targets.remove(resource_id);
     }
 
+    /// The instance a snapshot (here, or a copy of one from the home region) was taken of.
+    fn snapshot_source(&self, snapshot: &str) -> AwsResult<DbInstance> {
+        let mut s = self.state.lock().unwrap();
+        let db = s.rds(&self.region);
+        db.advance(Instant::now());
+        let snap = db.snapshots.get(snapshot).ok_or_else(|| {
+            AwsError::not_found(Resource::DbSnapshot, format!("snapshot {snapshot}"))
+        })?;
+        if snap.snapshot.status != "available" {
+            return Err(AwsError::Invalid(format!(
+                "snapshot {snapshot} is {}",
+                snap.snapshot.status
+            )));
+        }
+        let instance = snap.snapshot.instance.clone();
+        db.instances
+            .get(&instance)
+            .cloned()
+            .or_else(|| s.db.instances.get(&instance).cloned())
+            .ok_or_else(|| AwsError::not_found(Resource::DbInstance, "the snapshot's instance"))
+    }
+
     /// A new instance as RDS makes one on a restore: what the call named, and RDS's defaults
     /// for what no restore call takes (`keeps_ceiling`: a point-in-time restore takes the
     /// storage autoscaling ceiling).
@@ -528,28 +550,39 @@ impl Database for FakeAws {
         settings: &RestoreSettings,
     ) -> AwsResult<DbInstance> {
         self.record_change("rds:RestoreDBInstanceFromDBSnapshot")?;
-        let source = {
-            let mut s = self.state.lock().unwrap();
-            let db = s.rds(&self.region);
-            db.advance(Instant::now());
-            let snap = db.snapshots.get(snapshot).ok_or_else(|| {
-                AwsError::not_found(Resource::DbSnapshot, format!("snapshot {snapshot}"))
-            })?;
-            if snap.snapshot.status != "available" {
-                return Err(AwsError::Invalid(format!(
-                    "snapshot {snapshot} is {}",
-                    snap.snapshot.status
-                )));
-            }
-            let instance = snap.snapshot.instance.clone();
-            db.instances
-                .get(&instance)
-                .cloned()
-                .or_else(|| s.db.instances.get(&instance).cloned())
-        };
-        let source = source
-            .ok_or_else(|| AwsError::not_found(Resource::DbInstance, "the snapshot's instance"))?;
+        let source = self.snapshot_source(snapshot)?;
         self.new_instance(settings, &source, false)
+    }
+
+    async fn restore_from_snapshot_as_is(
+        &self,
+        snapshot: &str,
+        settings: &RestoreSettings,
+    ) -> AwsResult<DbInstance> {
+        self.record_change("rds:RestoreDBInstanceFromDBSnapshot")?;
+        let source = self.snapshot_source(snapshot)?;
+        // What the snapshot holds comes from the original instance; the rest is RDS's
+        // defaults; the call named only where the instance goes.
+        let s = &source.settings;
+        let as_is = RestoreSettings {
+            target: settings.target.clone(),
+            settings: DbSettings {
+                class: s.class.clone(),
+                port: s.port,
+                storage_type: s.storage_type.clone(),
+                allocated_gb: s.allocated_gb,
+                iops: s.iops,
+                storage_throughput: s.storage_throughput,
+                license_model: s.license_model.clone(),
+                subnet_group: settings.settings.subnet_group.clone(),
+                security_groups: settings.settings.security_groups.clone(),
+                parameter_group: settings.settings.parameter_group.clone(),
+                option_group: settings.settings.option_group.clone(),
+                ..DbSettings::default()
+            },
+            tags: settings.tags.clone(),
+        };
+        self.new_instance(&as_is, &source, false)
     }
 
     async fn restore_to_time(

@@ -391,6 +391,42 @@ impl Database for SdkDatabase {
         })
     }
 
+    async fn restore_from_snapshot_as_is(
+        &self,
+        snapshot: &str,
+        s: &RestoreSettings,
+    ) -> AwsResult<DbInstance> {
+        let out = self
+            .0
+            .restore_db_instance_from_db_snapshot()
+            .db_snapshot_identifier(snapshot)
+            .db_instance_identifier(&s.target)
+            .set_db_subnet_group_name(s.settings.subnet_group.clone())
+            .set_vpc_security_group_ids(non_empty(&s.settings.security_groups))
+            .set_db_parameter_group_name(s.settings.parameter_group.clone())
+            .set_option_group_name(
+                s.settings
+                    .option_group
+                    .clone()
+                    .filter(|g| !g.starts_with("default:")),
+            )
+            .set_tags(Some(rds_tags(&s.tags)))
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_db_snapshot_not_found_fault() => {
+                    AwsError::not_found(Resource::DbSnapshot, format!("snapshot {snapshot}"))
+                }
+                Some(se) if se.is_db_instance_already_exists_fault() => AwsError::AlreadyExists(
+                    format!("an instance named {} already exists", s.target),
+                ),
+                _ => classify("RestoreDBInstanceFromDBSnapshot", e),
+            })?;
+        out.db_instance().map(instance_from).ok_or_else(|| {
+            AwsError::Other("RestoreDBInstanceFromDBSnapshot returned nothing".into())
+        })
+    }
+
     async fn restore_to_time(
         &self,
         source: &str,

@@ -64,6 +64,10 @@ pub struct RestoreOutcome {
     /// What no restore call takes, set with ModifyDBInstance once the instance was available.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub set_after: Vec<&'static str>,
+    /// The source could not be read (its region lost): the settings it did not copy, which
+    /// the new instance has from the snapshot or RDS's defaults.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_copied: Vec<String>,
     /// Settings of the new instance that still differ from the source's, as
     /// `name: source -> new`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -118,6 +122,16 @@ impl fmt::Display for RestoreOutcome {
                     writeln!(f, "  endpoint: {endpoint}")?;
                 }
             }
+            RestoreResult::Incomplete if !self.not_copied.is_empty() => {
+                writeln!(
+                    f,
+                    "restored {from} into new instance {target} in {secs:.0}s with the snapshot's own settings, not all of {}'s (the instance is available)",
+                    self.source
+                )?;
+                if let Some(endpoint) = &self.endpoint {
+                    writeln!(f, "  endpoint: {endpoint}")?;
+                }
+            }
             RestoreResult::Incomplete => {
                 writeln!(
                     f,
@@ -165,7 +179,14 @@ impl fmt::Display for RestoreOutcome {
         if let Some(reason) = &self.reason {
             writeln!(f, "  reason: {reason}")?;
         }
-        if self.result != RestoreResult::Planned {
+        if !self.not_copied.is_empty() {
+            writeln!(
+                f,
+                "  not copied from {} (it could not be read): {}",
+                self.source,
+                self.not_copied.join(", ")
+            )?;
+        } else if self.result != RestoreResult::Planned {
             writeln!(
                 f,
                 "  settings copied from {}: {}",
@@ -262,9 +283,19 @@ pub async fn restore(
         .clone()
         .or_else(|| aws.regions.home())
         .unwrap_or_default();
+    // The env's region may be the one that is lost: a restore in the recovery region then
+    // goes on with the snapshot's own settings, and says what it could not copy.
+    let mut unreadable = None;
     let source = match aws.db.describe_instance(&instance).await {
         Ok(source) => source,
         Err(AwsError::NotFound(..)) => return Err(not_found(env, &instance).into()),
+        Err(e @ (AwsError::Unreachable(_) | AwsError::Other(_))) if dr.is_some() => {
+            reporter.warn(format!(
+                "{instance} cannot be read in its own region ({e}); restoring the copy with the snapshot's own settings"
+            ));
+            unreadable = Some(e.to_string());
+            unread_source(&instance)
+        }
         Err(e) => return Err(e.into()),
     };
     if db.find_instance(&target).await?.is_some() {
@@ -373,6 +404,7 @@ pub async fn restore(
         result: RestoreResult::Planned,
         settings: settings.clone(),
         set_after: Vec::new(),
+        not_copied: Vec::new(),
         differences: Vec::new(),
         instance: None,
         endpoint: None,
@@ -381,6 +413,15 @@ pub async fn restore(
         next: Vec::new(),
         elapsed_secs: 0.0,
     };
+    if opts.dry_run && unreadable.is_some() {
+        out.calls.push(format!(
+            "{call} (the snapshot's own settings) DBSubnetGroupName={} Tags={}",
+            settings.settings.subnet_group.clone().unwrap_or_default(),
+            show_tags(&settings.tags)
+        ));
+        out.elapsed_secs = started.elapsed().as_secs_f64();
+        return Ok(out);
+    }
     if opts.dry_run {
         out.calls
             .push(format!("{call} {}", call_settings(&settings)));
@@ -414,6 +455,9 @@ pub async fn restore(
         format!("restoring {from} into new instance {target}"),
     );
     let created = match &opts.from {
+        RestoreFrom::Snapshot(id) if unreadable.is_some() => {
+            db.restore_from_snapshot_as_is(id, &settings).await
+        }
         RestoreFrom::Snapshot(id) => db.restore_from_snapshot(id, &settings).await,
         RestoreFrom::Time(time) => {
             aws.db
@@ -443,7 +487,11 @@ pub async fn restore(
         },
         Err(e) => return Err(e.into()),
     };
-    let later = settings.settings.later(&created.settings);
+    let later = if unreadable.is_some() {
+        LaterSettings::default()
+    } else {
+        settings.settings.later(&created.settings)
+    };
     out.instance = Some(created);
     if !opts.wait {
         out.result = RestoreResult::Started;
@@ -464,7 +512,15 @@ pub async fn restore(
         return Ok(out);
     }
     wait_for_instance(db.as_ref(), &mut out, opts, reporter, interrupt, &|_| true).await?;
-    if out.result == RestoreResult::Restored {
+    if let Some(why) = &unreadable {
+        out.not_copied = not_copied_as_is();
+        if out.result == RestoreResult::Restored {
+            out.result = RestoreResult::Incomplete;
+        }
+        out.reason = Some(format!(
+            "{instance} could not be read in its own region ({why}): the new instance has the snapshot's class, storage and port and RDS's defaults for the rest; set the others once {instance} can be read again, or by hand"
+        ));
+    } else if out.result == RestoreResult::Restored {
         finish_settings(db.as_ref(), &mut out, opts, reporter, interrupt).await?;
     }
     if matches!(
@@ -631,6 +687,54 @@ pub(super) async fn wait_for_instance(
         });
     }
     Ok(())
+}
+
+/// The source as known when it cannot be read: its name only.
+fn unread_source(instance: &str) -> DbInstance {
+    DbInstance {
+        id: instance.to_owned(),
+        arn: String::new(),
+        status: "unknown".into(),
+        engine: String::new(),
+        engine_version: String::new(),
+        encrypted: false,
+        kms_key: None,
+        zone: None,
+        secondary_az: None,
+        directory: None,
+        settings: DbSettings::default(),
+        tags: BTreeMap::new(),
+        endpoint: None,
+        earliest_restorable: None,
+        latest_restorable: None,
+        created_at: None,
+    }
+}
+
+/// The settings a restore with the snapshot's own settings does not copy from the source:
+/// all but what the snapshot holds (class, storage, port, license) and where it goes.
+fn not_copied_as_is() -> Vec<String> {
+    const CARRIED: &[&str] = &[
+        "class",
+        "port",
+        "storage_type",
+        "allocated_gb",
+        "iops",
+        "storage_throughput",
+        "license_model",
+        "subnet_group",
+        "security_groups",
+        "parameter_group",
+        "option_group",
+    ];
+    match serde_json::to_value(DbSettings::default()) {
+        Ok(serde_json::Value::Object(map)) => map
+            .keys()
+            .filter(|k| !CARRIED.contains(&k.as_str()))
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// A restore into the recovery region takes that region's network, groups and keys: the

@@ -599,3 +599,92 @@ async fn status_shows_each_zones_tasks_and_targets() {
         "{text}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn with_the_home_region_unreachable_a_copy_is_restored_as_it_is_and_says_what_it_lacks() {
+    let fake = FakeAws::staging();
+    fake.put_db_snapshot("users-db-manual", "available", Some(100));
+    let env = with_dr(true, None);
+    run_copy(&fake, &env, &copy_opts("users-db-manual"))
+        .await
+        .unwrap();
+    // The next DescribeDBInstances (the source, in us-east-1) gets no answer.
+    fake.fail(
+        "rds:DescribeDBInstances",
+        0,
+        1,
+        crate::aws::AwsError::Unreachable("DescribeDBInstances: no answer from AWS".into()),
+    );
+    let opts = RestoreOptions {
+        from: RestoreFrom::Snapshot("users-db-manual".into()),
+        target: "users-db-dr".into(),
+        region: Some(DR.into()),
+        wait: true,
+        dry_run: false,
+        timeout: Duration::from_secs(600),
+        poll: POLL,
+        actor: "tester@laptop".into(),
+    };
+    let (_h, interrupt) = Interrupt::new();
+    let rec = Recorder::default();
+    let out = restore(&fake.aws(), &env, &opts, &rec, &interrupt)
+        .await
+        .unwrap();
+    assert_eq!(out.result, RestoreResult::Incomplete, "{out}");
+    assert_eq!(
+        out.exit(),
+        Exit::Failed,
+        "the instance is there, but not as the source was"
+    );
+    let made = fake.in_region(DR).db_instance("users-db-dr").unwrap();
+    assert!(made.is_available());
+    let source = fake.db_instance("users-db").unwrap().settings;
+    assert_eq!(made.settings.class, source.class, "the snapshot's class");
+    assert_eq!(made.settings.allocated_gb, source.allocated_gb);
+    assert_eq!(
+        made.settings.subnet_group.as_deref(),
+        Some("users-db-dr-subnets")
+    );
+    assert!(
+        !made.settings.multi_az,
+        "RDS's default, not the source's Multi-AZ"
+    );
+    for lacking in ["multi_az", "backup_retention_days", "monitoring_interval"] {
+        assert!(
+            out.not_copied.iter().any(|n| n == lacking),
+            "{lacking}: {:?}",
+            out.not_copied
+        );
+    }
+    assert!(!out.not_copied.iter().any(|n| n == "class"));
+    let text = out.to_string();
+    assert!(text.contains("with the snapshot's own settings"), "{text}");
+    assert!(
+        text.contains("could not be read in its own region"),
+        "{text}"
+    );
+    assert_eq!(
+        fake.mutating_calls(),
+        ["rds:CopyDBSnapshot", "rds:RestoreDBInstanceFromDBSnapshot"],
+        "no ModifyDBInstance with guessed settings"
+    );
+
+    // In the env's own region, a source that cannot be read stops the restore.
+    fake.fail(
+        "rds:DescribeDBInstances",
+        0,
+        1,
+        crate::aws::AwsError::Unreachable("DescribeDBInstances: no answer from AWS".into()),
+    );
+    let home = RestoreOptions {
+        region: None,
+        target: "users-db-home".into(),
+        ..opts.clone()
+    };
+    assert!(
+        restore(&fake.aws(), &env, &home, &rec, &interrupt)
+            .await
+            .is_err()
+    );
+    assert!(fake.db_instance("users-db-home").is_none());
+}
