@@ -91,6 +91,19 @@ TOML
   opsctl_run run staging -- users-service migrate --fail-on-purpose
   opsctl_run logs staging --since 10m --filter ERROR
 
+  say "15. Disaster recovery: copy a snapshot of prod to its recovery region, restore it there"
+  sandbox_ctl config db_snapshot_copy_seconds=2 >/dev/null
+  opsctl_run db snapshot prod --reason "hourly copy" --copy-to us-west-2 --wait --yes
+  opsctl_run db snapshots prod --dr
+  local copy
+  copy="$("$OPSCTL" --output json db snapshots prod --dr 2>/dev/null | "$sandbox_python" -c 'import json,sys; print(json.load(sys.stdin)["snapshots"][0]["id"])')"
+  opsctl_run db restore prod --snapshot "$copy" --to-region us-west-2 --target users-db-dr --yes
+
+  say "16. The deploy lock: a freeze refuses every change (exit 2) until it is lifted"
+  opsctl_run lock staging --reason "release freeze for the audit"
+  opsctl_run deploy staging --version v1.3.0
+  opsctl_run unlock staging
+
   say "For CI: one JSON object on stdout, and exit codes to branch on"
   printf '\n%s$ opsctl --output json wait-stable staging | head -n 12%s\n' "$bold" "$reset"
   "$OPSCTL" --output json wait-stable staging 2>/dev/null | head -n 12

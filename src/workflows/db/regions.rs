@@ -79,6 +79,10 @@ impl fmt::Display for CopyOutcome {
         };
         let secs = self.elapsed_secs;
         match self.result {
+            SnapshotResult::Available if copy == source => writeln!(
+                f,
+                "copy of {source} is available in {region} after {secs:.0}s"
+            )?,
             SnapshotResult::Available => writeln!(
                 f,
                 "copy {copy} of {source} is available in {region} after {secs:.0}s"
@@ -416,6 +420,7 @@ async fn finish(
     let waited = wait_snapshot(
         target_db,
         &out.copy_id,
+        &format!("copy {} in {}", out.copy_id, out.region),
         (opts.timeout, opts.poll),
         reporter,
         interrupt,

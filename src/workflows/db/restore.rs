@@ -527,7 +527,7 @@ pub async fn restore(
         out.result,
         RestoreResult::Restored | RestoreResult::Incomplete
     ) {
-        out.next = next_steps(env, &source, &out);
+        out.next = next_steps(env, &source, &out, opts.region.as_deref());
     }
     out.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(out)
@@ -759,6 +759,7 @@ pub(super) fn next_steps(
     env: &EnvConfig,
     source: &DbInstance,
     out: &RestoreOutcome,
+    recovery_region: Option<&str>,
 ) -> Vec<String> {
     let instance = out.instance.as_ref();
     let address = instance
@@ -776,6 +777,23 @@ pub(super) fn next_steps(
              aws rds modify-db-instance --db-instance-identifier {} --domain {directory} --domain-iam-role-name ROLE --apply-immediately",
             out.source, out.target
         ));
+    }
+    if let Some(region) = recovery_region {
+        next.extend([
+            format!(
+                "check the data: connect to {address} port {port} with {}'s credentials",
+                out.source
+            ),
+            format!(
+                "point the service in {region} at it (its own environment in opsctl.toml): DB_HOST={address} and DB_PORT={port}, or the `host` of the database secret it reads there; then deploy it there and move DNS to {region}'s load balancer"
+            ),
+            format!(
+                "{} in {} is unchanged; once its region is back, decide which instance to keep",
+                out.source,
+                env.region.as_deref().unwrap_or("the env's region")
+            ),
+        ]);
+        return next;
     }
     next.extend([
         format!(

@@ -425,6 +425,7 @@ pub(super) async fn wait_for_snapshot(
     let waited = wait_snapshot(
         aws.db.as_ref(),
         &out.snapshot_id,
+        &format!("snapshot {}", out.snapshot_id),
         (opts.timeout, opts.poll),
         reporter,
         interrupt,
@@ -445,15 +446,16 @@ pub(super) struct Waited {
 }
 
 /// Polls snapshot `id` in `db` until it is available or failed, within `(timeout, poll)`,
-/// reporting its percent progress.
+/// reporting its percent progress as `what`'s.
 pub(super) async fn wait_snapshot(
     db: &dyn crate::aws::Database,
     id: &str,
+    what: &str,
     (timeout, poll): (Duration, Duration),
     reporter: &dyn Reporter,
     interrupt: &Interrupt,
 ) -> anyhow::Result<Waited> {
-    let what = format!("snapshot {id}");
+    let what = what.to_owned();
     let shown = Shown::start(reporter, what.clone(), timeout);
     let mut pacer = Pacer::new(timeout, poll, MAX_POLL, interrupt);
     let mut last: Option<DbSnapshot> = None;

@@ -249,7 +249,7 @@ async fn a_copy_to_the_recovery_region_is_encrypted_with_its_key_and_tagged_like
     );
     let text = out.to_string();
     assert!(
-        text.contains("copy users-db-manual of users-db-manual is available in us-west-2"),
+        text.contains("copy of users-db-manual is available in us-west-2"),
         "{text}"
     );
 
