@@ -169,6 +169,19 @@ async fn a_region_loss_drill_copies_a_snapshot_to_the_recovery_region_and_restor
     let rows = listed.json()["snapshots"].clone();
     assert_eq!(rows[0]["id"], id.as_str(), "{rows}");
     assert!(rows[0]["copied_from"].as_str().is_some(), "{rows}");
+    // The global --region lists what any region holds: here the same copy.
+    let there = account.opsctl(&[
+        "--output",
+        "json",
+        "--region",
+        DR_REGION,
+        "db",
+        "snapshots",
+        "prod",
+    ]);
+    there.expect_code(0);
+    assert_eq!(there.json()["region"], DR_REGION);
+    assert_eq!(there.json()["snapshots"][0]["id"], id.as_str());
     let status = account.opsctl(&["--output", "json", "status", "prod"]);
     status.expect_code(0);
     let region = &status.json()["database"]["recovery_region"];
