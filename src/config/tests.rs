@@ -104,3 +104,56 @@ fn steps_must_increase_and_end_at_100() {
     );
     assert!(validate_steps(&[0, 100]).is_err());
 }
+
+#[test]
+fn the_recovery_region_and_the_retention_are_checked_at_load() {
+    let config = parse(include_str!("../../opsctl.toml")).unwrap();
+    let db = config.env("prod").unwrap().database.clone().unwrap();
+    assert_eq!(db.keep_snapshots, Some(5));
+    let dr = db.dr.unwrap();
+    assert_eq!(
+        (dr.region.as_str(), dr.subnet_group.as_str()),
+        ("us-west-2", "users-db-dr-subnets")
+    );
+    let with = |database: &str| {
+        format!(
+            "[env.x]\nregion = \"us-east-1\"\ncluster = \"c\"\nservice = \"s\"\n\n[env.x.database]\ninstance = \"db\"\n{database}\n"
+        )
+    };
+    for (database, says, fix) in [
+        (
+            "keep_snapshots = 0",
+            "would delete every snapshot",
+            "keep at least 1",
+        ),
+        (
+            "dr = { region = \"US West\", subnet_group = \"g\" }",
+            "is not an AWS region name",
+            "us-west-2",
+        ),
+        (
+            "dr = { region = \"us-east-1\", subnet_group = \"g\" }",
+            "the env's own region",
+            "name another region",
+        ),
+        (
+            "dr = { region = \"us-west-2\", subnet_group = \"\" }",
+            "database.dr.subnet_group is empty",
+            "name the AWS resource",
+        ),
+    ] {
+        let e = parse(&with(database)).unwrap_err();
+        assert!(e.message.contains(says), "{database}: {}", e.message);
+        assert!(
+            e.hint.as_deref().unwrap_or("").contains(fix),
+            "{database}: {:?}",
+            e.hint
+        );
+    }
+    assert!(
+        parse(&with(
+            "keep_snapshots = 3\ndr = { region = \"eu-west-1\", subnet_group = \"g\" }"
+        ))
+        .is_ok()
+    );
+}
