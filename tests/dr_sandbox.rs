@@ -197,20 +197,7 @@ async fn a_region_loss_drill_copies_a_snapshot_to_the_recovery_region_and_restor
     );
 
     // Restore the copy in us-west-2, into its subnet group.
-    let restored = account.opsctl(&[
-        "--output",
-        "json",
-        "db",
-        "restore",
-        "prod",
-        "--snapshot",
-        &id,
-        "--to-region",
-        "us-west-2",
-        "--target",
-        "users-db-dr",
-        "--yes",
-    ]);
+    let restored = account.restore_in_dr(&id, "users-db-dr");
     restored.expect_code(0);
     let out = restored.json();
     assert_eq!(out["result"], "restored", "{out}");
@@ -248,20 +235,7 @@ async fn a_region_loss_drill_copies_a_snapshot_to_the_recovery_region_and_restor
     // The env's region lost: its DescribeDBInstances gets no answer (every retry dropped).
     // The copy is restored with the snapshot's own settings, and the result says so.
     account.fault("rds:DescribeDBInstances", "drop", Some(4), 0);
-    let lost = account.opsctl(&[
-        "--output",
-        "json",
-        "db",
-        "restore",
-        "prod",
-        "--snapshot",
-        &id,
-        "--to-region",
-        DR_REGION,
-        "--target",
-        "users-db-dr-2",
-        "--yes",
-    ]);
+    let lost = account.restore_in_dr(&id, "users-db-dr-2");
     account.clear_faults();
     lost.expect_code(1);
     let out = lost.json();

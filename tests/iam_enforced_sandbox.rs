@@ -121,20 +121,7 @@ async fn every_prod_command_works_with_exactly_the_printed_policy() {
     account
         .opsctl(&["db", "snapshots", "prod", "--dr"])
         .expect_code(0);
-    account
-        .opsctl(&[
-            "db",
-            "restore",
-            "prod",
-            "--snapshot",
-            &id,
-            "--to-region",
-            "us-west-2",
-            "--target",
-            "users-db-dr",
-            "--yes",
-        ])
-        .expect_code(0);
+    account.restore_in_dr(&id, "users-db-dr").expect_code(0);
 }
 
 #[tokio::test]

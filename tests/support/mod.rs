@@ -316,6 +316,25 @@ impl Account {
         (run, id)
     }
 
+    /// `--output json db restore prod --snapshot ID --to-region` the recovery region, into
+    /// `target` there.
+    pub fn restore_in_dr(&self, snapshot: &str, target: &str) -> Run {
+        self.opsctl(&[
+            "--output",
+            "json",
+            "db",
+            "restore",
+            "prod",
+            "--snapshot",
+            snapshot,
+            "--to-region",
+            DR_REGION,
+            "--target",
+            target,
+            "--yes",
+        ])
+    }
+
     /// RDS in `region`, for checking what opsctl did there.
     pub async fn rds_in(&self, region: &str) -> aws_sdk_rds::Client {
         let config = aws_sdk_rds::config::Builder::from(&self.sdk().await)

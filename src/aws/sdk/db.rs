@@ -215,6 +215,27 @@ fn snapshot_from(s: &rds::DbSnapshot) -> DbSnapshot {
     }
 }
 
+/// A RestoreDBInstanceFromDBSnapshot error, sorted: a missing snapshot, a taken name, or as
+/// AWS said.
+fn restore_error<R: std::fmt::Debug + 'static>(
+    snapshot: &str,
+    target: &str,
+    e: aws_sdk_rds::error::SdkError<
+        aws_sdk_rds::operation::restore_db_instance_from_db_snapshot::RestoreDBInstanceFromDBSnapshotError,
+        R,
+    >,
+) -> AwsError {
+    match e.as_service_error() {
+        Some(se) if se.is_db_snapshot_not_found_fault() => {
+            AwsError::not_found(Resource::DbSnapshot, format!("snapshot {snapshot}"))
+        }
+        Some(se) if se.is_db_instance_already_exists_fault() => {
+            AwsError::AlreadyExists(format!("an instance named {target} already exists"))
+        }
+        _ => classify("RestoreDBInstanceFromDBSnapshot", e),
+    }
+}
+
 fn datetime(t: Timestamp) -> DateTime {
     DateTime::from_secs_and_nanos(t.as_second(), t.subsec_nanosecond().max(0) as u32)
 }
@@ -377,15 +398,7 @@ impl Database for SdkDatabase {
             .copy_settings(s)
             .send()
             .await
-            .map_err(|e| match e.as_service_error() {
-                Some(se) if se.is_db_snapshot_not_found_fault() => {
-                    AwsError::not_found(Resource::DbSnapshot, format!("snapshot {snapshot}"))
-                }
-                Some(se) if se.is_db_instance_already_exists_fault() => AwsError::AlreadyExists(
-                    format!("an instance named {} already exists", s.target),
-                ),
-                _ => classify("RestoreDBInstanceFromDBSnapshot", e),
-            })?;
+            .map_err(|e| restore_error(snapshot, &s.target, e))?;
         out.db_instance().map(instance_from).ok_or_else(|| {
             AwsError::Other("RestoreDBInstanceFromDBSnapshot returned nothing".into())
         })
@@ -413,15 +426,7 @@ impl Database for SdkDatabase {
             .set_tags(Some(rds_tags(&s.tags)))
             .send()
             .await
-            .map_err(|e| match e.as_service_error() {
-                Some(se) if se.is_db_snapshot_not_found_fault() => {
-                    AwsError::not_found(Resource::DbSnapshot, format!("snapshot {snapshot}"))
-                }
-                Some(se) if se.is_db_instance_already_exists_fault() => AwsError::AlreadyExists(
-                    format!("an instance named {} already exists", s.target),
-                ),
-                _ => classify("RestoreDBInstanceFromDBSnapshot", e),
-            })?;
+            .map_err(|e| restore_error(snapshot, &s.target, e))?;
         out.db_instance().map(instance_from).ok_or_else(|| {
             AwsError::Other("RestoreDBInstanceFromDBSnapshot returned nothing".into())
         })

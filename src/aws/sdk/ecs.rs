@@ -35,6 +35,29 @@ impl SdkEcs {
         Ok(listed.task_arns().to_vec())
     }
 
+    /// The service's tasks with this desired status, described (ListTasks, then one
+    /// DescribeTasks for at most 100).
+    async fn service_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+        status: ecs::DesiredStatus,
+    ) -> AwsResult<Vec<ecs::Task>> {
+        let arns = self.service_task_arns(cluster, service, status).await?;
+        if arns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let described = self
+            .0
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(arns))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTasks", e))?;
+        Ok(described.tasks().to_vec())
+    }
+
     /// One `UpdateService` call changing what is given; returns the service after.
     async fn update(
         &self,
@@ -439,22 +462,10 @@ impl Ecs for SdkEcs {
     }
 
     async fn running_tasks(&self, cluster: &str, service: &str) -> AwsResult<Vec<RunningTask>> {
-        let arns = self
-            .service_task_arns(cluster, service, ecs::DesiredStatus::Running)
+        let tasks = self
+            .service_tasks(cluster, service, ecs::DesiredStatus::Running)
             .await?;
-        if arns.is_empty() {
-            return Ok(Vec::new());
-        }
-        let described = self
-            .0
-            .describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(arns))
-            .send()
-            .await
-            .map_err(|e| classify("DescribeTasks", e))?;
-        Ok(described
-            .tasks()
+        Ok(tasks
             .iter()
             .map(|t| RunningTask {
                 id: t
@@ -480,22 +491,10 @@ impl Ecs for SdkEcs {
         service: &str,
         limit: usize,
     ) -> AwsResult<Vec<StoppedTask>> {
-        let arns = self
-            .service_task_arns(cluster, service, ecs::DesiredStatus::Stopped)
+        let stopped = self
+            .service_tasks(cluster, service, ecs::DesiredStatus::Stopped)
             .await?;
-        if arns.is_empty() {
-            return Ok(Vec::new());
-        }
-        let described = self
-            .0
-            .describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(arns))
-            .send()
-            .await
-            .map_err(|e| classify("DescribeTasks", e))?;
-        let mut tasks: Vec<StoppedTask> = described
-            .tasks()
+        let mut tasks: Vec<StoppedTask> = stopped
             .iter()
             .map(|t| StoppedTask {
                 id: t

@@ -204,6 +204,35 @@ fn copy_opts(snapshot: &str) -> CopyOptions {
     }
 }
 
+/// A snapshot taken and waited for, with this reason, copied to `copy_to` where given.
+fn snapshot_opts(reason: Option<&str>, copy_to: Option<&str>) -> SnapshotOptions {
+    SnapshotOptions {
+        reason: reason.map(str::to_owned),
+        version: None,
+        wait: true,
+        dry_run: false,
+        timeout: Duration::from_secs(600),
+        poll: POLL,
+        actor: "tester@laptop".into(),
+        copy_to: copy_to.map(str::to_owned),
+        kms_key: None,
+    }
+}
+
+/// A restore of the copy `snapshot` in the recovery region into `target` there.
+fn restore_in_dr(snapshot: &str, target: &str) -> RestoreOptions {
+    RestoreOptions {
+        from: RestoreFrom::Snapshot(snapshot.into()),
+        target: target.into(),
+        region: Some(DR.into()),
+        wait: true,
+        dry_run: false,
+        timeout: Duration::from_secs(600),
+        poll: POLL,
+        actor: "tester@laptop".into(),
+    }
+}
+
 async fn run_copy(
     fake: &FakeAws,
     env: &EnvConfig,
@@ -315,17 +344,7 @@ async fn an_encrypted_snapshot_without_a_key_of_the_target_region_is_refused_bef
 #[tokio::test(start_paused = true)]
 async fn a_snapshot_with_copy_to_waits_for_the_snapshot_then_copies_it() {
     let fake = FakeAws::staging();
-    let opts = SnapshotOptions {
-        reason: Some("nightly".into()),
-        version: None,
-        wait: true,
-        dry_run: false,
-        timeout: Duration::from_secs(600),
-        poll: POLL,
-        actor: "tester@laptop".into(),
-        copy_to: Some(DR.into()),
-        kms_key: None,
-    };
+    let opts = snapshot_opts(Some("nightly"), Some(DR));
     let (_h, interrupt) = Interrupt::new();
     let out = snapshot(
         &fake.aws(),
@@ -407,17 +426,7 @@ async fn retention_keeps_the_newest_snapshots_opsctl_made_and_never_touches_othe
     );
 
     // A snapshot applies the retention: the new one and the newest old one stay.
-    let opts = SnapshotOptions {
-        reason: None,
-        version: None,
-        wait: true,
-        dry_run: false,
-        timeout: Duration::from_secs(600),
-        poll: POLL,
-        actor: "tester@laptop".into(),
-        copy_to: None,
-        kms_key: None,
-    };
+    let opts = snapshot_opts(None, None);
     let out = snapshot(&fake.aws(), &env, &opts, &Recorder::default(), &interrupt)
         .await
         .unwrap();
@@ -463,16 +472,7 @@ async fn a_restore_in_the_recovery_region_uses_its_subnet_group_and_keeps_every_
     run_copy(&fake, &env, &copy_opts("users-db-manual"))
         .await
         .unwrap();
-    let opts = RestoreOptions {
-        from: RestoreFrom::Snapshot("users-db-manual".into()),
-        target: "users-db-dr".into(),
-        region: Some(DR.into()),
-        wait: true,
-        dry_run: false,
-        timeout: Duration::from_secs(600),
-        poll: POLL,
-        actor: "tester@laptop".into(),
-    };
+    let opts = restore_in_dr("users-db-manual", "users-db-dr");
     let (_h, interrupt) = Interrupt::new();
     let out = restore(&fake.aws(), &env, &opts, &Recorder::default(), &interrupt)
         .await
@@ -615,16 +615,7 @@ async fn with_the_home_region_unreachable_a_copy_is_restored_as_it_is_and_says_w
         1,
         crate::aws::AwsError::Unreachable("DescribeDBInstances: no answer from AWS".into()),
     );
-    let opts = RestoreOptions {
-        from: RestoreFrom::Snapshot("users-db-manual".into()),
-        target: "users-db-dr".into(),
-        region: Some(DR.into()),
-        wait: true,
-        dry_run: false,
-        timeout: Duration::from_secs(600),
-        poll: POLL,
-        actor: "tester@laptop".into(),
-    };
+    let opts = restore_in_dr("users-db-manual", "users-db-dr");
     let (_h, interrupt) = Interrupt::new();
     let rec = Recorder::default();
     let out = restore(&fake.aws(), &env, &opts, &rec, &interrupt)
