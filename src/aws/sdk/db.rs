@@ -17,17 +17,12 @@ use crate::aws::{
 /// The settings a restore copies from the source, set the same way on either restore request
 /// (from a snapshot, to a point in time), so both copy the same list. What neither takes is
 /// in `LaterSettings`, and what is deliberately not sent is in `NOT_SENT` (tests).
-macro_rules! copy_settings {
-    ($request:expr, $r:expr) => {{
-        let s = &$r.settings;
-        let (iops, throughput) = if s.sends_iops() {
-            (s.iops, s.storage_throughput)
-        } else {
-            (None, None)
-        };
+/// Where a restored instance goes: its subnet group, security groups, parameter and option
+/// groups. Every restore sends these, even one that takes the rest from its snapshot.
+macro_rules! placement {
+    ($request:expr, $s:expr) => {{
+        let s = $s;
         $request
-            .db_instance_class(&s.class)
-            .set_availability_zone(s.availability_zone.clone().filter(|_| !s.multi_az))
             .set_db_subnet_group_name(s.subnet_group.clone())
             .set_vpc_security_group_ids(non_empty(&s.security_groups))
             .set_db_parameter_group_name(s.parameter_group.clone())
@@ -38,6 +33,20 @@ macro_rules! copy_settings {
                     .clone()
                     .filter(|g| !g.starts_with("default:")),
             )
+    }};
+}
+
+macro_rules! copy_settings {
+    ($request:expr, $r:expr) => {{
+        let s = &$r.settings;
+        let (iops, throughput) = if s.sends_iops() {
+            (s.iops, s.storage_throughput)
+        } else {
+            (None, None)
+        };
+        placement!($request, s)
+            .db_instance_class(&s.class)
+            .set_availability_zone(s.availability_zone.clone().filter(|_| !s.multi_az))
             .multi_az(s.multi_az)
             .set_network_type(s.network_type.clone())
             .set_publicly_accessible(s.publicly_accessible)
@@ -77,6 +86,21 @@ impl CopySettings
 {
     fn copy_settings(self, r: &RestoreSettings) -> Self {
         copy_settings!(self.db_instance_identifier(&r.target), r)
+    }
+}
+
+/// Only where the new instance goes, and its name and tags: a restore that takes the rest from
+/// its snapshot.
+pub(crate) trait Placement {
+    fn placement(self, r: &RestoreSettings) -> Self;
+}
+
+impl Placement
+    for aws_sdk_rds::operation::restore_db_instance_from_db_snapshot::builders::RestoreDBInstanceFromDBSnapshotFluentBuilder
+{
+    fn placement(self, r: &RestoreSettings) -> Self {
+        placement!(self.db_instance_identifier(&r.target), &r.settings)
+            .set_tags(Some(rds_tags(&r.tags)))
     }
 }
 
@@ -234,6 +258,13 @@ fn restore_error<R: std::fmt::Debug + 'static>(
         }
         _ => classify("RestoreDBInstanceFromDBSnapshot", e),
     }
+}
+
+/// The instance a RestoreDBInstanceFromDBSnapshot answer names.
+fn restored(answer: Option<&rds::DbInstance>) -> AwsResult<DbInstance> {
+    answer
+        .map(instance_from)
+        .ok_or_else(|| AwsError::Other("RestoreDBInstanceFromDBSnapshot returned nothing".into()))
 }
 
 fn datetime(t: Timestamp) -> DateTime {
@@ -399,9 +430,7 @@ impl Database for SdkDatabase {
             .send()
             .await
             .map_err(|e| restore_error(snapshot, &s.target, e))?;
-        out.db_instance().map(instance_from).ok_or_else(|| {
-            AwsError::Other("RestoreDBInstanceFromDBSnapshot returned nothing".into())
-        })
+        restored(out.db_instance())
     }
 
     async fn restore_from_snapshot_as_is(
@@ -413,23 +442,11 @@ impl Database for SdkDatabase {
             .0
             .restore_db_instance_from_db_snapshot()
             .db_snapshot_identifier(snapshot)
-            .db_instance_identifier(&s.target)
-            .set_db_subnet_group_name(s.settings.subnet_group.clone())
-            .set_vpc_security_group_ids(non_empty(&s.settings.security_groups))
-            .set_db_parameter_group_name(s.settings.parameter_group.clone())
-            .set_option_group_name(
-                s.settings
-                    .option_group
-                    .clone()
-                    .filter(|g| !g.starts_with("default:")),
-            )
-            .set_tags(Some(rds_tags(&s.tags)))
+            .placement(s)
             .send()
             .await
             .map_err(|e| restore_error(snapshot, &s.target, e))?;
-        out.db_instance().map(instance_from).ok_or_else(|| {
-            AwsError::Other("RestoreDBInstanceFromDBSnapshot returned nothing".into())
-        })
+        restored(out.db_instance())
     }
 
     async fn restore_to_time(

@@ -70,13 +70,7 @@ pub(super) fn snapshot_exit(result: SnapshotResult) -> Exit {
 impl fmt::Display for CopyOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (source, copy, region) = (&self.source, &self.copy_id, &self.region);
-        let progress = match &self.snapshot {
-            Some(s) => match s.percent {
-                Some(p) if !s.is_available() => format!("{}, {p}%", s.status),
-                _ => s.status.clone(),
-            },
-            None => "not created".into(),
-        };
+        let progress = progress(self.snapshot.as_ref());
         let secs = self.elapsed_secs;
         match self.result {
             SnapshotResult::Available if copy == source => writeln!(
@@ -185,6 +179,39 @@ pub(super) fn rds_in(
     })
 }
 
+/// The KMS key a copy into `region` is encrypted with: `given` (`--kms-key`), else the env's
+/// `database.dr.kms_key` for that region. `encrypted` names what is encrypted, which then
+/// needs a key; a key ARN of another region is refused as well.
+pub(super) fn copy_key(
+    env: &EnvConfig,
+    region: &str,
+    given: Option<&str>,
+    encrypted: Option<String>,
+) -> Result<Option<String>, UserError> {
+    let key = given
+        .map(str::to_owned)
+        .or_else(|| dr_for(env, region).and_then(|dr| dr.kms_key.clone()));
+    if let (Some(what), None) = (&encrypted, &key) {
+        return Err(UserError::new(format!(
+            "{what} is encrypted, and a copy in {region} needs a KMS key of {region}"
+        ))
+        .hint(format!(
+            "pass --kms-key with a key of {region}, or set kms_key in env.{}.database.dr",
+            env.name
+        )));
+    }
+    if let Some(key) = &key
+        && let Some(key_region) = key.strip_prefix("arn:").and_then(|k| k.split(':').nth(2))
+        && key_region != region
+    {
+        return Err(UserError::new(format!(
+            "KMS key {key} is in {key_region}; a copy in {region} is encrypted with a key of {region}"
+        ))
+        .hint(format!("name a key of {region}: its ARN, id or alias there")));
+    }
+    Ok(key)
+}
+
 /// A copy's id: the source's, without the `rds:` of an automated snapshot (an id of a manual
 /// snapshot holds no colon).
 pub fn copy_name(source: &str) -> String {
@@ -252,29 +279,12 @@ pub(super) async fn copy_with(
             source.status
         );
     }
-    let kms_key = opts
-        .kms_key
-        .clone()
-        .or_else(|| dr_for(env, &region).and_then(|dr| dr.kms_key.clone()));
-    if source.encrypted && kms_key.is_none() {
-        crate::bad_input!(
-            format!(
-                "pass --kms-key with a key of {region}, or set kms_key in env.{}.database.dr",
-                env.name
-            ),
-            "snapshot {} is encrypted, and a copy in {region} needs a KMS key of {region}",
-            source.id
-        );
-    }
-    if let Some(key) = &kms_key
-        && let Some(key_region) = key.strip_prefix("arn:").and_then(|k| k.split(':').nth(2))
-        && key_region != region
-    {
-        crate::bad_input!(
-            format!("name a key of {region}: its ARN, id or alias there"),
-            "KMS key {key} is in {key_region}; a copy in {region} is encrypted with a key of {region}"
-        );
-    }
+    let kms_key = copy_key(
+        env,
+        &region,
+        opts.kms_key.as_deref(),
+        source.encrypted.then(|| format!("snapshot {}", source.id)),
+    )?;
     let copy_id = copy_name(&source.id);
     let mut out = CopyOutcome {
         env: env.name.clone(),

@@ -393,7 +393,7 @@ pub async fn restore(
         ]),
     );
     if let Some(dr) = dr {
-        in_region(&mut settings.settings, dr);
+        recovery_settings(&mut settings.settings, dr);
     }
     let mut out = RestoreOutcome {
         env: env.name.clone(),
@@ -740,7 +740,7 @@ fn not_copied_as_is() -> Vec<String> {
 /// A restore into the recovery region takes that region's network, groups and keys: the
 /// subnet group and security groups named in `database.dr`, its parameter and option groups
 /// where named (else the source's names), RDS's default keys there, and any zone.
-pub fn in_region(settings: &mut DbSettings, dr: &crate::config::DisasterRecovery) {
+pub fn recovery_settings(settings: &mut DbSettings, dr: &crate::config::DisasterRecovery) {
     settings.subnet_group = Some(dr.subnet_group.clone());
     settings.security_groups = dr.security_groups.clone();
     if let Some(group) = &dr.parameter_group {

@@ -87,13 +87,18 @@ impl SnapshotOutcome {
     }
 
     fn progress(&self) -> String {
-        match &self.snapshot {
-            Some(s) => match s.percent {
-                Some(p) => format!("{}, {p}%", s.status),
-                None => s.status.clone(),
-            },
-            None => "not created".into(),
-        }
+        progress(self.snapshot.as_ref())
+    }
+}
+
+/// A snapshot's (or a copy's) state in words: `creating, 40%`, `available`, `not created`.
+pub(super) fn progress(snapshot: Option<&DbSnapshot>) -> String {
+    match snapshot {
+        Some(s) => match s.percent {
+            Some(p) if !s.is_available() => format!("{}, {p}%", s.status),
+            _ => s.status.clone(),
+        },
+        None => "not created".into(),
     }
 }
 
@@ -274,20 +279,12 @@ pub(super) async fn take(
     let copy_key = match &opts.copy_to {
         Some(region) => {
             other_region(aws, env, region, "--copy-to")?;
-            let key = opts
-                .kms_key
-                .clone()
-                .or_else(|| dr_for(env, region).and_then(|dr| dr.kms_key.clone()));
-            if source.encrypted && key.is_none() {
-                crate::bad_input!(
-                    format!(
-                        "pass --kms-key with a key of {region}, or set kms_key in env.{}.database.dr",
-                        env.name
-                    ),
-                    "{instance} is encrypted, and a copy of its snapshot in {region} needs a KMS key of {region}"
-                );
-            }
-            key
+            copy_key(
+                env,
+                region,
+                opts.kms_key.as_deref(),
+                source.encrypted.then(|| instance.clone()),
+            )?
         }
         None => None,
     };

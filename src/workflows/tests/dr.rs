@@ -233,6 +233,15 @@ fn restore_in_dr(snapshot: &str, target: &str) -> RestoreOptions {
     }
 }
 
+async fn run_snapshot(
+    fake: &FakeAws,
+    env: &EnvConfig,
+    opts: &SnapshotOptions,
+) -> anyhow::Result<SnapshotOutcome> {
+    let (_h, interrupt) = Interrupt::new();
+    snapshot(&fake.aws(), env, opts, &Recorder::default(), &interrupt).await
+}
+
 async fn run_copy(
     fake: &FakeAws,
     env: &EnvConfig,
@@ -345,16 +354,9 @@ async fn an_encrypted_snapshot_without_a_key_of_the_target_region_is_refused_bef
 async fn a_snapshot_with_copy_to_waits_for_the_snapshot_then_copies_it() {
     let fake = FakeAws::staging();
     let opts = snapshot_opts(Some("nightly"), Some(DR));
-    let (_h, interrupt) = Interrupt::new();
-    let out = snapshot(
-        &fake.aws(),
-        &with_dr(true, None),
-        &opts,
-        &Recorder::default(),
-        &interrupt,
-    )
-    .await
-    .unwrap();
+    let out = run_snapshot(&fake, &with_dr(true, None), &opts)
+        .await
+        .unwrap();
     assert_eq!(out.result, SnapshotResult::Available, "{out}");
     let copy = out.copy.as_ref().expect("a copy");
     assert_eq!(copy.result, SnapshotResult::Available, "{out}");
@@ -368,21 +370,21 @@ async fn a_snapshot_with_copy_to_waits_for_the_snapshot_then_copies_it() {
 
     // Without a key for an encrypted instance nothing is made at all, not even the snapshot.
     let fake = FakeAws::staging();
-    let (_h, interrupt) = Interrupt::new();
-    let err = snapshot(
-        &fake.aws(),
-        &with_dr(false, None),
-        &opts,
-        &Recorder::default(),
-        &interrupt,
-    )
-    .await
-    .unwrap_err();
+    let err = run_snapshot(&fake, &with_dr(false, None), &opts)
+        .await
+        .unwrap_err();
     assert!(
         user_error(err)
             .message
             .contains("needs a KMS key of us-west-2")
     );
+    // A key of another region is refused before the snapshot too.
+    let mut wrong = opts.clone();
+    wrong.kms_key = Some("arn:aws:kms:us-east-1:123456789012:key/home".into());
+    let err = run_snapshot(&fake, &with_dr(false, None), &wrong)
+        .await
+        .unwrap_err();
+    assert!(user_error(err).message.contains("is in us-east-1"));
     assert!(fake.mutating_calls().is_empty());
 }
 
@@ -427,9 +429,7 @@ async fn retention_keeps_the_newest_snapshots_opsctl_made_and_never_touches_othe
 
     // A snapshot applies the retention: the new one and the newest old one stay.
     let opts = snapshot_opts(None, None);
-    let out = snapshot(&fake.aws(), &env, &opts, &Recorder::default(), &interrupt)
-        .await
-        .unwrap();
+    let out = run_snapshot(&fake, &env, &opts).await.unwrap();
     assert_eq!(out.result, SnapshotResult::Available);
     assert_eq!(out.pruned, ["users-db-old-2", "users-db-old-1"]);
     let left = fake.db_snapshot_ids();
