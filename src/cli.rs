@@ -84,7 +84,7 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Show what a deploy would change (the task-definition diff and the calls); changes nothing
     Plan(PlanArgs),
-    /// Wait until the environment's service is stable (opsctl's own waiter)
+    /// Wait until the environment's service is stable (opsctl's own waiter); records how an unfinished deploy ended
     WaitStable(WaitArgs),
     /// Roll back to the previous revision that deployed successfully
     Rollback(RollbackArgs),

@@ -7,15 +7,40 @@ pub const VERSION: &str = "opsctl:version";
 pub const PREVIOUS: &str = "opsctl:previous";
 pub const DEPLOYED_BY: &str = "opsctl:deployed-by";
 pub const DEPLOYED_AT: &str = "opsctl:deployed-at";
-/// On a revision: how its deploy ended, one of the values below.
+/// On a revision: how its deploy ended, one of the values below (the README's "Deploy
+/// outcomes" lists them for users).
 pub const OUTCOME: &str = "opsctl:outcome";
 
+/// Stable on it, with the bake and checks passed (or stable when `wait-stable` looked).
 pub const SUCCEEDED: &str = "succeeded";
+/// It failed and the service was left on it (`--no-rollback`, or the way back failed too).
 pub const FAILED: &str = "failed";
+/// It failed, and the service was put back on the revision before it (by opsctl or ECS).
 pub const ROLLED_BACK: &str = "rolled-back";
+/// It succeeded, and `opsctl rollback` later took the service back from it by hand.
+pub const REVERTED: &str = "reverted";
+/// The service points at it and the deploy has not ended, or `--no-wait` did not wait for it:
+/// `opsctl wait-stable` records how it ends.
 pub const IN_PROGRESS: &str = "in-progress";
+/// Ctrl-C while opsctl followed it: ECS may still be rolling it out, and `opsctl wait-stable`
+/// records how it ends.
+pub const INTERRUPTED: &str = "interrupted";
 /// Registered, but the service was never pointed at it (UpdateService failed).
 pub const NOT_DEPLOYED: &str = "not-deployed";
+
+/// What `opsctl rollback` records on the revision it leaves: a deploy that had succeeded
+/// was `reverted`; one that had not ended well, or had not ended, `rolled-back`.
+pub fn after_rollback(outcome: Option<&str>) -> &'static str {
+    match outcome {
+        Some(SUCCEEDED) | Some(REVERTED) => REVERTED,
+        _ => ROLLED_BACK,
+    }
+}
+
+/// The outcomes of a deploy that has not ended as far as opsctl knows: `wait-stable` completes them.
+pub fn unfinished(outcome: Option<&str>) -> bool {
+    matches!(outcome, Some(IN_PROGRESS) | Some(INTERRUPTED))
+}
 
 /// On a DB snapshot or a restored instance: who made it.
 pub const CREATED_BY: &str = "opsctl:created-by";

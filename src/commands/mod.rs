@@ -338,10 +338,10 @@ async fn dispatch(
         Command::WaitStable(args) => {
             let env = load_env(cli, &args.target.env).await?;
             let service = live_service(&env, &args.target).await?;
-            let out = wait::wait(
+            let out = wait::wait_stable(
                 &env.aws,
-                &env.config.cluster,
-                vec![wait::Target::current(&service)],
+                &env.config,
+                &service,
                 &settings::wait(args, &env.config),
                 reporter,
                 interrupt,

@@ -579,8 +579,9 @@ pub struct HistoryEntry {
     pub image: String,
     pub deployed_by: Option<String>,
     pub deployed_at: Option<String>,
-    /// `succeeded`, `failed`, `rolled-back`, `in-progress`, `not-deployed` (registered, but
-    /// no service was ever pointed at it), or none for revisions that opsctl did not register.
+    /// `succeeded`, `failed`, `rolled-back`, `reverted`, `in-progress`, `interrupted`,
+    /// `not-deployed` (the README's "Deploy outcomes" says what each means), or none for
+    /// revisions that opsctl did not register.
     pub outcome: Option<String>,
     /// The revision the service runs now.
     pub current: bool,

@@ -113,6 +113,10 @@ pub struct ServiceWait {
     pub stopped_tasks: Vec<StoppedTask>,
     /// The service events that arrived during the wait, oldest first.
     pub events: Vec<ServiceEvent>,
+    /// `opsctl wait-stable`: the outcome it recorded on the revision of a deploy that had not
+    /// ended (`--no-wait`, or interrupted), now that the wait has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<String>,
 }
 
 /// The result of waiting on one or more services.
@@ -182,6 +186,13 @@ impl fmt::Display for WaitOutcome {
             }
             for t in &s.stopped_tasks {
                 t.write(f, "  ")?;
+            }
+            if let Some(outcome) = &s.recorded {
+                writeln!(
+                    f,
+                    "  recorded the deploy of {} as {outcome} (opsctl history)",
+                    short_td(&s.task_definition)
+                )?;
             }
         }
         Ok(())
@@ -377,6 +388,7 @@ fn snapshot(target: &Target, svc: Option<&Service>, verdict: Verdict) -> Service
         now_running: None,
         stopped_tasks: Vec::new(),
         events: Vec::new(),
+        recorded: None,
     }
 }
 
@@ -493,4 +505,178 @@ async fn target_health(aws: &Aws, svc: &Service) -> anyhow::Result<(usize, usize
     }
     let tally = TargetTally::of(&targets);
     Ok((tally.healthy, tally.in_service))
+}
+
+/// `opsctl wait-stable ENV`: waits for what the service runs, then completes the history of
+/// the deploy it waited for. A revision still recorded `in-progress` or `interrupted` (a
+/// `--no-wait` or interrupted deploy) becomes `succeeded` when the service is stable on it,
+/// `rolled-back` when ECS took the service back from it, `failed` when its rollout failed in
+/// place. While another command holds the environment's lock, that command records its own
+/// outcome, and nothing is tagged.
+pub async fn wait_stable(
+    aws: &Aws,
+    env: &crate::config::EnvConfig,
+    service: &str,
+    opts: &Options,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<WaitOutcome> {
+    let mut out = wait(
+        aws,
+        &env.cluster,
+        vec![Target::current(service)],
+        opts,
+        reporter,
+        interrupt,
+    )
+    .await?;
+    for s in &mut out.services {
+        if s.verdict == Verdict::Failed && s.now_running.is_none() {
+            s.now_running = breaker_rollback(aws, &env.cluster, s, reporter, interrupt).await;
+        }
+        s.recorded = record_end(aws, env, s, reporter).await;
+    }
+    Ok(out)
+}
+
+/// After a rollout FAILED: the revision ECS's circuit breaker is taking the service back to,
+/// when its rollback is on and it starts within the grace; `None` when the rollout failed in
+/// place.
+async fn breaker_rollback(
+    aws: &Aws,
+    cluster: &str,
+    s: &ServiceWait,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> Option<String> {
+    let svc = aws
+        .ecs
+        .describe_services(cluster, std::slice::from_ref(&s.service))
+        .await
+        .ok()?
+        .into_iter()
+        .next()?;
+    if !svc
+        .circuit_breaker
+        .is_some_and(|cb| cb.enable && cb.rollback)
+    {
+        return None;
+    }
+    let to = ecs_rollback_started(
+        aws,
+        cluster,
+        &s.service,
+        &s.task_definition,
+        reporter,
+        interrupt,
+    )
+    .await?;
+    reporter.step(
+        "rollback",
+        format!(
+            "ECS's circuit breaker is rolling {} back to {}",
+            s.service,
+            short_td(&to)
+        ),
+    );
+    Some(to)
+}
+
+/// What an ended wait says of the deploy that had not ended, tagged on its revision.
+async fn record_end(
+    aws: &Aws,
+    env: &crate::config::EnvConfig,
+    s: &ServiceWait,
+    reporter: &dyn Reporter,
+) -> Option<String> {
+    use crate::aws::tags;
+    let outcome = match (s.verdict, &s.now_running) {
+        (Verdict::Stable, _) => tags::SUCCEEDED,
+        (Verdict::Failed, Some(other)) if *other != s.task_definition => tags::ROLLED_BACK,
+        (Verdict::Failed, _) => tags::FAILED,
+        (Verdict::TimedOut | Verdict::Interrupted, _) => return None,
+    };
+    let td = match aws.ecs.describe_task_definition(&s.task_definition).await {
+        Ok(td) => td,
+        Err(e) => {
+            reporter.warn(format!(
+                "could not read {} to record its outcome: {e}",
+                short_td(&s.task_definition)
+            ));
+            return None;
+        }
+    };
+    if !tags::unfinished(td.tags.get(tags::OUTCOME).map(String::as_str)) {
+        return None;
+    }
+    match super::lock::current(aws, env).await {
+        Ok(Some(held)) if !held.is_freeze() => {
+            reporter.step(
+                "history",
+                format!(
+                    "{} is held by {} ({}): that command records how {} ends",
+                    env.name,
+                    held.holder,
+                    held.command,
+                    td.short()
+                ),
+            );
+            return None;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            reporter.warn(format!(
+                "{e:#}; not recording how {} ended, since a deploy may still be following it",
+                td.short()
+            ));
+            return None;
+        }
+    }
+    super::deploy::tag_outcome(aws, &td, outcome, reporter).await;
+    Some(outcome.to_owned())
+}
+
+/// How long ECS gets to start its circuit-breaker rollback before opsctl starts its own.
+pub(super) const ECS_ROLLBACK_GRACE: Duration = Duration::from_secs(30);
+
+/// Waits (briefly, through the pacer) for ECS's circuit breaker to move `service` off the
+/// failed revision `failed`, and returns the revision its PRIMARY deployment then runs. An
+/// error, Ctrl-C or no change within the grace is `None`.
+pub(super) async fn ecs_rollback_started(
+    aws: &Aws,
+    cluster: &str,
+    service: &str,
+    failed: &str,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> Option<String> {
+    let mut pacer = Pacer::new(
+        ECS_ROLLBACK_GRACE,
+        Duration::from_secs(1),
+        Duration::from_secs(5),
+        interrupt,
+    );
+    loop {
+        match aws
+            .ecs
+            .describe_services(cluster, &[service.to_owned()])
+            .await
+        {
+            Ok(found) => {
+                pacer.answered();
+                let now = found.first().and_then(|s| s.primary());
+                if let Some(p) = now.filter(|p| p.task_definition != failed) {
+                    return Some(p.task_definition.clone());
+                }
+            }
+            Err(e) => {
+                if pacer.failed("DescribeServices", e, reporter).is_err() {
+                    return None;
+                }
+            }
+        }
+        if pacer.nap().await.is_some() {
+            return None;
+        }
+    }
 }

@@ -156,6 +156,9 @@ pub(super) async fn follow(
         // ECS carries on whatever opsctl does: say where it was and how to see the rest.
         let stage = arn_state(arn.as_deref(), out.last_stage.clone(), &next_status);
         let why = stop.unwrap_or_default();
+        if why == "interrupted" {
+            tag_outcome(aws, new, tags::INTERRUPTED, reporter).await;
+        }
         out.result = match why.as_str() {
             "timed out" => DeployResult::TimedOut,
             "interrupted" => DeployResult::Interrupted,
@@ -175,7 +178,7 @@ pub(super) async fn follow(
             out.result = DeployResult::Deployed;
         }
         ServiceDeploymentStatus::RollbackSuccessful => {
-            tag_outcome(aws, new, tags::FAILED, reporter).await;
+            tag_outcome(aws, new, tags::ROLLED_BACK, reporter).await;
             out.result = DeployResult::RolledBack;
             out.reason = Some(match &rejected {
                 Some(why) => format!("opsctl's analysis rolled the deployment back: {why}"),

@@ -248,6 +248,7 @@ pub(crate) async fn settle(
             return;
         }
         Failure::Interrupted => {
+            tag_outcome(aws, new, tags::INTERRUPTED, reporter).await;
             out.result = DeployResult::Interrupted;
             out.reason = Some(format!(
                 "stopped waiting; {service} may still be rolling out {}",
@@ -302,15 +303,17 @@ pub(crate) async fn settle(
     let by_ecs = ecs_now_runs.as_deref() == Some(current.arn.as_str())
         || (breaker_rolls_back
             && rollout_failed
-            && ecs_rollback_started(
+            && wait::ecs_rollback_started(
                 aws,
                 &env.cluster,
                 service,
-                &current.arn,
+                &new.arn,
                 reporter,
                 interrupt,
             )
-            .await);
+            .await
+            .as_deref()
+                == Some(current.arn.as_str()));
     reporter.step(
         "rollback",
         if by_ecs {
@@ -395,52 +398,5 @@ pub(crate) async fn settle(
     };
     if out.result != DeployResult::RolledBack {
         out.next = vec![format!("opsctl status {}", env.name)];
-    }
-}
-
-/// How long ECS gets to start its circuit-breaker rollback before opsctl starts its own.
-pub(super) const ECS_ROLLBACK_GRACE: Duration = Duration::from_secs(30);
-
-/// Waits (briefly, through the pacer) for ECS's circuit breaker to start its rollback to
-/// `previous`. An error or Ctrl-C is a "no": opsctl then rolls back itself.
-pub(super) async fn ecs_rollback_started(
-    aws: &Aws,
-    cluster: &str,
-    service: &str,
-    previous: &str,
-    reporter: &dyn Reporter,
-    interrupt: &Interrupt,
-) -> bool {
-    let mut pacer = Pacer::new(
-        ECS_ROLLBACK_GRACE,
-        Duration::from_secs(1),
-        Duration::from_secs(5),
-        interrupt,
-    );
-    loop {
-        match aws
-            .ecs
-            .describe_services(cluster, &[service.to_owned()])
-            .await
-        {
-            Ok(found) => {
-                pacer.answered();
-                if found
-                    .first()
-                    .and_then(|s| s.primary())
-                    .is_some_and(|p| p.task_definition == previous)
-                {
-                    return true;
-                }
-            }
-            Err(e) => {
-                if pacer.failed("DescribeServices", e, reporter).is_err() {
-                    return false;
-                }
-            }
-        }
-        if pacer.nap().await.is_some() {
-            return false;
-        }
     }
 }

@@ -202,6 +202,7 @@ pub async fn deploy(
             match verdict {
                 Verdict::Stable => None,
                 Verdict::Interrupted => {
+                    tag_outcome(aws, &new, tags::INTERRUPTED, reporter).await;
                     out.result = DeployResult::Interrupted;
                     out.reason = Some(format!("stopped waiting; traffic is still on {live}"));
                     out.next = carry_on();
@@ -279,7 +280,7 @@ pub async fn deploy(
     match result {
         SwitchResult::Switched => {}
         SwitchResult::Interrupted => {
-            tag_outcome(aws, &new, tags::FAILED, reporter).await;
+            tag_outcome(aws, &new, tags::INTERRUPTED, reporter).await;
             out.result = DeployResult::Interrupted;
             out.reason = Some(format!("interrupted; traffic restored to {live}"));
             return done(out);
@@ -372,6 +373,7 @@ pub async fn deploy(
             }
         }
         Bake::Interrupted => {
+            tag_outcome(aws, &new, tags::INTERRUPTED, reporter).await;
             out.result = DeployResult::Interrupted;
             out.reason = Some(format!(
                 "interrupted during bake; {idle} carries the traffic"

@@ -49,6 +49,9 @@ pub struct RollbackOutcome {
     pub to: Revision,
     /// Why this revision was chosen.
     pub chosen_because: String,
+    /// What the revision it leaves is recorded as in the history: `reverted` when its deploy
+    /// had succeeded, `rolled-back` otherwise.
+    pub leaves_as: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait: Option<WaitOutcome>,
     pub elapsed_secs: f64,
@@ -96,7 +99,7 @@ impl fmt::Display for RollbackOutcome {
                 self.service,
                 to.task_definition,
                 tags::OUTCOME,
-                tags::ROLLED_BACK,
+                self.leaves_as,
                 from.task_definition
             )?;
         }
@@ -142,6 +145,7 @@ pub async fn rollback(
         from: Revision::of(&current, &container),
         to: Revision::of(&target, &container),
         chosen_because: because,
+        leaves_as: tags::after_rollback(current.tags.get(tags::OUTCOME).map(String::as_str)),
         wait: None,
         elapsed_secs: 0.0,
     };
@@ -170,12 +174,10 @@ pub async fn rollback(
         .ecs
         .update_task_definition(&env.cluster, service, &target.arn)
         .await?;
-    let tag = BTreeMap::from([(tags::OUTCOME.to_owned(), tags::ROLLED_BACK.to_owned())]);
+    let left = out.leaves_as;
+    let tag = BTreeMap::from([(tags::OUTCOME.to_owned(), left.to_owned())]);
     if let Err(e) = aws.ecs.tag_task_definition(&current.arn, &tag).await {
-        reporter.warn(format!(
-            "could not tag {} as rolled back: {e}",
-            current.short()
-        ));
+        reporter.warn(format!("could not tag {} as {left}: {e}", current.short()));
     }
     if opts.no_wait {
         out.result = RollbackResult::Started;
@@ -272,18 +274,13 @@ async fn choose_target(
         }
         let td = aws.ecs.describe_task_definition(arn).await?;
         let outcome = td.tags.get(tags::OUTCOME).map(String::as_str);
-        if matches!(
-            outcome,
-            Some(tags::FAILED)
-                | Some(tags::ROLLED_BACK)
-                | Some(tags::IN_PROGRESS)
-                | Some(tags::NOT_DEPLOYED)
-        ) {
+        // Failed, rolled back, reverted by hand, unfinished or never deployed: not a way back.
+        if !matches!(outcome, None | Some(tags::SUCCEEDED)) {
             continue;
         }
         return Ok((
             td,
-            "the newest earlier revision whose deploy did not fail".to_owned(),
+            "the newest earlier revision whose deploy succeeded and was not reverted".to_owned(),
         ));
     }
     Err(UserError::new(format!(

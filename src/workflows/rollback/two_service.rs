@@ -46,6 +46,7 @@ pub async fn rollback(
             "{other} ({}) still runs it and is healthy: all traffic moves back in one listener change",
             other_side.service
         ),
+        leaves_as: tags::after_rollback(live_td.tags.get(tags::OUTCOME).map(String::as_str)),
         wait: None,
         elapsed_secs: 0.0,
     };
@@ -63,7 +64,7 @@ pub async fn rollback(
         ),
     )?;
     traffic::move_all(aws, &pair, other, reporter).await?;
-    crate::workflows::deploy::tag_outcome(aws, &live_td, tags::ROLLED_BACK, reporter).await;
+    crate::workflows::deploy::tag_outcome(aws, &live_td, out.leaves_as, reporter).await;
     out.result = super::RollbackResult::RolledBack;
     out.elapsed_secs = started.elapsed().as_secs_f64();
     Ok(out)

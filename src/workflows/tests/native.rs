@@ -119,7 +119,11 @@ async fn a_broken_version_rolled_back_by_ecs_is_exit_3_with_its_reason() {
         "{out}"
     );
     let new = out.to.as_ref().unwrap().arn.clone();
-    assert_eq!(fake.task_definition(&new).tags[tags::OUTCOME], tags::FAILED);
+    // Rolled back, as a rolling deploy that ECS or opsctl took back reads in the history.
+    assert_eq!(
+        fake.task_definition(&new).tags[tags::OUTCOME],
+        tags::ROLLED_BACK
+    );
     assert_ne!(fake.service_task_definition("staging-users"), new);
     assert_eq!(
         fake.mutating_calls()

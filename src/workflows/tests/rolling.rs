@@ -493,6 +493,19 @@ async fn ctrl_c_while_waiting_stops_and_says_how_to_resume() {
     assert!(text.contains("opsctl wait-stable staging"), "{text}");
     assert!(text.contains("opsctl rollback staging"), "{text}");
     assert_eq!(fake.count("ecs:UpdateService"), 1, "no rollback on Ctrl-C");
+    assert_eq!(
+        fake.task_definition(REV3).tags[tags::OUTCOME],
+        tags::INTERRUPTED,
+        "the history says opsctl stopped following it"
+    );
+    // The rollout goes on; `wait-stable` follows it to the end and completes the history.
+    fake.set_behaviour(|b| b.stuck = false);
+    let waited = wait_stable(&fake).await;
+    assert_eq!(waited.verdict(), Verdict::Stable, "{waited}");
+    assert_eq!(
+        fake.task_definition(REV3).tags[tags::OUTCOME],
+        tags::SUCCEEDED
+    );
 }
 
 fn rb_opts(to: Option<&str>) -> rollback::Options {
@@ -527,9 +540,144 @@ async fn rollback_returns_to_the_previous_revision() {
     assert_eq!(out.to.task_definition, "staging-users:2");
     assert_eq!(out.to.version, "v1.1.0");
     assert_eq!(fake.service_task_definition("staging-users"), REV2);
+    // A good deploy taken back by hand is not a failed one: it reads `reverted`.
+    assert_eq!(out.leaves_as, tags::REVERTED);
+    assert_eq!(
+        fake.task_definition(REV3).tags[tags::OUTCOME],
+        tags::REVERTED
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rolling_back_an_unfinished_deploy_records_it_rolled_back() {
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    let mut o = opts("v1.2.0");
+    o.no_wait = true;
+    run_deploy(&fake, &o, &rec).await;
+    assert_eq!(
+        fake.task_definition(REV3).tags[tags::OUTCOME],
+        tags::IN_PROGRESS
+    );
+    let (_h, interrupt) = Interrupt::new();
+    let out = rollback::rollback(
+        &fake.aws(),
+        &staging(false),
+        "staging-users",
+        &rb_opts(None),
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.leaves_as, tags::ROLLED_BACK, "{out}");
     assert_eq!(
         fake.task_definition(REV3).tags[tags::OUTCOME],
         tags::ROLLED_BACK
+    );
+}
+
+async fn wait_stable(fake: &FakeAws) -> wait::WaitOutcome {
+    let (_h, interrupt) = Interrupt::new();
+    wait::wait_stable(
+        &fake.aws(),
+        &staging(false),
+        "staging-users",
+        &wait::Options::with_timeout(Duration::from_secs(60)),
+        &Recorder::default(),
+        &interrupt,
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_stable_records_how_a_no_wait_deploy_ended() {
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    let mut o = opts("v1.2.0");
+    o.no_wait = true;
+    run_deploy(&fake, &o, &rec).await;
+    assert_eq!(
+        fake.task_definition(REV3).tags[tags::OUTCOME],
+        tags::IN_PROGRESS
+    );
+    let out = wait_stable(&fake).await;
+    assert_eq!(out.verdict(), Verdict::Stable, "{out}");
+    assert_eq!(out.services[0].recorded.as_deref(), Some(tags::SUCCEEDED));
+    assert_eq!(
+        fake.task_definition(REV3).tags[tags::OUTCOME],
+        tags::SUCCEEDED
+    );
+    assert!(
+        out.to_string()
+            .contains("recorded the deploy of staging-users:3 as succeeded"),
+        "{out}"
+    );
+    // A second wait finds nothing unfinished and tags nothing.
+    let tags_before = fake.count("ecs:TagResource");
+    let again = wait_stable(&fake).await;
+    assert_eq!(again.services[0].recorded, None);
+    assert_eq!(fake.count("ecs:TagResource"), tags_before);
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_stable_records_a_broken_no_wait_deploy_as_rolled_back_by_ecs() {
+    let fake = FakeAws::staging();
+    fake.set_behaviour(|b| {
+        b.ecs_rollback = true;
+        b.rollback_delay = Duration::from_millis(300);
+    });
+    let rec = Recorder::default();
+    let mut o = opts("v1.4.0-broken");
+    o.no_wait = true;
+    run_deploy(&fake, &o, &rec).await;
+    let out = wait_stable(&fake).await;
+    assert_eq!(out.verdict(), Verdict::Failed, "{out}");
+    assert_eq!(out.services[0].recorded.as_deref(), Some(tags::ROLLED_BACK));
+    assert_eq!(
+        fake.task_definition(REV3).tags[tags::OUTCOME],
+        tags::ROLLED_BACK
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_stable_records_a_rollout_that_failed_in_place_as_failed() {
+    // No circuit-breaker rollback: the service stays on the broken revision.
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    let mut o = opts("v1.4.0-broken");
+    o.no_wait = true;
+    run_deploy(&fake, &o, &rec).await;
+    let out = wait_stable(&fake).await;
+    assert_eq!(out.verdict(), Verdict::Failed, "{out}");
+    assert_eq!(out.services[0].recorded.as_deref(), Some(tags::FAILED));
+    assert_eq!(fake.task_definition(REV3).tags[tags::OUTCOME], tags::FAILED);
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_stable_leaves_the_outcome_to_the_deploy_that_holds_the_lock() {
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    let mut o = opts("v1.2.0");
+    o.no_wait = true;
+    run_deploy(&fake, &o, &rec).await;
+    let (_h, interrupt) = Interrupt::new();
+    let want = crate::workflows::lock::Want {
+        holder: "ci@runner-7".into(),
+        command: "deploy v1.2.0".into(),
+        wait: Duration::ZERO,
+    };
+    let _held =
+        crate::workflows::lock::acquire(&fake.aws(), &staging(false), &want, &rec, &interrupt)
+            .await
+            .unwrap();
+    let out = wait_stable(&fake).await;
+    assert_eq!(out.verdict(), Verdict::Stable, "{out}");
+    assert_eq!(out.services[0].recorded, None);
+    assert_eq!(
+        fake.task_definition(REV3).tags[tags::OUTCOME],
+        tags::IN_PROGRESS
     );
 }
 

@@ -308,6 +308,14 @@ async fn an_alarm_during_bake_moves_traffic_back() {
         fake.service_task_definition("prod-users-green"),
         "arn:aws:ecs:us-east-1:123456789012:task-definition/prod-users:1"
     );
+    // History reads it as a rolling env's bake alarm does: failed, and put back.
+    let new = fake.task_definition(&out.to.as_ref().unwrap().arn);
+    assert_eq!(
+        new.tags[crate::aws::tags::OUTCOME],
+        crate::aws::tags::ROLLED_BACK,
+        "{}",
+        new.arn
+    );
 }
 
 #[tokio::test(start_paused = true)]
