@@ -54,13 +54,37 @@ pub fn region(
     Ok(chosen)
 }
 
+/// `--profile NAME` must name a profile the AWS config files define: one that does not would
+/// otherwise fail later with a bare "no credentials", or go unnoticed while `AWS_*` keys are set.
+pub fn check_profile(profile: &str, defined: &[String], vars: Vars<'_>) -> Result<(), UserError> {
+    if defined.iter().any(|p| p == profile) {
+        return Ok(());
+    }
+    let config = vars("AWS_CONFIG_FILE").unwrap_or_else(|| "~/.aws/config".into());
+    let credentials =
+        vars("AWS_SHARED_CREDENTIALS_FILE").unwrap_or_else(|| "~/.aws/credentials".into());
+    let known = if defined.is_empty() {
+        "they define no profile".to_owned()
+    } else {
+        format!("they define {}", defined.join(", "))
+    };
+    Err(UserError::new(format!(
+        "--profile {}: no such profile in {config} or {credentials} ({known})",
+        crate::input::escape(profile)
+    ))
+    .hint(format!(
+        "pass one of the profiles defined, or create it: aws configure --profile {} (or aws configure sso)",
+        crate::input::escape(profile)
+    )))
+}
+
 /// How long a command waits: `--timeout`, else the env's `timeout` (15 minutes unless set).
 fn timeout(flag: Option<Duration>, env: &EnvConfig) -> Duration {
     flag.unwrap_or(env.timeout.0)
 }
 
 /// `opsctl deploy`.
-pub fn deploy(args: &DeployArgs, env: &EnvConfig, vars: Vars<'_>) -> deploy::Options {
+pub fn deploy(args: &DeployArgs, env: &EnvConfig, actor: &str) -> deploy::Options {
     deploy::Options {
         version: args.version.clone(),
         dry_run: args.dry_run,
@@ -69,12 +93,12 @@ pub fn deploy(args: &DeployArgs, env: &EnvConfig, vars: Vars<'_>) -> deploy::Opt
         ignore_alarms: args.ignore_alarms,
         timeout: timeout(args.timeout, env),
         poll: POLL,
-        actor: workflows::actor(vars),
+        actor: actor.to_owned(),
     }
 }
 
 /// `opsctl plan`: a deploy that changes nothing and does not stop at alarms (it shows them).
-pub fn plan(args: &PlanArgs, env: &EnvConfig, vars: Vars<'_>) -> deploy::Options {
+pub fn plan(args: &PlanArgs, env: &EnvConfig, actor: &str) -> deploy::Options {
     deploy::Options {
         version: args.version.clone(),
         dry_run: true,
@@ -83,7 +107,7 @@ pub fn plan(args: &PlanArgs, env: &EnvConfig, vars: Vars<'_>) -> deploy::Options
         ignore_alarms: true,
         timeout: env.timeout.0,
         poll: POLL,
-        actor: workflows::actor(vars),
+        actor: actor.to_owned(),
     }
 }
 
@@ -136,7 +160,7 @@ pub fn scale(args: &ScaleArgs, env: &EnvConfig) -> scale::Options {
 }
 
 /// `opsctl db snapshot`: a database waits longer than a service (`db::TIMEOUT`).
-pub fn snapshot(args: &DbSnapshotArgs, vars: Vars<'_>) -> db::SnapshotOptions {
+pub fn snapshot(args: &DbSnapshotArgs, actor: &str) -> db::SnapshotOptions {
     db::SnapshotOptions {
         reason: args.reason.clone(),
         version: None,
@@ -144,7 +168,7 @@ pub fn snapshot(args: &DbSnapshotArgs, vars: Vars<'_>) -> db::SnapshotOptions {
         dry_run: args.dry_run,
         timeout: args.timeout.unwrap_or(db::TIMEOUT),
         poll: db::POLL,
-        actor: workflows::actor(vars),
+        actor: actor.to_owned(),
         copy_to: args.copy_to.clone(),
         kms_key: args.kms_key.clone(),
     }
@@ -154,7 +178,7 @@ pub fn snapshot(args: &DbSnapshotArgs, vars: Vars<'_>) -> db::SnapshotOptions {
 pub fn copy(
     args: &DbCopyArgs,
     env: &crate::config::EnvConfig,
-    vars: Vars<'_>,
+    actor: &str,
 ) -> Result<db::CopyOptions, crate::error::UserError> {
     let dr = env.database.as_ref().and_then(|d| d.dr.as_ref());
     let Some(to_region) = args
@@ -179,12 +203,12 @@ pub fn copy(
         dry_run: args.dry_run,
         timeout: args.timeout.unwrap_or(db::TIMEOUT),
         poll: db::POLL,
-        actor: workflows::actor(vars),
+        actor: actor.to_owned(),
     })
 }
 
 /// `opsctl db restore`.
-pub fn restore(args: &DbRestoreArgs, vars: Vars<'_>) -> db::RestoreOptions {
+pub fn restore(args: &DbRestoreArgs, actor: &str) -> db::RestoreOptions {
     let from = match (&args.snapshot, args.to_time) {
         (Some(id), _) => db::RestoreFrom::Snapshot(id.clone()),
         (None, Some(time)) => db::RestoreFrom::Time(time),
@@ -198,7 +222,7 @@ pub fn restore(args: &DbRestoreArgs, vars: Vars<'_>) -> db::RestoreOptions {
         dry_run: args.dry_run,
         timeout: args.timeout.unwrap_or(db::TIMEOUT),
         poll: db::POLL,
-        actor: workflows::actor(vars),
+        actor: actor.to_owned(),
     }
 }
 
@@ -229,7 +253,7 @@ pub fn logs(args: &LogsArgs, now: jiff::Timestamp) -> workflows::logs::LogsOptio
 }
 
 /// `opsctl run`.
-pub fn run(args: &RunArgs, vars: Vars<'_>) -> workflows::run::RunOptions {
+pub fn run(args: &RunArgs, actor: &str) -> workflows::run::RunOptions {
     workflows::run::RunOptions {
         service: args.target.service.clone(),
         container: args.container.clone(),
@@ -239,7 +263,7 @@ pub fn run(args: &RunArgs, vars: Vars<'_>) -> workflows::run::RunOptions {
         dry_run: args.dry_run,
         timeout: args.timeout.unwrap_or(workflows::run::TIMEOUT),
         poll: workflows::run::POLL,
-        actor: workflows::actor(vars),
+        actor: actor.to_owned(),
     }
 }
 
@@ -329,7 +353,7 @@ mod tests {
     #[test]
     fn a_timeout_is_the_flag_then_the_env_table_then_fifteen_minutes() {
         let deploy_args = |cli: &Cli| match &cli.command {
-            Command::Deploy(args) => deploy(args, &env("timeout = \"20m\""), &vars(&[])),
+            Command::Deploy(args) => deploy(args, &env("timeout = \"20m\""), "asha"),
             _ => unreachable!(),
         };
         let flag = cli(&["deploy", "prod", "--version", "v1", "--timeout", "90s"]);
@@ -343,17 +367,28 @@ mod tests {
     }
 
     #[test]
-    fn the_actor_is_the_ci_user_then_the_local_one() {
-        let Command::Deploy(args) = &cli(&["deploy", "prod", "--version", "v1"]).command else {
-            unreachable!()
-        };
-        let ci = vars(&[("GITHUB_ACTOR", "octocat"), ("USER", "runner")]);
-        assert_eq!(
-            deploy(args, &env(""), &ci).actor,
-            "octocat (GitHub Actions)"
+    fn a_profile_must_be_defined_and_the_error_names_the_files_and_the_profiles() {
+        let defined = ["default".to_owned(), "sandbox".to_owned()];
+        assert!(check_profile("sandbox", &defined, &vars(&[])).is_ok());
+        let err = check_profile("nope", &defined, &vars(&[])).unwrap_err();
+        let text = format!("{err}");
+        assert!(text.contains("--profile nope: no such profile"), "{text}");
+        assert!(
+            text.contains("~/.aws/config or ~/.aws/credentials"),
+            "{text}"
         );
-        let local = vars(&[("USER", "asha"), ("HOSTNAME", "laptop")]);
-        assert_eq!(deploy(args, &env(""), &local).actor, "asha@laptop");
+        assert!(text.contains("they define default, sandbox"), "{text}");
+        assert!(
+            err.hint
+                .as_deref()
+                .unwrap()
+                .contains("aws configure --profile nope"),
+            "{err:?}"
+        );
+        let moved = vars(&[("AWS_CONFIG_FILE", "/etc/aws.conf")]);
+        let err = check_profile("nope", &[], &moved).unwrap_err();
+        assert!(format!("{err}").contains("/etc/aws.conf"), "{err}");
+        assert!(format!("{err}").contains("they define no profile"), "{err}");
     }
 
     #[test]
@@ -364,10 +399,7 @@ mod tests {
         else {
             unreachable!()
         };
-        assert_eq!(
-            snapshot(args, &vars(&[])).timeout,
-            Duration::from_secs(3600)
-        );
+        assert_eq!(snapshot(args, "asha").timeout, Duration::from_secs(3600));
         let Command::Db {
             command: crate::cli::DbCommand::Restore(args),
         } = &cli(&[
@@ -384,7 +416,7 @@ mod tests {
         else {
             unreachable!()
         };
-        let opts = restore(args, &vars(&[]));
+        let opts = restore(args, "asha");
         assert_eq!(opts.timeout, Duration::from_secs(7200));
         assert!(matches!(opts.from, db::RestoreFrom::Latest));
     }

@@ -284,6 +284,15 @@ pub trait Database: Send + Sync {
     async fn modify_instance(&self, id: &str, later: &LaterSettings) -> AwsResult<DbInstance>;
 }
 
+/// Who the credentials belong to (STS `GetCallerIdentity`, which AWS answers for any valid
+/// credentials: no IAM permission is needed).
+#[async_trait]
+pub trait Identity: Send + Sync {
+    /// The caller's ARN: `arn:aws:iam::123456789012:user/asha`,
+    /// `arn:aws:sts::123456789012:assumed-role/deployer/session`.
+    async fn caller_arn(&self) -> AwsResult<String>;
+}
+
 /// RDS in the other regions an environment recovers into (`database.dr`, `db copy
 /// --to-region`).
 pub trait Regions: Send + Sync {
@@ -372,4 +381,5 @@ pub struct Aws {
     pub autoscaling: Arc<dyn AutoScaling>,
     pub logs: Arc<dyn Logs>,
     pub locks: Arc<dyn Locks>,
+    pub identity: Arc<dyn Identity>,
 }

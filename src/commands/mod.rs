@@ -69,11 +69,15 @@ fn sort_error(err: anyhow::Error, cli: &Cli) -> (anyhow::Error, Exit) {
             Exit::Failed,
         ),
         Some(AwsError::NoCredentials(_)) => (
-            hinted(
-                "set AWS_PROFILE (or pass --profile), or AWS_ACCESS_KEY_ID and \
-                 AWS_SECRET_ACCESS_KEY; in CI, assume a role (OIDC) first"
+            hinted(match &cli.global.profile {
+                Some(profile) => format!(
+                    "--profile {profile} gave no credentials: give it keys (aws configure \
+                     --profile {profile}), or, for SSO, log in (aws sso login --profile {profile})"
+                ),
+                None => "set AWS_PROFILE (or pass --profile), or AWS_ACCESS_KEY_ID and \
+                         AWS_SECRET_ACCESS_KEY; in CI, assume a role (OIDC) first"
                     .into(),
-            ),
+            }),
             Exit::BadInput,
         ),
         Some(AwsError::Unreachable(_)) => (
@@ -101,6 +105,11 @@ fn sort_error(err: anyhow::Error, cli: &Cli) -> (anyhow::Error, Exit) {
 struct Env {
     config: EnvConfig,
     aws: Aws,
+}
+
+/// Who is making the change (`workflows::actor`, from this process's environment).
+async fn actor(env: &Env) -> String {
+    workflows::actor(&env.aws, workflows::named_actor(&settings::process_vars)).await
 }
 
 /// What a command that changes its environment holds the deploy lock for (`deploy v1.2.4`);
@@ -145,7 +154,7 @@ async fn locked(
     };
     let env = load_env(cli, name).await?;
     let want = workflows::lock::Want {
-        holder: workflows::actor(&settings::process_vars),
+        holder: actor(&env).await,
         command: what,
         wait: cli.global.wait_for_lock.unwrap_or_default(),
     };
@@ -185,6 +194,14 @@ async fn load_env(cli: &Cli, name: &str) -> anyhow::Result<Env> {
     let env = config.env(name)?.clone();
     if let Some(url) = &g.endpoint_url {
         check_endpoint(url)?;
+    }
+    if let Some(profile) = &g.profile {
+        let defined = aws::sdk::defined_profiles().await.map_err(|e| {
+            UserError::new(format!("the AWS config files could not be read: {e}")).hint(
+                "fix the file it names (aws configure list-profiles shows what the CLI reads)",
+            )
+        })?;
+        settings::check_profile(profile, &defined, &settings::process_vars)?;
     }
     let region = settings::region(g, &env, &settings::process_vars)?;
     let sdk = aws::sdk::sdk_config(&aws::sdk::Connection {
@@ -317,7 +334,7 @@ async fn dispatch(
         }
         Command::Deploy(args) => {
             let env = load_env(cli, &args.target.env).await?;
-            let opts = settings::deploy(args, &env.config, &settings::process_vars);
+            let opts = settings::deploy(args, &env.config, &actor(&env).await);
             let out = run_deploy(
                 &env,
                 &args.target,
@@ -331,7 +348,7 @@ async fn dispatch(
         }
         Command::Plan(args) => {
             let env = load_env(cli, &args.target.env).await?;
-            let opts = settings::plan(args, &env.config, &settings::process_vars);
+            let opts = settings::plan(args, &env.config, &actor(&env).await);
             let out = run_deploy(&env, &args.target, false, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
         }
@@ -465,7 +482,7 @@ async fn dispatch(
         }
         Command::Run(args) => {
             let env = load_env(cli, &args.target.env).await?;
-            let opts = settings::run(args, &settings::process_vars);
+            let opts = settings::run(args, &actor(&env).await);
             let out =
                 workflows::run::run(&env.aws, &env.config, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
@@ -475,14 +492,14 @@ async fn dispatch(
         Command::IamPolicy(args) => iam::run(cli, args, reporter).await,
         Command::Lock(args) => {
             let env = load_env(cli, &args.env).await?;
-            let who = workflows::actor(&settings::process_vars);
+            let who = actor(&env).await;
             let out = workflows::lock::freeze(&env.aws, &env.config, &who, &args.reason, reporter)
                 .await?;
             Ok(printer.finish(&out, reporter))
         }
         Command::Unlock(args) => {
             let env = load_env(cli, &args.env).await?;
-            let who = workflows::actor(&settings::process_vars);
+            let who = actor(&env).await;
             let out = workflows::lock::unlock(&env.aws, &env.config, &who).await?;
             Ok(printer.finish(&out, reporter))
         }

@@ -178,17 +178,44 @@ impl Interrupt {
     }
 }
 
-/// Who is making a change, for tags and history: the CI actor, else the local user.
-pub fn actor(var: &dyn Fn(&str) -> Option<String>) -> String {
-    if let Some(actor) = var("GITHUB_ACTOR") {
-        return format!("{actor} (GitHub Actions)");
+/// Who is making a change, for tags, history and the deploy lock, the first that is known:
+/// the GitHub Actions actor (`GITHUB_ACTOR`), the local user (`USER` or `USERNAME`, with
+/// `HOSTNAME`), the AWS caller the credentials belong to (`sts:GetCallerIdentity`, which
+/// needs no permission), else `unknown`, as the README says under "Install".
+pub async fn actor(aws: &crate::aws::Aws, named: Option<String>) -> String {
+    if let Some(who) = named {
+        return who;
     }
-    let user = var("USER")
-        .or_else(|| var("USERNAME"))
-        .unwrap_or_else(|| "unknown".into());
-    match var("HOSTNAME") {
+    match aws.identity.caller_arn().await {
+        Ok(arn) => caller_name(&arn),
+        Err(e) => {
+            tracing::info!("no user named, and the AWS caller is unknown: {e}");
+            "unknown".into()
+        }
+    }
+}
+
+/// The actor the process environment names, if it names one (for [`actor`]).
+pub fn named_actor(var: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    if let Some(actor) = var("GITHUB_ACTOR") {
+        return Some(format!("{actor} (GitHub Actions)"));
+    }
+    let user = var("USER").or_else(|| var("USERNAME"))?;
+    Some(match var("HOSTNAME") {
         Some(host) => format!("{user}@{host}"),
         None => user,
+    })
+}
+
+/// `arn:aws:sts::123456789012:assumed-role/deployer/ci-1234` → `assumed-role/deployer/ci-1234
+/// (AWS 123456789012)`: the identity without the ARN's fixed parts.
+fn caller_name(arn: &str) -> String {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        [_, _, _, _, account, resource] if !resource.is_empty() => {
+            format!("{resource} (AWS {account})")
+        }
+        _ => arn.to_owned(),
     }
 }
 

@@ -388,6 +388,7 @@ impl FakeAws {
             autoscaling: Arc::new(self.clone()),
             logs: Arc::new(self.clone()),
             locks: Arc::new(self.clone()),
+            identity: Arc::new(self.clone()),
         }
     }
 
@@ -535,4 +536,15 @@ fn tg_arn(service: &str) -> String {
 
 fn td_arn(family: &str, rev: i32) -> String {
     format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/{family}:{rev}")
+}
+
+/// The caller the fake's credentials belong to.
+pub const CALLER: &str = "arn:aws:sts::123456789012:assumed-role/deployer/ci-1234";
+
+#[async_trait]
+impl Identity for FakeAws {
+    async fn caller_arn(&self) -> AwsResult<String> {
+        self.record("sts:GetCallerIdentity")?;
+        Ok(CALLER.to_owned())
+    }
 }

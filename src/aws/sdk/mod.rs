@@ -27,6 +27,7 @@ mod db;
 mod ecr;
 mod ecs;
 mod elb;
+mod identity;
 mod lock;
 mod logs;
 mod secrets;
@@ -55,7 +56,18 @@ pub async fn sdk_config(conn: &Connection) -> SdkConfig {
         .retry_config(retry_config())
         .timeout_config(timeout_config());
     if let Some(profile) = &conn.profile {
-        loader = loader.profile_name(profile);
+        // A profile named on the command line is where the credentials come from, as with the
+        // aws CLI: the default chain would take AWS_ACCESS_KEY_ID first and ignore it.
+        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .profile_name(profile)
+            .configure(
+                &aws_config::provider_config::ProviderConfig::default()
+                    .with_region(conn.region.clone().map(Region::new)),
+            )
+            .build();
+        loader = loader
+            .profile_name(profile)
+            .credentials_provider(credentials);
     }
     if let Some(region) = &conn.region {
         loader = loader.region(Region::new(region.clone()));
@@ -64,6 +76,20 @@ pub async fn sdk_config(conn: &Connection) -> SdkConfig {
         loader = loader.endpoint_url(url);
     }
     loader.load().await
+}
+
+/// The profiles the shared config and credentials files define (`~/.aws/config` and
+/// `~/.aws/credentials`, or the files `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE`
+/// name), read as the SDK reads them. Missing files define none; an unreadable one is an error.
+pub async fn defined_profiles() -> Result<Vec<String>, String> {
+    use aws_types::os_shim_internal::{Env, Fs};
+    // The default file set: the files above.
+    let set = aws_config::profile::load(&Fs::real(), &Env::real(), &Default::default(), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut names: Vec<String> = set.profiles().map(str::to_owned).collect();
+    names.sort();
+    Ok(names)
 }
 
 /// Standard retries (not adaptive, whose client-side rate limiter sleeps about 18 s a retry
@@ -106,6 +132,7 @@ pub fn clients(config: &SdkConfig) -> Aws {
         )),
         logs: Arc::new(logs::SdkLogs(aws_sdk_cloudwatchlogs::Client::new(config))),
         locks: Arc::new(lock::SdkLocks(aws_sdk_ssm::Client::new(config))),
+        identity: Arc::new(identity::SdkIdentity(aws_sdk_sts::Client::new(config))),
     }
 }
 
