@@ -8,7 +8,7 @@ SANDBOX := tests/sandbox/sandbox.sh
 .PHONY: help demo test venv ci-tools check-postgres fmt lint lint-workflows test-rust test-sandbox test-conformance sandbox sandbox-stop bench
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{gsub(/\$$\$$/, "$$", $$2); printf "  make %-14s %s\n", $$1, $$2}'
 
 demo: venv ## Start the local AWS sandbox, seed it, and tour opsctl against it
 	$(CARGO) build --locked -p opsctl

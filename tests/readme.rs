@@ -118,3 +118,35 @@ fn every_key_of_the_repo_config_is_documented() {
         assert!(documented, "README's configuration reference lacks `{key}`");
     }
 }
+
+/// `make help` is read and pasted: every command it quotes must be one a shell accepts as
+/// printed (no make escapes such as `$$` left in).
+#[test]
+fn make_help_prints_commands_that_paste() {
+    let out = std::process::Command::new("make")
+        .args(["-s", "--no-print-directory", "help"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("make runs");
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("make test"), "{help}");
+    assert!(
+        !help.contains("$$"),
+        "a make escape in `make help`:\n{help}"
+    );
+    for line in help.lines() {
+        if let Some((_, quoted)) = line.split_once("(then: ") {
+            let command = quoted.trim_end_matches(')');
+            let check = std::process::Command::new("bash")
+                .args(["-n", "-c", command])
+                .output()
+                .unwrap();
+            assert!(
+                check.status.success(),
+                "`{command}` from `make help` is not valid shell: {}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+    }
+}

@@ -38,6 +38,10 @@ def call(url: str, path: str, body: dict[str, Any] | None = None, timeout: float
         except Exception:
             detail = ""
         raise SystemExit(f"sandbox: {path}: HTTP {exc.code} {detail}".rstrip())
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SystemExit(f"sandbox: no answer from {url} ({reason}); is it running? "
+                         "bash tests/sandbox/sandbox.sh status")
 
 
 def alive(pid: int) -> bool:

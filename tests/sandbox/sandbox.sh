@@ -18,7 +18,8 @@ sandbox_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 sandbox_root="$(cd "$sandbox_here/../.." && pwd)"
 sandbox_venv="${OPSCTL_SANDBOX_VENV:-$sandbox_root/.venv}"
 sandbox_python="$sandbox_venv/bin/python"
-sandbox_state="$sandbox_root/.sandbox"
+# OPSCTL_SANDBOX_STATE moves where `start` keeps its pid, url and log (the tests use it).
+sandbox_state="${OPSCTL_SANDBOX_STATE:-$sandbox_root/.sandbox}"
 
 # sandbox_alive PID: the process exists and has not exited (a zombie waiting to be reaped
 # by its parent counts as exited).
@@ -109,7 +110,16 @@ sandbox_running() {
 
 sandbox_url() {
   if [ -n "${OPSCTL_SANDBOX_URL:-}" ]; then
-    echo "$OPSCTL_SANDBOX_URL"
+    # An export left by an earlier seed may name a sandbox since stopped or restarted.
+    if "$sandbox_python" "$sandbox_here/ctl.py" wait --url "$OPSCTL_SANDBOX_URL" --timeout 2 2>/dev/null; then
+      echo "$OPSCTL_SANDBOX_URL"
+    elif sandbox_running; then
+      echo "sandbox: OPSCTL_SANDBOX_URL=$OPSCTL_SANDBOX_URL does not answer (a sandbox since stopped); using the one running at $(cat "$sandbox_state/url")" >&2
+      cat "$sandbox_state/url"
+    else
+      echo "sandbox: OPSCTL_SANDBOX_URL=$OPSCTL_SANDBOX_URL does not answer, and no sandbox is running; start one (make sandbox), or unset OPSCTL_SANDBOX_URL" >&2
+      return 1
+    fi
   elif sandbox_running; then
     cat "$sandbox_state/url"
   else
@@ -152,10 +162,11 @@ sandbox_cmd_status() {
   fi
 }
 
+# Its stdout is for `eval`: on failure it is `false`, so that the eval fails too.
 sandbox_cmd_seed() {
   local url
-  url="$(sandbox_url)" || return 1
-  "$sandbox_python" "$sandbox_here/ctl.py" seed --url "$url"
+  url="$(sandbox_url)" || { echo false; return 1; }
+  "$sandbox_python" "$sandbox_here/ctl.py" seed --url "$url" || { echo false; return 1; }
 }
 
 sandbox_cmd_ctl() {

@@ -91,3 +91,33 @@ def test_stats_count_an_accounts_requests_by_action(account: Account) -> None:
     assert after["by_action"]["cloudwatch:PutMetricAlarm"] == 3
     status, body = ctl(account.url, "/_sandbox/stats")
     assert status == 400 and "account_id" in body["message"]
+
+
+def _seed_with(url: str, state: str) -> subprocess.CompletedProcess[str]:
+    """`eval "$(bash sandbox.sh seed)"` in a shell whose OPSCTL_SANDBOX_URL is `url`; prints
+    the AWS_ENDPOINT_URL the eval exported."""
+    import os
+    env = {**os.environ, "OPSCTL_SANDBOX_URL": url, "OPSCTL_SANDBOX_STATE": state}
+    script = f'eval "$(bash {SANDBOX / "sandbox.sh"} seed)" && echo "endpoint=$AWS_ENDPOINT_URL"'
+    return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_a_stale_sandbox_url_fails_the_seed_line_in_one_sentence(tmp_path) -> None:
+    # Nothing listens on port 9, and no sandbox is running in this state directory.
+    run = _seed_with("http://127.0.0.1:9", str(tmp_path))
+    assert run.returncode != 0, run
+    assert "Traceback" not in run.stderr, run.stderr
+    assert "OPSCTL_SANDBOX_URL=http://127.0.0.1:9 does not answer" in run.stderr, run.stderr
+    assert "unset OPSCTL_SANDBOX_URL" in run.stderr, run.stderr
+    assert "endpoint=" not in run.stdout
+
+
+def test_a_stale_sandbox_url_gives_way_to_the_running_sandbox(sandbox_url: str, tmp_path) -> None:
+    import os
+    # The state `sandbox.sh start` leaves: a live pid (this process) and the server's URL.
+    (tmp_path / "pid").write_text(str(os.getpid()))
+    (tmp_path / "url").write_text(sandbox_url)
+    run = _seed_with("http://127.0.0.1:9", str(tmp_path))
+    assert run.returncode == 0, run
+    assert f"endpoint={sandbox_url}" in run.stdout, run
+    assert f"using the one running at {sandbox_url}" in run.stderr, run.stderr
