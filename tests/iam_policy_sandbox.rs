@@ -26,10 +26,17 @@ async fn iam_policy_is_read_from_the_environment() {
     ] {
         assert!(text.contains(&arn), "{arn} missing from {policy:#}");
     }
-    // --output json prints the same bare document.
+    // --output json: the same document in the envelope every command's JSON has, with what
+    // it was scoped from.
     let json = account.opsctl(&["--output", "json", "iam-policy", "prod"]);
     json.expect_code(0);
-    assert_eq!(json.json(), policy);
+    let out = json.json();
+    assert_eq!(out["ok"], true);
+    assert_eq!(out["exit_code"], 0);
+    assert_eq!(out["env"], "prod");
+    assert_eq!(out["scoped_from"], "services");
+    assert_eq!(out["scope"]["account"], id.as_str());
+    assert_eq!(out["policy"], policy);
 }
 
 #[test]

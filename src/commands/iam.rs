@@ -10,17 +10,44 @@
 use std::collections::BTreeSet;
 
 use crate::aws::sdk::family_of;
+use crate::cli::Output;
 use crate::cli::{Cli, IamPolicyArgs};
 use crate::config::{Config, EnvConfig};
 use crate::error::{Exit, UserError};
 use crate::iam::{self, Scope};
-use crate::ui::{CliReporter, print_json};
+use crate::ui::{CliReporter, Printer, print_json};
 use crate::workflows::Reporter;
 use crate::workflows::preflight::{repository_of, secret_id};
+
+/// `--output json`: the policy with what it was scoped from, in the envelope every command's
+/// JSON has. The text output is the bare document, ready for `--policy-document file://`.
+#[derive(serde::Serialize)]
+struct PolicyOutcome {
+    env: String,
+    /// `services`: read from the env's services and task definitions; `account`: from
+    /// `--account`, no AWS call made, what only the task definitions tell a wildcard.
+    scoped_from: &'static str,
+    scope: Scope,
+    policy: serde_json::Value,
+}
+
+impl std::fmt::Display for PolicyOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = serde_json::to_string_pretty(&self.policy).map_err(|_| std::fmt::Error)?;
+        writeln!(f, "{text}")
+    }
+}
+
+impl crate::workflows::Outcome for PolicyOutcome {
+    fn exit(&self) -> Exit {
+        Exit::Ok
+    }
+}
 
 pub(super) async fn run(
     cli: &Cli,
     args: &IamPolicyArgs,
+    printer: &Printer,
     reporter: &CliReporter,
 ) -> anyhow::Result<Exit> {
     let (env, scope) = match &args.account {
@@ -37,9 +64,21 @@ pub(super) async fn run(
             (env.config, scope)
         }
     };
-    let policy = iam::policy(&env, &scope);
-    print_json(&serde_json::to_value(&policy)?);
-    Ok(Exit::Ok)
+    let out = PolicyOutcome {
+        env: env.name.clone(),
+        scoped_from: if args.account.is_some() {
+            "account"
+        } else {
+            "services"
+        },
+        policy: serde_json::to_value(iam::policy(&env, &scope))?,
+        scope,
+    };
+    if printer.output == Output::Text {
+        print_json(&out.policy);
+        return Ok(Exit::Ok);
+    }
+    Ok(printer.finish(&out, reporter))
 }
 
 fn offline_scope(

@@ -489,7 +489,7 @@ async fn dispatch(
         }
         Command::Db { command } => db::run(cli, command, printer, reporter, interrupt).await,
         Command::Runbook(args) => runbook::run(cli, args, printer, reporter, interrupt).await,
-        Command::IamPolicy(args) => iam::run(cli, args, reporter).await,
+        Command::IamPolicy(args) => iam::run(cli, args, printer, reporter).await,
         Command::Lock(args) => {
             let env = load_env(cli, &args.env).await?;
             let who = actor(&env).await;

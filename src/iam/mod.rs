@@ -21,7 +21,7 @@ pub use policy::policy;
 pub use scan::{iam_prefix, sdk_calls};
 
 /// Where the environment lives, and what only its task definitions tell.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Scope {
     pub partition: String,
     pub region: String,
