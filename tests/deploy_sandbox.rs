@@ -64,6 +64,15 @@ async fn good_deploy_changes_only_the_users_image_and_tags_the_revision() {
     assert_eq!(json["result"], "deployed");
     assert_eq!(json["to"]["task_definition"], "staging-users:3");
     assert_eq!(json["exit_code"], 0);
+    // Progress lines without a terminal start with their time, in UTC and saying so.
+    for line in run.stderr.lines().filter(|l| !l.starts_with(' ')) {
+        let (time, _) = line.split_once(' ').unwrap_or((line, ""));
+        assert!(
+            time.len() == 9 && time.ends_with('Z') && time.as_bytes()[2] == b':',
+            "a progress line without its UTC time: {line:?}"
+        );
+    }
+    assert!(run.stderr.contains("==> bake:"), "{}", run.stderr);
 
     let now = service_td(&account).await;
     assert!(now.ends_with("task-definition/staging-users:3"), "{now}");

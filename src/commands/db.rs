@@ -17,7 +17,7 @@ pub(super) async fn run(
     match command {
         DbCommand::Snapshot(args) => {
             let env = load_env(cli, &args.env).await?;
-            let opts = settings::snapshot(args, &super::actor(&env).await);
+            let opts = settings::snapshot(args, &super::actor(&env, reporter).await);
             let out = db::snapshot(&env.aws, &env.config, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
         }
@@ -45,7 +45,7 @@ pub(super) async fn run(
         }
         DbCommand::Copy(args) => {
             let env = load_env(cli, &args.env).await?;
-            let opts = settings::copy(args, &env.config, &super::actor(&env).await)?;
+            let opts = settings::copy(args, &env.config, &super::actor(&env, reporter).await)?;
             let out = db::copy(&env.aws, &env.config, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
         }
@@ -57,7 +57,7 @@ pub(super) async fn run(
         }
         DbCommand::Restore(args) => {
             let env = load_env(cli, &args.env).await?;
-            let opts = settings::restore(args, &super::actor(&env).await);
+            let opts = settings::restore(args, &super::actor(&env, reporter).await);
             let out = db::restore(&env.aws, &env.config, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
         }

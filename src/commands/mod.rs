@@ -108,8 +108,13 @@ struct Env {
 }
 
 /// Who is making the change (`workflows::actor`, from this process's environment).
-async fn actor(env: &Env) -> String {
-    workflows::actor(&env.aws, workflows::named_actor(&settings::process_vars)).await
+async fn actor(env: &Env, reporter: &CliReporter) -> String {
+    workflows::actor(
+        &env.aws,
+        workflows::named_actor(&settings::process_vars),
+        reporter,
+    )
+    .await
 }
 
 /// What a command that changes its environment holds the deploy lock for (`deploy v1.2.4`);
@@ -154,7 +159,7 @@ async fn locked(
     };
     let env = load_env(cli, name).await?;
     let want = workflows::lock::Want {
-        holder: actor(&env).await,
+        holder: actor(&env, reporter).await,
         command: what,
         wait: cli.global.wait_for_lock.unwrap_or_default(),
     };
@@ -334,7 +339,7 @@ async fn dispatch(
         }
         Command::Deploy(args) => {
             let env = load_env(cli, &args.target.env).await?;
-            let opts = settings::deploy(args, &env.config, &actor(&env).await);
+            let opts = settings::deploy(args, &env.config, &actor(&env, reporter).await);
             let out = run_deploy(
                 &env,
                 &args.target,
@@ -348,7 +353,7 @@ async fn dispatch(
         }
         Command::Plan(args) => {
             let env = load_env(cli, &args.target.env).await?;
-            let opts = settings::plan(args, &env.config, &actor(&env).await);
+            let opts = settings::plan(args, &env.config, &actor(&env, reporter).await);
             let out = run_deploy(&env, &args.target, false, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
         }
@@ -482,7 +487,7 @@ async fn dispatch(
         }
         Command::Run(args) => {
             let env = load_env(cli, &args.target.env).await?;
-            let opts = settings::run(args, &actor(&env).await);
+            let opts = settings::run(args, &actor(&env, reporter).await);
             let out =
                 workflows::run::run(&env.aws, &env.config, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
@@ -492,14 +497,14 @@ async fn dispatch(
         Command::IamPolicy(args) => iam::run(cli, args, printer, reporter).await,
         Command::Lock(args) => {
             let env = load_env(cli, &args.env).await?;
-            let who = actor(&env).await;
+            let who = actor(&env, reporter).await;
             let out = workflows::lock::freeze(&env.aws, &env.config, &who, &args.reason, reporter)
                 .await?;
             Ok(printer.finish(&out, reporter))
         }
         Command::Unlock(args) => {
             let env = load_env(cli, &args.env).await?;
-            let who = actor(&env).await;
+            let who = actor(&env, reporter).await;
             let out = workflows::lock::unlock(&env.aws, &env.config, &who).await?;
             Ok(printer.finish(&out, reporter))
         }

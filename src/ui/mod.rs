@@ -268,7 +268,51 @@ pub struct CliReporter {
     printer: Printer,
     spinner: Mutex<Option<ProgressBar>>,
     last_progress: Mutex<Option<String>>,
+    /// The countdown last printed as a line (without spinners): what, and the seconds left.
+    last_countdown: Mutex<Option<(String, u64)>>,
     log: Mutex<Vec<Event>>,
+}
+
+/// ARNs in a line for people, shortened to the names they carry (`arn:aws:elasticloadbalancing:
+/// …:targetgroup/prod-users-green/edc9…` → `prod-users-green`); JSON keeps them whole.
+fn short_arns(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("arn:aws") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | ',' | ']'))
+            .unwrap_or(tail.len());
+        let arn = &tail[..end];
+        let resource = arn.splitn(6, ':').nth(5).unwrap_or(arn);
+        let parts: Vec<&str> = resource.split('/').collect();
+        out.push_str(match parts.as_slice() {
+            ["targetgroup", name, ..] => name,
+            ["loadbalancer" | "listener" | "listener-rule", _, name, ..] => name,
+            [.., last] if parts.len() > 1 => last,
+            _ => resource,
+        });
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// How often, without a spinner, a countdown prints a line.
+const COUNTDOWN_LINE_EVERY: u64 = 30;
+
+/// Whether a countdown at `remaining` seconds gets a line: its first tick, and then one
+/// every [`COUNTDOWN_LINE_EVERY`] seconds.
+fn countdown_due(last: &mut Option<(String, u64)>, what: &str, remaining: u64) -> bool {
+    let due = match last {
+        Some((w, at)) if w == what => at.saturating_sub(remaining) >= COUNTDOWN_LINE_EVERY,
+        _ => true,
+    };
+    if due {
+        *last = Some((what.to_owned(), remaining));
+    }
+    due
 }
 
 impl CliReporter {
@@ -277,6 +321,7 @@ impl CliReporter {
             printer: printer.clone(),
             spinner: Mutex::new(None),
             last_progress: Mutex::new(None),
+            last_countdown: Mutex::new(None),
             log: Mutex::new(Vec::new()),
         }
     }
@@ -298,7 +343,7 @@ impl CliReporter {
         let text = if self.printer.spinners {
             text
         } else {
-            format!("{} {text}", at.strftime("%H:%M:%S"))
+            format!("{} {text}", at.strftime("%H:%M:%SZ"))
         };
         match self.spinner.lock().unwrap().as_ref() {
             Some(bar) => bar.println(text),
@@ -376,8 +421,9 @@ impl Reporter for CliReporter {
                 let short = message
                     .strip_prefix(&format!("(service {service}) "))
                     .unwrap_or(message);
+                let short = &short_arns(short);
                 if self.printer.spinners {
-                    let when = dim.apply_to(at.strftime("%H:%M:%S"));
+                    let when = dim.apply_to(at.strftime("%H:%M:%SZ"));
                     self.line(format!("    {when} {service}: {short}"));
                 } else {
                     // Plain lines start with a time already: ECS's, for its events.
@@ -390,7 +436,7 @@ impl Reporter for CliReporter {
                 message,
             } => {
                 if self.printer.spinners {
-                    let when = dim.apply_to(at.strftime("%H:%M:%S"));
+                    let when = dim.apply_to(at.strftime("%H:%M:%SZ"));
                     self.line(format!("    {when} {}: {message}", dim.apply_to(source)));
                 } else {
                     self.line_at(*at, format!("    {source}: {message}"));
@@ -453,11 +499,35 @@ impl Reporter for CliReporter {
                 }
                 return;
             }
+            Event::Countdown {
+                what,
+                remaining_secs,
+                last,
+            } => {
+                let left = humantime::format_duration(Duration::from_secs(*remaining_secs));
+                let mut text = format!("{what}: {left} left");
+                if let Some(last) = last {
+                    text.push_str(&format!(" ({last})"));
+                }
+                if let Some(bar) = self.spinner.lock().unwrap().as_ref() {
+                    bar.set_message(text);
+                    return;
+                }
+                if countdown_due(
+                    &mut self.last_countdown.lock().unwrap(),
+                    what,
+                    *remaining_secs,
+                ) {
+                    self.line(format!("    {}", dim.apply_to(text)));
+                }
+                return;
+            }
             Event::WaitEnd => {
                 if let Some(bar) = self.spinner.lock().unwrap().take() {
                     bar.finish_and_clear();
                 }
                 *self.last_progress.lock().unwrap() = None;
+                *self.last_countdown.lock().unwrap() = None;
                 if self.printer.github {
                     eprintln!("::endgroup::");
                 }
@@ -494,5 +564,40 @@ impl Reporter for CliReporter {
             answer.trim().to_ascii_lowercase().as_str(),
             "y" | "yes"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::countdown_due;
+
+    #[test]
+    fn arns_in_service_events_are_shortened_to_names() {
+        let event = "registered 3 targets in (target-group arn:aws:elasticloadbalancing:us-east-1:199378345542:targetgroup/prod-users-green/edc96bd67cd8ed41)";
+        assert_eq!(
+            super::short_arns(event),
+            "registered 3 targets in (target-group prod-users-green)"
+        );
+        assert_eq!(
+            super::short_arns(
+                "task arn:aws:ecs:us-east-1:1:task-definition/prod-users:3, service arn:aws:ecs:us-east-1:1:service/demo/prod-users-blue"
+            ),
+            "task prod-users:3, service prod-users-blue"
+        );
+        assert_eq!(super::short_arns("no arn here"), "no arn here");
+    }
+
+    #[test]
+    fn a_countdown_prints_its_first_tick_then_a_line_every_30_seconds() {
+        let mut last = None;
+        let printed: Vec<u64> = (0..=30)
+            .rev()
+            .map(|t| t * 10) // ticks every 10 s from 300 s down
+            .filter(|&left| countdown_due(&mut last, "the bake", left))
+            .collect();
+        assert_eq!(printed, [300, 270, 240, 210, 180, 150, 120, 90, 60, 30, 0]);
+        // Another watch starts its own.
+        assert!(countdown_due(&mut last, "green at 10%", 120));
+        assert!(!countdown_due(&mut last, "green at 10%", 110));
     }
 }

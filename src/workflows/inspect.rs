@@ -341,7 +341,7 @@ impl fmt::Display for StatusOutcome {
                 writeln!(
                     f,
                     "    {} {}",
-                    e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                    e.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
                     e.message
                 )?;
             }

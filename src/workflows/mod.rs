@@ -67,6 +67,13 @@ pub enum Event {
     WaitEnd,
     /// How far a long AWS operation (a database snapshot) has got, in percent.
     Percent { what: String, percent: i32 },
+    /// A timed watch (the bake, a traffic step's interval) goes on: how long is left, and
+    /// what its checks read last.
+    Countdown {
+        what: String,
+        remaining_secs: u64,
+        last: Option<String>,
+    },
 }
 
 /// What a workflow returns: a value for `--output json`, a text for people, and the exit
@@ -182,14 +189,20 @@ impl Interrupt {
 /// the GitHub Actions actor (`GITHUB_ACTOR`), the local user (`USER` or `USERNAME`, with
 /// `HOSTNAME`), the AWS caller the credentials belong to (`sts:GetCallerIdentity`, which
 /// needs no permission), else `unknown`, as the README says under "Install".
-pub async fn actor(aws: &crate::aws::Aws, named: Option<String>) -> String {
+pub async fn actor(
+    aws: &crate::aws::Aws,
+    named: Option<String>,
+    reporter: &dyn Reporter,
+) -> String {
     if let Some(who) = named {
         return who;
     }
     match aws.identity.caller_arn().await {
         Ok(arn) => caller_name(&arn),
         Err(e) => {
-            tracing::info!("no user named, and the AWS caller is unknown: {e}");
+            reporter.warn(format!(
+                "{e}; recording this change as made by `unknown` (set USER, or GITHUB_ACTOR in CI)"
+            ));
             "unknown".into()
         }
     }

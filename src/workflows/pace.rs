@@ -48,6 +48,11 @@ impl Pacer {
         }
     }
 
+    /// How long until the deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
     /// A poll answered: back to the base pace.
     pub fn answered(&mut self) {
         self.interval = self.base;
@@ -118,10 +123,31 @@ impl Drop for Shown<'_> {
     }
 }
 
-/// Sleeps for `d` (a traffic step's interval) through the pacer; `Some` on Ctrl-C.
-pub async fn pause(d: Duration, interrupt: &Interrupt) -> Option<Stop> {
-    let mut pacer = Pacer::new(d, d.max(Duration::from_millis(1)), d, interrupt);
+/// How often a countdown says how long is left.
+pub const COUNTDOWN_TICK: Duration = Duration::from_secs(10);
+
+/// Sleeps for `d` (a traffic step's interval) through the pacer, saying every
+/// [`COUNTDOWN_TICK`] how long is left (with `last`, what the checks read last); `Some` on
+/// Ctrl-C.
+pub async fn pause(
+    d: Duration,
+    what: &str,
+    last: Option<String>,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> Option<Stop> {
+    let tick = COUNTDOWN_TICK.min(d).max(Duration::from_millis(1));
+    // No jitter to speak of: the pacer's ±20 % on a tick, bounded by the deadline.
+    let mut pacer = Pacer::new(d, tick, tick, interrupt);
     loop {
+        let remaining = pacer.remaining();
+        if !remaining.is_zero() {
+            reporter.report(Event::Countdown {
+                what: what.to_owned(),
+                remaining_secs: remaining.as_secs_f64().ceil() as u64,
+                last: last.clone(),
+            });
+        }
         match pacer.nap().await {
             None => {}
             Some(Stop::TimedOut) => return None,

@@ -317,7 +317,7 @@ impl fmt::Display for DeployOutcome {
                         if !last.is_empty() {
                             writeln!(f, "  last service events:")?;
                             for e in last.iter().rev() {
-                                writeln!(f, "    {} {}", e.at.strftime("%H:%M:%S"), e.message)?;
+                                writeln!(f, "    {} {}", e.at.strftime("%H:%M:%SZ"), e.message)?;
                             }
                         }
                     }

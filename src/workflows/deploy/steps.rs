@@ -374,6 +374,20 @@ pub(crate) async fn bake(
                         firing.join("; ")
                     )));
                 }
+                let remaining = pacer.remaining();
+                if !remaining.is_zero() {
+                    reporter.report(crate::workflows::Event::Countdown {
+                        what: "the bake".into(),
+                        remaining_secs: remaining.as_secs_f64().ceil() as u64,
+                        last: Some(
+                            alarms
+                                .iter()
+                                .map(|a| format!("{} {}", a.name, a.state))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        ),
+                    });
+                }
             }
             Err(e) => pacer.failed("DescribeAlarms", e, reporter)?,
         }

@@ -1,5 +1,6 @@
 //! Who a change is recorded as: the environment's names first, then the AWS caller.
 
+use super::kit::Recorder;
 use crate::aws::AwsError;
 use crate::aws::fake::FakeAws;
 use crate::workflows::{actor, named_actor};
@@ -17,11 +18,20 @@ fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Opti
 async fn the_ci_actor_then_the_local_user_and_no_aws_call() {
     let fake = FakeAws::staging();
     let ci = named_actor(&vars(&[("GITHUB_ACTOR", "octocat"), ("USER", "runner")]));
-    assert_eq!(actor(&fake.aws(), ci).await, "octocat (GitHub Actions)");
+    assert_eq!(
+        actor(&fake.aws(), ci, &Recorder::default()).await,
+        "octocat (GitHub Actions)"
+    );
     let local = named_actor(&vars(&[("USER", "asha"), ("HOSTNAME", "laptop")]));
-    assert_eq!(actor(&fake.aws(), local).await, "asha@laptop");
+    assert_eq!(
+        actor(&fake.aws(), local, &Recorder::default()).await,
+        "asha@laptop"
+    );
     let windows = named_actor(&vars(&[("USERNAME", "asha")]));
-    assert_eq!(actor(&fake.aws(), windows).await, "asha");
+    assert_eq!(
+        actor(&fake.aws(), windows, &Recorder::default()).await,
+        "asha"
+    );
     assert_eq!(fake.count("sts:GetCallerIdentity"), 0);
 }
 
@@ -31,7 +41,7 @@ async fn without_a_user_the_aws_caller_is_named() {
     let none = named_actor(&vars(&[("HOSTNAME", "runner-7")]));
     assert_eq!(none, None);
     assert_eq!(
-        actor(&fake.aws(), none).await,
+        actor(&fake.aws(), none, &Recorder::default()).await,
         "assumed-role/deployer/ci-1234 (AWS 123456789012)"
     );
     assert_eq!(fake.count("sts:GetCallerIdentity"), 1);
@@ -46,5 +56,10 @@ async fn an_unknown_caller_is_unknown_not_an_error() {
         1,
         AwsError::AccessDenied("GetCallerIdentity: ExpiredToken".into()),
     );
-    assert_eq!(actor(&fake.aws(), None).await, "unknown");
+    let rec = Recorder::default();
+    assert_eq!(actor(&fake.aws(), None, &rec).await, "unknown");
+    // The failed call is named, and what it means.
+    let warned = rec.warnings().join("\n");
+    assert!(warned.contains("GetCallerIdentity"), "{warned}");
+    assert!(warned.contains("`unknown`"), "{warned}");
 }

@@ -63,6 +63,18 @@ impl Recorder {
         })
     }
 
+    /// The countdowns of timed watches, as (what, seconds left, what the checks read last).
+    pub fn countdowns(&self) -> Vec<(String, u64, Option<String>)> {
+        self.pick(|e| match e {
+            Event::Countdown {
+                what,
+                remaining_secs,
+                last,
+            } => Some((what.clone(), *remaining_secs, last.clone())),
+            _ => None,
+        })
+    }
+
     /// The percentages a long AWS operation reported.
     pub fn percents(&self) -> Vec<i32> {
         self.pick(|e| match e {

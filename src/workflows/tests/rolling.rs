@@ -232,6 +232,26 @@ async fn circuit_breaker_rollback_fails_standalone_wait_too() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_bake_counts_down_with_the_alarms_last_states() {
+    let fake = FakeAws::staging();
+    let rec = Recorder::default();
+    let out = run_deploy(&fake, &opts("v1.2.0"), &rec).await;
+    assert_eq!(out.exit(), Exit::Ok, "{out}");
+    let ticks = rec.countdowns();
+    assert!(!ticks.is_empty(), "the 30 s bake said nothing while it ran");
+    assert!(ticks.iter().all(|(w, ..)| w == "the bake"), "{ticks:?}");
+    let left: Vec<u64> = ticks.iter().map(|(_, l, _)| *l).collect();
+    assert!(left[0] <= 30 && left[0] >= 20, "{left:?}");
+    assert!(left.windows(2).all(|w| w[0] > w[1]), "{left:?}");
+    assert!(
+        ticks
+            .iter()
+            .all(|(.., last)| last.as_deref() == Some("staging-users-5xx OK")),
+        "{ticks:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn alarm_during_bake_rolls_back() {
     let fake = FakeAws::staging();
     fake.alarm_after("staging-users-5xx", Duration::from_secs(15));

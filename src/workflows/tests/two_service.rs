@@ -57,6 +57,47 @@ async fn switch(
 }
 
 #[tokio::test(start_paused = true)]
+async fn each_step_interval_counts_down_with_what_the_last_checks_read() {
+    let fake = FakeAws::prod();
+    let aws = fake.aws();
+    let env = prod("");
+    let pair = traffic::resolve(&aws, &env).await.unwrap();
+    let (_h, interrupt) = Interrupt::new();
+    let rec = Recorder::default();
+    traffic::switch(
+        &aws,
+        &env,
+        &pair,
+        &switch_opts(Colour::Green),
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    let ticks = rec.countdowns();
+    let at_10: Vec<u64> = ticks
+        .iter()
+        .filter(|(w, ..)| w == "green at 10%")
+        .map(|(_, left, _)| *left)
+        .collect();
+    // A 60 s interval, told about every 10 s (the pacer's ±20 %), counting down.
+    assert_eq!(at_10.first(), Some(&60), "{ticks:?}");
+    assert!(at_10.len() >= 5 && at_10.len() <= 8, "{ticks:?}");
+    assert!(at_10.windows(2).all(|w| w[0] > w[1]), "{ticks:?}");
+    // Before the first step's checks there is nothing to show; at 50 %, what 10 % read.
+    assert!(
+        ticks
+            .iter()
+            .filter(|(w, ..)| w == "green at 10%")
+            .all(|(.., l)| l.is_none())
+    );
+    let at_50: Vec<_> = ticks.iter().filter(|(w, ..)| w == "green at 50%").collect();
+    assert!(!at_50.is_empty(), "{ticks:?}");
+    let read = at_50[0].2.as_deref().unwrap();
+    assert!(read.contains("targets") && read.contains("p99"), "{read}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn clean_switch_moves_the_weights_step_by_step() {
     let fake = FakeAws::prod();
     let out = switch(&fake, &prod(""), &switch_opts(Colour::Green))

@@ -201,6 +201,8 @@ pub(super) async fn steps(
 ) -> anyhow::Result<Option<Stopped>> {
     let last = *opts.steps.last().expect("validated: steps end at 100");
     let mut previous = 0;
+    // What the previous step's checks read, shown while the next interval counts down.
+    let mut read: Option<String> = None;
     for &percent in &opts.steps {
         // Ctrl-C during the last step's checks must not let traffic move on.
         if interrupt.is_raised() {
@@ -228,7 +230,11 @@ pub(super) async fn steps(
                 format!("{} at {percent}% until the next step", opts.to),
                 opts.interval,
             );
-            if pause(opts.interval, interrupt).await.is_some() {
+            let what = format!("{} at {percent}%", opts.to);
+            if pause(opts.interval, &what, read.clone(), reporter, interrupt)
+                .await
+                .is_some()
+            {
                 return Ok(Some(Stopped::Interrupted(percent)));
             }
         }
@@ -241,6 +247,14 @@ pub(super) async fn steps(
             .filter(|c| !c.ok)
             .map(|c| format!("{}: {}", c.name, c.detail))
             .collect();
+        read = Some(
+            checks
+                .iter()
+                .map(|c| format!("{} {}", c.name, if c.ok { "ok" } else { "FAIL" }))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+        .filter(|r| !r.is_empty());
         if let Some(step) = out.steps.last_mut() {
             step.checks = checks;
         }
