@@ -58,6 +58,7 @@ sandbox: venv ## Start the local AWS sandbox in the background (then: eval "$$(b
 sandbox-stop: ## Stop it
 	@bash $(SANDBOX) stop
 
-bench: ## Benchmarks: opsctl against its peers on the sandbox, and the users service under load
+bench: ## Benchmarks: the opsctl binary, opsctl against its peers on the sandbox, and the users service under load
+	bash bench/binary.sh
 	bash bench/deploy.sh
 	bash bench/service.sh
