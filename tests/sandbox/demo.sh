@@ -37,10 +37,11 @@ url="$(cat "$demo_dir/url")"
 eval "$(sandbox_ctl seed --url "$url" --native --json "$demo_dir/seed.json")"
 # Native deployments' stages and bake minutes, at demo speed.
 sandbox_ctl config minute_seconds=1 stage_seconds=1.5 >/dev/null
-export OPSCTL="$root/target/debug/opsctl"
+# OPSCTL may name another build (the demo's test runs the one cargo built for it).
+export OPSCTL="${OPSCTL:-$root/target/debug/opsctl}"
 # opsctl records who deployed; a bare shell may not say.
 export USER="${USER:-$(id -un 2>/dev/null || echo demo)}"
-export PATH="$root/target/debug:$PATH"
+export PATH="$(dirname "$OPSCTL"):$PATH"
 unset AWS_PROFILE AWS_SESSION_TOKEN
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"

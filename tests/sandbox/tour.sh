@@ -6,9 +6,27 @@
 # helpers from demo.sh: `say TEXT` prints a heading, `aws ...` is the venv's aws CLI bound
 # to the sandbox, `sandbox_ctl ...` is tests/sandbox/ctl.py (config, target-health).
 
+# One word as a user would type it: quoted when the shell would split or expand it.
+shell_word() {
+  if [[ "$1" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+    printf '%s' "$1"
+  else
+    printf '"%s"' "$(printf '%s' "$1" | sed 's/[\\"$`]/\\&/g')"
+  fi
+}
+
+# A command line as a user would type it.
+shell_line() {
+  local word out=""
+  for word in "$@"; do
+    out+="${out:+ }$(shell_word "$word")"
+  done
+  printf '%s' "$out"
+}
+
 # Shows the command as a user would type it, runs it, and shows a non-zero exit code.
 opsctl_run() {
-  printf '\n%s$ opsctl %s%s\n' "$bold" "$*" "$reset"
+  printf '\n%s$ opsctl %s%s\n' "$bold" "$(shell_line "$@")" "$reset"
   local code=0
   "$OPSCTL" "$@" || code=$?
   if [ "$code" -ne 0 ]; then
@@ -43,6 +61,11 @@ tour() {
   say "8. Instant rollback: all traffic back to the old colour in one listener change"
   opsctl_run rollback prod --yes
   opsctl_run status prod
+
+  say "8b. Check green again, move traffic back to it in steps, then retire blue"
+  opsctl_run check prod --version v1.2.0
+  opsctl_run traffic prod --to green --yes
+  opsctl_run retire prod --yes
 
   if "$OPSCTL" db --help >/dev/null 2>&1; then
     say "9. Database: a snapshot, the snapshot list, and a point-in-time restore to a new instance"
@@ -104,7 +127,25 @@ TOML
   opsctl_run deploy staging --version v1.3.0
   opsctl_run unlock staging
 
+  say "17. Least privilege: the IAM policy staging needs, scoped to its resources"
+  printf '\n%s$ opsctl iam-policy staging > policy.json%s\n' "$bold" "$reset"
+  "$OPSCTL" iam-policy staging 2>/dev/null >"$demo_dir/policy.json"
+  "$sandbox_python" - "$demo_dir/policy.json" <<'PY'
+import json, sys
+policy = json.load(open(sys.argv[1]))
+for s in policy["Statement"]:
+    actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+    resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+    print(f"  {s['Sid']}: {len(actions)} action(s) on {len(resources)} resource(s), e.g. {actions[0]} on {resources[0]}")
+PY
+
   say "For CI: one JSON object on stdout, and exit codes to branch on"
-  printf '\n%s$ opsctl --output json wait-stable staging | head -n 12%s\n' "$bold" "$reset"
-  "$OPSCTL" --output json wait-stable staging 2>/dev/null | head -n 12
+  printf '\n%s$ opsctl --output json wait-stable staging%s\n' "$bold" "$reset"
+  printf '%s(the events list, every step and service event, is shortened here)%s\n' "$dim" "$reset"
+  "$OPSCTL" --output json wait-stable staging 2>/dev/null | "$sandbox_python" -c '
+import json, sys
+out = json.load(sys.stdin)
+events = out.get("events", [])
+out["events"] = f"... {len(events)} events"
+print(json.dumps(out, indent=2))'
 }
