@@ -53,6 +53,19 @@ impl Pacer {
         self.deadline.saturating_duration_since(Instant::now())
     }
 
+    /// Reports how long is left of a timed watch (and what its checks read last), unless
+    /// nothing is.
+    pub fn count_down(&self, what: &str, last: Option<String>, reporter: &dyn Reporter) {
+        let remaining = self.remaining();
+        if !remaining.is_zero() {
+            reporter.report(Event::Countdown {
+                what: what.to_owned(),
+                remaining_secs: remaining.as_secs_f64().ceil() as u64,
+                last,
+            });
+        }
+    }
+
     /// A poll answered: back to the base pace.
     pub fn answered(&mut self) {
         self.interval = self.base;
@@ -140,14 +153,7 @@ pub async fn pause(
     // No jitter to speak of: the pacer's ±20 % on a tick, bounded by the deadline.
     let mut pacer = Pacer::new(d, tick, tick, interrupt);
     loop {
-        let remaining = pacer.remaining();
-        if !remaining.is_zero() {
-            reporter.report(Event::Countdown {
-                what: what.to_owned(),
-                remaining_secs: remaining.as_secs_f64().ceil() as u64,
-                last: last.clone(),
-            });
-        }
+        pacer.count_down(what, last.clone(), reporter);
         match pacer.nap().await {
             None => {}
             Some(Stop::TimedOut) => return None,

@@ -374,20 +374,11 @@ pub(crate) async fn bake(
                         firing.join("; ")
                     )));
                 }
-                let remaining = pacer.remaining();
-                if !remaining.is_zero() {
-                    reporter.report(crate::workflows::Event::Countdown {
-                        what: "the bake".into(),
-                        remaining_secs: remaining.as_secs_f64().ceil() as u64,
-                        last: Some(
-                            alarms
-                                .iter()
-                                .map(|a| format!("{} {}", a.name, a.state))
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        ),
-                    });
-                }
+                let states: Vec<String> = alarms
+                    .iter()
+                    .map(|a| format!("{} {}", a.name, a.state))
+                    .collect();
+                pacer.count_down("the bake", Some(states.join(", ")), reporter);
             }
             Err(e) => pacer.failed("DescribeAlarms", e, reporter)?,
         }
