@@ -10,6 +10,48 @@ use convert::{
     ecs_tags, one_off_from, service_deployment_from, service_from, task_definition_from,
 };
 
+type RegisterTaskDefinition =
+    aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
+
+/// A registration that copies a revision.
+trait CopyOf {
+    /// Every registrable field of `td` carried over as it was, with these containers and tags
+    /// (inference accelerators are no longer accepted by ECS, so they are not sent).
+    fn copy_of(
+        self,
+        td: &ecs::TaskDefinition,
+        containers: Vec<ecs::ContainerDefinition>,
+        tags: &BTreeMap<String, String>,
+    ) -> Self;
+}
+
+impl CopyOf for RegisterTaskDefinition {
+    fn copy_of(
+        self,
+        td: &ecs::TaskDefinition,
+        containers: Vec<ecs::ContainerDefinition>,
+        tags: &BTreeMap<String, String>,
+    ) -> Self {
+        self.set_family(td.family.clone())
+            .set_task_role_arn(td.task_role_arn.clone())
+            .set_execution_role_arn(td.execution_role_arn.clone())
+            .set_network_mode(td.network_mode.clone())
+            .set_container_definitions(Some(containers))
+            .set_volumes(td.volumes.clone())
+            .set_placement_constraints(td.placement_constraints.clone())
+            .set_requires_compatibilities(td.requires_compatibilities.clone())
+            .set_cpu(td.cpu.clone())
+            .set_memory(td.memory.clone())
+            .set_tags(Some(ecs_tags(tags)))
+            .set_pid_mode(td.pid_mode.clone())
+            .set_ipc_mode(td.ipc_mode.clone())
+            .set_proxy_configuration(td.proxy_configuration.clone())
+            .set_ephemeral_storage(td.ephemeral_storage.clone())
+            .set_runtime_platform(td.runtime_platform.clone())
+            .set_enable_fault_injection(td.enable_fault_injection)
+    }
+}
+
 /// ECS over the SDK.
 pub struct SdkEcs(pub aws_sdk_ecs::Client);
 
@@ -190,28 +232,10 @@ impl Ecs for SdkEcs {
             .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
             .collect();
         all_tags.extend(tags.clone());
-        // Every registrable field of the base revision is carried over as it was
-        // (inference accelerators are no longer accepted by ECS, so they are not sent).
         let out = self
             .0
             .register_task_definition()
-            .set_family(td.family.clone())
-            .set_task_role_arn(td.task_role_arn.clone())
-            .set_execution_role_arn(td.execution_role_arn.clone())
-            .set_network_mode(td.network_mode.clone())
-            .set_container_definitions(Some(containers))
-            .set_volumes(td.volumes.clone())
-            .set_placement_constraints(td.placement_constraints.clone())
-            .set_requires_compatibilities(td.requires_compatibilities.clone())
-            .set_cpu(td.cpu.clone())
-            .set_memory(td.memory.clone())
-            .set_tags(Some(ecs_tags(&all_tags)))
-            .set_pid_mode(td.pid_mode.clone())
-            .set_ipc_mode(td.ipc_mode.clone())
-            .set_proxy_configuration(td.proxy_configuration.clone())
-            .set_ephemeral_storage(td.ephemeral_storage.clone())
-            .set_runtime_platform(td.runtime_platform.clone())
-            .set_enable_fault_injection(td.enable_fault_injection)
+            .copy_of(&td, containers, &all_tags)
             .send()
             .await
             .map_err(|e| classify("RegisterTaskDefinition", e))?;

@@ -30,6 +30,8 @@ mod elb;
 mod identity;
 mod lock;
 mod logs;
+#[cfg(test)]
+mod model;
 mod secrets;
 
 pub use cloudwatch::{SdkMonitoring, lb_dimension, tg_dimension};

@@ -290,3 +290,82 @@ async fn errors_are_sorted_by_code() {
         "{err:?}"
     );
 }
+
+/// A revision with every field a registration can take set, as DescribeTaskDefinition could
+/// return it (but inference accelerators, which ECS no longer takes).
+fn full_td() -> SdkTd {
+    use aws_sdk_ecs::types::{
+        Compatibility, CpuArchitecture, EphemeralStorage, IpcMode, OsFamily, PidMode,
+        ProxyConfiguration, TaskDefinitionPlacementConstraint,
+        TaskDefinitionPlacementConstraintType,
+    };
+    let mut td = base_td();
+    td.placement_constraints = Some(vec![
+        TaskDefinitionPlacementConstraint::builder()
+            .r#type(TaskDefinitionPlacementConstraintType::MemberOf)
+            .expression("attribute:ecs.os-type == linux")
+            .build(),
+    ]);
+    td.requires_compatibilities = Some(vec![Compatibility::Fargate]);
+    td.pid_mode = Some(PidMode::Task);
+    td.ipc_mode = Some(IpcMode::None);
+    td.proxy_configuration = Some(
+        ProxyConfiguration::builder()
+            .container_name("envoy")
+            .build()
+            .unwrap(),
+    );
+    td.ephemeral_storage = Some(EphemeralStorage::builder().size_in_gib(40).build());
+    td.runtime_platform = Some(
+        RuntimePlatform::builder()
+            .cpu_architecture(CpuArchitecture::Arm64)
+            .operating_system_family(OsFamily::Linux)
+            .build(),
+    );
+    td.enable_fault_injection = Some(true);
+    td
+}
+
+/// A deploy copies the live revision through the SDK's typed input: a member of
+/// RegisterTaskDefinition the copy leaves unset is lost, silently, on every deploy. The members
+/// are read off the input of the SDK crate this build uses, so updating the crate fails here
+/// until each new member is copied (or named below with the reason it is not).
+#[test]
+fn every_member_of_register_task_definition_input_is_copied() {
+    const NOT_COPIED: &[(&str, &str)] = &[(
+        "inference_accelerators",
+        "Elastic Inference is retired: ECS refuses revisions that name accelerators",
+    )];
+    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, []);
+    let td = full_td();
+    let tags = BTreeMap::from([("app".to_owned(), "users".to_owned())]);
+    let request = client.register_task_definition().copy_of(
+        &td,
+        td.container_definitions.clone().unwrap(),
+        &tags,
+    );
+    let members = crate::aws::sdk::model::input_parameters(&format!("{:#?}", request.as_input()));
+    assert!(
+        members.iter().any(|(m, _)| m == "family") && members.len() >= 18,
+        "read the input's members: {members:?}"
+    );
+    let mut problems = Vec::new();
+    for (member, set) in &members {
+        let excepted = NOT_COPIED.iter().any(|(n, _)| n == member);
+        match (set, excepted) {
+            (Some(false), false) => problems.push(format!(
+                "{member} is not copied: a deploy would drop it (copy it in CopyOf::copy_of, \
+                 and set it in full_td)"
+            )),
+            (Some(true), true) => problems.push(format!("{member} is copied and in NOT_COPIED")),
+            _ => {}
+        }
+    }
+    for (name, _) in NOT_COPIED {
+        assert!(
+            members.iter().any(|(m, _)| m == name),
+            "NOT_COPIED names {name}, which the input no longer has"
+        );
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
