@@ -340,17 +340,51 @@ pub struct StoppedTask {
 }
 
 impl StoppedTask {
-    /// The task as a failed deploy shows it: why it stopped, its containers, what it logged
-    /// last.
-    pub fn write(&self, f: &mut std::fmt::Formatter<'_>, indent: &str) -> std::fmt::Result {
-        writeln!(f, "{indent}stopped task {}: {}", self.id, self.reason)?;
-        for c in &self.containers {
-            writeln!(f, "{indent}  {c}")?;
+    /// Stopped tasks as a failed deploy shows them: why they stopped, their containers, what
+    /// they logged last. Tasks that stopped for the same reason with the same container exits
+    /// are said once, naming every task; the last lines shown are the first task's that has
+    /// any (the others' are in `--output json`).
+    pub fn write_all(
+        tasks: &[StoppedTask],
+        f: &mut std::fmt::Formatter<'_>,
+        indent: &str,
+    ) -> std::fmt::Result {
+        let mut groups: Vec<Vec<&StoppedTask>> = Vec::new();
+        for t in tasks {
+            match groups
+                .iter_mut()
+                .find(|g| g[0].reason == t.reason && g[0].containers == t.containers)
+            {
+                Some(group) => group.push(t),
+                None => groups.push(vec![t]),
+            }
         }
-        if !self.last_lines.is_empty() {
-            writeln!(f, "{indent}  its last lines:")?;
-            for line in &self.last_lines {
-                writeln!(f, "{indent}    {line}")?;
+        for group in groups {
+            let first = group[0];
+            if group.len() == 1 {
+                writeln!(f, "{indent}stopped task {}: {}", first.id, first.reason)?;
+            } else {
+                let ids: Vec<&str> = group.iter().map(|t| t.id.as_str()).collect();
+                writeln!(
+                    f,
+                    "{indent}{} stopped tasks ({}): {}",
+                    group.len(),
+                    ids.join(", "),
+                    first.reason
+                )?;
+            }
+            for c in &first.containers {
+                writeln!(f, "{indent}  {c}")?;
+            }
+            if let Some(t) = group.iter().find(|t| !t.last_lines.is_empty()) {
+                if group.len() == 1 {
+                    writeln!(f, "{indent}  its last lines:")?;
+                } else {
+                    writeln!(f, "{indent}  the last lines of {}:", t.id)?;
+                }
+                for line in &t.last_lines {
+                    writeln!(f, "{indent}    {line}")?;
+                }
             }
         }
         Ok(())

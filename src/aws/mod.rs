@@ -383,3 +383,29 @@ pub struct Aws {
     pub locks: Arc<dyn Locks>,
     pub identity: Arc<dyn Identity>,
 }
+
+/// ARNs in a line for people, shortened to the names they carry (`arn:aws:elasticloadbalancing:
+/// …:targetgroup/prod-users-green/edc9…` → `prod-users-green`); JSON keeps them whole.
+pub fn short_arns(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("arn:aws") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | ',' | ']'))
+            .unwrap_or(tail.len());
+        let arn = &tail[..end];
+        let resource = arn.splitn(6, ':').nth(5).unwrap_or(arn);
+        let parts: Vec<&str> = resource.split('/').collect();
+        out.push_str(match parts.as_slice() {
+            ["targetgroup", name, ..] => name,
+            ["loadbalancer" | "listener" | "listener-rule", _, name, ..] => name,
+            [.., last] if parts.len() > 1 => last,
+            _ => resource,
+        });
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}

@@ -145,3 +145,63 @@ fn steady_means_the_rollout_is_done_and_the_counts_converged() {
     assert!(!none.is_steady());
     assert_eq!(none.current_task_definition(), "users:6");
 }
+
+#[test]
+fn stopped_tasks_with_the_same_reason_and_exits_are_said_once() {
+    let task = |id: &str, reason: &str, lines: &[&str]| StoppedTask {
+        id: id.into(),
+        task_definition: "users:8".into(),
+        reason: reason.into(),
+        containers: vec!["users: exit 1".into(), "log-router: exit 0".into()],
+        stopped_at: None,
+        last_lines: lines.iter().map(|l| (*l).to_owned()).collect(),
+    };
+    let tasks = [
+        task("a1", "Essential container in task exited", &[]),
+        task(
+            "b2",
+            "Essential container in task exited",
+            &["panic: no DATABASE_URL"],
+        ),
+        task("c3", "Task failed ELB health checks", &[]),
+    ];
+    struct Shown<'a>(&'a [StoppedTask]);
+    impl std::fmt::Display for Shown<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            StoppedTask::write_all(self.0, f, "  ")
+        }
+    }
+    let text = Shown(&tasks).to_string();
+    assert_eq!(
+        text,
+        "  2 stopped tasks (a1, b2): Essential container in task exited\n\
+         \x20   users: exit 1\n\
+         \x20   log-router: exit 0\n\
+         \x20   the last lines of b2:\n\
+         \x20     panic: no DATABASE_URL\n\
+         \x20 stopped task c3: Task failed ELB health checks\n\
+         \x20   users: exit 1\n\
+         \x20   log-router: exit 0\n",
+    );
+    assert_eq!(
+        text.matches("log-router: exit 0").count(),
+        2,
+        "once per group"
+    );
+}
+
+#[test]
+fn arns_in_service_events_are_shortened_to_names() {
+    let event = "registered 3 targets in (target-group arn:aws:elasticloadbalancing:us-east-1:199378345542:targetgroup/prod-users-green/edc96bd67cd8ed41)";
+    assert_eq!(
+        short_arns(event),
+        "registered 3 targets in (target-group prod-users-green)"
+    );
+    assert_eq!(
+        short_arns(
+            "task arn:aws:ecs:us-east-1:1:task-definition/prod-users:3, service arn:aws:ecs:us-east-1:1:service/demo/prod-users-blue"
+        ),
+        "task prod-users:3, service prod-users-blue"
+    );
+    assert_eq!(short_arns("no arn here"), "no arn here");
+}

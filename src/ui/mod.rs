@@ -273,32 +273,6 @@ pub struct CliReporter {
     log: Mutex<Vec<Event>>,
 }
 
-/// ARNs in a line for people, shortened to the names they carry (`arn:aws:elasticloadbalancing:
-/// …:targetgroup/prod-users-green/edc9…` → `prod-users-green`); JSON keeps them whole.
-fn short_arns(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("arn:aws") {
-        out.push_str(&rest[..at]);
-        let tail = &rest[at..];
-        let end = tail
-            .find(|c: char| c.is_whitespace() || matches!(c, ')' | ',' | ']'))
-            .unwrap_or(tail.len());
-        let arn = &tail[..end];
-        let resource = arn.splitn(6, ':').nth(5).unwrap_or(arn);
-        let parts: Vec<&str> = resource.split('/').collect();
-        out.push_str(match parts.as_slice() {
-            ["targetgroup", name, ..] => name,
-            ["loadbalancer" | "listener" | "listener-rule", _, name, ..] => name,
-            [.., last] if parts.len() > 1 => last,
-            _ => resource,
-        });
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
 /// How often, without a spinner, a countdown prints a line.
 const COUNTDOWN_LINE_EVERY: u64 = 30;
 
@@ -421,7 +395,7 @@ impl Reporter for CliReporter {
                 let short = message
                     .strip_prefix(&format!("(service {service}) "))
                     .unwrap_or(message);
-                let short = &short_arns(short);
+                let short = &crate::aws::short_arns(short);
                 if self.printer.spinners {
                     let when = dim.apply_to(at.strftime("%H:%M:%SZ"));
                     self.line(format!("    {when} {service}: {short}"));
@@ -570,22 +544,6 @@ impl Reporter for CliReporter {
 #[cfg(test)]
 mod tests {
     use super::countdown_due;
-
-    #[test]
-    fn arns_in_service_events_are_shortened_to_names() {
-        let event = "registered 3 targets in (target-group arn:aws:elasticloadbalancing:us-east-1:199378345542:targetgroup/prod-users-green/edc96bd67cd8ed41)";
-        assert_eq!(
-            super::short_arns(event),
-            "registered 3 targets in (target-group prod-users-green)"
-        );
-        assert_eq!(
-            super::short_arns(
-                "task arn:aws:ecs:us-east-1:1:task-definition/prod-users:3, service arn:aws:ecs:us-east-1:1:service/demo/prod-users-blue"
-            ),
-            "task prod-users:3, service prod-users-blue"
-        );
-        assert_eq!(super::short_arns("no arn here"), "no arn here");
-    }
 
     #[test]
     fn a_countdown_prints_its_first_tick_then_a_line_every_30_seconds() {

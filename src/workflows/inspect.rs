@@ -342,7 +342,7 @@ impl fmt::Display for StatusOutcome {
                     f,
                     "    {} {}",
                     e.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-                    e.message
+                    crate::aws::short_arns(&e.message)
                 )?;
             }
         }

@@ -184,9 +184,7 @@ impl fmt::Display for WaitOutcome {
             if let Some(now) = &s.now_running {
                 writeln!(f, "  the service now runs {}", short_td(now))?;
             }
-            for t in &s.stopped_tasks {
-                t.write(f, "  ")?;
-            }
+            StoppedTask::write_all(&s.stopped_tasks, f, "  ")?;
             if let Some(outcome) = &s.recorded {
                 writeln!(
                     f,

@@ -169,6 +169,17 @@ pub(super) fn advance(s: &mut State, now: Instant, epoch: (Instant, Timestamp)) 
                 epoch,
                 format!("(service {name}) has started {desired} tasks: (task b1) (task b2)."),
             );
+            // As ECS says it: the target group by its whole ARN.
+            let target_group = s.services[&name].target_group.clone();
+            push_event(
+                s,
+                &name,
+                due,
+                epoch,
+                format!(
+                    "(service {name}) registered {desired} targets in (target-group {target_group})"
+                ),
+            );
             push_event(
                 s,
                 &name,

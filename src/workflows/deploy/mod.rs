@@ -12,10 +12,10 @@ use tokio::time::Instant;
 use super::db;
 use super::pace::{Pacer, Shown, Stop};
 use super::preflight::{self, Context};
-use super::traffic::{Colour, TrafficOutcome};
+use super::traffic::{Colour, SwitchResult, TrafficOutcome};
 use super::wait::{self, Verdict, WaitOutcome, short_td};
 use super::{Check, Interrupt, Outcome, Reporter, tags, version_of};
-use crate::aws::{Aws, TaskDefinition};
+use crate::aws::{Aws, StoppedTask, TaskDefinition};
 use crate::config::EnvConfig;
 use crate::error::Exit;
 
@@ -310,20 +310,23 @@ impl fmt::Display for DeployOutcome {
                 self.write_native(f)?;
                 if let Some(wait) = &self.wait {
                     for s in &wait.services {
-                        for t in &s.stopped_tasks {
-                            t.write(f, "  ")?;
-                        }
+                        StoppedTask::write_all(&s.stopped_tasks, f, "  ")?;
                         let last: Vec<_> = s.events.iter().rev().take(3).collect();
                         if !last.is_empty() {
                             writeln!(f, "  last service events:")?;
                             for e in last.iter().rev() {
-                                writeln!(f, "    {} {}", e.at.strftime("%H:%M:%SZ"), e.message)?;
+                                writeln!(
+                                    f,
+                                    "    {} {}",
+                                    e.at.strftime("%H:%M:%SZ"),
+                                    crate::aws::short_arns(&e.message)
+                                )?;
                             }
                         }
                     }
                 }
                 if let Some(t) = &self.traffic {
-                    write!(f, "{}", indent(&t.to_string()))?;
+                    write_failed_traffic(f, t)?;
                 }
                 match (&self.rollback, self.result) {
                     (Some(rb), DeployResult::RolledBack) => writeln!(
@@ -377,6 +380,23 @@ impl fmt::Display for DeployOutcome {
             writeln!(f, "  next: {n}")?;
         }
         Ok(())
+    }
+}
+
+/// Where a failed blue/green deploy left the traffic. A switch that completed and was then
+/// taken back (an alarm in the bake) says both moves, not "moved X -> X".
+fn write_failed_traffic(f: &mut fmt::Formatter<'_>, t: &TrafficOutcome) -> fmt::Result {
+    if t.result != SwitchResult::Switched {
+        return write!(f, "{}", indent(&t.to_string()));
+    }
+    if t.after == t.before {
+        writeln!(
+            f,
+            "  traffic: moved to {}, then back to {}; now {}",
+            t.to, t.from, t.after
+        )
+    } else {
+        writeln!(f, "  traffic: moved to {}; now {}", t.to, t.after)
     }
 }
 

@@ -1007,3 +1007,26 @@ async fn the_plan_names_every_kind_of_call_the_deploy_makes() {
         plan.calls
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn status_names_the_target_group_its_events_carry_by_arn() {
+    let fake = FakeAws::staging();
+    let out = run_deploy(&fake, &opts("v1.2.0"), &Recorder::default()).await;
+    assert_eq!(out.exit(), Exit::Ok, "{out}");
+    let status =
+        crate::workflows::inspect::status(&fake.aws(), &staging(false), &["staging-users".into()])
+            .await
+            .unwrap();
+    let text = status.to_string();
+    assert!(
+        text.contains("registered 2 targets in (target-group staging-users)"),
+        "{text}"
+    );
+    assert!(!text.contains("arn:aws:elasticloadbalancing"), "{text}");
+    // JSON keeps the ARN whole for scripts.
+    let json = serde_json::to_string(&status).unwrap();
+    assert!(
+        json.contains("(target-group arn:aws:elasticloadbalancing:"),
+        "{json}"
+    );
+}

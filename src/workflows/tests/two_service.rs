@@ -344,6 +344,13 @@ async fn an_alarm_during_bake_moves_traffic_back() {
         out.reason.as_ref().unwrap().contains("prod-users-5xx"),
         "{out}"
     );
+    // Both moves are said, not "moved blue 100 / green 0 -> blue 100 / green 0".
+    let text = out.to_string();
+    assert!(
+        text.contains("traffic: moved to green, then back to blue; now blue 100 / green 0"),
+        "{text}"
+    );
+    assert!(!text.contains(" -> blue 100 / green 0"), "{text}");
     // The instant way back must not lead to the version that just failed.
     assert_eq!(
         fake.service_task_definition("prod-users-green"),
