@@ -39,7 +39,7 @@ pub struct Global {
     /// Send every AWS call to this endpoint (AWS_ENDPOINT_URL works too)
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// More log output (-v, -vv)
+    /// More log output: -v each AWS call with its answer and duration, -vv the SDK's debug too
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only the result and errors

@@ -43,7 +43,8 @@ fn main() -> ExitCode {
     ExitCode::from(exit.code())
 }
 
-/// Logs go to stderr: warnings by default, `-v` info, `-vv` debug (AWS SDK included).
+/// Logs go to stderr: warnings by default, `-v` info (each AWS call with its answer and
+/// duration), `-vv` debug (the AWS SDK's own included).
 /// `RUST_LOG` overrides.
 fn init_tracing(verbose: u8, color: opsctl::cli::ColorChoice) {
     use std::io::IsTerminal;
@@ -51,7 +52,7 @@ fn init_tracing(verbose: u8, color: opsctl::cli::ColorChoice) {
     let default = match verbose {
         // The SDK's credential chain warns about every provider it tries; the error says it.
         0 => "warn,aws_config=error",
-        1 => "opsctl=info,warn",
+        1 => "opsctl=info,warn,aws_config=error",
         _ => "debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

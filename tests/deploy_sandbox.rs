@@ -550,3 +550,62 @@ async fn colour_is_decided_per_stream() {
         "no colour on the terminal: {terminal:?}"
     );
 }
+
+/// `-v` logs each AWS call, one line with its answer and duration; `-vv` adds the SDK's own
+/// debug; without either, no call is logged.
+#[tokio::test]
+async fn verbose_logs_each_aws_call_and_very_verbose_the_sdks_debug() {
+    let account = Account::seed();
+    let quiet = account.opsctl(&["status", "staging"]);
+    quiet.expect_code(0);
+    assert!(!quiet.stderr.contains("opsctl::aws"), "{}", quiet.stderr);
+
+    // A throttled first answer is retried: the line says so.
+    account.fault("cloudwatch:DescribeAlarms", "throttle", Some(1), 0);
+    account.clear_requests();
+    let run = account.opsctl(&["-v", "status", "staging"]);
+    run.expect_code(0);
+    let mut logged: Vec<String> = run
+        .stderr
+        .lines()
+        .filter_map(|l| l.split_once("opsctl::aws: ").map(|(_, call)| call))
+        .map(|call| call.split(' ').next().unwrap().to_owned())
+        .collect();
+    // One line per call made, whatever its attempts: the sandbox saw each attempt, so the
+    // throttled one is there twice.
+    let mut served: Vec<String> = account.requests().into_iter().map(|r| r.action).collect();
+    let throttled = served
+        .iter()
+        .position(|a| a == "cloudwatch:DescribeAlarms")
+        .expect("status reads the alarms");
+    served.remove(throttled);
+    logged.sort();
+    served.sort();
+    assert_eq!(logged, served, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("opsctl::aws: ecs:DescribeServices 200 in ") && l.ends_with(" ms")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("cloudwatch:DescribeAlarms 200 in ") && l.ends_with("(2 attempts)")),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("DEBUG"), "{}", run.stderr);
+
+    let debug = account.opsctl(&["-vv", "status", "staging"]);
+    debug.expect_code(0);
+    assert!(
+        debug
+            .stderr
+            .lines()
+            .any(|l| l.contains("DEBUG") && l.contains("aws_smithy_runtime")),
+        "the SDK's debug: {}",
+        debug.stderr
+    );
+}

@@ -22,6 +22,7 @@ use super::{
     TaskDefinition,
 };
 
+mod calls;
 mod cloudwatch;
 mod db;
 mod ecr;
@@ -114,27 +115,40 @@ pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
+/// A client of one service from the shared configuration, logging each call at `-v`.
+macro_rules! client {
+    ($krate:ident, $config:expr) => {
+        $krate::Client::from_conf(
+            $krate::config::Builder::from($config)
+                .interceptor(calls::CallLog)
+                .build(),
+        )
+    };
+}
+
 /// Builds every adapter from one SDK configuration.
 pub fn clients(config: &SdkConfig) -> Aws {
     Aws {
-        ecs: Arc::new(SdkEcs(aws_sdk_ecs::Client::new(config))),
-        registry: Arc::new(SdkRegistry(aws_sdk_ecr::Client::new(config))),
+        ecs: Arc::new(SdkEcs(client!(aws_sdk_ecs, config))),
+        registry: Arc::new(SdkRegistry(client!(aws_sdk_ecr, config))),
         secrets: Arc::new(SdkSecrets(
-            aws_sdk_secretsmanager::Client::new(config),
-            SdkParameters(aws_sdk_ssm::Client::new(config)),
+            client!(aws_sdk_secretsmanager, config),
+            SdkParameters(client!(aws_sdk_ssm, config)),
         )),
-        monitoring: Arc::new(SdkMonitoring(aws_sdk_cloudwatch::Client::new(config))),
-        lb: Arc::new(SdkLoadBalancing(
-            aws_sdk_elasticloadbalancingv2::Client::new(config),
-        )),
-        db: Arc::new(db::SdkDatabase(aws_sdk_rds::Client::new(config))),
+        monitoring: Arc::new(SdkMonitoring(client!(aws_sdk_cloudwatch, config))),
+        lb: Arc::new(SdkLoadBalancing(client!(
+            aws_sdk_elasticloadbalancingv2,
+            config
+        ))),
+        db: Arc::new(db::SdkDatabase(client!(aws_sdk_rds, config))),
         regions: Arc::new(SdkRegions(config.clone())),
-        autoscaling: Arc::new(db::SdkAutoScaling(
-            aws_sdk_applicationautoscaling::Client::new(config),
-        )),
-        logs: Arc::new(logs::SdkLogs(aws_sdk_cloudwatchlogs::Client::new(config))),
-        locks: Arc::new(lock::SdkLocks(aws_sdk_ssm::Client::new(config))),
-        identity: Arc::new(identity::SdkIdentity(aws_sdk_sts::Client::new(config))),
+        autoscaling: Arc::new(db::SdkAutoScaling(client!(
+            aws_sdk_applicationautoscaling,
+            config
+        ))),
+        logs: Arc::new(logs::SdkLogs(client!(aws_sdk_cloudwatchlogs, config))),
+        locks: Arc::new(lock::SdkLocks(client!(aws_sdk_ssm, config))),
+        identity: Arc::new(identity::SdkIdentity(client!(aws_sdk_sts, config))),
     }
 }
 
@@ -149,6 +163,7 @@ impl super::Regions for SdkRegions {
     fn database(&self, region: &str) -> Arc<dyn super::Database> {
         let config = aws_sdk_rds::config::Builder::from(&self.0)
             .region(Region::new(region.to_owned()))
+            .interceptor(calls::CallLog)
             .build();
         Arc::new(db::SdkDatabase(aws_sdk_rds::Client::from_conf(config)))
     }
