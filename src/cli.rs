@@ -126,8 +126,9 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff)
-    Man,
+    /// Print the manual (roff), every command and option on one page; or write a page per
+    /// command
+    Man(ManArgs),
 }
 
 impl Command {
@@ -172,7 +173,7 @@ impl Command {
                 DbCommand::Failover(a) => ("db failover", a.env.as_str()),
             },
             Command::Completions { .. } => ("completions", ""),
-            Command::Man => ("man", ""),
+            Command::Man(_) => ("man", ""),
             Command::Runbook(a) => match &a.command {
                 RunbookCommand::List => ("runbook list", ""),
                 RunbookCommand::Show { name } => ("runbook show", name.as_str()),
@@ -183,6 +184,13 @@ impl Command {
             Command::Unlock(a) => ("unlock", a.env.as_str()),
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write a page per command into DIR (opsctl.1, opsctl-deploy.1, …) instead of printing one
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

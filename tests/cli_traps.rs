@@ -109,3 +109,93 @@ fn opsctl_toml_is_found_upwards_to_the_repository_root() {
     );
     assert!(stderr.contains("--config"), "{stderr}");
 }
+
+/// Every visible command below `cmd` with its full name (`opsctl db snapshot`).
+fn all_commands(cmd: &clap::Command, name: &str) -> Vec<(String, clap::Command)> {
+    let mut out = Vec::new();
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let full = format!("{name} {}", sub.get_name());
+        out.push((full.clone(), sub.clone()));
+        out.extend(all_commands(sub, &full));
+    }
+    out
+}
+
+/// The long options a command takes itself, not the global ones.
+fn own_flags(cmd: &clap::Command) -> Vec<String> {
+    cmd.get_arguments()
+        .filter(|a| !a.is_global_set() && !a.is_hide_set())
+        .filter_map(|a| a.get_long())
+        .filter(|l| *l != "help")
+        .map(|l| format!("\\-\\-{}", l.replace('-', "\\-")))
+        .collect()
+}
+
+#[test]
+fn the_man_page_documents_every_command_and_every_option() {
+    use clap::CommandFactory;
+    let out = opsctl().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8(out.stdout).unwrap();
+    let top = opsctl::cli::Cli::command();
+    let commands = all_commands(&top, "opsctl");
+    assert!(commands.len() > 25, "{}", commands.len());
+    for (name, cmd) in &commands {
+        let heading = format!(".SH \"{}\"", name.to_uppercase());
+        let at = page
+            .find(&heading)
+            .unwrap_or_else(|| panic!("no section {heading}"));
+        let section = &page[at + heading.len()..];
+        let section = &section[..section.find(".SH ").unwrap_or(section.len())];
+        for flag in own_flags(cmd) {
+            assert!(section.contains(&flag), "{name}: {flag} undocumented");
+        }
+    }
+    // The global options once, at the top, not again under every command.
+    assert_eq!(
+        page.matches("\\-\\-endpoint\\-url").count(),
+        2,
+        "synopsis and options"
+    );
+    // One page: it sends the reader to no other page.
+    assert!(
+        !page.contains("opsctl\\-deploy(1)"),
+        "refers to a page it did not write"
+    );
+}
+
+#[test]
+fn man_out_dir_writes_every_page_the_top_page_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = opsctl()
+        .args(["man", "--out-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let top = std::fs::read_to_string(dir.path().join("opsctl.1")).unwrap();
+    let mut named = 0;
+    for word in top.split_whitespace() {
+        if let Some(page) = word.strip_suffix("(1)") {
+            let file = format!("{}.1", page.replace("\\-", "-"));
+            assert!(
+                dir.path().join(&file).exists(),
+                "{file} is named but not written"
+            );
+            named += 1;
+        }
+    }
+    assert!(named > 15, "the top page names its commands' pages: {top}");
+    let restore = std::fs::read_to_string(dir.path().join("opsctl-db-restore.1")).unwrap();
+    assert!(restore.contains("\\-\\-to\\-time"), "{restore}");
+    // Listed on stdout, one path a line.
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        listed.lines().count(),
+        std::fs::read_dir(dir.path()).unwrap().count()
+    );
+}

@@ -331,10 +331,22 @@ async fn dispatch(
             crate::ui::print_bytes(&text);
             Ok(Exit::Ok)
         }
-        Command::Man => {
-            let mut text = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut text)?;
-            crate::ui::print_bytes(&text);
+        Command::Man(args) => {
+            match &args.out_dir {
+                Some(dir) => {
+                    let written = crate::ui::man::pages_to(dir).map_err(|e| {
+                        UserError::new(format!(
+                            "cannot write the man pages to {}: {e}",
+                            dir.display()
+                        ))
+                        .hint("name a directory you can write to with --out-dir")
+                    })?;
+                    let names: Vec<String> =
+                        written.iter().map(|p| p.display().to_string()).collect();
+                    crate::ui::print_bytes(format!("{}\n", names.join("\n")).as_bytes());
+                }
+                None => crate::ui::print_bytes(&crate::ui::man::one_page()?),
+            }
             Ok(Exit::Ok)
         }
         Command::Deploy(args) => {

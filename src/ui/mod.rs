@@ -13,6 +13,7 @@ use crate::error::{Exit, UserError};
 use crate::input::escape;
 use crate::workflows::{Event, Outcome, Reporter};
 
+pub mod man;
 pub mod runbook;
 
 /// Decides once how to print: quiet or verbose, text or JSON, spinners or lines.
