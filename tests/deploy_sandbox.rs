@@ -609,3 +609,124 @@ async fn verbose_logs_each_aws_call_and_very_verbose_the_sdks_debug() {
         debug.stderr
     );
 }
+
+/// Registers a revision changed by hand, as in the console (memory 2048, LOG_LEVEL=debug), and
+/// puts the service on it; returns once the service is stable on it.
+async fn drift_by_hand(account: &Account) -> String {
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk().await);
+    let (td, _) = describe(account, &service_td(account).await).await;
+    let mut containers = td.container_definitions().to_vec();
+    for e in containers[0].environment.iter_mut().flatten() {
+        if e.name() == Some("LOG_LEVEL") {
+            e.value = Some("debug".into());
+        }
+    }
+    let new = ecs
+        .register_task_definition()
+        .family(td.family().unwrap())
+        .set_task_role_arn(td.task_role_arn().map(str::to_owned))
+        .set_execution_role_arn(td.execution_role_arn().map(str::to_owned))
+        .set_network_mode(td.network_mode().cloned())
+        .set_container_definitions(Some(containers))
+        .set_volumes(Some(td.volumes().to_vec()))
+        .set_requires_compatibilities(Some(td.requires_compatibilities().to_vec()))
+        .set_runtime_platform(td.runtime_platform().cloned())
+        .cpu(td.cpu().unwrap())
+        .memory("2048")
+        .send()
+        .await
+        .unwrap()
+        .task_definition
+        .unwrap()
+        .task_definition_arn
+        .unwrap();
+    ecs.update_service()
+        .cluster("demo")
+        .service(SERVICE)
+        .task_definition(&new)
+        .send()
+        .await
+        .unwrap();
+    account.opsctl(&["wait-stable", "staging"]).expect_code(0);
+    new
+}
+
+#[tokio::test]
+async fn drift_from_the_repositorys_task_definition_is_named_carried_or_refused() {
+    let account = Account::seed();
+    // As seeded, the service runs what the file says.
+    let run = account.opsctl(&["check", "staging"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("matches service/deploy/task-definition.json"),
+        "{}",
+        run.stderr
+    );
+
+    drift_by_hand(&account).await;
+    let fields = [
+        "containerDefinitions[users].environment[LOG_LEVEL].value: file \"info\", live \"debug\"",
+        "memory: file \"1024\", live \"2048\"",
+    ];
+    let run = account.opsctl(&["check", "staging"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("1 with a warning"), "{}", run.stdout);
+    for field in fields {
+        assert!(run.stdout.contains(field), "{field}\n{}", run.stdout);
+    }
+    assert!(
+        run.stdout
+            .contains("differs from service/deploy/task-definition.json in 2 fields"),
+        "{}",
+        run.stdout
+    );
+    let json = account
+        .opsctl(&["--output", "json", "check", "staging"])
+        .json();
+    let drift = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "drift")
+        .unwrap()
+        .clone();
+    assert_eq!(drift["ok"], true);
+    assert_eq!(drift["warning"], true);
+
+    // drift = "refuse": exit 2, nothing changed, every field named.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("opsctl.toml");
+    let file = support::repo_root().join("service/deploy/task-definition.json");
+    std::fs::write(
+        &config,
+        format!(
+            "[env.staging]\nregion = \"us-east-1\"\ncluster = \"demo\"\nservice = \"staging-users\"\n\
+             container = \"users\"\nrepository = \"users\"\n\
+             task_definition = \"{}\"\ndrift = \"refuse\"\n",
+            file.display()
+        ),
+    )
+    .unwrap();
+    account.clear_requests();
+    let run = account.opsctl_with_config(&config, &["deploy", "staging", "--version", "v1.2.0"]);
+    run.expect_code(2);
+    for field in fields {
+        assert!(run.stdout.contains(field), "{field}\n{}", run.stdout);
+    }
+    assert!(run.stdout.contains("drift = \"refuse\""), "{}", run.stdout);
+    let changed: Vec<String> = account
+        .requests()
+        .into_iter()
+        .filter(|r| r.changed())
+        .map(|r| r.action)
+        .collect();
+    assert!(changed.is_empty(), "{changed:?}");
+
+    // The default warns, deploys, and the drift rides along: that is what it warns of.
+    let run = account.opsctl(&["deploy", "staging", "--version", "v1.2.0"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("warn drift"), "{}", run.stdout);
+    let (td, _) = describe(&account, &service_td(&account).await).await;
+    assert_eq!(td.memory(), Some("2048"));
+}

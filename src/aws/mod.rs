@@ -88,6 +88,11 @@ pub trait Ecs: Send + Sync {
     ) -> AwsResult<Vec<Service>>;
     /// A task definition by ARN or `family:revision`, with its tags.
     async fn describe_task_definition(&self, task_definition: &str) -> AwsResult<TaskDefinition>;
+    /// A task definition exactly as ECS describes it (the `taskDefinition` object of
+    /// DescribeTaskDefinition's answer, in ECS's own JSON), fields this build does not know
+    /// included: what drift is measured on.
+    async fn task_definition_document(&self, task_definition: &str)
+    -> AwsResult<serde_json::Value>;
     /// ARNs of the family's ACTIVE revisions, newest first.
     async fn list_task_definitions(&self, family: &str) -> AwsResult<Vec<String>>;
     /// Registers a new revision that copies `base` in every registrable field, with only the

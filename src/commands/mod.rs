@@ -570,14 +570,24 @@ impl std::fmt::Display for CheckOutcome {
     /// so passed ones are not listed twice (`--output json` has them all).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let failed: Vec<&workflows::Check> = self.checks.iter().filter(|c| !c.ok).collect();
+        let warned: Vec<&workflows::Check> = self.checks.iter().filter(|c| c.warning).collect();
         if failed.is_empty() {
-            return writeln!(
+            writeln!(
                 f,
-                "{} ({}): all {} checks passed",
+                "{} ({}): all {} checks passed{}",
                 self.env,
                 self.service,
-                self.checks.len()
-            );
+                self.checks.len(),
+                match warned.len() {
+                    0 => String::new(),
+                    1 => ", 1 with a warning:".into(),
+                    n => format!(", {n} with warnings:"),
+                }
+            )?;
+            for c in warned {
+                writeln!(f, "  {c}")?;
+            }
+            return Ok(());
         }
         writeln!(
             f,

@@ -36,6 +36,8 @@ struct RawEnv {
     bluegreen: Option<BlueGreen>,
     #[serde(default)]
     before_deploy: Vec<BeforeDeploy>,
+    task_definition: Option<String>,
+    drift: Option<DriftMode>,
 }
 
 /// The parsed config file.
@@ -236,6 +238,33 @@ impl Config {
                     .hint("use at least 1s, such as timeout = \"10m\""));
                 }
             }
+            let task_definition = match (env.task_definition, env.drift) {
+                (Some(file), _) if file.trim().is_empty() => {
+                    return Err(UserError::new(format!(
+                        "{}: env.{name}.task_definition is empty",
+                        at("task_definition")
+                    ))
+                    .hint(
+                        "name the task definition file kept in the repository, such as \
+                           task_definition = \"service/deploy/task-definition.json\"",
+                    ));
+                }
+                (Some(file), drift) => Some(TaskDefinitionFile {
+                    // Relative to the config file, as the repository's paths are.
+                    path: path.parent().unwrap_or_else(|| Path::new("")).join(&file),
+                    shown: file,
+                    drift: drift.unwrap_or_default(),
+                }),
+                (None, Some(_)) => {
+                    return Err(UserError::new(format!(
+                        "{}: env.{name}.drift is set, but no task_definition to measure drift against",
+                        at("drift")
+                    ))
+                    .hint("add task_definition = \"service/deploy/task-definition.json\" (the file \
+                           in the repository), or remove `drift`"));
+                }
+                (None, None) => None,
+            };
             let env = EnvConfig {
                 name: name.clone(),
                 region: env.region,
@@ -250,6 +279,7 @@ impl Config {
                 scaling: env.scaling,
                 database: env.database,
                 before_deploy: env.before_deploy,
+                task_definition,
             };
             if let Some((key, problem)) = bad_name(&env) {
                 return Err(UserError::new(format!(

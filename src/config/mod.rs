@@ -175,6 +175,31 @@ pub struct EnvConfig {
     /// Commands a deploy runs as one-off tasks of the new revision before it changes the
     /// service (migrations), in order; the first that fails stops the deploy.
     pub before_deploy: Vec<BeforeDeploy>,
+    /// The task definition kept in the repository, which the live revision is checked
+    /// against for drift (`task_definition = "service/deploy/task-definition.json"`).
+    pub task_definition: Option<TaskDefinitionFile>,
+}
+
+/// `task_definition = "…"` and `drift = "warn" | "refuse"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskDefinitionFile {
+    /// As written in the config, for messages.
+    pub shown: String,
+    /// Resolved against the config file's directory.
+    #[serde(skip)]
+    pub path: std::path::PathBuf,
+    pub drift: DriftMode,
+}
+
+/// What a deploy does when the live revision has drifted from the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftMode {
+    /// Say so, and deploy.
+    #[default]
+    Warn,
+    /// Fail the preflight: nothing changes until the file and the service agree.
+    Refuse,
 }
 
 /// `before_deploy = [{ name = "migrate", command = ["users-service", "migrate"], timeout = "10m" }]`

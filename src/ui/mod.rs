@@ -343,17 +343,22 @@ impl Reporter for CliReporter {
                 ));
             }
             Event::Check(check) => {
-                let mark = if check.ok {
-                    Style::new().for_stderr().green().apply_to("ok  ")
-                } else {
-                    Style::new().for_stderr().red().bold().apply_to("FAIL")
+                let mark = match (check.ok, check.warning) {
+                    (true, false) => Style::new().for_stderr().green().apply_to("ok  "),
+                    (true, true) => Style::new().for_stderr().yellow().bold().apply_to("warn"),
+                    (false, _) => Style::new().for_stderr().red().bold().apply_to("FAIL"),
                 };
                 self.line(format!("    {mark} {:<10} {}", check.name, check.detail));
-                if let Some(hint) = check.hint.as_ref().filter(|_| !check.ok) {
-                    self.line(format!("         fix: {hint}"));
+                if let Some(hint) = check.hint.as_ref().filter(|_| !check.ok || check.warning) {
+                    let (label, level) = if check.ok {
+                        ("note", "warning")
+                    } else {
+                        ("fix", "error")
+                    };
+                    self.line(format!("         {label}: {hint}"));
                     if self.printer.github {
                         eprintln!(
-                            "::error title=preflight {}::{}",
+                            "::{level} title=preflight {}::{}",
                             check.name,
                             escape_annotation(&check.detail)
                         );

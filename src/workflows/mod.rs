@@ -12,6 +12,7 @@ use crate::aws::RolloutState;
 pub mod analysis;
 pub mod db;
 pub mod deploy;
+pub mod drift;
 pub mod inspect;
 pub mod lock;
 pub mod logs;
@@ -111,7 +112,11 @@ pub struct Check {
     pub name: String,
     pub ok: bool,
     pub detail: String,
-    /// How to fix a failed check.
+    /// Passed, but with something a person should know before going on (drift carried over,
+    /// alarms ignored): said again in the result.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub warning: bool,
+    /// How to fix a failed check, or what to do about a warning.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }
@@ -122,7 +127,19 @@ impl Check {
             name: name.to_owned(),
             ok: true,
             detail: detail.into(),
+            warning: false,
             hint: None,
+        }
+    }
+
+    /// Passed, with a warning and what to do about it.
+    pub fn warn(name: &str, detail: impl Into<String>, hint: impl Into<String>) -> Self {
+        Check {
+            name: name.to_owned(),
+            ok: true,
+            detail: detail.into(),
+            warning: true,
+            hint: Some(hint.into()),
         }
     }
 
@@ -131,6 +148,7 @@ impl Check {
             name: name.to_owned(),
             ok: false,
             detail: detail.into(),
+            warning: false,
             hint: Some(hint.into()),
         }
     }
@@ -138,10 +156,15 @@ impl Check {
 
 impl fmt::Display for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mark = if self.ok { "ok  " } else { "FAIL" };
+        let mark = match (self.ok, self.warning) {
+            (true, false) => "ok  ",
+            (true, true) => "warn",
+            (false, _) => "FAIL",
+        };
         write!(f, "{mark} {:<10} {}", self.name, self.detail)?;
         if let Some(hint) = &self.hint {
-            write!(f, "\n     fix: {hint}")?;
+            let label = if self.ok { "note" } else { "fix" };
+            write!(f, "\n     {label}: {hint}")?;
         }
         Ok(())
     }

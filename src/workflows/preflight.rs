@@ -3,9 +3,10 @@
 
 use serde::Serialize;
 
+use super::drift;
 use super::{Check, Event, Reporter};
 use crate::aws::{Aws, AwsError, Image, NoContainer, Service, TaskDefinition};
-use crate::config::EnvConfig;
+use crate::config::{DriftMode, EnvConfig, TaskDefinitionFile};
 
 /// What to check.
 pub struct Request<'a> {
@@ -236,6 +237,11 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
         }
     }
 
+    if let (Some(file), Some(name)) = (&env.task_definition, &container) {
+        let check = drift_check(aws, env, file, &current, name, reporter).await?;
+        push(c, reporter, check);
+    }
+
     let mut missing = Vec::new();
     let mut checked = 0;
     for value_from in &current.secrets {
@@ -301,13 +307,13 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
                 ),
             );
         } else if !firing.is_empty() {
-            reporter.warn(format!("ignoring alarms in ALARM: {}", firing.join("; ")));
             push(
                 c,
                 reporter,
-                Check::pass(
+                Check::warn(
                     "alarms",
                     format!("in ALARM but ignored: {}", firing.join("; ")),
+                    "--ignore-alarms: the deploy goes ahead while they fire",
                 ),
             );
         } else {
@@ -360,6 +366,82 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
         image,
     });
     Ok(Report { checks, context })
+}
+
+/// Where the live revision differs from the task definition kept in the repository: every
+/// field, named. `drift = "refuse"` fails the check; the default passes it with a warning.
+async fn drift_check(
+    aws: &Aws,
+    env: &EnvConfig,
+    file: &TaskDefinitionFile,
+    current: &TaskDefinition,
+    container: &str,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<Check> {
+    let shown = &file.shown;
+    let template = match drift::read(&file.path) {
+        Ok(t) => t,
+        Err(why) => {
+            return Ok(Check::fail(
+                "drift",
+                format!("cannot compare {} with {shown}: {why}", current.short()),
+                format!(
+                    "fix task_definition in [env.{}] (a path relative to the config file)",
+                    env.name
+                ),
+            ));
+        }
+    };
+    let live = aws.ecs.task_definition_document(&current.arn).await?;
+    let found = drift::compare(&template, &live, container);
+    if !found.unknown_fields.is_empty() {
+        reporter.warn(format!(
+            "{} has fields this opsctl does not know, which a deploy's copy would drop: {}; \
+             upgrade opsctl before deploying",
+            current.short(),
+            found.unknown_fields.join(", ")
+        ));
+    }
+    let wildcards = if found.placeholders.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} taken as any value)", found.placeholders.join(", "))
+    };
+    if found.differences.is_empty() {
+        return Ok(Check::pass(
+            "drift",
+            format!("{} matches {shown}{wildcards}", current.short()),
+        ));
+    }
+    let n = found.differences.len();
+    let mut detail = format!(
+        "{} differs from {shown} in {n} field{}{wildcards}:",
+        current.short(),
+        if n == 1 { "" } else { "s" }
+    );
+    for d in &found.differences {
+        detail.push_str(&format!("\n                      {d}"));
+    }
+    Ok(match file.drift {
+        DriftMode::Refuse => Check::fail(
+            "drift",
+            detail,
+            format!(
+                "a change made outside the repository would ride along with every deploy: put it \
+                 into {shown} and register that, or undo it (drift = \"refuse\" in [env.{}])",
+                env.name
+            ),
+        ),
+        DriftMode::Warn => Check::warn(
+            "drift",
+            detail,
+            format!(
+                "a deploy carries the live values over; put them into {shown}, or undo them \
+                 (drift = \"refuse\" in [env.{}] stops such deploys)",
+                env.name
+            ),
+        ),
+    })
 }
 
 /// The repository part of an image reference: `…/users:v1` → `users`.

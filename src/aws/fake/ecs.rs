@@ -321,6 +321,28 @@ impl Ecs for FakeAws {
             })
     }
 
+    async fn task_definition_document(
+        &self,
+        task_definition: &str,
+    ) -> AwsResult<serde_json::Value> {
+        let td = self.describe_task_definition(task_definition).await?;
+        let s = self.state.lock().unwrap();
+        Ok(s.documents.get(&td.arn).cloned().unwrap_or_else(|| {
+            let containers: Vec<serde_json::Value> = td
+                .containers
+                .iter()
+                .map(|c| serde_json::json!({ "name": c.name, "image": c.image }))
+                .collect();
+            serde_json::json!({
+                "taskDefinitionArn": td.arn,
+                "family": td.family,
+                "revision": td.revision,
+                "status": td.status,
+                "containerDefinitions": containers,
+            })
+        }))
+    }
+
     async fn list_task_definitions(&self, family: &str) -> AwsResult<Vec<String>> {
         self.record("ecs:ListTaskDefinitions")?;
         let s = self.state.lock().unwrap();
@@ -364,6 +386,16 @@ impl Ecs for FakeAws {
             .ok_or_else(|| AwsError::Invalid(format!("no container {container}")))?
             .image = image.to_owned();
         td.tags.extend(tags.clone());
+        if let Some(mut document) = s.documents.get(base).cloned() {
+            document["taskDefinitionArn"] = td.arn.clone().into();
+            document["revision"] = td.revision.into();
+            if let Some(containers) = document["containerDefinitions"].as_array_mut() {
+                for c in containers.iter_mut().filter(|c| c["name"] == container) {
+                    c["image"] = image.into();
+                }
+            }
+            s.documents.insert(td.arn.clone(), document);
+        }
         s.task_defs.push(td.clone());
         Ok(td)
     }

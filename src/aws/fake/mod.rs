@@ -130,6 +130,9 @@ struct State {
     runs: run::RunState,
     /// The deploy lock's records by path (`fake/lock.rs`).
     locks: BTreeMap<String, BTreeMap<u64, String>>,
+    /// Task definitions as ECS would describe them, by ARN, where a test set one; the others
+    /// are described from their fields.
+    documents: BTreeMap<String, serde_json::Value>,
 }
 
 /// The fake; clone freely, every clone shares the state.
@@ -437,6 +440,16 @@ impl FakeAws {
 
     pub fn count(&self, call: &str) -> usize {
         self.calls().iter().filter(|c| *c == call).count()
+    }
+
+    /// Makes the revision describe itself as `document` (ECS's JSON); a deploy's copy keeps
+    /// it, with the image changed.
+    pub fn set_document(&self, arn: &str, document: serde_json::Value) {
+        self.state
+            .lock()
+            .unwrap()
+            .documents
+            .insert(arn.to_owned(), document);
     }
 
     /// The task definition the service's PRIMARY deployment runs.

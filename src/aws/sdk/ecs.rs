@@ -134,14 +134,7 @@ impl SdkEcs {
             .include(ecs::TaskDefinitionField::Tags)
             .send()
             .await
-            .map_err(|e| match classify("DescribeTaskDefinition", e) {
-                // ECS answers an unknown revision with a ClientException.
-                AwsError::Invalid(_) => AwsError::not_found(
-                    Resource::TaskDefinition,
-                    format!("task definition {task_definition}"),
-                ),
-                other => other,
-            })?;
+            .map_err(|e| describe_error(task_definition, e))?;
         let td = out.task_definition.ok_or_else(|| {
             AwsError::not_found(
                 Resource::TaskDefinition,
@@ -149,6 +142,44 @@ impl SdkEcs {
             )
         })?;
         Ok((td, out.tags.unwrap_or_default()))
+    }
+}
+
+/// DescribeTaskDefinition's error, sorted: ECS answers an unknown revision with a
+/// ClientException, which is a revision not found.
+fn describe_error<R: std::fmt::Debug + 'static>(
+    task_definition: &str,
+    e: SdkError<aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionError, R>,
+) -> AwsError {
+    match classify("DescribeTaskDefinition", e) {
+        AwsError::Invalid(_) => AwsError::not_found(
+            Resource::TaskDefinition,
+            format!("task definition {task_definition}"),
+        ),
+        other => other,
+    }
+}
+
+/// Keeps the body of the answer it sees: the JSON ECS sent, before the SDK's types drop what
+/// they do not know.
+#[derive(Debug, Clone, Default)]
+struct AnswerBody(Arc<std::sync::Mutex<Option<Vec<u8>>>>);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for AnswerBody {
+    fn name(&self) -> &'static str {
+        "AnswerBody"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if let Some(bytes) = context.response().body().bytes() {
+            *self.0.lock().unwrap() = Some(bytes.to_vec());
+        }
+        Ok(())
     }
 }
 
@@ -186,6 +217,35 @@ impl Ecs for SdkEcs {
     async fn describe_task_definition(&self, task_definition: &str) -> AwsResult<TaskDefinition> {
         let (td, tags) = self.describe_raw(task_definition).await?;
         Ok(task_definition_from(&td, &tags))
+    }
+
+    async fn task_definition_document(
+        &self,
+        task_definition: &str,
+    ) -> AwsResult<serde_json::Value> {
+        let body = AnswerBody::default();
+        self.0
+            .describe_task_definition()
+            .task_definition(task_definition)
+            .customize()
+            .interceptor(body.clone())
+            .send()
+            .await
+            .map_err(|e| describe_error(task_definition, e))?;
+        let bytes = body.0.lock().unwrap().take().unwrap_or_default();
+        let mut answer: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            AwsError::Other(format!("DescribeTaskDefinition: unreadable answer: {e}"))
+        })?;
+        match answer
+            .get_mut("taskDefinition")
+            .map(serde_json::Value::take)
+        {
+            Some(td @ serde_json::Value::Object(_)) => Ok(td),
+            _ => Err(AwsError::not_found(
+                Resource::TaskDefinition,
+                format!("task definition {task_definition}"),
+            )),
+        }
     }
 
     async fn list_task_definitions(&self, family: &str) -> AwsResult<Vec<String>> {

@@ -367,6 +367,11 @@ impl fmt::Display for DeployOutcome {
                 }
             }
         }
+        // What the preflight passed with a warning (drift carried over, alarms ignored) is
+        // said again with the result, where it is read.
+        for c in self.checks.iter().filter(|c| c.warning) {
+            write!(f, "{}", indent(&c.to_string()))?;
+        }
         if let Some(s) = &self.snapshot
             && s.result == db::SnapshotResult::Available
         {

@@ -426,7 +426,14 @@ async fn alarm_in_alarm_can_be_ignored_when_the_deploy_is_the_fix() {
         .await
         .unwrap();
     assert_eq!(out.result, deploy::DeployResult::Deployed, "{out}");
-    assert!(rec.warnings().iter().any(|w| w.contains("ignoring alarms")));
+    // Passed with a warning, and said again with the result.
+    let alarms = out.checks.iter().find(|c| c.name == "alarms").unwrap();
+    assert!(alarms.ok && alarms.warning, "{alarms}");
+    assert!(
+        out.to_string()
+            .contains("warn alarms     in ALARM but ignored: staging-users-5xx"),
+        "{out}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -1028,5 +1035,87 @@ async fn status_names_the_target_group_its_events_carry_by_arn() {
     assert!(
         json.contains("(target-group arn:aws:elasticloadbalancing:"),
         "{json}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_definition_file_that_cannot_be_read_fails_preflight_naming_it() {
+    let fake = FakeAws::staging();
+    let mut env = staging(false);
+    env.task_definition = Some(crate::config::TaskDefinitionFile {
+        shown: "deploy/missing.json".into(),
+        path: "/nonexistent/deploy/missing.json".into(),
+        drift: crate::config::DriftMode::Warn,
+    });
+    let rec = Recorder::default();
+    let (_h, interrupt) = Interrupt::new();
+    let out = deploy::deploy(
+        &fake.aws(),
+        &env,
+        "staging-users",
+        &opts("v1.2.0"),
+        &rec,
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.exit(), Exit::BadInput, "{out}");
+    let text = out.to_string();
+    assert!(
+        text.contains("cannot compare staging-users:2 with deploy/missing.json: cannot read it"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fix task_definition in [env.staging]"),
+        "{text}"
+    );
+    assert!(fake.mutating_calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn drift_in_a_field_opsctl_does_not_know_is_warned_about() {
+    let fake = FakeAws::staging();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        r#"{"family": "${FAMILY}", "containerDefinitions": [{"name": "users", "image": "${IMAGE}"}, {"name": "log-router", "image": "x"}]}"#,
+    )
+    .unwrap();
+    let arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/staging-users:2";
+    fake.set_document(
+        arn,
+        serde_json::json!({
+            "taskDefinitionArn": arn, "family": "staging-users", "revision": 2,
+            "containerDefinitions": [{"name": "users", "image": "u:1"}, {"name": "log-router", "image": "x"}],
+            "trustedExecutionConfiguration": {"enabled": true},
+        }),
+    );
+    let mut env = staging(false);
+    env.task_definition = Some(crate::config::TaskDefinitionFile {
+        shown: "td.json".into(),
+        path: file.path().to_owned(),
+        drift: crate::config::DriftMode::Refuse,
+    });
+    let rec = Recorder::default();
+    let report = crate::workflows::preflight::run(
+        &fake.aws(),
+        &crate::workflows::preflight::Request {
+            env: &env,
+            service: "staging-users",
+            version: Some("v1.2.0"),
+            ignore_alarms: false,
+        },
+        &rec,
+    )
+    .await
+    .unwrap();
+    let drift = report.checks.iter().find(|c| c.name == "drift").unwrap();
+    assert!(drift.ok, "{drift}");
+    assert!(
+        rec.warnings().iter().any(|w| w.contains(
+            "staging-users:2 has fields this opsctl does not know, which a deploy's copy would drop: trustedExecutionConfiguration"
+        )),
+        "{:?}",
+        rec.warnings()
     );
 }
