@@ -277,6 +277,30 @@ pub fn failover(args: &DbFailoverArgs) -> db::FailoverOptions {
     }
 }
 
+/// The session name of an assumed role: who is deploying (`alice@laptop`, `octocat (GitHub
+/// Actions)` → `alice@laptop`, `octocat-GitHub-Actions`) in the characters STS allows
+/// (`[\w+=,.@-]`, 2 to 64 of them), else `opsctl`.
+pub fn session_name(actor: Option<String>) -> String {
+    let Some(actor) = actor else {
+        return "opsctl".into();
+    };
+    let mut name = String::new();
+    for c in actor.chars() {
+        let keep = c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
+        match (keep, name.ends_with('-')) {
+            (true, _) => name.push(c),
+            (false, false) => name.push('-'),
+            (false, true) => {}
+        }
+    }
+    let name: String = name.trim_matches('-').chars().take(64).collect();
+    if name.len() < 2 {
+        "opsctl".into()
+    } else {
+        name
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -285,6 +309,19 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+
+    #[test]
+    fn a_session_name_is_who_deploys_in_the_characters_sts_takes() {
+        assert_eq!(session_name(Some("alice@laptop".into())), "alice@laptop");
+        assert_eq!(
+            session_name(Some("octocat (GitHub Actions)".into())),
+            "octocat-GitHub-Actions"
+        );
+        assert_eq!(session_name(Some("ünïcode".into())), "n-code");
+        assert_eq!(session_name(Some("x".repeat(100))).len(), 64);
+        assert_eq!(session_name(Some("é".into())), "opsctl");
+        assert_eq!(session_name(None), "opsctl");
+    }
     use crate::cli::{Cli, Command};
     use crate::config::Config;
 

@@ -16,13 +16,13 @@ pub(super) async fn run(
 ) -> anyhow::Result<Exit> {
     match command {
         DbCommand::Snapshot(args) => {
-            let env = load_env(cli, &args.env).await?;
+            let env = load_env(cli, &args.env, reporter).await?;
             let opts = settings::snapshot(args, &super::actor(&env, reporter).await);
             let out = db::snapshot(&env.aws, &env.config, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
         }
         DbCommand::Snapshots(args) => {
-            let env = load_env(cli, &args.env).await?;
+            let env = load_env(cli, &args.env, reporter).await?;
             let region = if args.dr {
                 Some(db::dr_region(&env.config)?)
             } else {
@@ -44,19 +44,19 @@ pub(super) async fn run(
             Ok(printer.finish(&out, reporter))
         }
         DbCommand::Copy(args) => {
-            let env = load_env(cli, &args.env).await?;
+            let env = load_env(cli, &args.env, reporter).await?;
             let opts = settings::copy(args, &env.config, &super::actor(&env, reporter).await)?;
             let out = db::copy(&env.aws, &env.config, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
         }
         DbCommand::Failover(args) => {
-            let env = load_env(cli, &args.env).await?;
+            let env = load_env(cli, &args.env, reporter).await?;
             let opts = settings::failover(args);
             let out = db::failover(&env.aws, &env.config, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
         }
         DbCommand::Restore(args) => {
-            let env = load_env(cli, &args.env).await?;
+            let env = load_env(cli, &args.env, reporter).await?;
             let opts = settings::restore(args, &super::actor(&env, reporter).await);
             let out = db::restore(&env.aws, &env.config, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))

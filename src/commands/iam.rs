@@ -59,7 +59,7 @@ pub(super) async fn run(
             (env, scope)
         }
         None => {
-            let env = super::load_env(cli, &args.env).await?;
+            let env = super::load_env(cli, &args.env, reporter).await?;
             let scope = looked_up_scope(&env.config, &env.aws).await?;
             (env.config, scope)
         }

@@ -157,7 +157,7 @@ async fn locked(
     let Some((name, what)) = lock_for(&cli.command) else {
         return dispatch(cli, printer, reporter, interrupt).await;
     };
-    let env = load_env(cli, name).await?;
+    let env = load_env(cli, name, reporter).await?;
     let want = workflows::lock::Want {
         holder: actor(&env, reporter).await,
         command: what,
@@ -193,7 +193,7 @@ async fn locked(
     result
 }
 
-async fn load_env(cli: &Cli, name: &str) -> anyhow::Result<Env> {
+async fn load_env(cli: &Cli, name: &str, reporter: &CliReporter) -> anyhow::Result<Env> {
     let g = &cli.global;
     let config = Config::find(g.config.as_deref())?;
     let env = config.env(name)?.clone();
@@ -222,10 +222,70 @@ async fn load_env(cli: &Cli, name: &str) -> anyhow::Result<Env> {
             ))
             .into());
     }
+    let sdk = match &env.role {
+        None => sdk,
+        Some(role) => assume(&env, role, sdk, reporter).await?,
+    };
     Ok(Env {
         config: env,
         aws: aws::sdk::clients(&sdk),
     })
+}
+
+/// The configuration that acts as the env's role: assumed once here, so that a role that
+/// cannot be assumed is bad input before anything is read or changed, and refreshed by the
+/// SDK before it expires, however long the command waits. The session is named after who is
+/// deploying, so CloudTrail shows the person or the CI run.
+async fn assume(
+    env: &EnvConfig,
+    role: &crate::config::AssumedRole,
+    base: aws_types::SdkConfig,
+    reporter: &CliReporter,
+) -> anyhow::Result<aws_types::SdkConfig> {
+    // One session per process: a command that loads its env twice (the lock, then the
+    // work) assumes the role once.
+    static ASSUMED: std::sync::Mutex<Vec<(String, aws_types::SdkConfig)>> =
+        std::sync::Mutex::new(Vec::new());
+    let key = format!(
+        "{} {:?} {:?} {:?}",
+        role.arn,
+        role.external_id,
+        base.region(),
+        base.endpoint_url()
+    );
+    if let Some((_, sdk)) = ASSUMED.lock().unwrap().iter().find(|(k, _)| *k == key) {
+        return Ok(sdk.clone());
+    }
+    let session = settings::session_name(workflows::named_actor(&settings::process_vars));
+    match aws::sdk::assume_role(&base, &role.arn, role.external_id.as_deref(), &session).await {
+        Ok(sdk) => {
+            reporter.acting_as(&role.arn, role.account(), &session);
+            ASSUMED.lock().unwrap().push((key, sdk.clone()));
+            Ok(sdk)
+        }
+        Err(aws::sdk::AssumeError::Refused(why)) => {
+            let caller = aws::sdk::clients(&base)
+                .identity
+                .caller_arn()
+                .await
+                .unwrap_or_else(|_| "the caller (unknown)".into());
+            Err(UserError::new(format!(
+                "cannot assume {} for env.{} as {caller}: {why}",
+                role.arn, env.name
+            ))
+            .hint(format!(
+                "the role's trust policy must allow sts:AssumeRole to {caller}{}; or fix role_arn in [env.{}]",
+                if role.external_id.is_some() {
+                    ", with its sts:ExternalId condition equal to external_id"
+                } else {
+                    ""
+                },
+                env.name
+            ))
+            .into())
+        }
+        Err(aws::sdk::AssumeError::Failed(e)) => Err(e.into()),
+    }
 }
 
 /// An endpoint URL is `http(s)://host[:port][/path]`; anything else would fail on every call.
@@ -350,7 +410,7 @@ async fn dispatch(
             Ok(Exit::Ok)
         }
         Command::Deploy(args) => {
-            let env = load_env(cli, &args.target.env).await?;
+            let env = load_env(cli, &args.target.env, reporter).await?;
             let opts = settings::deploy(args, &env.config, &actor(&env, reporter).await);
             let out = run_deploy(
                 &env,
@@ -364,13 +424,13 @@ async fn dispatch(
             Ok(printer.finish(&out, reporter))
         }
         Command::Plan(args) => {
-            let env = load_env(cli, &args.target.env).await?;
+            let env = load_env(cli, &args.target.env, reporter).await?;
             let opts = settings::plan(args, &env.config, &actor(&env, reporter).await);
             let out = run_deploy(&env, &args.target, false, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
         }
         Command::WaitStable(args) => {
-            let env = load_env(cli, &args.target.env).await?;
+            let env = load_env(cli, &args.target.env, reporter).await?;
             let service = live_service(&env, &args.target).await?;
             let out = wait::wait_stable(
                 &env.aws,
@@ -384,7 +444,7 @@ async fn dispatch(
             Ok(printer.finish(&out, reporter))
         }
         Command::Rollback(args) => {
-            let env = load_env(cli, &args.target.env).await?;
+            let env = load_env(cli, &args.target.env, reporter).await?;
             let opts = settings::rollback(args, &env.config);
             let out = match subject(&env.config, &args.target) {
                 Subject::Colours => {
@@ -426,7 +486,7 @@ async fn dispatch(
             Ok(printer.finish(&out, reporter))
         }
         Command::Status(target) => {
-            let env = load_env(cli, &target.env).await?;
+            let env = load_env(cli, &target.env, reporter).await?;
             let services: Vec<String> = match subject(&env.config, target) {
                 Subject::One(service) => vec![service.to_owned()],
                 Subject::Colours => env
@@ -440,7 +500,7 @@ async fn dispatch(
             Ok(printer.finish(&out, reporter))
         }
         Command::Traffic(args) => {
-            let env = load_env(cli, &args.env).await?;
+            let env = load_env(cli, &args.env, reporter).await?;
             let bg = traffic::bluegreen(&env.config)?;
             let pair = traffic::resolve(&env.aws, &env.config).await?;
             let opts = settings::traffic(args, bg, colour(args.to));
@@ -449,7 +509,7 @@ async fn dispatch(
             Ok(printer.finish(&out, reporter))
         }
         Command::Retire(args) => {
-            let env = load_env(cli, &args.env).await?;
+            let env = load_env(cli, &args.env, reporter).await?;
             let out = retire::retire(
                 &env.aws,
                 &env.config,
@@ -463,7 +523,7 @@ async fn dispatch(
             Ok(printer.finish(&out, reporter))
         }
         Command::Promote(args) | Command::Abort(args) => {
-            let env = load_env(cli, &args.target.env).await?;
+            let env = load_env(cli, &args.target.env, reporter).await?;
             let service = live_service(&env, &args.target).await?;
             let action = if matches!(cli.command, Command::Promote(_)) {
                 workflows::native::Action::Promote
@@ -483,14 +543,14 @@ async fn dispatch(
             Ok(printer.finish(&out, reporter))
         }
         Command::History(args) => {
-            let env = load_env(cli, &args.target.env).await?;
+            let env = load_env(cli, &args.target.env, reporter).await?;
             let service = live_service(&env, &args.target).await?;
             let out = inspect::history(&env.aws, &env.config, &service, args.limit).await?;
             Ok(printer.finish(&out, reporter))
         }
         Command::Scale(args) => scale::run(cli, args, printer, reporter, interrupt).await,
         Command::Logs(args) => {
-            let env = load_env(cli, &args.target.env).await?;
+            let env = load_env(cli, &args.target.env, reporter).await?;
             let opts = settings::logs(args, jiff::Timestamp::now());
             let mut sink = |line: &workflows::logs::Line| printer.log_line(line);
             workflows::logs::logs(&env.aws, &env.config, &opts, reporter, interrupt, &mut sink)
@@ -498,7 +558,7 @@ async fn dispatch(
             Ok(Exit::Ok)
         }
         Command::Run(args) => {
-            let env = load_env(cli, &args.target.env).await?;
+            let env = load_env(cli, &args.target.env, reporter).await?;
             let opts = settings::run(args, &actor(&env, reporter).await);
             let out =
                 workflows::run::run(&env.aws, &env.config, &opts, reporter, interrupt).await?;
@@ -508,20 +568,20 @@ async fn dispatch(
         Command::Runbook(args) => runbook::run(cli, args, printer, reporter, interrupt).await,
         Command::IamPolicy(args) => iam::run(cli, args, printer, reporter).await,
         Command::Lock(args) => {
-            let env = load_env(cli, &args.env).await?;
+            let env = load_env(cli, &args.env, reporter).await?;
             let who = actor(&env, reporter).await;
             let out = workflows::lock::freeze(&env.aws, &env.config, &who, &args.reason, reporter)
                 .await?;
             Ok(printer.finish(&out, reporter))
         }
         Command::Unlock(args) => {
-            let env = load_env(cli, &args.env).await?;
+            let env = load_env(cli, &args.env, reporter).await?;
             let who = actor(&env, reporter).await;
             let out = workflows::lock::unlock(&env.aws, &env.config, &who).await?;
             Ok(printer.finish(&out, reporter))
         }
         Command::Check(args) => {
-            let env = load_env(cli, &args.target.env).await?;
+            let env = load_env(cli, &args.target.env, reporter).await?;
             let service = live_service(&env, &args.target).await?;
             let report = preflight::run(
                 &env.aws,

@@ -14,7 +14,7 @@ pub(super) async fn run(
     reporter: &CliReporter,
     interrupt: &Interrupt,
 ) -> anyhow::Result<Exit> {
-    let env = load_env(cli, &args.target.env).await?;
+    let env = load_env(cli, &args.target.env, reporter).await?;
     // A blue/green env scales its live colour unless --service names one.
     let (service, colour) = match super::subject(&env.config, &args.target) {
         super::Subject::Colours => {

@@ -38,6 +38,8 @@ struct RawEnv {
     before_deploy: Vec<BeforeDeploy>,
     task_definition: Option<String>,
     drift: Option<DriftMode>,
+    role_arn: Option<String>,
+    external_id: Option<String>,
 }
 
 /// The parsed config file.
@@ -265,6 +267,36 @@ impl Config {
                 }
                 (None, None) => None,
             };
+            let role = match (env.role_arn, env.external_id) {
+                (Some(arn), external_id) => {
+                    if !is_role_arn(&arn) {
+                        return Err(UserError::new(format!(
+                            "{}: env.{name}.role_arn `{}` is not an IAM role ARN",
+                            at("role_arn"),
+                            crate::input::escape(&arn)
+                        ))
+                        .hint("write it as arn:aws:iam::ACCOUNT_ID:role/NAME (12 digits, then the role's name and path)"));
+                    }
+                    if let Some(id) = &external_id
+                        && !is_external_id(id)
+                    {
+                        return Err(UserError::new(format!(
+                            "{}: env.{name}.external_id must be 2 to 1224 letters, digits or +=,.@:/-",
+                            at("external_id")
+                        ))
+                        .hint("use the external id the role's trust policy names (its sts:ExternalId condition)"));
+                    }
+                    Some(AssumedRole { arn, external_id })
+                }
+                (None, Some(_)) => {
+                    return Err(UserError::new(format!(
+                        "{}: env.{name}.external_id is set, but no role_arn to assume with it",
+                        at("external_id")
+                    ))
+                    .hint("add role_arn = \"arn:aws:iam::ACCOUNT_ID:role/NAME\", or remove external_id"));
+                }
+                (None, None) => None,
+            };
             let env = EnvConfig {
                 name: name.clone(),
                 region: env.region,
@@ -280,6 +312,7 @@ impl Config {
                 database: env.database,
                 before_deploy: env.before_deploy,
                 task_definition,
+                role,
             };
             if let Some((key, problem)) = bad_name(&env) {
                 return Err(UserError::new(format!(
@@ -488,4 +521,32 @@ fn similar(a: &str, b: &str) -> bool {
         prev = cur;
     }
     prev[b.len()] <= 2
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`, as IAM writes a role's ARN.
+fn is_role_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [arn_word, partition, service, region, account, resource] = parts.as_slice() else {
+        return false;
+    };
+    let name = resource.strip_prefix("role/").unwrap_or_default();
+    *arn_word == "arn"
+        && partition.starts_with("aws")
+        && *service == "iam"
+        && region.is_empty()
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && !name.is_empty()
+        && name.len() <= 512
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+}
+
+/// What STS accepts as an ExternalId.
+fn is_external_id(id: &str) -> bool {
+    (2..=1224).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c))
 }

@@ -178,6 +178,24 @@ pub struct EnvConfig {
     /// The task definition kept in the repository, which the live revision is checked
     /// against for drift (`task_definition = "service/deploy/task-definition.json"`).
     pub task_definition: Option<TaskDefinitionFile>,
+    /// The role opsctl assumes for this environment (another account's, usually).
+    pub role: Option<AssumedRole>,
+}
+
+/// `role_arn = "arn:aws:iam::222222222222:role/deployer"` and, if its trust policy asks for
+/// one, `external_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AssumedRole {
+    pub arn: String,
+    #[serde(skip)]
+    pub external_id: Option<String>,
+}
+
+impl AssumedRole {
+    /// The account the role belongs to (`arn:aws:iam::ACCOUNT:role/NAME`).
+    pub fn account(&self) -> &str {
+        self.arn.split(':').nth(4).unwrap_or_default()
+    }
 }
 
 /// `task_definition = "…"` and `drift = "warn" | "refuse"`.

@@ -157,3 +157,57 @@ fn the_recovery_region_and_the_retention_are_checked_at_load() {
         .is_ok()
     );
 }
+
+#[test]
+fn a_role_arn_must_be_a_roles_and_an_external_id_needs_one() {
+    let env = |extra: &str| {
+        parse(&format!(
+            "[env.a]\ncluster = \"c\"\nservice = \"s\"\n{extra}"
+        ))
+    };
+    let ok = env(
+        "role_arn = \"arn:aws:iam::222222222222:role/ops/deployer\"\nexternal_id = \"s3cret-1\"\n",
+    )
+    .unwrap();
+    let role = ok.env("a").unwrap().role.clone().unwrap();
+    assert_eq!(role.account(), "222222222222");
+    assert_eq!(role.external_id.as_deref(), Some("s3cret-1"));
+    for (bad, says) in [
+        (
+            "role_arn = \"arn:aws:iam::2222:role/x\"",
+            "is not an IAM role ARN",
+        ),
+        (
+            "role_arn = \"arn:aws:iam::222222222222:user/x\"",
+            "is not an IAM role ARN",
+        ),
+        ("role_arn = \"deployer\"", "is not an IAM role ARN"),
+        ("external_id = \"abc\"", "no role_arn to assume with it"),
+        (
+            "role_arn = \"arn:aws:iam::222222222222:role/x\"\nexternal_id = \"has space\"",
+            "external_id must be",
+        ),
+    ] {
+        let err = env(&format!("{bad}\n")).unwrap_err();
+        assert!(err.to_string().contains(says), "{bad}: {err}");
+        assert!(
+            err.to_string().contains("opsctl.toml:"),
+            "{bad}: names the line: {err}"
+        );
+        assert!(err.hint.is_some());
+    }
+}
+
+#[test]
+fn drift_needs_a_task_definition_to_measure_against() {
+    let err = parse("[env.a]\ncluster = \"c\"\nservice = \"s\"\ndrift = \"refuse\"\n").unwrap_err();
+    assert!(err.to_string().contains("no task_definition"), "{err}");
+    let err = parse("[env.a]\ncluster = \"c\"\nservice = \"s\"\ndrift = \"never\"\n").unwrap_err();
+    assert!(err.to_string().contains("never"), "{err}");
+    let ok =
+        parse("[env.a]\ncluster = \"c\"\nservice = \"s\"\ntask_definition = \"deploy/td.json\"\n")
+            .unwrap();
+    let file = ok.env("a").unwrap().task_definition.clone().unwrap();
+    assert_eq!(file.drift, DriftMode::Warn);
+    assert_eq!(file.shown, "deploy/td.json");
+}

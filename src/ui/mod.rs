@@ -113,6 +113,9 @@ impl Printer {
                 if let Some(map) = value.as_object_mut() {
                     map.insert("ok".into(), (exit == Exit::Ok).into());
                     map.insert("exit_code".into(), exit.code().into());
+                    if let Some(role) = reporter.acting_as.lock().unwrap().clone() {
+                        map.insert("acting_as".into(), role);
+                    }
                     map.insert(
                         "events".into(),
                         serde_json::to_value(reporter.take_log()).unwrap_or_default(),
@@ -272,6 +275,8 @@ pub struct CliReporter {
     /// The countdown last printed as a line (without spinners): what, and the seconds left.
     last_countdown: Mutex<Option<(String, u64)>>,
     log: Mutex<Vec<Event>>,
+    /// The role the command acts as, when its env names one (`acting_as` in the JSON).
+    acting_as: Mutex<Option<serde_json::Value>>,
 }
 
 /// How often, without a spinner, a countdown prints a line.
@@ -298,7 +303,25 @@ impl CliReporter {
             last_progress: Mutex::new(None),
             last_countdown: Mutex::new(None),
             log: Mutex::new(Vec::new()),
+            acting_as: Mutex::new(None),
         }
+    }
+
+    /// Says, once, which role in which account the command acts as; the JSON result says it
+    /// too.
+    pub fn acting_as(&self, role: &str, account: &str, session: &str) {
+        let value = serde_json::json!({ "role_arn": role, "account": account, "session": session });
+        let mut known = self.acting_as.lock().unwrap();
+        if known.as_ref() == Some(&value) {
+            return;
+        }
+        *known = Some(value);
+        drop(known);
+        let name = role.rsplit(':').next().unwrap_or(role);
+        self.report(Event::Step {
+            step: "role".into(),
+            detail: format!("acting as {name} in AWS account {account} (session {session})"),
+        });
     }
 
     /// The events worth keeping (progress ticks left out).

@@ -182,6 +182,23 @@ impl Account {
         account
     }
 
+    /// A role in this account that `trusted`'s account may assume (with `external_id`, if
+    /// given), allowed everything; returns its ARN.
+    pub fn role_for(&self, trusted: &Account, name: &str, external_id: Option<&str>) -> String {
+        let made = control(
+            "POST",
+            "/_sandbox/roles",
+            &serde_json::json!({
+                "account_id": self.id, "name": name, "trusted_account": trusted.id,
+                "external_id": external_id,
+            }),
+        );
+        made["role_arn"]
+            .as_str()
+            .expect("the role's ARN")
+            .to_owned()
+    }
+
     /// Changes the sandbox's behaviour for this account.
     pub fn configure(&self, mut changes: Value) {
         changes["account_id"] = Value::String(self.id.clone());
@@ -468,9 +485,11 @@ impl Request {
     /// Parameter Store writes opsctl makes (its IAM policy grants no other).
     pub fn mutates(&self) -> bool {
         let name = self.action.split(':').nth(1).unwrap_or_default();
-        !["Describe", "List", "Get"]
-            .iter()
-            .any(|p| name.starts_with(p))
+        // AssumeRole hands out a session; it changes nothing in the account.
+        self.action != "sts:AssumeRole"
+            && !["Describe", "List", "Get"]
+                .iter()
+                .any(|p| name.starts_with(p))
             && !self.is_lock_record()
     }
 

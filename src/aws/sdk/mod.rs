@@ -81,6 +81,120 @@ pub async fn sdk_config(conn: &Connection) -> SdkConfig {
     loader.load().await
 }
 
+/// Why a role could not be assumed.
+pub enum AssumeError {
+    /// STS answered no (no such role, a trust policy that does not let the caller in, a
+    /// wrong external id): what it said.
+    Refused(String),
+    /// No answer, or no credentials to ask with: the error, sorted as any call's.
+    Failed(AwsError),
+}
+
+/// `base`, acting as `role`: its credentials assumed from `base`'s now (one AssumeRole call),
+/// and again by the SDK before they expire.
+pub async fn assume_role(
+    base: &SdkConfig,
+    role: &str,
+    external_id: Option<&str>,
+    session: &str,
+) -> Result<SdkConfig, AssumeError> {
+    use aws_config::sts::AssumeRoleProvider;
+    use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+    let mut builder = AssumeRoleProvider::builder(role)
+        .session_name(session)
+        .configure(base);
+    if let Some(id) = external_id {
+        builder = builder.external_id(id);
+    }
+    let provider = builder.build().await;
+    let first = provider.provide_credentials().await;
+    let primed = Primed {
+        first: std::sync::Mutex::new(first.as_ref().ok().cloned()),
+        provider,
+    };
+    let sdk = base
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(primed))
+        .build();
+    match first {
+        Ok(_) => Ok(sdk),
+        Err(e) => {
+            let what = format!("AssumeRole {role}");
+            let detail = causes(&e);
+            Err(match sts_answer(&e) {
+                StsAnswer::Said(said) => AssumeError::Refused(said),
+                StsAnswer::NoCredentials => AssumeError::Failed(AwsError::NoCredentials(format!(
+                    "{what}: no usable AWS credentials to assume it with ({detail})"
+                ))),
+                StsAnswer::None => AssumeError::Failed(AwsError::Unreachable(format!(
+                    "{what}: no answer from AWS ({detail})"
+                ))),
+            })
+        }
+    }
+}
+
+/// What came of asking STS for a role's credentials.
+enum StsAnswer {
+    /// STS answered: `Code: message`.
+    Said(String),
+    /// Nothing was sent: no credentials to sign the request with.
+    NoCredentials,
+    /// No answer (refused, unreachable, timed out).
+    None,
+}
+
+/// What STS answered to AssumeRole, found in the credentials error's causes.
+fn sts_answer(e: &(dyn std::error::Error + 'static)) -> StsAnswer {
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    type Answer =
+        SdkError<AssumeRoleError, aws_smithy_runtime_api::client::orchestrator::HttpResponse>;
+    let mut cause = Some(e);
+    while let Some(err) = cause {
+        if let Some(sdk) = err.downcast_ref::<Answer>() {
+            if let Some(se) = sdk.as_service_error() {
+                return StsAnswer::Said(format!(
+                    "{}: {}",
+                    se.code().unwrap_or("an error"),
+                    se.message().unwrap_or_default()
+                ));
+            }
+            return match sdk {
+                // Neither the network nor a timeout: the request was never signed.
+                SdkError::DispatchFailure(d) if !d.is_io() && !d.is_timeout() => {
+                    StsAnswer::NoCredentials
+                }
+                _ => StsAnswer::None,
+            };
+        }
+        cause = err.source();
+    }
+    StsAnswer::None
+}
+
+/// An assumed role's credentials: the ones assumed up front are used first, not assumed
+/// again by the first call; after them, the provider's (which assumes anew when they near
+/// their expiry).
+#[derive(Debug)]
+struct Primed {
+    first: std::sync::Mutex<Option<aws_credential_types::Credentials>>,
+    provider: aws_config::sts::AssumeRoleProvider,
+}
+
+impl aws_credential_types::provider::ProvideCredentials for Primed {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        if let Some(first) = self.first.lock().unwrap().take() {
+            return aws_credential_types::provider::future::ProvideCredentials::ready(Ok(first));
+        }
+        self.provider.provide_credentials()
+    }
+}
+
 /// The profiles the shared config and credentials files define (`~/.aws/config` and
 /// `~/.aws/credentials`, or the files `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE`
 /// name), read as the SDK reads them. Missing files define none; an unreadable one is an error.

@@ -19,8 +19,9 @@ from urllib.parse import parse_qs
 
 from moto.elbv2.models import elbv2_backends
 from moto.iam.exceptions import NoSuchEntity
+from moto.iam.models import iam_backends
 
-from . import MOTO_VERSION, config, faults, iam, rds_patch, request_log, seed, wire
+from . import MOTO_VERSION, config, faults, iam, rds_patch, request_log, seed, trust, wire
 from .ecs_rollout import moto_patch, native, native_patch, scheduler, traffic
 
 PREFIX = "/_sandbox/"
@@ -90,6 +91,8 @@ class SandboxApp:
                 refusal = faults.answer(kind, req)
             else:
                 refusal = iam.check(req, environ)
+                if refusal is None and not self._seeding(req):
+                    refusal = trust.check(req, iam.principal_of(req))
             if refusal is not None:
                 status_line, headers, body = wire.error(req, refusal, environ)
                 self._log(req, refusal.status, kind, refusal.code)
@@ -170,6 +173,7 @@ class SandboxApp:
             ("DELETE", "metrics"): self.delete_metrics,
             ("POST", "hooks"): self.post_hooks,
             ("GET", "hooks"): self.get_hooks,
+            ("POST", "roles"): self.post_roles,
         }
         try:
             handler = routes.get((method, route))
@@ -227,6 +231,33 @@ class SandboxApp:
             return 200, seed.seed(self.base_url, account, native_env, multi_az)
         except seed.AlreadySeeded as exc:
             raise HttpError(409, "AlreadySeeded", f"account {exc} is already seeded")
+
+    def post_roles(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        """A role in ACCOUNT that TRUSTED_ACCOUNT may assume (with EXTERNAL_ID, if given),
+        allowed everything: what a deployer role in a production account looks like."""
+        body = self._body(environ)
+        unknown = set(body) - {"account_id", "name", "trusted_account", "external_id"}
+        if unknown:
+            raise HttpError(400, "InvalidParameter", f"unknown keys: {', '.join(sorted(unknown))}")
+        account = _account(body.get("account_id"), required=True)
+        name, trusted = body.get("name"), body.get("trusted_account")
+        if not isinstance(name, str) or not isinstance(trusted, str):
+            raise HttpError(400, "InvalidParameter", "name and trusted_account are required")
+        statement: dict[str, Any] = {"Effect": "Allow", "Action": "sts:AssumeRole",
+                                     "Principal": {"AWS": f"arn:aws:iam::{trusted}:root"}}
+        if body.get("external_id"):
+            statement["Condition"] = {"StringEquals": {"sts:ExternalId": body["external_id"]}}
+        trust_doc = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        with scheduler.LOCK:
+            backend = iam_backends[account]["aws"]
+            role = backend.create_role(
+                role_name=name, assume_role_policy_document=trust_doc, path="/",
+                permissions_boundary=None, description="", tags=[], max_session_duration="3600",
+                linked_service=None)
+            backend.put_role_policy(name, "all", json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        return 200, {"account_id": account, "role_arn": role.arn}
 
     def get_config(self, environ: dict[str, Any]) -> tuple[int, Any]:
         account = _account(self._query(environ).get("account_id"))
