@@ -310,6 +310,10 @@ pub struct PlanArgs {
     /// The version to plan for
     #[arg(long, value_name = "TAG", value_parser = parse_version)]
     pub version: String,
+    /// Plan as `deploy --ignore-alarms` would deploy: alarms in ALARM are a warning, not a
+    /// failed preflight
+    #[arg(long)]
+    pub ignore_alarms: bool,
 }
 
 #[derive(Debug, Args)]

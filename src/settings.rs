@@ -97,14 +97,15 @@ pub fn deploy(args: &DeployArgs, env: &EnvConfig, actor: &str) -> deploy::Option
     }
 }
 
-/// `opsctl plan`: a deploy that changes nothing and does not stop at alarms (it shows them).
+/// `opsctl plan`: a deploy that changes nothing, with the preflight the deploy would run
+/// (alarms in ALARM fail it, as they fail the deploy, unless `--ignore-alarms`).
 pub fn plan(args: &PlanArgs, env: &EnvConfig, actor: &str) -> deploy::Options {
     deploy::Options {
         version: args.version.clone(),
         dry_run: true,
         no_wait: true,
         no_rollback: false,
-        ignore_alarms: true,
+        ignore_alarms: args.ignore_alarms,
         timeout: env.timeout.0,
         poll: POLL,
         actor: actor.to_owned(),

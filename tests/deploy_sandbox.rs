@@ -431,6 +431,26 @@ async fn missing_service_and_firing_alarm_are_refused_before_any_change() {
     );
     assert!(run.stdout.contains("--ignore-alarms"), "{}", run.stdout);
     assert_eq!(revision_count(&account).await, before);
+
+    // plan and check refuse as the deploy does: one preflight, run alike.
+    for command in ["plan", "check"] {
+        let run = account.opsctl(&[command, "staging", "--version", "v1.2.0"]);
+        run.expect_code(2);
+        assert!(
+            run.stdout.contains("in ALARM: staging-users-5xx"),
+            "{command}: {}",
+            run.stdout
+        );
+    }
+    let run = account.opsctl(&["plan", "staging", "--version", "v1.2.0", "--ignore-alarms"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout
+            .contains("warn alarms     in ALARM but ignored: staging-users-5xx"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(revision_count(&account).await, before);
 }
 
 #[tokio::test]
