@@ -286,8 +286,12 @@ pub struct DeployArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Return once the service is updated, without waiting
-    #[arg(long)]
+    #[arg(long, conflicts_with = "wait_until")]
     pub no_wait: bool,
+    /// A service ECS deploys itself: return once its deployment reaches STAGE (a lifecycle
+    /// stage such as test-traffic-shift, or paused: a PAUSE hook waits), leaving ECS to go on
+    #[arg(long, value_name = "STAGE", value_parser = parse_wait_until)]
+    pub wait_until: Option<crate::workflows::deploy::WaitUntil>,
     /// How long to wait for the rollout (default: the environment's `timeout`)
     #[arg(long, value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
@@ -672,6 +676,10 @@ pub fn refuse_control_chars() -> Result<(), String> {
         crate::input::no_control_chars(&format!("argument {i}"), &text)?;
     }
     Ok(())
+}
+
+fn parse_wait_until(text: &str) -> Result<crate::workflows::deploy::WaitUntil, String> {
+    crate::workflows::deploy::WaitUntil::parse(text)
 }
 
 #[cfg(test)]

@@ -94,6 +94,7 @@ pub fn deploy(args: &DeployArgs, env: &EnvConfig, actor: &str) -> deploy::Option
         timeout: timeout(args.timeout, env),
         poll: POLL,
         actor: actor.to_owned(),
+        wait_until: args.wait_until.clone(),
     }
 }
 
@@ -109,6 +110,7 @@ pub fn plan(args: &PlanArgs, env: &EnvConfig, actor: &str) -> deploy::Options {
         timeout: env.timeout.0,
         poll: POLL,
         actor: actor.to_owned(),
+        wait_until: None,
     }
 }
 

@@ -500,3 +500,63 @@ async fn check_verifies_the_production_rule_of_a_native_service() {
         run.stdout
     );
 }
+
+/// The pipeline that stops at each pause by itself: `deploy --wait-until paused` returns with
+/// the deployment's ARN once a PAUSE hook waits, and `promote` goes on from there.
+#[tokio::test]
+async fn deploy_wait_until_paused_returns_at_the_pause_for_ci_to_promote() {
+    let account = Account::seed_native();
+    set_strategy(
+        &account,
+        aws_sdk_ecs::types::DeploymentStrategy::Canary,
+        true,
+    )
+    .await;
+    let (_dir, path) = config();
+    let run = account.opsctl_with_config(
+        &path,
+        &[
+            "--output",
+            "json",
+            "deploy",
+            "native",
+            "--version",
+            "v1.2.0",
+            "--wait-until",
+            "paused",
+        ],
+    );
+    run.expect_code(0);
+    let json = run.json();
+    assert_eq!(json["result"], "started", "{json}");
+    let arn = json["service_deployment"].as_str().expect("the ARN");
+    assert!(arn.starts_with("arn:aws:ecs:"), "{arn}");
+    assert!(
+        json["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("reached a paused lifecycle hook: IN_PROGRESS at"),
+        "{json}"
+    );
+    assert_eq!(last_status(&account).await, "IN_PROGRESS");
+    // Paused and not answered: promote finds it waiting at once.
+    let run = account.opsctl_with_config(&path, &["promote", "native", "--yes"]);
+    run.expect_code(0);
+
+    // On a rolling service it is refused, nothing changed.
+    account.clear_requests();
+    let run = account.opsctl(&[
+        "deploy",
+        "staging",
+        "--version",
+        "v1.2.0",
+        "--wait-until",
+        "paused",
+    ]);
+    run.expect_code(2);
+    assert!(run.stdout.contains("--wait-until"), "{}", run.stdout);
+    assert!(
+        account.requests().iter().all(|r| !r.changed()),
+        "nothing changed"
+    );
+}

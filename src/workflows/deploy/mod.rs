@@ -44,6 +44,77 @@ pub struct Options {
     pub poll: Duration,
     /// Who deploys, for the revision's tags.
     pub actor: String,
+    /// A native deployment: return once it reaches this point, leaving ECS to carry on.
+    pub wait_until: Option<WaitUntil>,
+}
+
+/// The lifecycle stages of an ECS service deployment, in the order it goes through them.
+pub const STAGES: &[&str] = &[
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+    "BAKE_TIME",
+    "CLEAN_UP",
+];
+
+/// Where `deploy --wait-until` stops following a native deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitUntil {
+    /// The deployment is at this lifecycle stage, or past it.
+    Stage(String),
+    /// A PAUSE lifecycle hook waits for an answer (`opsctl promote` / `opsctl abort`),
+    /// which opsctl then leaves to whoever runs those.
+    Paused,
+}
+
+impl WaitUntil {
+    /// `paused`, or a stage by its ECS name in any case, `-` for `_`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let name = text.trim().to_ascii_uppercase().replace('-', "_");
+        if name == "PAUSED" {
+            return Ok(WaitUntil::Paused);
+        }
+        if STAGES.contains(&name.as_str()) {
+            return Ok(WaitUntil::Stage(name));
+        }
+        Err(format!(
+            "`{text}` is not a stage of an ECS service deployment; use paused or one of {}",
+            STAGES
+                .iter()
+                .map(|s| s.to_ascii_lowercase().replace('_', "-"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+
+    /// Whether the deployment, as last seen, has got there.
+    pub fn reached(&self, d: &crate::aws::ServiceDeployment) -> bool {
+        match self {
+            WaitUntil::Paused => d.awaiting_hook.is_some(),
+            WaitUntil::Stage(want) => {
+                let at = |s: &str| STAGES.iter().position(|x| *x == s);
+                match (d.stage.as_deref().and_then(at), at(want)) {
+                    (Some(now), Some(want)) => now >= want,
+                    _ => false,
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for WaitUntil {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitUntil::Paused => f.write_str("a paused lifecycle hook"),
+            WaitUntil::Stage(s) => f.write_str(s),
+        }
+    }
 }
 
 /// How a deploy ended.
@@ -265,6 +336,18 @@ impl fmt::Display for DeployOutcome {
                 "{target} already runs {} on {from}; nothing to do",
                 self.version
             )?,
+            DeployResult::Started if self.reason.is_some() => {
+                // --wait-until: where the deployment was when opsctl stopped following it.
+                writeln!(
+                    f,
+                    "{target} is rolling out {} ({from} -> {to}); {}; ECS carries on",
+                    self.version,
+                    self.reason.as_deref().unwrap_or_default()
+                )?;
+                if let Some(arn) = &self.service_deployment {
+                    writeln!(f, "  service deployment: {arn}")?;
+                }
+            }
             DeployResult::Started => writeln!(
                 f,
                 "{target} is rolling out {} ({from} -> {to}); not waiting. Follow it with `{}`",

@@ -66,6 +66,7 @@ pub(super) async fn follow(
     let started = Instant::now();
     let mut arn: Option<String> = None;
     let mut last: Option<ServiceDeployment> = None;
+    let mut reached: Option<WaitUntil> = None;
     let stop = loop {
         let polled = match &arn {
             None => aws
@@ -89,6 +90,16 @@ pub(super) async fn follow(
                         reporter.step("stage", d.summary());
                     }
                     let over = d.status.is_final();
+                    if !over
+                        && let Some(until) = &opts.wait_until
+                        && until.reached(&d)
+                    {
+                        // Before any hook is answered: `--wait-until paused` leaves it for
+                        // `opsctl promote` or `opsctl abort`.
+                        reached = Some(until.clone());
+                        last = Some(d);
+                        break None;
+                    }
                     if let (Some(hook), Some(arn)) = (&d.awaiting_hook, &arn)
                         && !over
                         && answered.insert(hook.clone())
@@ -152,6 +163,22 @@ pub(super) async fn follow(
     out.service_deployment = arn.clone();
     out.last_stage = last.as_ref().map(ServiceDeployment::summary);
     let next_status = format!("opsctl status {}", env.name);
+    if let Some(until) = reached {
+        // Returned early on purpose: the revision stays `in-progress` for whoever goes on.
+        out.result = DeployResult::Started;
+        out.reason = Some(format!(
+            "reached {until}: {}",
+            out.last_stage.clone().unwrap_or_default()
+        ));
+        out.next = match until {
+            WaitUntil::Paused => vec![
+                format!("opsctl promote {}   # CONTINUE: let ECS go on", env.name),
+                format!("opsctl abort {}     # ROLLBACK", env.name),
+            ],
+            WaitUntil::Stage(_) => vec![next_status],
+        };
+        return;
+    }
     let Some(d) = last.filter(|d| d.status.is_final()) else {
         // ECS carries on whatever opsctl does: say where it was and how to see the rest.
         let stage = arn_state(arn.as_deref(), out.last_stage.clone(), &next_status);

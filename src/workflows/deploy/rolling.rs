@@ -47,6 +47,21 @@ pub async fn deploy(
         return done(out);
     };
     out.from = Some(Revision::of(&current, &container));
+    if let Some(until) = &opts.wait_until
+        && !svc.strategy.is_native()
+    {
+        let check = Check::fail(
+            "wait-until",
+            format!(
+                "--wait-until {until}: {service} is deployed by {} updates, which have no lifecycle stages",
+                svc.strategy
+            ),
+            "leave --wait-until out (or use --no-wait); it applies to services ECS deploys itself (BLUE_GREEN, LINEAR, CANARY)",
+        );
+        reporter.report(crate::workflows::Event::Check(check.clone()));
+        out.checks.push(check);
+        return done(out);
+    }
     if !passed {
         return done(out);
     }

@@ -571,6 +571,7 @@ fn deploy_opts(version: &str) -> deploy::Options {
         timeout: Duration::from_secs(120),
         poll: Duration::from_secs(1),
         actor: "tester".into(),
+        wait_until: None,
     }
 }
 

@@ -40,6 +40,7 @@ fn opts(version: &str) -> deploy::Options {
         timeout: Duration::from_secs(120),
         poll: Duration::from_secs(1),
         actor: "tester".into(),
+        wait_until: None,
     }
 }
 
@@ -414,4 +415,79 @@ async fn status_shows_the_paused_deployment_and_what_to_do() {
         json["services"][0]["service_deployment"]["awaiting_hook"],
         "pause-hook"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_until_paused_returns_at_the_hook_and_leaves_it_to_promote() {
+    let fake = native(DeploymentStrategy::Canary);
+    fake.set_behaviour(|b| b.native_pause = true);
+    let rec = Recorder::default();
+    let mut o = opts("v1.2.0");
+    o.wait_until = Some(deploy::WaitUntil::parse("paused").unwrap());
+    let out = deploy(&fake, &o, &rec).await;
+    assert_eq!(out.result, DeployResult::Started, "{out}");
+    assert_eq!(out.exit(), crate::error::Exit::Ok);
+    assert_eq!(
+        fake.count("ecs:ContinueServiceDeployment"),
+        0,
+        "the hook is left for promote or abort"
+    );
+    let arn = out
+        .service_deployment
+        .clone()
+        .expect("the deployment's ARN");
+    let text = out.to_string();
+    assert!(
+        text.contains("reached a paused lifecycle hook: IN_PROGRESS at PRODUCTION_TRAFFIC_SHIFT"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("service deployment: {arn}")),
+        "{text}"
+    );
+    assert!(text.contains("next: opsctl promote staging"), "{text}");
+    assert!(text.contains("next: opsctl abort staging"), "{text}");
+    let json = serde_json::to_value(&out).unwrap();
+    assert_eq!(json["service_deployment"], arn.as_str());
+    // The revision stays in progress: nobody has said how it ended.
+    let new = fake.task_definition(&out.to.as_ref().unwrap().arn);
+    assert_eq!(
+        new.tags[crate::aws::tags::OUTCOME],
+        crate::aws::tags::IN_PROGRESS
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_until_a_stage_returns_once_the_deployment_is_there_or_past_it() {
+    let fake = native(DeploymentStrategy::BlueGreen);
+    let rec = Recorder::default();
+    let mut o = opts("v1.2.0");
+    o.wait_until = Some(deploy::WaitUntil::parse("test-traffic-shift").unwrap());
+    let out = deploy(&fake, &o, &rec).await;
+    assert_eq!(out.result, DeployResult::Started, "{out}");
+    let at = out.last_stage.clone().unwrap();
+    let stage = deploy::STAGES
+        .iter()
+        .position(|s| at.contains(&format!(" at {s}")))
+        .expect("a stage");
+    let wanted = deploy::STAGES
+        .iter()
+        .position(|s| *s == "TEST_TRAFFIC_SHIFT")
+        .unwrap();
+    assert!(stage >= wanted, "at or past the stage: {at}");
+    assert!(!at.starts_with("SUCCESSFUL"), "before the end: {at}");
+    assert!(out.to_string().contains("ECS carries on"), "{out}");
+}
+
+#[test]
+fn wait_until_names_the_stages_it_takes() {
+    use deploy::WaitUntil;
+    assert_eq!(WaitUntil::parse("PAUSED").unwrap(), WaitUntil::Paused);
+    assert_eq!(
+        WaitUntil::parse("bake-time").unwrap(),
+        WaitUntil::Stage("BAKE_TIME".into())
+    );
+    let err = WaitUntil::parse("halfway").unwrap_err();
+    assert!(err.contains("`halfway` is not a stage"), "{err}");
+    assert!(err.contains("test-traffic-shift"), "{err}");
 }

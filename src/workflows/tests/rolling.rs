@@ -44,6 +44,7 @@ fn opts(version: &str) -> deploy::Options {
         timeout: Duration::from_secs(120),
         poll: Duration::from_secs(1),
         actor: "tester".into(),
+        wait_until: None,
     }
 }
 
@@ -1118,4 +1119,20 @@ async fn drift_in_a_field_opsctl_does_not_know_is_warned_about() {
         "{:?}",
         rec.warnings()
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_until_on_a_rolling_service_is_refused_before_any_change() {
+    let fake = FakeAws::staging();
+    let mut o = opts("v1.2.0");
+    o.wait_until = Some(deploy::WaitUntil::Paused);
+    let out = run_deploy(&fake, &o, &Recorder::default()).await;
+    assert_eq!(out.exit(), Exit::BadInput, "{out}");
+    assert!(
+        out.to_string().contains(
+            "--wait-until a paused lifecycle hook: staging-users is deployed by ROLLING updates"
+        ),
+        "{out}"
+    );
+    assert!(fake.mutating_calls().is_empty());
 }

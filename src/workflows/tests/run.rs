@@ -285,6 +285,7 @@ fn deploy_opts(version: &str, dry_run: bool) -> crate::workflows::deploy::Option
         timeout: Duration::from_secs(120),
         poll: Duration::from_secs(1),
         actor: "tester".into(),
+        wait_until: None,
     }
 }
 
