@@ -40,6 +40,7 @@ struct RawEnv {
     drift: Option<DriftMode>,
     role_arn: Option<String>,
     external_id: Option<String>,
+    strategy: Option<String>,
 }
 
 /// The parsed config file.
@@ -131,6 +132,38 @@ impl Config {
                 ))
                 .hint("rename the table"));
             }
+            let declared_strategy = match env.strategy.as_deref() {
+                None => None,
+                Some("two-service") if env.bluegreen.is_some() => None,
+                Some("two-service") => {
+                    return Err(UserError::new(format!(
+                        "{}: env.{name}.strategy = \"two-service\" needs a [env.{name}.bluegreen] table",
+                        at("strategy")
+                    ))
+                    .hint("add the bluegreen table (listener, blue, green), or name the ECS strategy the service uses"));
+                }
+                Some(_) if env.bluegreen.is_some() => {
+                    return Err(UserError::new(format!(
+                        "{}: env.{name} has a bluegreen table, whose strategy is \"two-service\"",
+                        at("strategy")
+                    ))
+                    .hint("set strategy = \"two-service\", or remove it"));
+                }
+                Some(word) => Some(match word {
+                    "rolling" => crate::aws::DeploymentStrategy::Rolling,
+                    "bluegreen" => crate::aws::DeploymentStrategy::BlueGreen,
+                    "linear" => crate::aws::DeploymentStrategy::Linear,
+                    "canary" => crate::aws::DeploymentStrategy::Canary,
+                    other => {
+                        return Err(UserError::new(format!(
+                            "{}: env.{name}.strategy `{}` is not a strategy",
+                            at("strategy"),
+                            crate::input::escape(other)
+                        ))
+                        .hint("use rolling, bluegreen, linear or canary (ECS's deploymentConfiguration.strategy), or two-service with a bluegreen table"));
+                    }
+                }),
+            };
             let strategy = match (env.service, env.bluegreen) {
                 (None, None) => {
                     return Err(UserError::new(format!(
@@ -313,6 +346,7 @@ impl Config {
                 before_deploy: env.before_deploy,
                 task_definition,
                 role,
+                declared_strategy,
             };
             if let Some((key, problem)) = bad_name(&env) {
                 return Err(UserError::new(format!(

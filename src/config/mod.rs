@@ -180,6 +180,10 @@ pub struct EnvConfig {
     pub task_definition: Option<TaskDefinitionFile>,
     /// The role opsctl assumes for this environment (another account's, usually).
     pub role: Option<AssumedRole>,
+    /// `strategy = "rolling" | "bluegreen" | "linear" | "canary"`: how ECS must be deploying
+    /// the service; the preflight refuses a service whose deploymentConfiguration says
+    /// otherwise. Unset, opsctl goes by what the service says.
+    pub declared_strategy: Option<crate::aws::DeploymentStrategy>,
 }
 
 /// `role_arn = "arn:aws:iam::222222222222:role/deployer"` and, if its trust policy asks for

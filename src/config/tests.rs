@@ -211,3 +211,26 @@ fn drift_needs_a_task_definition_to_measure_against() {
     assert_eq!(file.drift, DriftMode::Warn);
     assert_eq!(file.shown, "deploy/td.json");
 }
+
+#[test]
+fn a_declared_strategy_is_one_ecs_has_or_two_service_with_its_table() {
+    let env = |extra: &str| parse(&format!("[env.a]\ncluster = \"c\"\n{extra}"));
+    let canary = env("service = \"s\"\nstrategy = \"canary\"\n").unwrap();
+    assert_eq!(
+        canary.env("a").unwrap().declared_strategy,
+        Some(crate::aws::DeploymentStrategy::Canary)
+    );
+    for (bad, says) in [
+        (
+            "service = \"s\"\nstrategy = \"blue-green\"\n",
+            "is not a strategy",
+        ),
+        (
+            "service = \"s\"\nstrategy = \"two-service\"\n",
+            "needs a [env.a.bluegreen] table",
+        ),
+    ] {
+        let err = env(bad).unwrap_err();
+        assert!(err.to_string().contains(says), "{bad}: {err}");
+    }
+}

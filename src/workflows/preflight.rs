@@ -153,14 +153,39 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
         Check::pass(
             "service",
             format!(
-                "{} is ACTIVE on {}, {}/{} running",
+                "{} is ACTIVE on {}, {}/{} running, deployed by ECS with {}",
                 service.name,
                 current.short(),
                 service.running,
-                service.desired
+                service.desired,
+                service.strategy
             ),
         ),
     );
+    if let Some(declared) = env.declared_strategy
+        && declared != service.strategy
+    {
+        push(
+            c,
+            reporter,
+            Check::fail(
+                "strategy",
+                format!(
+                    "opsctl.toml says {declared}, but ECS deploys {} with {} (its deploymentConfiguration.strategy)",
+                    service.name, service.strategy
+                ),
+                format!(
+                    "set strategy = \"{}\" in [env.{}], or change the service's deploymentConfiguration to {declared}",
+                    service
+                        .strategy
+                        .to_string()
+                        .to_ascii_lowercase()
+                        .replace('_', ""),
+                    env.name
+                ),
+            ),
+        );
+    }
     if service.strategy.is_native() {
         push(c, reporter, native_check(aws, &service).await);
     }

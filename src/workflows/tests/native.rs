@@ -491,3 +491,32 @@ fn wait_until_names_the_stages_it_takes() {
     assert!(err.contains("`halfway` is not a stage"), "{err}");
     assert!(err.contains("test-traffic-shift"), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_declared_strategy_the_service_does_not_have_fails_preflight() {
+    let fake = native(DeploymentStrategy::Linear);
+    let mut env = staging();
+    env.declared_strategy = Some(DeploymentStrategy::Canary);
+    let (_h, interrupt) = Interrupt::new();
+    let out = deploy::deploy(
+        &fake.aws(),
+        &env,
+        "staging-users",
+        &opts("v1.2.0"),
+        &Recorder::default(),
+        &interrupt,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.exit(), crate::error::Exit::BadInput, "{out}");
+    let text = out.to_string();
+    assert!(
+        text.contains("opsctl.toml says CANARY, but ECS deploys staging-users with LINEAR"),
+        "{text}"
+    );
+    assert!(
+        text.contains("set strategy = \"linear\" in [env.staging]"),
+        "{text}"
+    );
+    assert!(fake.mutating_calls().is_empty());
+}
