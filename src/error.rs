@@ -15,7 +15,7 @@ pub enum Exit {
     RolledBack,
     /// 4: timed out waiting; the state was printed.
     TimedOut,
-    /// 130: interrupted; the state was printed.
+    /// 130: interrupted (Ctrl-C, or a runbook run stopped by the person); the state was printed.
     Interrupted,
     /// A one-off task's container exit code, passed through (`opsctl run`).
     Passed(u8),

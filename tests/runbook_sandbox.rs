@@ -679,16 +679,22 @@ async fn on_a_terminal_it_asks_for_values_and_before_each_step() {
     }
     let out = child.wait_with_output().unwrap();
     let screen = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{screen}");
+    assert_eq!(out.status.code(), Some(130), "q stops the run: {screen}");
     assert!(screen.contains("Value for {{version}}"), "{screen}");
     assert!(
         screen.contains("Run step 1? [r]un, [s]kip, [q] stop"),
         "{screen}"
     );
-    assert!(screen.contains("at step 3, as asked"), "{screen}");
+    assert!(screen.contains("stopped: by you at step 3"), "{screen}");
+    assert!(
+        screen.contains("runbook release on staging: stopped by the user at step 3 (exit 130)"),
+        "{screen}"
+    );
     let t: Value = serde_json::from_str(&std::fs::read_to_string(&transcript).unwrap()).unwrap();
     assert_eq!(t["values"]["version"], "v1.2.0");
     assert_eq!(t["outcome"], "stopped");
+    assert_eq!(t["reason"], "stopped by the user at step 3");
+    assert_eq!(t["exit_code"], 130);
     let status: Vec<&str> = t["steps"]
         .as_array()
         .unwrap()
@@ -735,4 +741,392 @@ async fn a_step_refusing_its_input_after_earlier_steps_ran_exits_1_not_2() {
     assert_eq!(t["steps"][0]["status"], "succeeded", "{t:#}");
     assert_eq!(t["steps"][1]["exit_code"], 2, "{t:#}");
     assert_eq!(t["exit_code"], 1, "{t:#}");
+}
+
+/// `opsctl ARGS…` in `cwd` with extra environment variables, without the sandbox; the
+/// transcript's state directory is never the machine's own.
+fn opsctl_in_with(cwd: &Path, args: &[&str], vars: &[(&str, &Path)]) -> Run {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_opsctl"));
+    cmd.current_dir(cwd)
+        .args(["--color", "never"])
+        .args(args)
+        .env_remove("OPSCTL_RUNBOOKS")
+        .env_remove("XDG_STATE_HOME")
+        .env("HOME", cwd.join("home"))
+        .stdin(std::process::Stdio::null());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap().into()
+}
+
+/// A repository of its own: the repo's opsctl.toml and a `runbooks/` directory holding
+/// `runbooks` (name, text).
+fn repo_with(runbooks: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        support::repo_root().join("opsctl.toml"),
+        dir.path().join("opsctl.toml"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("runbooks")).unwrap();
+    for (name, text) in runbooks {
+        std::fs::write(dir.path().join(format!("runbooks/{name}.md")), text).unwrap();
+    }
+    dir
+}
+
+/// A runbook whose only step is done by hand: it runs without AWS.
+const BY_HAND: &str = "# Tell the team\n\n## When to use\nAfter a change.\n\n## Steps\n\n\
+                       ### 1. Post in the channel\nSay that {{what}} is done.\n";
+
+/// The `runbook-*.json` files directly in `dir`.
+fn transcripts_in(dir: &Path) -> Vec<std::path::PathBuf> {
+    match std::fs::read_dir(dir) {
+        Ok(listing) => listing
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy();
+                name.starts_with("runbook-") && name.ends_with(".json")
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn the_transcript_goes_to_the_state_directory_and_its_place_is_printed() {
+    let repo = repo_with(&[("tell", BY_HAND)]);
+    let state = repo.path().join("state");
+    let args = [
+        "--yes", "runbook", "run", "tell", "--env", "staging", "--set", "what=it",
+    ];
+    let run = opsctl_in_with(repo.path(), &args, &[("XDG_STATE_HOME", &state)]);
+    run.expect_code(0);
+    assert!(
+        transcripts_in(repo.path()).is_empty(),
+        "nothing left in the repository"
+    );
+    let written = transcripts_in(&state.join("opsctl/runbooks"));
+    assert_eq!(written.len(), 1, "{}", run.stdout);
+    let path = written[0].display().to_string();
+    assert!(path.contains("runbook-tell-"), "{path}");
+    assert!(
+        run.stdout
+            .contains(&format!("transcript written to {path}")),
+        "{}",
+        run.stdout
+    );
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(&written[0]).unwrap()).unwrap();
+    assert_eq!(t["outcome"], "completed");
+    assert_eq!(t["transcript"], path.as_str());
+
+    // Without XDG_STATE_HOME: ~/.local/state, as XDG says; --output json names the file too.
+    let mut json_args = vec!["--output", "json"];
+    json_args.extend(args);
+    let run = opsctl_in_with(repo.path(), &json_args, &[]);
+    run.expect_code(0);
+    let out = run.json();
+    let path = out["transcript"].as_str().unwrap();
+    let home = repo.path().join("home/.local/state/opsctl/runbooks");
+    assert!(path.starts_with(home.to_str().unwrap()), "{path}");
+    assert!(Path::new(path).is_file(), "{path}");
+    assert!(transcripts_in(repo.path()).is_empty());
+
+    // --transcript PATH still decides.
+    let chosen = repo.path().join("mine.json");
+    let mut chosen_args = args.to_vec();
+    chosen_args.extend(["--transcript", chosen.to_str().unwrap()]);
+    let run = opsctl_in_with(repo.path(), &chosen_args, &[("XDG_STATE_HOME", &state)]);
+    run.expect_code(0);
+    assert!(chosen.is_file());
+    assert!(
+        run.stdout
+            .contains(&format!("transcript written to {}", chosen.display())),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_bad_value_on_the_command_line_is_the_flags_fault_not_the_runbooks() {
+    let repo = repo_with(&[(
+        "literal",
+        "# Literal\n\n## When to use\nTests.\n\n## Steps\n\n\
+         ### 1. Scale\n```opsctl\nopsctl scale {{env}} --count many\n```\n",
+    )]);
+    let state = repo.path().join("state");
+    let vars = [("XDG_STATE_HOME", state.as_path())];
+    let run = opsctl_in_with(
+        repo.path(),
+        &[
+            "--yes",
+            "runbook",
+            "run",
+            "scale-out",
+            "--env",
+            "staging",
+            "--set",
+            "count=abc",
+        ],
+        &vars,
+    );
+    run.expect_code(2);
+    let err = &run.stderr;
+    assert!(
+        err.contains("error: --set count=abc: {{count}} fills --count <N>"),
+        "{err}"
+    );
+    assert!(
+        err.contains("(the number of tasks to run, within"),
+        "what it expects: {err}"
+    );
+    assert!(err.contains("refuses `abc`"), "{err}");
+    assert!(err.contains("nothing ran"), "{err}");
+    assert!(
+        err.contains("fix: pass --set count=VALUE with a value --count <N> takes"),
+        "{err}"
+    );
+    assert!(!err.contains("fix line"), "not the runbook's fault: {err}");
+    assert!(
+        transcripts_in(&state.join("opsctl/runbooks")).is_empty(),
+        "nothing ran"
+    );
+
+    let run = opsctl_in_with(
+        repo.path(),
+        &[
+            "--output",
+            "json",
+            "--yes",
+            "runbook",
+            "run",
+            "scale-out",
+            "--env",
+            "staging",
+            "--set",
+            "count=abc",
+        ],
+        &vars,
+    );
+    run.expect_code(2);
+    let out = run.json();
+    assert_eq!(out["exit_code"], 2);
+    let message = out["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("--set count=abc: "), "{message}");
+
+    // The same mistake written in the runbook is the runbook's, with its line.
+    let run = opsctl_in_with(
+        repo.path(),
+        &["--yes", "runbook", "run", "literal", "--env", "staging"],
+        &vars,
+    );
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("step 1 of runbook literal is not a valid"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("fix: fix line 10 of the runbook"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn show_refuses_what_run_would_and_still_shows_the_runbook() {
+    let broken = "# Broken\n\n## When to use\nTests.\n\n## Steps\n\n\
+                  ### 1. Look\n```opsctl\nopsctl status {{env}}\n```\n\n\
+                  ### 2. Scale\n```opsctl\nopsctl scale {{env}} --count {{count}} --bogus\n```\n";
+    let global = "# Global\n\n## When to use\nTests.\n\n## Steps\n\n\
+                  ### 1. Restore\n```opsctl\nopsctl db restore {{env}} --to-time {{time}} \
+                  --target {{target}} --output json\n```\n";
+    let repo = repo_with(&[("broken", broken), ("global", global)]);
+    let state = repo.path().join("state");
+    let vars = [("XDG_STATE_HOME", state.as_path())];
+    let cases: [(&str, &str, &[&str]); 2] = [
+        ("broken", "--bogus", &["--set", "count=4"]),
+        (
+            "global",
+            "--output is a global option",
+            &["--set", "time=2025-06-01T12:00:00Z", "--set", "target=t"],
+        ),
+    ];
+    for (name, what, values) in cases {
+        let show = opsctl_in_with(repo.path(), &["runbook", "show", name], &vars);
+        show.expect_code(2);
+        assert!(
+            show.stdout.contains("When to use:"),
+            "still shown: {}",
+            show.stdout
+        );
+        assert!(show.stdout.contains("$ opsctl"), "{}", show.stdout);
+        let mut args = vec!["--yes", "runbook", "run", name, "--env", "staging"];
+        args.extend(values);
+        let run = opsctl_in_with(repo.path(), &args, &vars);
+        run.expect_code(2);
+        assert!(run.stderr.contains(what), "{}", run.stderr);
+        let error = |stderr: &str| -> String {
+            stderr
+                .lines()
+                .skip_while(|l| !l.starts_with("error:"))
+                .take(2)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(error(&show.stderr), error(&run.stderr), "the same error");
+        let json = opsctl_in_with(
+            repo.path(),
+            &["--output", "json", "runbook", "show", name],
+            &vars,
+        );
+        json.expect_code(2);
+        let out = json.json();
+        assert_eq!(out["exit_code"], 2);
+        assert_eq!(out["ok"], false);
+        assert!(out["steps"].is_array(), "{out}");
+        assert!(
+            out["error"]["message"].as_str().unwrap().contains(what),
+            "{out}"
+        );
+        assert!(
+            out["error"]["hint"]
+                .as_str()
+                .unwrap()
+                .starts_with("fix line"),
+            "{out}"
+        );
+    }
+    // Every built-in runbook is valid: a value not given yet is not held against it.
+    for (name, _) in opsctl::runbook::BUILTIN {
+        let show = opsctl_in_with(repo.path(), &["runbook", "show", name], &vars);
+        show.expect_code(0);
+    }
+}
+
+/// Runs `opsctl ARGS…` in `cwd` on a terminal (util-linux `script`), typing `input`; the
+/// screen and the exit code.
+fn on_a_terminal(
+    cwd: &Path,
+    args: &[&str],
+    input: &'static [u8],
+    account: Option<&Account>,
+) -> (String, Option<i32>) {
+    let command = std::iter::once(env!("CARGO_BIN_EXE_opsctl"))
+        .chain(["--no-progress", "--color", "never"])
+        .chain(args.iter().copied())
+        .map(opsctl::runbook::quote)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-q", "-e", "-c", &command, "/dev/null"])
+        .current_dir(cwd)
+        .env_remove("OPSCTL_RUNBOOKS")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("AWS_PROFILE")
+        .env("XDG_STATE_HOME", cwd.join("state"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some(account) = account {
+        cmd.env("AWS_ACCESS_KEY_ID", &account.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &account.secret_access_key)
+            .env("AWS_REGION", &account.region)
+            .env("AWS_ENDPOINT_URL", support::sandbox_url())
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+    }
+    let mut child = cmd
+        .spawn()
+        .expect("util-linux `script` runs the test on a terminal");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input).unwrap();
+        // Keep the terminal open until the run is done with it.
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            drop(stdin);
+        });
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code(),
+    )
+}
+
+#[test]
+fn on_a_terminal_the_runbook_is_named_before_values_are_asked_and_q_stops_it_with_130() {
+    let repo = repo_with(&[("tell", BY_HAND)]);
+    let (screen, code) = on_a_terminal(
+        repo.path(),
+        &["runbook", "run", "tell", "--env", "staging"],
+        b"the deploy\nq\n",
+        None,
+    );
+    let title = screen.find("Tell the team").expect(&screen);
+    let steps = screen.find("1 step; asks before each step").expect(&screen);
+    let asked = screen.find("Value for {{what}}").expect(&screen);
+    assert!(title < asked && steps < asked, "the title first: {screen}");
+    // q at "done?": stopped by the user, exit 130, and how to resume.
+    assert_eq!(code, Some(130), "{screen}");
+    assert!(screen.contains("stopped: by you at step 1"), "{screen}");
+    assert!(
+        screen.contains("runbook tell on staging: stopped by the user at step 1 (exit 130)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("resume with: opsctl runbook run tell"),
+        "{screen}"
+    );
+    let written = transcripts_in(&repo.path().join("state/opsctl/runbooks"));
+    let t: Value = serde_json::from_str(&std::fs::read_to_string(&written[0]).unwrap()).unwrap();
+    assert_eq!(t["outcome"], "stopped");
+    assert_eq!(t["reason"], "stopped by the user at step 1");
+    assert_eq!(t["exit_code"], 130);
+    assert!(
+        t["resume"]
+            .as_str()
+            .unwrap()
+            .ends_with("--set 'what=the deploy' --from 1"),
+        "{t:#}"
+    );
+}
+
+/// prod asks before a change; in a runbook the step's own question is the only one.
+#[tokio::test]
+async fn a_prod_step_is_confirmed_once() {
+    let account = Account::seed();
+    let cwd = tempfile::tempdir().unwrap();
+    let config = support::repo_root().join("opsctl.toml");
+    let (screen, code) = on_a_terminal(
+        cwd.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "runbook",
+            "run",
+            "scale-out",
+            "--env",
+            "prod",
+            "--set",
+            "count=5",
+        ],
+        b"r\nr\nr\n",
+        Some(&account),
+    );
+    assert_eq!(code, Some(0), "{screen}");
+    assert_eq!(
+        screen
+            .matches("Run step 2? [r]un, [s]kip, [q] stop")
+            .count(),
+        1,
+        "{screen}"
+    );
+    assert!(!screen.contains("[y/N]"), "asked twice: {screen}");
+    let live = live_version(&account).0;
+    let svc = service(&account, &format!("prod-users-{live}")).await;
+    assert_eq!(svc.desired_count(), 5, "the seed runs 3");
 }

@@ -23,6 +23,13 @@ pub fn header(printer: &Printer, title: &str, what: &str) {
     eprintln!("{}", Style::new().for_stderr().dim().apply_to(what));
 }
 
+/// A dim line under the heading: the values, the transcript's place.
+pub fn detail(printer: &Printer, what: &str) {
+    if !printer.quiet {
+        eprintln!("{}", Style::new().for_stderr().dim().apply_to(what));
+    }
+}
+
 /// A step: its number and title, its prose (unless quiet), and its command.
 pub fn step(
     printer: &Printer,

@@ -47,9 +47,10 @@ pub trait Operator: Send + Sync {
 }
 
 /// Runs the command of the step at `index` (of the plan) and returns its exit code.
+/// `confirmed`: the person was shown the step and answered "run" for it.
 #[async_trait]
 pub trait StepRunner: Send + Sync {
-    async fn run(&self, index: usize) -> Exit;
+    async fn run(&self, index: usize, confirmed: bool) -> Exit;
 }
 
 /// Keeps the transcript: called before the first step and after every step.
@@ -131,6 +132,9 @@ pub struct Transcript {
     pub started_at: Timestamp,
     pub ended_at: Option<Timestamp>,
     pub outcome: RunEnd,
+    /// Why the run ended before its last step: `stopped by the user at step 3`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub exit_code: Option<u8>,
     #[serde(skip)]
     pub exit: Exit,
@@ -197,11 +201,6 @@ pub async fn run(
             &step.text,
             step.command.as_deref(),
         );
-        let stop_here = |t: &mut Transcript, end: RunEnd| {
-            t.steps[i].status = StepStatus::Stopped;
-            t.resume = Some(resume(step.number));
-            t.outcome = end;
-        };
         match step.action {
             Action::NotInDryRun => {
                 operator.note("not run in a dry run: the command has no --dry-run");
@@ -211,13 +210,7 @@ pub async fn run(
             Action::ByHand => {
                 t.steps[i].status = StepStatus::ByHand;
                 if opts.interactive && !operator.ask_done(step.number)? {
-                    stop_here(&mut t, RunEnd::Stopped);
-                    exit = Exit::Failed;
-                    operator.next(
-                        &format!("at step {}, as asked", step.number),
-                        "when you are ready",
-                        &resume(step.number),
-                    );
+                    exit = stopped_by_user(&mut t, i, step.number, resume, operator);
                     break;
                 }
                 keeper.save(&t);
@@ -229,7 +222,10 @@ pub async fn run(
             let answer = operator.ask_step(step.number)?;
             // Ctrl-C at the question: the step must not start.
             if interrupt.is_raised() {
-                stop_here(&mut t, RunEnd::Interrupted);
+                t.steps[i].status = StepStatus::Stopped;
+                t.resume = Some(resume(step.number));
+                t.outcome = RunEnd::Interrupted;
+                t.reason = Some(format!("interrupted at step {}", step.number));
                 exit = Exit::Interrupted;
                 break;
             }
@@ -241,13 +237,7 @@ pub async fn run(
                     continue;
                 }
                 Answer::Stop => {
-                    stop_here(&mut t, RunEnd::Stopped);
-                    exit = Exit::Failed;
-                    operator.next(
-                        &format!("at step {}, as asked", step.number),
-                        "when you are ready",
-                        &resume(step.number),
-                    );
+                    exit = stopped_by_user(&mut t, i, step.number, resume, operator);
                     break;
                 }
             }
@@ -257,7 +247,9 @@ pub async fn run(
         t.steps[i].started_at = Some(Timestamp::now());
         t.steps[i].status = StepStatus::Running;
         keeper.save(&t);
-        let code = runner.run(i).await;
+        // The person answered "run" for this very step, having seen its prose and its
+        // command: the runner passes that answer on, so the command does not ask again.
+        let code = runner.run(i, opts.interactive).await;
         t.steps[i].ended_at = Some(Timestamp::now());
         t.steps[i].exit_code = Some(code.code());
         operator.step_done(step.number, code.code(), begun.elapsed().as_secs_f64());
@@ -294,6 +286,7 @@ pub async fn run(
         } else {
             format!("step {} failed with exit code {}", step.number, code.code())
         };
+        t.reason = Some(what.clone());
         if again <= total {
             t.resume = Some(resume(again));
             let advice = if interrupted {
@@ -315,6 +308,29 @@ pub async fn run(
     Ok(t)
 }
 
+/// The person stopped the run at a step (`q`, or "not done" after a step by hand): that step
+/// and the ones after it did not run. Exit 130, as for Ctrl-C: the run did not get to its
+/// end (so not 0, which a script would read as "done"), nothing failed (so not 1), and, as
+/// after Ctrl-C, where it stopped and how to resume are printed.
+fn stopped_by_user(
+    t: &mut Transcript,
+    index: usize,
+    number: usize,
+    resume: &(dyn Fn(usize) -> String + Sync),
+    operator: &dyn Operator,
+) -> Exit {
+    t.steps[index].status = StepStatus::Stopped;
+    t.resume = Some(resume(number));
+    t.outcome = RunEnd::Stopped;
+    t.reason = Some(format!("stopped by the user at step {number}"));
+    operator.next(
+        &format!("by you at step {number}; it did not run"),
+        "when you are ready",
+        &resume(number),
+    );
+    Exit::Interrupted
+}
+
 impl Outcome for Transcript {
     fn exit(&self) -> Exit {
         self.exit
@@ -331,7 +347,16 @@ impl fmt::Display for Transcript {
             RunEnd::Stopped => "stopped",
             RunEnd::Interrupted => "interrupted",
         };
-        writeln!(f, "runbook {} on {}: {verdict}", self.runbook, self.env)?;
+        match (&self.reason, self.outcome) {
+            (Some(reason), RunEnd::Stopped | RunEnd::Interrupted) => writeln!(
+                f,
+                "runbook {} on {}: {reason} (exit {})",
+                self.runbook,
+                self.env,
+                self.exit.code()
+            )?,
+            _ => writeln!(f, "runbook {} on {}: {verdict}", self.runbook, self.env)?,
+        }
         let width = self
             .steps
             .iter()
@@ -359,6 +384,6 @@ impl fmt::Display for Transcript {
         if let Some(resume) = &self.resume {
             writeln!(f, "resume with: {resume}")?;
         }
-        write!(f, "transcript: {}", self.transcript)
+        write!(f, "transcript written to {}", self.transcript)
     }
 }

@@ -59,8 +59,18 @@ impl fmt::Display for List {
 pub(super) struct Shown {
     pub(super) source: String,
     pub(super) placeholders: Vec<String>,
+    /// What `runbook run` would refuse before its first step, as it would say it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) error: Option<Problem>,
     #[serde(flatten)]
     pub(super) runbook: Runbook,
+}
+
+/// A mistake found in a runbook: what is wrong and the fix.
+#[derive(Debug, Serialize)]
+pub(super) struct Problem {
+    pub(super) message: String,
+    pub(super) hint: Option<String>,
 }
 
 impl fmt::Display for Shown {
@@ -99,7 +109,12 @@ impl fmt::Display for Shown {
 }
 
 impl Outcome for Shown {
+    /// A runbook that `run` would refuse is bad input, as it is there.
     fn exit(&self) -> Exit {
-        Exit::Ok
+        if self.error.is_some() {
+            Exit::BadInput
+        } else {
+            Exit::Ok
+        }
     }
 }

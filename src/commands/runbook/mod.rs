@@ -25,8 +25,8 @@ mod steps;
 
 use catalog::{catalog, find};
 use listing::{List, Listed, Shown};
-use prepare::{plan, resume_command, values};
-use steps::{File, InProcess, Terminal, write};
+use prepare::{Values, ask_missing, given, plan, refuse_missing, resume_command};
+use steps::{File, InProcess, Terminal, transcript_path, write};
 
 /// Runs `opsctl runbook …`.
 pub(super) async fn run(
@@ -64,12 +64,26 @@ pub(super) async fn run(
         RunbookCommand::Show { name } => {
             let entry = find(&entries, name)?;
             let runbook = entry.parse()?;
+            // The check `run` makes before its first step, with no values yet: what does not
+            // depend on them is refused here as it would be there.
+            let problem = plan(&runbook, &Values::unknown(&runbook), false).err();
             let out = Shown {
                 source: entry.source.clone(),
                 placeholders: runbook.placeholders(),
+                error: problem.as_ref().map(|e| listing::Problem {
+                    message: e.message.clone(),
+                    hint: e.hint.clone(),
+                }),
                 runbook,
             };
-            Ok(printer.finish(&out, reporter))
+            let exit = printer.finish(&out, reporter);
+            // In JSON the problem is in the document; in text it is an error as run's is.
+            if let Some(problem) = problem
+                && printer.output == crate::cli::Output::Text
+            {
+                printer.error(&problem.into(), exit, reporter);
+            }
+            Ok(exit)
         }
         RunbookCommand::Run(run_args) => {
             let entry = find(&entries, &run_args.name)?;
@@ -113,7 +127,11 @@ async fn execute(
     Config::find(cli.global.config.as_deref())?.env(&run_args.env)?;
     let interactive = !cli.global.yes && !run_args.dry_run;
     let terminal = show::terminal();
-    let values = values(rb, run_args, terminal)?;
+    // What the command line gives is checked before anything is shown or asked.
+    let mut values = given(rb, run_args)?;
+    if !terminal {
+        refuse_missing(rb, &values)?;
+    }
     if interactive && !terminal {
         crate::bad_input!(
             "pass --yes to run every step without asking, or --dry-run to see them",
@@ -121,16 +139,29 @@ async fn execute(
             rb.name
         );
     }
+
+    let mode = match (run_args.dry_run, interactive) {
+        (true, _) => "dry run: only steps whose command takes --dry-run run, with it",
+        (false, true) => "asks before each step",
+        (false, false) => "--yes: runs every step without asking",
+    };
+    // The runbook is named before any value is asked for, so that the person knows what
+    // they are answering for.
+    show::header(
+        printer,
+        &rb.title,
+        &format!(
+            "runbook {} ({source}); {total} step{}; {mode}",
+            rb.name,
+            if total == 1 { "" } else { "s" }
+        ),
+    );
+    ask_missing(rb, &mut values)?;
     let planned = plan(rb, &values, run_args.dry_run)?;
+    let values = values.filled;
 
     let started = Timestamp::now();
-    let path = run_args.transcript.clone().unwrap_or_else(|| {
-        PathBuf::from(format!(
-            "runbook-{}-{}.json",
-            rb.name,
-            started.strftime("%Y%m%dT%H%M%SZ")
-        ))
-    });
+    let path = transcript_path(run_args.transcript.as_deref(), &rb.name, started)?;
     let steps: Vec<workflow::Planned> = rb
         .steps
         .iter()
@@ -158,6 +189,7 @@ async fn execute(
         started_at: started,
         ended_at: None,
         outcome: workflow::RunEnd::Running,
+        reason: None,
         exit_code: None,
         exit: Exit::Ok,
         resume: None,
@@ -173,22 +205,10 @@ async fn execute(
         ))
         .hint("pass --transcript PATH to a writable place")
     })?;
-
-    let mode = match (run_args.dry_run, interactive) {
-        (true, _) => "dry run: only steps whose command takes --dry-run run, with it",
-        (false, true) => "asks before each step",
-        (false, false) => "--yes: runs every step without asking",
-    };
     let shown_values: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    show::header(
+    show::detail(
         printer,
-        &rb.title,
-        &format!(
-            "runbook {} ({source}); {}; {mode}; transcript {}",
-            rb.name,
-            shown_values.join(" "),
-            path.display()
-        ),
+        &format!("{}; transcript {}", shown_values.join(" "), path.display()),
     );
 
     let resume = |step: usize| resume_command(cli, args, run_args, &values, step);

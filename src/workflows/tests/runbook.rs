@@ -45,13 +45,16 @@ impl Operator for Script {
 struct Results {
     codes: Vec<Exit>,
     ran: Mutex<Vec<usize>>,
+    /// Whether each step that ran was run as confirmed by the person.
+    confirmed: Mutex<Vec<bool>>,
     interrupt_after: Option<(usize, crate::workflows::InterruptHandle)>,
 }
 
 #[async_trait]
 impl StepRunner for Results {
-    async fn run(&self, index: usize) -> Exit {
+    async fn run(&self, index: usize, confirmed: bool) -> Exit {
         self.ran.lock().unwrap().push(index);
+        self.confirmed.lock().unwrap().push(confirmed);
         if let Some((at, handle)) = &self.interrupt_after
             && *at == index
         {
@@ -96,6 +99,7 @@ fn transcript(plan: &[Planned]) -> Transcript {
         started_at: jiff::Timestamp::now(),
         ended_at: None,
         outcome: RunEnd::Running,
+        reason: None,
         exit_code: None,
         exit: Exit::Ok,
         resume: None,
@@ -107,6 +111,7 @@ fn transcript(plan: &[Planned]) -> Transcript {
 struct Run {
     out: Transcript,
     ran: Vec<usize>,
+    confirmed: Vec<bool>,
     told: Vec<String>,
     saves: Vec<RunEnd>,
 }
@@ -124,6 +129,7 @@ async fn go(
     let runner = Results {
         codes: codes.to_vec(),
         ran: Mutex::new(Vec::new()),
+        confirmed: Mutex::new(Vec::new()),
         interrupt_after: interrupt_after.map(|i| (i, handle)),
     };
     let saves = Saves::default();
@@ -146,6 +152,7 @@ async fn go(
     Run {
         out,
         ran: runner.ran.into_inner().unwrap(),
+        confirmed: runner.confirmed.into_inner().unwrap(),
         told: op.told.into_inner().unwrap(),
         saves: saves.0.into_inner().unwrap(),
     }
@@ -261,11 +268,55 @@ async fn the_operator_skips_then_stops_and_is_told_how_to_resume() {
         ]
     );
     assert_eq!(r.out.outcome, RunEnd::Stopped);
-    assert_eq!(r.out.exit, Exit::Failed);
+    assert_eq!(
+        r.out.exit,
+        Exit::Interrupted,
+        "a stop by the person exits 130"
+    );
+    assert_eq!(r.out.exit.code(), 130);
+    assert_eq!(
+        r.out.reason.as_deref(),
+        Some("stopped by the user at step 3")
+    );
     assert_eq!(
         r.told,
-        vec!["at step 3, as asked | opsctl runbook run rb --env prod --from 3"]
+        vec!["by you at step 3; it did not run | opsctl runbook run rb --env prod --from 3"]
     );
+    let text = r.out.to_string();
+    assert!(
+        text.starts_with("runbook rb on prod: stopped by the user at step 3 (exit 130)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("resume with: opsctl runbook run rb --env prod --from 3"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&r.out).unwrap();
+    assert_eq!(json["outcome"], "stopped");
+    assert_eq!(json["reason"], "stopped by the user at step 3");
+    assert_eq!(json["exit_code"], 130);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_the_person_said_run_to_runs_as_confirmed_and_only_then() {
+    let op = Script::default();
+    op.answers
+        .lock()
+        .unwrap()
+        .extend([Answer::Run, Answer::Run]);
+    let r = go(&[Command, Command], &[Exit::Ok; 2], true, 1, op, None).await;
+    assert_eq!(r.confirmed, vec![true, true], "the answer is passed on");
+    // Not asked (--yes, or a dry run): nothing is confirmed on the person's behalf.
+    let r = go(
+        &[Command, Command],
+        &[Exit::Ok; 2],
+        false,
+        1,
+        Script::default(),
+        None,
+    )
+    .await;
+    assert_eq!(r.confirmed, vec![false, false]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -281,6 +332,11 @@ async fn a_step_by_hand_not_done_stops_the_run() {
     .await;
     assert!(r.ran.is_empty());
     assert_eq!(r.out.outcome, RunEnd::Stopped);
+    assert_eq!(r.out.exit, Exit::Interrupted);
+    assert_eq!(
+        r.out.reason.as_deref(),
+        Some("stopped by the user at step 1")
+    );
     assert_eq!(
         r.out.resume.as_deref(),
         Some("opsctl runbook run rb --env prod --from 1")
