@@ -605,12 +605,21 @@ pub struct RunbookArgs {
 pub enum RunbookCommand {
     /// List the runbooks: those built in and those in the runbook directory
     List,
-    /// Show a runbook: when to use it, its steps, their commands and its placeholders
+    /// Show a runbook: when to use it, its steps, their commands and its placeholders; a step
+    /// that `run` would refuse is an error here too (exit 2)
     Show {
         /// The runbook's name: its file name without .md
         name: String,
     },
     /// Run a runbook step by step, asking before each step (or not, with --yes)
+    ///
+    /// Each step asks: run, skip or stop. A step you answer "run" runs as with --yes, so a
+    /// prod-like environment does not ask again. Answering q (stop) ends the run with exit
+    /// 130, as Ctrl-C does; the summary and the transcript say at which step, and the
+    /// command that resumes there (--from N).
+    ///
+    /// The transcript is written to $XDG_STATE_HOME/opsctl/runbooks/ (by default
+    /// ~/.local/state/opsctl/runbooks/), or to --transcript PATH; its path is printed at the end.
     Run(RunbookRunArgs),
 }
 
@@ -627,10 +636,11 @@ pub struct RunbookRunArgs {
     /// Show every step; run only the steps whose command takes --dry-run, with it
     #[arg(long)]
     pub dry_run: bool,
-    /// Start at this step, to resume after a failure (earlier steps are not run)
+    /// Start at this step, to resume after a failure or a stop (earlier steps are not run)
     #[arg(long, value_name = "STEP", default_value_t = 1)]
     pub from: usize,
-    /// Where to write the JSON transcript (default: runbook-NAME-TIME.json here)
+    /// Where to write the JSON transcript (default:
+    /// $XDG_STATE_HOME/opsctl/runbooks/runbook-NAME-TIME.json, else under ~/.local/state)
     #[arg(long, value_name = "PATH")]
     pub transcript: Option<PathBuf>,
 }
