@@ -10,7 +10,7 @@ use support::{Account, Run};
 
 /// The repository's opsctl.toml with `from` replaced by `to` (which must be there).
 fn config_with(dir: &Path, n: usize, from: &str, to: &str) -> PathBuf {
-    let text = std::fs::read_to_string(support::repo_root().join("opsctl.toml")).unwrap();
+    let text = support::repo_config();
     assert!(
         text.contains(from),
         "the repo's opsctl.toml has no `{from}`"

@@ -9,15 +9,7 @@ use support::Account;
 const SERVICE: &str = "staging-users";
 
 async fn service_td(account: &Account) -> String {
-    let ecs = aws_sdk_ecs::Client::new(&account.sdk().await);
-    let out = ecs
-        .describe_services()
-        .cluster("demo")
-        .services(SERVICE)
-        .send()
-        .await
-        .unwrap();
-    out.services()[0].task_definition().unwrap().to_owned()
+    account.service_task_definition(SERVICE).await
 }
 
 async fn describe(account: &Account, td: &str) -> (TaskDefinition, Vec<(String, String)>) {
@@ -735,13 +727,7 @@ async fn drift_from_the_repositorys_task_definition_is_named_carried_or_refused(
         assert!(run.stdout.contains(field), "{field}\n{}", run.stdout);
     }
     assert!(run.stdout.contains("drift = \"refuse\""), "{}", run.stdout);
-    let changed: Vec<String> = account
-        .requests()
-        .into_iter()
-        .filter(|r| r.changed())
-        .map(|r| r.action)
-        .collect();
-    assert!(changed.is_empty(), "{changed:?}");
+    assert!(account.changes().is_empty(), "{:?}", account.changes());
 
     // The default warns, deploys, and the drift rides along: that is what it warns of.
     let run = account.opsctl(&["deploy", "staging", "--version", "v1.2.0"]);

@@ -279,9 +279,7 @@ async fn retention_deletes_only_older_snapshots_opsctl_made() {
         .await
         .unwrap();
     let config = std::env::temp_dir().join(format!("opsctl-keep-{}.toml", account.id));
-    let text = std::fs::read_to_string(support::repo_root().join("opsctl.toml"))
-        .unwrap()
-        .replace("keep_snapshots = 5", "keep_snapshots = 1");
+    let text = support::repo_config().replace("keep_snapshots = 5", "keep_snapshots = 1");
     std::fs::write(&config, text).unwrap();
 
     let mut ids = Vec::new();

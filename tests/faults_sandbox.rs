@@ -71,8 +71,7 @@ fn no_panic(run: &Run, what: &str) {
 /// The repository's opsctl.toml with short bakes and steps, so that each of the matrix's
 /// many runs takes a second or two.
 fn fast_config() -> std::path::PathBuf {
-    let text = std::fs::read_to_string(support::repo_root().join("opsctl.toml"))
-        .unwrap()
+    let text = support::repo_config()
         .replace("bake = \"3s\"", "bake = \"1s\"")
         .replace("bake = \"5s\"", "bake = \"1s\"")
         .replace("step_interval = \"3s\"", "step_interval = \"1s\"")

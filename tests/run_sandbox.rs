@@ -38,15 +38,7 @@ async fn ecs(account: &Account) -> aws_sdk_ecs::Client {
 }
 
 async fn service_revision(account: &Account) -> String {
-    let out = ecs(account)
-        .await
-        .describe_services()
-        .cluster("demo")
-        .services("staging-users")
-        .send()
-        .await
-        .unwrap();
-    out.services()[0].task_definition().unwrap().to_owned()
+    account.service_task_definition("staging-users").await
 }
 
 #[tokio::test]
@@ -276,9 +268,15 @@ async fn a_failed_deploy_shows_what_its_stopped_tasks_logged_last() {
     // tasks start, crash, and ECS rolls the deployment back.
     let run = account.opsctl(&["deploy", "staging", "--version", "v1.4.0-broken"]);
     run.expect_code(3);
-    assert!(run.stdout.contains("stopped task"), "{}", run.stdout);
-    assert!(run.stdout.contains("its last lines:"), "{}", run.stdout);
-    assert!(run.stdout.contains("startup failed"), "{}", run.stdout);
+    // The broken tasks stopped alike: said once, naming each, with one task's last lines.
+    assert!(run.stdout.contains("stopped tasks ("), "{}", run.stdout);
+    assert!(run.stdout.contains("the last lines of "), "{}", run.stdout);
+    assert_eq!(
+        run.stdout.matches("startup failed").count(),
+        1,
+        "{}",
+        run.stdout
+    );
 }
 
 /// The versions a `logs` read's lines say they started (the service's `starting` lines).

@@ -340,7 +340,7 @@ async fn run_migration_snapshots_then_migrates_with_the_versions_revision() {
 async fn maintenance_window_scales_to_zero_and_back() {
     let account = Account::seed();
     // The window goes to 0 tasks: the environment's bounds must allow it.
-    let text = std::fs::read_to_string(support::repo_root().join("opsctl.toml")).unwrap();
+    let text = support::repo_config();
     let text = text.replace(
         "scaling = { min = 1, max = 6 }",
         "scaling = { min = 0, max = 6 }",

@@ -21,6 +21,21 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// The running sandbox's base URL, e.g. `http://127.0.0.1:41234`.
+/// The repository's opsctl.toml, for a test to change and write elsewhere: the paths in it
+/// (`task_definition`) made absolute, so that the copy still names the repository's files.
+pub fn repo_config() -> String {
+    let text = std::fs::read_to_string(repo_root().join("opsctl.toml")).unwrap();
+    let root = repo_root();
+    text.lines()
+        .map(|line| match line.split_once("task_definition = \"") {
+            Some((key, rest)) => format!("{key}task_definition = \"{}/{rest}", root.display()),
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
 pub fn sandbox_url() -> &'static str {
     static URL: OnceLock<(String, Option<Child>)> = OnceLock::new();
     &URL.get_or_init(|| {
@@ -423,6 +438,29 @@ impl Account {
                 .unwrap_or(0)
         };
         (of("prod-users-blue"), of("prod-users-green"))
+    }
+
+    /// The task definition (ARN) `service` of cluster `demo` runs.
+    pub async fn service_task_definition(&self, service: &str) -> String {
+        let ecs = aws_sdk_ecs::Client::new(&self.sdk().await);
+        let out = ecs
+            .describe_services()
+            .cluster("demo")
+            .services(service)
+            .send()
+            .await
+            .unwrap();
+        out.services()[0].task_definition().unwrap().to_owned()
+    }
+
+    /// The actions of the requests that changed something, since seeding (or the log was
+    /// cleared).
+    pub fn changes(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.changed())
+            .map(|r| r.action)
+            .collect()
     }
 
     /// A service as a user checks it after a command: the image tag its task definition
