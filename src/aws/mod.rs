@@ -54,6 +54,7 @@ mod elb;
 mod error;
 mod lock;
 mod rds;
+mod scan;
 pub mod sdk;
 pub mod tags;
 
@@ -68,6 +69,7 @@ pub use elb::*;
 pub use error::*;
 pub use lock::*;
 pub use rds::*;
+pub use scan::*;
 
 /// An image found in the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -182,6 +184,10 @@ pub trait Registry: Send + Sync {
     /// The image tagged `tag` in `repository`, or `None` when there is no such tag.
     /// A missing repository is `NotFound`.
     async fn find_image(&self, repository: &str, tag: &str) -> AwsResult<Option<Image>>;
+    /// The scan of the image with `digest` in `repository` (DescribeImageScanFindings, every
+    /// page, basic and enhanced findings alike), or `None` when the image has never been
+    /// scanned (ScanNotFoundException).
+    async fn scan(&self, repository: &str, digest: &str) -> AwsResult<Option<Scan>>;
 }
 
 /// Secrets Manager and Parameter Store, to check that referenced secrets exist.

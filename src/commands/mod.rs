@@ -590,6 +590,7 @@ async fn dispatch(
                     service: &service,
                     version: args.version.as_deref(),
                     ignore_alarms: args.ignore_alarms,
+                    interrupt,
                 },
                 reporter,
             )

@@ -41,6 +41,15 @@ struct RawEnv {
     role_arn: Option<String>,
     external_id: Option<String>,
     strategy: Option<String>,
+    scan: Option<RawScan>,
+}
+
+/// `scan = { fail_on = "HIGH", wait = "5m" }` as written; the severity is checked after.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScan {
+    fail_on: String,
+    wait: Option<Dur>,
 }
 
 /// The parsed config file.
@@ -330,6 +339,27 @@ impl Config {
                 }
                 (None, None) => None,
             };
+            let scan = match env.scan {
+                None => None,
+                Some(raw) => {
+                    let words = crate::aws::Severity::RANKED.map(|s| s.as_str()).join(", ");
+                    let Some(fail_on) = crate::aws::Severity::parse_threshold(&raw.fail_on) else {
+                        return Err(UserError::new(format!(
+                            "{}: env.{name}.scan.fail_on = \"{}\" is not a severity",
+                            at("scan"),
+                            crate::input::escape(&raw.fail_on)
+                        ))
+                        .hint(format!(
+                            "use one of {words}, as ECR writes them: the least severity that \
+                             refuses a version, such as fail_on = \"HIGH\""
+                        )));
+                    };
+                    Some(ScanGate {
+                        fail_on,
+                        wait: raw.wait.unwrap_or(Dur(DEFAULT_SCAN_WAIT)),
+                    })
+                }
+            };
             let env = EnvConfig {
                 name: name.clone(),
                 region: env.region,
@@ -347,6 +377,7 @@ impl Config {
                 task_definition,
                 role,
                 declared_strategy,
+                scan,
             };
             if let Some((key, problem)) = bad_name(&env) {
                 return Err(UserError::new(format!(

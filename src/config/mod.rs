@@ -184,6 +184,8 @@ pub struct EnvConfig {
     /// the service; the preflight refuses a service whose deploymentConfiguration says
     /// otherwise. Unset, opsctl goes by what the service says.
     pub declared_strategy: Option<crate::aws::DeploymentStrategy>,
+    /// The image-scan gate of the preflight, when the env sets `scan`.
+    pub scan: Option<ScanGate>,
 }
 
 /// `role_arn = "arn:aws:iam::222222222222:role/deployer"` and, if its trust policy asks for
@@ -223,6 +225,19 @@ pub enum DriftMode {
     /// Fail the preflight: nothing changes until the file and the service agree.
     Refuse,
 }
+
+/// `scan = { fail_on = "HIGH", wait = "5m" }`: the preflight reads the version's ECR scan
+/// and refuses a version with findings at `fail_on` or worse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ScanGate {
+    /// The least severity that refuses a version (it and every worse one).
+    pub fail_on: crate::aws::Severity,
+    /// How long to wait for a scan still in progress (default 5m; `0s`: not at all).
+    pub wait: Dur,
+}
+
+/// How long a scan in progress is waited for when `scan.wait` is not set.
+pub const DEFAULT_SCAN_WAIT: Duration = Duration::from_secs(5 * 60);
 
 /// `before_deploy = [{ name = "migrate", command = ["users-service", "migrate"], timeout = "10m" }]`
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

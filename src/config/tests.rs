@@ -234,3 +234,57 @@ fn a_declared_strategy_is_one_ecs_has_or_two_service_with_its_table() {
         assert!(err.to_string().contains(says), "{bad}: {err}");
     }
 }
+
+#[test]
+fn the_scan_gate_is_read_with_its_default_wait() {
+    let base = "[env.a]\ncluster = \"c\"\nservice = \"s\"\n";
+    let env = parse(&format!("{base}scan = {{ fail_on = \"HIGH\" }}\n")).unwrap();
+    let gate = env.env("a").unwrap().scan.unwrap();
+    assert_eq!(gate.fail_on, crate::aws::Severity::High);
+    assert_eq!(gate.wait.0, Duration::from_secs(300));
+    let env = parse(&format!(
+        "{base}[env.a.scan]\nfail_on = \"CRITICAL\"\nwait = \"90s\"\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        env.env("a").unwrap().scan.unwrap().wait.0,
+        Duration::from_secs(90)
+    );
+    assert!(parse(base).unwrap().env("a").unwrap().scan.is_none());
+}
+
+#[test]
+fn scan_mistakes_are_refused_naming_the_key_and_the_fix() {
+    let base = "[env.a]\ncluster = \"c\"\nservice = \"s\"\n";
+    let err = parse(&format!("{base}scan = {{ fail_on = \"SEVERE\" }}\n")).unwrap_err();
+    assert!(err.to_string().contains("opsctl.toml:4"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("env.a.scan.fail_on = \"SEVERE\" is not a severity"),
+        "{err}"
+    );
+    let hint = err.hint.clone().unwrap();
+    assert!(
+        hint.contains("CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL"),
+        "{hint}"
+    );
+    // Unranked and lower-case words are no threshold either.
+    assert!(parse(&format!("{base}scan = {{ fail_on = \"UNTRIAGED\" }}\n")).is_err());
+    assert!(parse(&format!("{base}scan = {{ fail_on = \"high\" }}\n")).is_err());
+    let err = parse(&format!(
+        "{base}scan = {{ fail_on = \"HIGH\", wait = \"soon\" }}\n"
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("line 4"), "{err}");
+    assert!(err.to_string().contains("such as 90s, 5m"), "{err}");
+    let err = parse(&format!(
+        "{base}scan = {{ fail_on = \"HIGH\", fial = true }}\n"
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("line 4"), "{err}");
+    assert!(err.to_string().contains("fial"), "{err}");
+    let err = parse(&format!("{base}scan = {{ wait = \"5m\" }}\n")).unwrap_err();
+    assert!(err.to_string().contains("fail_on"), "{err}");
+    let err = parse(&format!("{base}scan = \"HIGH\"\n")).unwrap_err();
+    assert!(err.to_string().contains("line 4"), "{err}");
+}

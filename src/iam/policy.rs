@@ -22,7 +22,7 @@ pub fn policy(env: &EnvConfig, scope: &Scope) -> Policy {
         version: "2012-10-17",
         statement: [
             ecs(env, scope, &arn),
-            ecr(scope, &arn),
+            ecr(env, scope, &arn),
             pass_role(scope),
             secrets(scope, &arn),
             cloudwatch(env, &arn),
@@ -179,21 +179,31 @@ fn lock(env: &EnvConfig, arn: &Arn) -> Vec<Statement> {
     )]
 }
 
-/// ECR: finding versions in the repositories.
-fn ecr(scope: &Scope, arn: &Arn) -> Vec<Statement> {
-    vec![allow(
+/// ECR: finding versions in the repositories, and reading their scans where the env gates
+/// on them (`scan`).
+fn ecr(env: &EnvConfig, scope: &Scope, arn: &Arn) -> Vec<Statement> {
+    let repositories: Vec<String> = if scope.repositories.is_empty() {
+        vec![arn("ecr", "repository/*")]
+    } else {
+        scope
+            .repositories
+            .iter()
+            .map(|repo| arn("ecr", &format!("repository/{repo}")))
+            .collect()
+    };
+    let mut st = vec![allow(
         "EcrFindVersions",
         &["ecr:DescribeRepositories", "ecr:DescribeImages"],
-        if scope.repositories.is_empty() {
-            vec![arn("ecr", "repository/*")]
-        } else {
-            scope
-                .repositories
-                .iter()
-                .map(|repo| arn("ecr", &format!("repository/{repo}")))
-                .collect()
-        },
-    )]
+        repositories.clone(),
+    )];
+    if env.scan.is_some() {
+        st.push(allow(
+            "EcrReadTheVersionsScanFindings",
+            &["ecr:DescribeImageScanFindings"],
+            repositories,
+        ));
+    }
+    st
 }
 
 /// IAM: passing the task roles to ECS with each new revision.

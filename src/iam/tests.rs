@@ -92,8 +92,14 @@ fn every_aws_call_in_the_code_is_in_the_policy() {
     // that no adapter calls.
     let mut rule = repo_env("prod");
     rule.two_service_mut().unwrap().listener = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee".into();
+    let mut scanned = repo_env("staging");
+    scanned.scan = Some(crate::config::ScanGate {
+        fail_on: crate::aws::Severity::High,
+        wait: crate::config::Dur(std::time::Duration::from_secs(300)),
+    });
     let policies = [
         policy(&repo_env("prod"), &scope()),
+        policy(&scanned, &scope()),
         policy(&rule, &scope()),
         policy(&repo_env("staging"), &scope()),
         policy(
@@ -132,11 +138,11 @@ fn every_aws_call_in_the_code_is_in_the_policy() {
     }
     assert!(!allowed(&policies[0], "elasticloadbalancing:ModifyRule"));
     assert!(!allowed(
-        &policies[1],
+        &policies[2],
         "elasticloadbalancing:ModifyListener"
     ));
     assert!(!allowed(
-        &policies[2],
+        &policies[3],
         "elasticloadbalancing:DescribeListeners"
     ));
 }
@@ -309,5 +315,28 @@ fn native_deployments_are_followed_and_answered_only_where_a_service_is_native()
     assert!(
         text.contains("service-deployment/demo/staging-users/*"),
         "{text}"
+    );
+}
+
+#[test]
+fn scan_findings_are_read_only_where_the_env_gates_on_them() {
+    let plain = policy(&repo_env("staging"), &scope());
+    assert!(!allowed(&plain, "ecr:DescribeImageScanFindings"));
+    let mut gated = repo_env("staging");
+    gated.scan = Some(crate::config::ScanGate {
+        fail_on: crate::aws::Severity::Critical,
+        wait: crate::config::Dur(std::time::Duration::ZERO),
+    });
+    let gated = serde_json::to_value(policy(&gated, &scope())).unwrap();
+    let statement = gated["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "EcrReadTheVersionsScanFindings")
+        .expect("a statement for the scan gate");
+    assert_eq!(statement["Action"], "ecr:DescribeImageScanFindings");
+    assert_eq!(
+        statement["Resource"],
+        "arn:aws:ecr:us-east-1:123456789012:repository/users"
     );
 }

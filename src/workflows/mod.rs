@@ -119,6 +119,9 @@ pub struct Check {
     /// How to fix a failed check, or what to do about a warning.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// What the image scan found (the `scan` check only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<preflight::ScanSummary>,
 }
 
 impl Check {
@@ -129,6 +132,7 @@ impl Check {
             detail: detail.into(),
             warning: false,
             hint: None,
+            scan: None,
         }
     }
 
@@ -140,6 +144,7 @@ impl Check {
             detail: detail.into(),
             warning: true,
             hint: Some(hint.into()),
+            scan: None,
         }
     }
 
@@ -150,6 +155,7 @@ impl Check {
             detail: detail.into(),
             warning: false,
             hint: Some(hint.into()),
+            scan: None,
         }
     }
 }

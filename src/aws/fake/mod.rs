@@ -102,6 +102,8 @@ struct State {
     services: BTreeMap<String, FakeService>,
     task_defs: Vec<TaskDefinition>,
     images: BTreeMap<(String, String), Image>,
+    /// Scans of the `users` images by tag (`fake/ecr.rs`); an image not named is clean.
+    scans: BTreeMap<String, ecr::FakeScan>,
     secrets: HashSet<String>,
     alarms: BTreeMap<String, Alarm>,
     /// An alarm that goes into ALARM this long after the fake was made.
@@ -162,12 +164,16 @@ impl FakeAws {
         {
             let mut s = fake.state.lock().unwrap();
             s.db = db::DbState::demo();
-            for tag in ["v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0", "v1.4.0-broken"] {
+            for (n, tag) in ["v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0", "v1.4.0-broken"]
+                .into_iter()
+                .enumerate()
+            {
                 s.images.insert(
                     ("users".into(), tag.into()),
                     Image {
                         uri: format!("{REGISTRY}/users:{tag}"),
-                        digest: format!("sha256:{:0>64}", tag.len()),
+                        // A digest per image, as ECR has.
+                        digest: format!("sha256:{:0>64}", n + 1),
                     },
                 );
             }

@@ -15,11 +15,11 @@ use jiff::Timestamp;
 
 use super::{
     Alarm, AlarmState, Aws, AwsError, AwsResult, CircuitBreaker, Container, Deployment,
-    DeploymentStatus, DeploymentStrategy, Ecs, Forward, Image, LoadBalancing, LogConfig, LogLine,
-    Logs, Monitoring, NativeTraffic, OneOffTask, Placement, Registry, Resource, RolloutState,
-    RunRequest, RunningTask, Secrets, Service, ServiceDeployment, ServiceDeploymentStatus,
-    ServiceEvent, ServiceStatus, StoppedTask, TargetGroupMetrics, TargetHealth, TargetState,
-    TaskDefinition,
+    DeploymentStatus, DeploymentStrategy, Ecs, Finding, Forward, Image, LoadBalancing, LogConfig,
+    LogLine, Logs, Monitoring, NativeTraffic, OneOffTask, Placement, Registry, Resource,
+    RolloutState, RunRequest, RunningTask, Scan, ScanStatus, Secrets, Service, ServiceDeployment,
+    ServiceDeploymentStatus, ServiceEvent, ServiceStatus, Severity, StoppedTask,
+    TargetGroupMetrics, TargetHealth, TargetState, TaskDefinition,
 };
 
 mod calls;

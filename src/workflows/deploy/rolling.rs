@@ -30,6 +30,7 @@ pub async fn deploy(
             service,
             version: Some(&opts.version),
             ignore_alarms: opts.ignore_alarms,
+            interrupt,
         },
         reporter,
     )

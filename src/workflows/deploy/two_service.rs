@@ -44,6 +44,7 @@ pub async fn deploy(
             service: &idle_side.service,
             version: Some(&opts.version),
             ignore_alarms: opts.ignore_alarms,
+            interrupt,
         },
         reporter,
     )

@@ -11,4 +11,5 @@ mod rolling;
 mod run;
 mod runbook;
 mod scale;
+mod scan;
 mod two_service;

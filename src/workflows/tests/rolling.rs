@@ -1098,6 +1098,7 @@ async fn drift_in_a_field_opsctl_does_not_know_is_warned_about() {
         drift: crate::config::DriftMode::Refuse,
     });
     let rec = Recorder::default();
+    let (_h, interrupt) = Interrupt::new();
     let report = crate::workflows::preflight::run(
         &fake.aws(),
         &crate::workflows::preflight::Request {
@@ -1105,6 +1106,7 @@ async fn drift_in_a_field_opsctl_does_not_know_is_warned_about() {
             service: "staging-users",
             version: Some("v1.2.0"),
             ignore_alarms: false,
+            interrupt: &interrupt,
         },
         &rec,
     )

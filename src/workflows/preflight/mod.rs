@@ -1,12 +1,17 @@
 //! Read-only checks before any change: the service, its container, the version's image,
-//! the secrets the task definition references, the alarms, and no rollout in flight.
+//! the image's scan where the env gates on it (`scan`), the secrets the task definition
+//! references, the alarms, and no rollout in flight.
 
 use serde::Serialize;
 
 use super::drift;
-use super::{Check, Event, Reporter};
+use super::{Check, Event, Interrupt, Reporter};
 use crate::aws::{Aws, AwsError, Image, NoContainer, Service, TaskDefinition};
 use crate::config::{DriftMode, EnvConfig, TaskDefinitionFile};
+
+mod scan;
+
+pub use scan::ScanSummary;
 
 /// What to check.
 pub struct Request<'a> {
@@ -16,6 +21,8 @@ pub struct Request<'a> {
     pub version: Option<&'a str>,
     /// Report alarms in ALARM as warnings instead of failures.
     pub ignore_alarms: bool,
+    /// Ctrl-C, which ends a wait for the image's scan.
+    pub interrupt: &'a Interrupt,
 }
 
 /// What the checks found out, for the workflow that runs next.
@@ -235,6 +242,11 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
                         format!("{} ({})", found.uri, short_digest(&found.digest)),
                     ),
                 );
+                if let Some(gate) = &env.scan {
+                    let check =
+                        scan::check(aws, req, gate, &repository, version, &found, reporter).await?;
+                    push(c, reporter, check);
+                }
                 image = Some(found);
             }
             Ok(None) => push(
