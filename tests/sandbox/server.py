@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from werkzeug.serving import make_server
 
-    from opsctl_sandbox import config, rds_patch, seed, speedups, ssm_patch
+    from opsctl_sandbox import config, ecr_scan, rds_patch, seed, speedups, ssm_patch
     from opsctl_sandbox.ecs_rollout import moto_patch
     from opsctl_sandbox.control import SandboxApp
 
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     moto_patch.apply()
     rds_patch.apply()
     ssm_patch.apply()
+    ecr_scan.apply()
     app = SandboxApp(DomainDispatcherApplication(create_backend_app))
 
     class Handler(MotoRequestHandler):

@@ -270,6 +270,15 @@ impl Account {
         );
     }
 
+    /// Gives the image `users:TAG` a scan (`POST /_sandbox/scan`): `body` holds `state`
+    /// (`complete`, `in_progress` with `seconds`, `none`, `failed`, `unsupported`) and the
+    /// `findings` / `enhanced_findings` (`{name, severity, package, version, fixed_in}`).
+    pub fn set_scan(&self, tag: &str, mut body: Value) {
+        body["account_id"] = Value::String(self.id.clone());
+        body["tag"] = Value::String(tag.to_owned());
+        control("POST", "/_sandbox/scan", &body);
+    }
+
     /// Switches IAM enforcement on for the account, its user holding exactly these actions.
     pub fn enforce_iam(&self, allow: &[String]) {
         control(

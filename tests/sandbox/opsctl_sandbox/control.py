@@ -21,7 +21,7 @@ from moto.elbv2.models import elbv2_backends
 from moto.iam.exceptions import NoSuchEntity
 from moto.iam.models import iam_backends
 
-from . import MOTO_VERSION, config, faults, iam, rds_patch, request_log, seed, trust, wire
+from . import MOTO_VERSION, config, ecr_scan, faults, iam, rds_patch, request_log, seed, trust, wire
 from .ecs_rollout import moto_patch, native, native_patch, scheduler, traffic
 
 PREFIX = "/_sandbox/"
@@ -174,6 +174,8 @@ class SandboxApp:
             ("POST", "hooks"): self.post_hooks,
             ("GET", "hooks"): self.get_hooks,
             ("POST", "roles"): self.post_roles,
+            ("POST", "scan"): self.post_scan,
+            ("GET", "scan"): self.get_scan,
         }
         try:
             handler = routes.get((method, route))
@@ -473,3 +475,40 @@ class SandboxApp:
         account = _account(self._query(environ).get("account_id"), required=True)
         assert account is not None
         return 200, {"account_id": account, "verdicts": native.hook_verdicts(account)}
+
+    # -- ECR image scans
+
+    def post_scan(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        body = self._body(environ)
+        unknown = set(body) - {"account_id", "region", "repository", "tag", "state", "seconds",
+                               "findings", "enhanced_findings"}
+        if unknown:
+            raise HttpError(400, "InvalidParameter", f"unknown keys: {', '.join(sorted(unknown))}")
+        account = _account(body.pop("account_id", None), required=True)
+        assert account is not None
+        region = body.pop("region", None) or seed.REGION
+        repository = body.pop("repository", None) or seed.REPOSITORY
+        tag = body.pop("tag", None)
+        if not tag or not isinstance(tag, str):
+            raise HttpError(400, "InvalidParameter", "tag (the image's tag) is required")
+        with scheduler.LOCK:
+            try:
+                scan = ecr_scan.set_scan(account, region, repository, tag, body)
+            except ecr_scan.ScanError as exc:
+                raise HttpError(400, "InvalidParameter", str(exc))
+        return 200, {"account_id": account, **scan}
+
+    def get_scan(self, environ: dict[str, Any]) -> tuple[int, Any]:
+        q = self._query(environ)
+        account = _account(q.get("account_id"), required=True)
+        assert account is not None
+        tag = q.get("tag")
+        if not tag:
+            raise HttpError(400, "InvalidParameter", "tag (the image's tag) is required")
+        with scheduler.LOCK:
+            try:
+                scan = ecr_scan.get_scan(account, q.get("region") or seed.REGION,
+                                         q.get("repository") or seed.REPOSITORY, tag)
+            except ecr_scan.ScanError as exc:
+                raise HttpError(404, "NotFound", str(exc))
+        return 200, {"account_id": account, **scan}

@@ -297,7 +297,10 @@ def _seed(base_url: str, account_id: str, native: bool = False,
 
     # --- ECR
     ecr = c("ecr")
-    repo = ecr.create_repository(repositoryName=REPOSITORY)["repository"]
+    # Scan on push, as a repository whose deploys gate on scans has it: every image pushed is
+    # scanned and, unless the control surface says otherwise, clean (ecr_scan.py).
+    repo = ecr.create_repository(repositoryName=REPOSITORY,
+                                 imageScanningConfiguration={"scanOnPush": True})["repository"]
     images = {}
     for tag in IMAGE_TAGS:
         img = ecr.put_image(
