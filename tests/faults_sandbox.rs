@@ -71,18 +71,29 @@ fn no_panic(run: &Run, what: &str) {
 /// The repository's opsctl.toml with short bakes and steps, so that each of the matrix's
 /// many runs takes a second or two.
 fn fast_config() -> std::path::PathBuf {
+    fast_config_with("", "")
+}
+
+/// [`fast_config`] with `extra` added to `[env.staging]`, in a file named by `name`.
+fn fast_config_with(name: &str, extra: &str) -> std::path::PathBuf {
+    let anchor = "database = { instance = \"users-db\" }\n";
     let text = support::repo_config()
+        .replacen(anchor, &format!("{anchor}{extra}"), 1)
         .replace("bake = \"3s\"", "bake = \"1s\"")
         .replace("bake = \"5s\"", "bake = \"1s\"")
         .replace("step_interval = \"3s\"", "step_interval = \"1s\"")
         .replace("steps = [10, 50, 100]", "steps = [50, 100]");
-    let path = std::env::temp_dir().join(format!("opsctl-faults-{}.toml", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("opsctl-faults{name}-{}.toml", std::process::id()));
     std::fs::write(&path, text).unwrap();
     path
 }
 
 async fn matrix(case: Case) {
-    let config = fast_config();
+    matrix_in(case, fast_config()).await;
+}
+
+async fn matrix_in(case: Case, config: std::path::PathBuf) {
     let opsctl = |account: &Account| account.opsctl_with_config(&config, case.args);
     // The clean run: its outcome, the state it leaves, and the actions it calls.
     let account = Account::seed();
@@ -166,6 +177,21 @@ async fn a_broken_rolling_deploy_rolls_back_under_every_fault() {
         weights: false,
         clean: 3,
     })
+    .await;
+}
+
+#[tokio::test]
+async fn the_scan_gate_survives_every_fault() {
+    // The env gates on scans, so the preflight reads the version's scan too.
+    matrix_in(
+        Case {
+            args: &["check", "staging", "--version", "v1.2.0"],
+            services: &["staging-users"],
+            weights: false,
+            clean: 0,
+        },
+        fast_config_with("-scan", "scan = { fail_on = \"HIGH\", wait = \"30s\" }\n"),
+    )
     .await;
 }
 
