@@ -562,17 +562,7 @@ async fn invalid_or_used_target_names_are_refused_before_any_change() {
 }
 
 fn deploy_opts(version: &str) -> deploy::Options {
-    deploy::Options {
-        version: version.into(),
-        dry_run: false,
-        no_wait: false,
-        no_rollback: false,
-        ignore_alarms: false,
-        timeout: Duration::from_secs(120),
-        poll: Duration::from_secs(1),
-        actor: "tester".into(),
-        wait_until: None,
-    }
+    super::kit::deploy_opts(version)
 }
 
 #[tokio::test(start_paused = true)]

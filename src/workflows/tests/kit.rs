@@ -107,3 +107,19 @@ pub fn call_names<S: AsRef<str>>(calls: &[S]) -> std::collections::BTreeSet<Stri
         .filter_map(|c| c.as_ref().split_whitespace().next().map(str::to_owned))
         .collect()
 }
+
+/// A deploy of `version` as the workflow tests make it: waiting, rolling back, a 2-minute
+/// timeout polled every second, by `tester`.
+pub fn deploy_opts(version: &str) -> crate::workflows::deploy::Options {
+    crate::workflows::deploy::Options {
+        version: version.into(),
+        dry_run: false,
+        no_wait: false,
+        no_rollback: false,
+        ignore_alarms: false,
+        timeout: std::time::Duration::from_secs(120),
+        poll: std::time::Duration::from_secs(1),
+        actor: "tester".into(),
+        wait_until: None,
+    }
+}

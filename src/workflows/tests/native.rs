@@ -31,17 +31,7 @@ fn native(strategy: DeploymentStrategy) -> FakeAws {
 }
 
 fn opts(version: &str) -> deploy::Options {
-    deploy::Options {
-        version: version.into(),
-        dry_run: false,
-        no_wait: false,
-        no_rollback: false,
-        ignore_alarms: false,
-        timeout: Duration::from_secs(120),
-        poll: Duration::from_secs(1),
-        actor: "tester".into(),
-        wait_until: None,
-    }
+    super::kit::deploy_opts(version)
 }
 
 async fn deploy(fake: &FakeAws, o: &deploy::Options, rec: &Recorder) -> DeployOutcome {

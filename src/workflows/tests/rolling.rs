@@ -35,31 +35,24 @@ confirm = {confirm}
 }
 
 fn opts(version: &str) -> deploy::Options {
-    deploy::Options {
-        version: version.into(),
-        dry_run: false,
-        no_wait: false,
-        no_rollback: false,
-        ignore_alarms: false,
-        timeout: Duration::from_secs(120),
-        poll: Duration::from_secs(1),
-        actor: "tester".into(),
-        wait_until: None,
-    }
+    super::kit::deploy_opts(version)
 }
 
 async fn run_deploy(fake: &FakeAws, o: &deploy::Options, rec: &Recorder) -> DeployOutcome {
+    deploy_to(fake, &staging(false), o, rec).await
+}
+
+/// A deploy to `env`'s staging-users, never interrupted.
+async fn deploy_to(
+    fake: &FakeAws,
+    env: &EnvConfig,
+    o: &deploy::Options,
+    rec: &Recorder,
+) -> DeployOutcome {
     let (_handle, interrupt) = Interrupt::new();
-    deploy::deploy(
-        &fake.aws(),
-        &staging(false),
-        "staging-users",
-        o,
-        rec,
-        &interrupt,
-    )
-    .await
-    .unwrap()
+    deploy::deploy(&fake.aws(), env, "staging-users", o, rec, &interrupt)
+        .await
+        .unwrap()
 }
 
 const REV1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/staging-users:1";
@@ -422,10 +415,7 @@ async fn alarm_in_alarm_can_be_ignored_when_the_deploy_is_the_fix() {
     o.ignore_alarms = true;
     let mut env = staging(false);
     env.bake.0 = Duration::ZERO;
-    let (_h, interrupt) = Interrupt::new();
-    let out = deploy::deploy(&fake.aws(), &env, "staging-users", &o, &rec, &interrupt)
-        .await
-        .unwrap();
+    let out = deploy_to(&fake, &env, &o, &rec).await;
     assert_eq!(out.result, deploy::DeployResult::Deployed, "{out}");
     // Passed with a warning, and said again with the result.
     let alarms = out.checks.iter().find(|c| c.name == "alarms").unwrap();
@@ -443,17 +433,7 @@ async fn wrong_container_name_fails_preflight() {
     let mut env = staging(false);
     env.container = Some("web".into());
     let rec = Recorder::default();
-    let (_h, interrupt) = Interrupt::new();
-    let out = deploy::deploy(
-        &fake.aws(),
-        &env,
-        "staging-users",
-        &opts("v1.2.0"),
-        &rec,
-        &interrupt,
-    )
-    .await
-    .unwrap();
+    let out = deploy_to(&fake, &env, &opts("v1.2.0"), &rec).await;
     assert_eq!(out.exit(), Exit::BadInput);
     assert!(
         out.to_string()
@@ -1049,17 +1029,7 @@ async fn a_task_definition_file_that_cannot_be_read_fails_preflight_naming_it() 
         drift: crate::config::DriftMode::Warn,
     });
     let rec = Recorder::default();
-    let (_h, interrupt) = Interrupt::new();
-    let out = deploy::deploy(
-        &fake.aws(),
-        &env,
-        "staging-users",
-        &opts("v1.2.0"),
-        &rec,
-        &interrupt,
-    )
-    .await
-    .unwrap();
+    let out = deploy_to(&fake, &env, &opts("v1.2.0"), &rec).await;
     assert_eq!(out.exit(), Exit::BadInput, "{out}");
     let text = out.to_string();
     assert!(

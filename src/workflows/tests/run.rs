@@ -277,15 +277,8 @@ before_deploy = [{ name = "migrate", command = ["users-service", "migrate"], tim
 
 fn deploy_opts(version: &str, dry_run: bool) -> crate::workflows::deploy::Options {
     crate::workflows::deploy::Options {
-        version: version.into(),
         dry_run,
-        no_wait: false,
-        no_rollback: false,
-        ignore_alarms: false,
-        timeout: Duration::from_secs(120),
-        poll: Duration::from_secs(1),
-        actor: "tester".into(),
-        wait_until: None,
+        ..super::kit::deploy_opts(version)
     }
 }
 

@@ -26,16 +26,9 @@ timeout = "2m"
 }
 
 fn opts(version: &str, dry_run: bool) -> deploy::Options {
-    deploy::Options {
-        version: version.into(),
+    crate::workflows::deploy::Options {
         dry_run,
-        no_wait: false,
-        no_rollback: false,
-        ignore_alarms: false,
-        timeout: Duration::from_secs(120),
-        poll: Duration::from_secs(1),
-        actor: "tester".into(),
-        wait_until: None,
+        ..super::kit::deploy_opts(version)
     }
 }
 

@@ -258,17 +258,7 @@ async fn bad_traffic_input_is_refused_and_changes_nothing() {
 }
 
 fn deploy_opts(version: &str) -> deploy::Options {
-    deploy::Options {
-        version: version.into(),
-        dry_run: false,
-        no_wait: false,
-        no_rollback: false,
-        ignore_alarms: false,
-        timeout: Duration::from_secs(120),
-        poll: Duration::from_secs(1),
-        actor: "tester".into(),
-        wait_until: None,
-    }
+    super::kit::deploy_opts(version)
 }
 
 async fn bg_deploy(fake: &FakeAws, version: &str) -> deploy::DeployOutcome {
