@@ -10,7 +10,7 @@ use support::{Account, Run};
 
 /// The repository's opsctl.toml with `scan` (as given) in `[env.staging]`.
 fn config_with_scan(scan: &str) -> PathBuf {
-    let text = std::fs::read_to_string(support::repo_root().join("opsctl.toml")).unwrap();
+    let text = support::repo_config();
     let anchor = "database = { instance = \"users-db\" }\n";
     assert!(text.contains(anchor), "the staging table has moved");
     let text = text.replacen(anchor, &format!("{anchor}{scan}\n"), 1);
