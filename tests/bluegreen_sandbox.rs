@@ -268,3 +268,40 @@ async fn a_switch_keeps_the_rest_of_the_listener_as_it_was() {
     assert_eq!(after.listeners()[0].protocol(), listener.protocol());
     assert_eq!(weights(&account).await, (0, 100));
 }
+
+/// check runs the preflight a deploy runs: of the idle colour, where the deploy goes, before
+/// and after a deploy swaps the colours.
+#[tokio::test]
+async fn check_preflights_the_idle_colour_as_a_deploy_does() {
+    let account = Account::seed();
+    for (idle, live) in [("green", "blue"), ("blue", "green")] {
+        let check = account.opsctl(&["--output", "json", "check", "prod", "--version", "v1.2.0"]);
+        check.expect_code(0);
+        assert_eq!(check.json()["service"], format!("prod-users-{idle}"));
+        assert!(
+            check
+                .stderr
+                .contains(&format!("{live} (prod-users-{live}) is live at")),
+            "{}",
+            check.stderr
+        );
+        assert!(
+            check.stderr.contains(&format!(
+                "checking {idle} (prod-users-{idle}), where a deploy goes"
+            )),
+            "{}",
+            check.stderr
+        );
+        let plan = account.opsctl(&["plan", "prod", "--version", "v1.2.0"]);
+        assert!(
+            plan.stderr
+                .contains(&format!("checking {idle} (prod-users-{idle})")),
+            "plan preflights the same colour: {}",
+            plan.stderr
+        );
+        // The deploy makes the idle colour live: the next check is of the other.
+        account
+            .opsctl(&["deploy", "prod", "--version", "v1.2.0", "--yes"])
+            .expect_code(0);
+    }
+}

@@ -582,7 +582,25 @@ async fn dispatch(
         }
         Command::Check(args) => {
             let env = load_env(cli, &args.target.env, reporter).await?;
-            let service = live_service(&env, &args.target).await?;
+            let service = match subject(&env.config, &args.target) {
+                Subject::One(service) => service.to_owned(),
+                Subject::Colours => {
+                    // The preflight a deploy runs: of the idle colour, where it deploys.
+                    let pair = traffic::resolve(&env.aws, &env.config).await?;
+                    let (live, idle) = (pair.live(), pair.live().other());
+                    workflows::Reporter::step(
+                        reporter,
+                        "preflight",
+                        format!(
+                            "{live} ({}) is live at {}; checking {idle} ({}), where a deploy goes",
+                            pair.side(live).service,
+                            pair.weights(),
+                            pair.side(idle).service
+                        ),
+                    );
+                    pair.side(idle).service.clone()
+                }
+            };
             let report = preflight::run(
                 &env.aws,
                 &preflight::Request {
