@@ -103,27 +103,16 @@ fn a_role_that_cannot_be_assumed_is_refused_before_any_call_naming_role_and_call
         prod.clear_requests();
         let run = caller.opsctl_with_config(&config, &["deploy", "staging", "--version", "v1.2.0"]);
         assert_eq!(run.code, 2, "{what}: {}", run.stderr);
-        assert!(
-            run.stderr.contains("cannot assume arn:aws:iam::"),
-            "{what}: {}",
-            run.stderr
-        );
-        assert!(
-            run.stderr
-                .contains(&format!("as arn:aws:iam::{}:user/", caller.id)),
-            "{what}: names the caller: {}",
-            run.stderr
-        );
-        assert!(
-            run.stderr.contains("AccessDenied"),
-            "{what}: {}",
-            run.stderr
-        );
-        assert!(
-            run.stderr.contains("trust policy"),
-            "{what}: {}",
-            run.stderr
-        );
+        // The role, the caller, what STS said, and the fix.
+        let caller_arn = format!("as arn:aws:iam::{}:user/", caller.id);
+        for said in [
+            "cannot assume arn:aws:iam::",
+            caller_arn.as_str(),
+            "AccessDenied",
+            "trust policy",
+        ] {
+            assert!(run.stderr.contains(said), "{what}: {said}: {}", run.stderr);
+        }
         assert!(
             prod.requests().is_empty(),
             "{what}: nothing reached production"

@@ -13,16 +13,7 @@ async fn weights(account: &Account) -> (i32, i32) {
 }
 
 async fn desired_running(account: &Account, service: &str) -> (i32, i32) {
-    let ecs = aws_sdk_ecs::Client::new(&account.sdk().await);
-    let out = ecs
-        .describe_services()
-        .cluster("demo")
-        .services(service)
-        .send()
-        .await
-        .unwrap();
-    let s = &out.services()[0];
-    (s.desired_count(), s.running_count())
+    account.desired_running(service).await
 }
 
 /// Runs opsctl in the background and records every distinct weight pair seen meanwhile.

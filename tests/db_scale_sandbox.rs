@@ -519,16 +519,7 @@ async fn restore_bad_input_and_dry_run_create_nothing() {
 }
 
 async fn service_counts(account: &Account, service: &str) -> (i32, i32) {
-    let ecs = aws_sdk_ecs::Client::new(&account.sdk().await);
-    let out = ecs
-        .describe_services()
-        .cluster("demo")
-        .services(service)
-        .send()
-        .await
-        .unwrap();
-    let s = &out.services()[0];
-    (s.desired_count(), s.running_count())
+    account.desired_running(service).await
 }
 
 async fn bounds(account: &Account, service: &str) -> Option<(i32, i32)> {

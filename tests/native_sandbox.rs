@@ -236,8 +236,9 @@ fn metrics(account: &Account, target_group: &str, error_rate: f64, p99: f64) {
     );
 }
 
-#[tokio::test]
-async fn opsctl_approves_each_paused_canary_step_when_its_analysis_passes() {
+/// A native account whose service deploys CANARY with a PAUSE hook at each production traffic
+/// shift, and the config that reaches it.
+async fn paused_canary() -> (Account, tempfile::TempDir, std::path::PathBuf) {
     let account = Account::seed_native();
     set_strategy(
         &account,
@@ -245,7 +246,13 @@ async fn opsctl_approves_each_paused_canary_step_when_its_analysis_passes() {
         true,
     )
     .await;
-    let (_dir, path) = config();
+    let (dir, path) = config();
+    (account, dir, path)
+}
+
+#[tokio::test]
+async fn opsctl_approves_each_paused_canary_step_when_its_analysis_passes() {
+    let (account, _dir, path) = paused_canary().await;
     let run = account.opsctl_with_config(
         &path,
         &[
@@ -348,14 +355,7 @@ async fn last_status(account: &Account) -> String {
 
 #[tokio::test]
 async fn a_pipeline_promotes_each_pause_and_an_on_call_aborts_one() {
-    let account = Account::seed_native();
-    set_strategy(
-        &account,
-        aws_sdk_ecs::types::DeploymentStrategy::Canary,
-        true,
-    )
-    .await;
-    let (_dir, path) = config();
+    let (account, _dir, path) = paused_canary().await;
     account
         .opsctl_with_config(
             &path,
@@ -407,14 +407,7 @@ async fn a_pipeline_promotes_each_pause_and_an_on_call_aborts_one() {
 
 #[tokio::test]
 async fn rollback_during_a_native_deployment_stops_it_and_ecs_rolls_it_back() {
-    let account = Account::seed_native();
-    set_strategy(
-        &account,
-        aws_sdk_ecs::types::DeploymentStrategy::Canary,
-        true,
-    )
-    .await;
-    let (_dir, path) = config();
+    let (account, _dir, path) = paused_canary().await;
     account
         .opsctl_with_config(
             &path,
@@ -505,14 +498,7 @@ async fn check_verifies_the_production_rule_of_a_native_service() {
 /// the deployment's ARN once a PAUSE hook waits, and `promote` goes on from there.
 #[tokio::test]
 async fn deploy_wait_until_paused_returns_at_the_pause_for_ci_to_promote() {
-    let account = Account::seed_native();
-    set_strategy(
-        &account,
-        aws_sdk_ecs::types::DeploymentStrategy::Canary,
-        true,
-    )
-    .await;
-    let (_dir, path) = config();
+    let (account, _dir, path) = paused_canary().await;
     let run = account.opsctl_with_config(
         &path,
         &[

@@ -857,9 +857,10 @@ fn a_bad_value_on_the_command_line_is_the_flags_fault_not_the_runbooks() {
     )]);
     let state = repo.path().join("state");
     let vars = [("XDG_STATE_HOME", state.as_path())];
-    let run = opsctl_in_with(
-        repo.path(),
-        &[
+    let bad_count = |output: &str| {
+        let args = [
+            "--output",
+            output,
             "--yes",
             "runbook",
             "run",
@@ -868,10 +869,12 @@ fn a_bad_value_on_the_command_line_is_the_flags_fault_not_the_runbooks() {
             "staging",
             "--set",
             "count=abc",
-        ],
-        &vars,
-    );
-    run.expect_code(2);
+        ];
+        let run = opsctl_in_with(repo.path(), &args, &vars);
+        run.expect_code(2);
+        run
+    };
+    let run = bad_count("text");
     let err = &run.stderr;
     assert!(
         err.contains("error: --set count=abc: {{count}} fills --count <N>"),
@@ -893,24 +896,7 @@ fn a_bad_value_on_the_command_line_is_the_flags_fault_not_the_runbooks() {
         "nothing ran"
     );
 
-    let run = opsctl_in_with(
-        repo.path(),
-        &[
-            "--output",
-            "json",
-            "--yes",
-            "runbook",
-            "run",
-            "scale-out",
-            "--env",
-            "staging",
-            "--set",
-            "count=abc",
-        ],
-        &vars,
-    );
-    run.expect_code(2);
-    let out = run.json();
+    let out = bad_count("json").json();
     assert_eq!(out["exit_code"], 2);
     let message = out["error"]["message"].as_str().unwrap();
     assert!(message.starts_with("--set count=abc: "), "{message}");

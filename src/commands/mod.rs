@@ -242,25 +242,10 @@ async fn assume(
     base: aws_types::SdkConfig,
     reporter: &CliReporter,
 ) -> anyhow::Result<aws_types::SdkConfig> {
-    // One session per process: a command that loads its env twice (the lock, then the
-    // work) assumes the role once.
-    static ASSUMED: std::sync::Mutex<Vec<(String, aws_types::SdkConfig)>> =
-        std::sync::Mutex::new(Vec::new());
-    let key = format!(
-        "{} {:?} {:?} {:?}",
-        role.arn,
-        role.external_id,
-        base.region(),
-        base.endpoint_url()
-    );
-    if let Some((_, sdk)) = ASSUMED.lock().unwrap().iter().find(|(k, _)| *k == key) {
-        return Ok(sdk.clone());
-    }
     let session = settings::session_name(workflows::named_actor(&settings::process_vars));
     match aws::sdk::assume_role(&base, &role.arn, role.external_id.as_deref(), &session).await {
         Ok(sdk) => {
             reporter.acting_as(&role.arn, role.account(), &session);
-            ASSUMED.lock().unwrap().push((key, sdk.clone()));
             Ok(sdk)
         }
         Err(aws::sdk::AssumeError::Refused(why)) => {

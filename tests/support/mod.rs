@@ -449,17 +449,32 @@ impl Account {
         (of("prod-users-blue"), of("prod-users-green"))
     }
 
-    /// The task definition (ARN) `service` of cluster `demo` runs.
-    pub async fn service_task_definition(&self, service: &str) -> String {
+    /// Service `name` of cluster `demo`, as DescribeServices answers it.
+    pub async fn service(&self, name: &str) -> aws_sdk_ecs::types::Service {
         let ecs = aws_sdk_ecs::Client::new(&self.sdk().await);
         let out = ecs
             .describe_services()
             .cluster("demo")
-            .services(service)
+            .services(name)
             .send()
             .await
             .unwrap();
-        out.services()[0].task_definition().unwrap().to_owned()
+        out.services()[0].clone()
+    }
+
+    /// The task definition (ARN) `service` of cluster `demo` runs.
+    pub async fn service_task_definition(&self, service: &str) -> String {
+        self.service(service)
+            .await
+            .task_definition()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// `(desired, running)` of `service`.
+    pub async fn desired_running(&self, service: &str) -> (i32, i32) {
+        let s = self.service(service).await;
+        (s.desired_count(), s.running_count())
     }
 
     /// The actions of the requests that changed something, since seeding (or the log was
@@ -476,14 +491,7 @@ impl Account {
     /// runs, and whether it has settled (one deployment, COMPLETED, running == desired).
     pub async fn service_state(&self, service: &str) -> String {
         let ecs = aws_sdk_ecs::Client::new(&self.sdk().await);
-        let out = ecs
-            .describe_services()
-            .cluster("demo")
-            .services(service)
-            .send()
-            .await
-            .unwrap();
-        let s = &out.services()[0];
+        let s = &self.service(service).await;
         let td = ecs
             .describe_task_definition()
             .task_definition(s.task_definition().unwrap())

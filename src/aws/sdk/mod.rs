@@ -91,8 +91,29 @@ pub enum AssumeError {
 }
 
 /// `base`, acting as `role`: its credentials assumed from `base`'s now (one AssumeRole call),
-/// and again by the SDK before they expire.
+/// and again by the SDK before they expire. Once per process: a command that loads its env
+/// twice (the lock, then the work) gets the same session.
 pub async fn assume_role(
+    base: &SdkConfig,
+    role: &str,
+    external_id: Option<&str>,
+    session: &str,
+) -> Result<SdkConfig, AssumeError> {
+    static ASSUMED: std::sync::Mutex<Vec<(String, SdkConfig)>> = std::sync::Mutex::new(Vec::new());
+    let key = format!(
+        "{role} {external_id:?} {session} {:?} {:?}",
+        base.region(),
+        base.endpoint_url()
+    );
+    if let Some((_, sdk)) = ASSUMED.lock().unwrap().iter().find(|(k, _)| *k == key) {
+        return Ok(sdk.clone());
+    }
+    let sdk = assume_anew(base, role, external_id, session).await?;
+    ASSUMED.lock().unwrap().push((key, sdk.clone()));
+    Ok(sdk)
+}
+
+async fn assume_anew(
     base: &SdkConfig,
     role: &str,
     external_id: Option<&str>,
