@@ -71,6 +71,11 @@ pub struct HttpSettings {
     /// `HTTP_IDLE_TIMEOUT_SECS` (75, above the ALB's default idle timeout of 60 s, so that
     /// the load balancer is the one to close idle connections).
     pub idle_timeout: Duration,
+    /// How many keep-alive connections may wait between requests at once:
+    /// `HTTP_MAX_IDLE_CONNECTIONS` (512). At the cap, a response carries `Connection: close`
+    /// and its connection ends after it, so idle connections cannot pile up past it (each
+    /// holds a socket and its buffers). `0` keeps none: every connection serves one request.
+    pub max_idle_connections: usize,
 }
 
 impl Default for HttpSettings {
@@ -79,6 +84,7 @@ impl Default for HttpSettings {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(75),
+            max_idle_connections: 512,
         }
     }
 }
@@ -450,6 +456,11 @@ fn http_settings(env: &Env<'_>) -> Result<HttpSettings, ConfigError> {
         header_read_timeout: seconds("HTTP_HEADER_TIMEOUT_SECS", defaults.header_read_timeout)?,
         body_read_timeout: seconds("HTTP_BODY_TIMEOUT_SECS", defaults.body_read_timeout)?,
         idle_timeout: seconds("HTTP_IDLE_TIMEOUT_SECS", defaults.idle_timeout)?,
+        max_idle_connections: env.parse(
+            "HTTP_MAX_IDLE_CONNECTIONS",
+            defaults.max_idle_connections,
+            "a whole number of connections, such as 512 (0: no keep-alive)",
+        )?,
     })
 }
 
@@ -538,6 +549,7 @@ mod tests {
             ("HTTP_HEADER_TIMEOUT_SECS", "3"),
             ("HTTP_BODY_TIMEOUT_SECS", "4"),
             ("HTTP_IDLE_TIMEOUT_SECS", "120"),
+            ("HTTP_MAX_IDLE_CONNECTIONS", "64"),
         ])
         .unwrap();
         assert_eq!(
@@ -546,8 +558,11 @@ mod tests {
                 header_read_timeout: Duration::from_secs(3),
                 body_read_timeout: Duration::from_secs(4),
                 idle_timeout: Duration::from_secs(120),
+                max_idle_connections: 64,
             }
         );
+        let bad = settings(&[URL, ("HTTP_MAX_IDLE_CONNECTIONS", "-1")]).unwrap_err();
+        assert_eq!(bad.var, "HTTP_MAX_IDLE_CONNECTIONS");
         for var in [
             "HTTP_HEADER_TIMEOUT_SECS",
             "HTTP_BODY_TIMEOUT_SECS",

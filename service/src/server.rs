@@ -11,6 +11,9 @@
 //!   default; a target that closed first could race a request the ALB is sending: a 502).
 //! - A handler that reads a body gets it within the body-read timeout from the end of the
 //!   head, or answers 408 (see [`BodyDeadline`]).
+//! - At most `max_idle_connections` keep-alive connections wait between requests at once. At
+//!   the cap a response says `Connection: close` and its connection ends after it: the client
+//!   is told before it could reuse the connection, so no request races a close.
 //!
 //! hyper has one "header read timeout" that runs from the end of one response to the end of
 //! the next head, so it cannot tell an idle keep-alive connection from a slow client. So the
@@ -32,7 +35,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -73,6 +76,7 @@ pub async fn serve(
     drain_timeout: Duration,
 ) -> bool {
     let (stopping_tx, stopping) = watch::channel(false);
+    let idle = Arc::new(AtomicUsize::new(0));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -86,6 +90,7 @@ pub async fn serve(
                         router.clone(),
                         settings,
                         stopping.clone(),
+                        idle.clone(),
                     ));
                 }
                 Err(err) => {
@@ -134,16 +139,36 @@ struct Activity {
     /// the moment of connecting.
     served: AtomicU8,
     changed: Notify,
+    /// The keep-alive connections between requests, over all connections.
+    idle: Arc<AtomicUsize>,
+    /// Whether this connection is counted in `idle`.
+    counted_idle: AtomicBool,
+    /// Whether its last response said `Connection: close`.
+    closing: AtomicBool,
 }
 
 impl Activity {
-    fn new() -> Self {
+    fn new(idle: Arc<AtomicUsize>) -> Self {
         Self {
             start: Instant::now(),
             phase: AtomicU8::new(Phase::Waiting as u8),
             since: AtomicU64::new(0),
             served: AtomicU8::new(0),
             changed: Notify::new(),
+            idle,
+            counted_idle: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+        }
+    }
+
+    /// Counts the connection as idle (its response is written and it stays open) or not.
+    fn count_idle(&self, idle: bool) {
+        if self.counted_idle.swap(idle, Ordering::AcqRel) != idle {
+            if idle {
+                self.idle.fetch_add(1, Ordering::AcqRel);
+            } else {
+                self.idle.fetch_sub(1, Ordering::AcqRel);
+            }
         }
     }
 
@@ -169,6 +194,7 @@ impl Activity {
     fn on_read(&self) {
         if self.phase() == Phase::Waiting {
             self.enter(Phase::Head);
+            self.count_idle(false);
             self.changed.notify_one();
         }
     }
@@ -194,6 +220,12 @@ impl Activity {
     }
 }
 
+impl Drop for Activity {
+    fn drop(&mut self) {
+        self.count_idle(false);
+    }
+}
+
 /// Serves one connection until it ends or one of its timeouts passes.
 async fn connection(
     stream: TcpStream,
@@ -201,10 +233,11 @@ async fn connection(
     router: Router,
     settings: HttpSettings,
     mut stopping: watch::Receiver<bool>,
+    idle: Arc<AtomicUsize>,
 ) {
     // Responses are small; don't let Nagle hold them back waiting for more.
     let _ = stream.set_nodelay(true);
-    let activity = Arc::new(Activity::new());
+    let activity = Arc::new(Activity::new(idle));
     let io = TokioIo::new(Watched {
         inner: stream,
         activity: activity.clone(),
@@ -214,6 +247,7 @@ async fn connection(
         peer,
         activity: activity.clone(),
         body_read_timeout: settings.body_read_timeout,
+        max_idle_connections: settings.max_idle_connections,
         stopping: stopping.clone(),
     };
     let conn = hyper::server::conn::http1::Builder::new()
@@ -263,6 +297,7 @@ struct ConnectionService {
     peer: SocketAddr,
     activity: Arc<Activity>,
     body_read_timeout: Duration,
+    max_idle_connections: usize,
     stopping: watch::Receiver<bool>,
 }
 
@@ -280,9 +315,15 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
             .insert(BodyDeadline(Instant::now() + self.body_read_timeout));
         let router = self.router.clone();
         let stopping = self.stopping.clone();
+        let activity = self.activity.clone();
+        let max_idle = self.max_idle_connections;
         Box::pin(async move {
             let Ok(mut response) = router.oneshot(req.map(Body::new)).await;
-            if *stopping.borrow() {
+            // Decided as the response goes out, so the client knows before it could reuse
+            // the connection.
+            let full = activity.idle.load(Ordering::Acquire) >= max_idle;
+            if *stopping.borrow() || full {
+                activity.closing.store(true, Ordering::Release);
                 response
                     .headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -302,6 +343,9 @@ struct BusyGuard(Arc<Activity>);
 impl Drop for BusyGuard {
     fn drop(&mut self) {
         self.0.enter(Phase::Waiting);
+        if !self.0.closing.load(Ordering::Acquire) {
+            self.0.count_idle(true);
+        }
         self.0.changed.notify_one();
     }
 }

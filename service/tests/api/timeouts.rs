@@ -248,3 +248,48 @@ async fn shutdown_is_not_held_by_slow_or_silent_clients() {
         .expect("the body-less POST was answered");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_capped_and_the_client_is_told() {
+    let app = TestApp::spawn_with(|_| vec![("HTTP_MAX_IDLE_CONNECTIONS", "2".to_owned())]).await;
+    let keeps = |answer: &str| !answer.to_ascii_lowercase().contains("connection: close");
+    // Two connections, each left idle after a request: both kept.
+    let mut idle = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(&app).await;
+        stream.write_all(GET_HEALTH).await.unwrap();
+        let answer = read_response(&mut stream).await.expect("an answer");
+        assert!(keeps(&answer), "{answer}");
+        idle.push(stream);
+    }
+    // A third would make three idle: its response says so, and the server closes it.
+    let mut third = connect(&app).await;
+    third.write_all(GET_HEALTH).await.unwrap();
+    let answer = read_response(&mut third).await.expect("an answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(!keeps(&answer), "kept past the cap: {answer}");
+    assert!(
+        closed_within(&mut third, Duration::from_secs(2))
+            .await
+            .is_some()
+    );
+    // The idle ones still serve: a connection in use is not idle.
+    for stream in &mut idle {
+        stream.write_all(GET_HEALTH).await.unwrap();
+        let answer = read_response(stream).await.expect("an answer");
+        assert!(keeps(&answer), "{answer}");
+    }
+    // One idle connection gone: a new one is kept again.
+    drop(idle.pop());
+    let mut kept = false;
+    for _ in 0..50 {
+        let mut stream = connect(&app).await;
+        stream.write_all(GET_HEALTH).await.unwrap();
+        if keeps(&read_response(&mut stream).await.expect("an answer")) {
+            kept = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(kept, "a closed idle connection was never counted out");
+}
