@@ -22,13 +22,8 @@ LARGE="${LARGE:-2500}"
 for tool in valgrind psql python3 curl; do
   command -v "$tool" >/dev/null || { echo "error: $tool is missing; install it" >&2; exit 1; }
 done
-if [ -n "${BINARY:-}" ]; then
-  binary="$BINARY"
-else
-  echo "bench: building the service (release)" >&2
-  cargo build --release -p users-service
-  binary="${CARGO_TARGET_DIR:-target}/release/users-service"
-fi
+. bench/service-binary.sh
+service_binary
 
 work="$(mktemp -d)"
 db="users_instructions_$$_$(date +%s)"

@@ -19,12 +19,8 @@ ADMIN_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 for tool in perf wrk psql inferno-collapse-perf inferno-flamegraph; do
   command -v "$tool" >/dev/null || { echo "error: $tool is missing" >&2; exit 1; }
 done
-if [ -n "${BINARY:-}" ]; then
-  binary="$BINARY"
-else
-  CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo build --release -p users-service
-  binary="${CARGO_TARGET_DIR:-target}/release/users-service"
-fi
+. bench/service-binary.sh
+service_binary CARGO_PROFILE_RELEASE_DEBUG=line-tables-only
 
 work="$(mktemp -d)"
 db="users_profile_$$_$(date +%s)"

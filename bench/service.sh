@@ -52,13 +52,8 @@ need psql postgresql-client
 need pgbench postgresql-contrib
 need curl curl
 
-if [ -n "${BINARY:-}" ]; then
-  binary="$BINARY"
-else
-  echo "bench: building the service (release)" >&2
-  cargo build --release -p users-service
-  binary="${CARGO_TARGET_DIR:-target}/release/users-service"
-fi
+. bench/service-binary.sh
+service_binary
 
 work="$(mktemp -d)"
 suffix="$$_$(date +%s)"
