@@ -370,7 +370,7 @@ class SandboxApp:
 
     def post_iam_enforce(self, environ: dict[str, Any]) -> tuple[int, Any]:
         body = self._body(environ)
-        unknown = set(body) - {"account_id", "enabled", "user", "allow", "deny"}
+        unknown = set(body) - {"account_id", "enabled", "user", "allow", "deny", "policy"}
         if unknown:
             raise HttpError(400, "InvalidParameter", f"unknown keys: {', '.join(sorted(unknown))}")
         account = _account(body.get("account_id"))
@@ -388,15 +388,20 @@ class SandboxApp:
                 raise HttpError(400, "InvalidParameter",
                                 f'{key} must be a list of IAM actions such as "ecs:Describe*"')
             lists[key] = value
-        changes_policy = lists["allow"] is not None or lists["deny"] is not None
+        policy = body.get("policy")
+        if policy is not None and not (isinstance(policy, dict)
+                                       and isinstance(policy.get("Statement"), (list, dict))):
+            raise HttpError(400, "InvalidParameter",
+                            "policy must be a policy document with a Statement")
+        changes_policy = lists["allow"] is not None or lists["deny"] is not None or policy is not None
         if enabled is None and not changes_policy:
-            raise HttpError(400, "InvalidParameter", "give enabled, allow or deny")
+            raise HttpError(400, "InvalidParameter", "give enabled, allow, deny or policy")
         if changes_policy:
             if account is None:
-                raise HttpError(400, "MissingAccount", "allow and deny need an account_id")
+                raise HttpError(400, "MissingAccount", "allow, deny and policy need an account_id")
             try:
                 with scheduler.LOCK:
-                    iam.set_permissions(account, user, lists["allow"], lists["deny"])
+                    iam.set_permissions(account, user, lists["allow"], lists["deny"], policy)
             except NoSuchEntity:
                 raise HttpError(404, "NoSuchUser", f"no IAM user {user!r} in account {account}")
         if enabled is not None:

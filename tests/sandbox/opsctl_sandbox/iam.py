@@ -9,35 +9,40 @@ counts requests across all accounts), and what it does is unfit for the AWS SDK 
   so a body the Rust SDK encoded (a space as `%20`) never matches: SignatureDoesNotMatch;
 - it names the action by the signing name, so CloudWatch's is `monitoring:...`.
 
-So the sandbox checks before moto sees the request, with moto's own policy evaluation
-(`moto.iam.access_control`) fed the raw body and the IAM action from `wire.describe`, and
-answers with `wire.error`, as the access_denied fault does. The seed's own calls (its
-access key) are never checked, so seeding works whatever the switch says.
+So the sandbox checks before moto sees the request: moto verifies the signature over the raw
+body, and `iam_eval` evaluates the caller's identity policies (users' and assumed roles') for
+every (action, resource ARN, condition context) `authorizations` names for the request, as
+AWS does: Action, Resource and every Condition (the keys opsctl's policy uses: ecs:cluster,
+cloudwatch:namespace, iam:PassedToService, aws:ResourceTag/KEY of RDS resources,
+aws:RequestTag/KEY, aws:TagKeys, aws:RequestedRegion), an explicit Deny winning. A refusal
+is answered with `wire.error`, naming the action and the resource as AWS's message does. The
+seed's own calls (its access key) are never checked, so seeding works whatever the switch
+says.
 
-Policies are matched as moto matches them: by action (wildcards allowed), identity
-policies of users and assumed roles; a statement's Resource matches only if it is `*`, and
-a Condition is not evaluated as AWS would (moto has no request context: a StringEquals on
-aws:RequestedRegion, for one, always holds).
-
-Passing a role is checked as AWS checks it: ecs:RunTask and ecs:RegisterTaskDefinition also
-need `iam:PassRole` on the task role and the execution role (the task definition's, or
-RunTask's overrides), matched against each statement's Resource (wildcards allowed), with
-`iam:PassedToService` = `ecs-tasks.amazonaws.com` for its Conditions (StringEquals).
+Beyond the request's own action: ecs:RunTask and ecs:RegisterTaskDefinition need
+`iam:PassRole` on the task and execution roles (the task definition's, or RunTask's
+overrides) with iam:PassedToService = ecs-tasks.amazonaws.com, an RDS MonitoringRoleArn with
+monitoring.rds.amazonaws.com; tags on create need ecs:TagResource (ecs:CreateAction =
+RunTask) or rds:AddTagsToResource on the new resource. Not evaluated: resource-based
+policies, permission boundaries, and what a service does in the caller's name (RDS's KMS
+grants and managed secrets).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from typing import Any
-from urllib.parse import parse_qs
 
 from moto.ecs.models import ecs_backends
-from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, IAMRequest, PermissionResult
+from moto.iam.access_control import IAMPolicy, IAMRequest
 from moto.iam.models import iam_backends
+from moto.rds.models import rds_backends
+from moto.secretsmanager.models import secretsmanager_backends
 from werkzeug.datastructures import EnvironHeaders
 
-from . import wire
+from . import iam_eval, wire
 from .ecs_rollout.moto_patch import resolve_task_definition
 from .wire import AwsError
 from .seed import PERMISSIONS_POLICY as POLICY_NAME, SEED_ACCESS_KEY
@@ -47,7 +52,7 @@ PARTITION = "aws"
 PASS_ROLE = "iam:PassRole"
 # The calls that pass the task's roles to ECS, and the service they pass them to.
 _PASSING_ROLES = ("ecs:RunTask", "ecs:RegisterTaskDefinition")
-_PASSED_TO = {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+_PASSED_TO = "ecs-tasks.amazonaws.com"
 
 _lock = threading.Lock()
 _default = False
@@ -101,39 +106,28 @@ def _region(environ: dict[str, Any]) -> str:
     return cred[2] if len(cred) > 2 else "us-east-1"
 
 
-def _resource(req: wire.Request, environ: dict[str, Any]) -> str:
-    """The resource to name in a denial: an ECS service's ARN, else the first ARN among the
-    request's parameters, else `*` (as AWS says for actions on no resource)."""
-    values: dict[str, Any] = {}
-    try:
-        if req.protocol == "json":
-            values = json.loads(req.body or b"{}")
-        elif req.protocol in ("query", "ec2"):
-            values = {k: v[-1] for k, v in parse_qs(req.body.decode("utf-8")).items()}
-    except (ValueError, UnicodeDecodeError):
-        return "*"
-    if not isinstance(values, dict):
-        return "*"
-    service = values.get("service")
-    if req.service == "ecs" and isinstance(service, str):
-        if service.startswith("arn:"):
-            return service
-        cluster = str(values.get("cluster") or "default").rsplit("/", 1)[-1]
-        return f"arn:aws:ecs:{_region(environ)}:{req.account}:service/{cluster}/{service}"
-    for value in values.values():
-        if isinstance(value, str) and value.startswith("arn:"):
-            return value
-    return "*"
+def _call(req: wire.Request, environ: dict[str, Any]) -> iam_eval.Call:
+    body = req.body
+    if environ.get("HTTP_CONTENT_ENCODING") == "gzip":
+        try:
+            body = gzip.decompress(body)
+        except OSError:
+            body = b""
+    return iam_eval.Call(req.action, req.protocol, body, _region(environ), req.account or "")
 
 
 def access_denied(req: wire.Request, environ: dict[str, Any], principal: str | None = None,
-                  explicit: bool = False) -> AwsError:
-    """The denial AWS gives `principal` (default: the owner of the request's access key)."""
+                  explicit: bool = False, action: str | None = None,
+                  resource: str | None = None) -> AwsError:
+    """The denial AWS gives `principal` (default: the owner of the request's access key) for
+    `action` (default: the request's) on `resource` (default: the request's first)."""
     principal = principal or principal_of(req)
-    resource = _resource(req, environ)
+    action = action or req.action
+    if resource is None:
+        resource = iam_eval.resources(_call(req, environ))[0]
     why = ("with an explicit deny in an identity-based policy" if explicit
-           else f"because no identity-based policy allows the {req.action} action")
-    text = f"User: {principal} is not authorized to perform: {req.action} on resource: {resource} {why}"
+           else f"because no identity-based policy allows the {action} action")
+    text = f"User: {principal} is not authorized to perform: {action} on resource: {resource} {why}"
     if req.protocol == "ec2":
         return AwsError(403, "UnauthorizedOperation", f"You are not authorized to perform this operation. {text}")
     if req.protocol == "query":
@@ -172,13 +166,6 @@ class _Check(IAMRequest):
     def _raise_signature_does_not_match(self) -> None:
         raise _auth_failure(self._req, "signature")
 
-    def _raise_access_denied(self) -> None:
-        explicit = any(
-            IAMPolicy(p).is_action_permitted(self._action) == PermissionResult.DENIED
-            for p in self._access_key.collect_policies()
-        )
-        raise access_denied(self._req, self._environ, self._access_key.arn, explicit)
-
 
 def check(req: wire.Request, environ: dict[str, Any]) -> AwsError | None:
     """Why the request is refused, if enforcement is on for its account (call under the
@@ -190,12 +177,85 @@ def check(req: wire.Request, environ: dict[str, Any]) -> AwsError | None:
     try:
         iam_request = _Check(req, environ)
         iam_request.check_signature()
-        iam_request.check_action_permitted("*")
-        for role in roles_passed(req, environ):
-            _check_pass_role(iam_request, role)
+        policies = [IAMPolicy(p)._policy_json for p in iam_request._access_key.collect_policies()]
+        for action, resource, context in authorizations(req, environ):
+            if action == "sts:GetCallerIdentity":
+                continue  # no policy can deny it, in AWS
+            verdict = iam_eval.decide(policies, action, resource, context)
+            if verdict != iam_eval.ALLOW:
+                return access_denied(req, environ, iam_request._access_key.arn,
+                                     verdict == iam_eval.DENY, action, resource)
     except AwsError as denied:
         return denied
     return None
+
+
+def authorizations(req: wire.Request, environ: dict[str, Any]) -> list[tuple[str, str, iam_eval.Context]]:
+    """Each (action, resource, condition context) AWS authorizes for the request (call under
+    the state lock: resource tags and task definitions are read from moto's backends)."""
+    call = _call(req, environ)
+    region, account = call.region, req.account or ""
+    base = iam_eval.request_context(call)
+
+    def resolve(ref: str) -> str | None:
+        try:
+            return resolve_task_definition(ecs_backends[account][region], ref).arn
+        except Exception:
+            return None  # no such task definition: ECS's own answer says so
+
+    out = []
+    for resource in iam_eval.resources(call, resolve):
+        if req.action == "secretsmanager:DescribeSecret" and not resource.startswith("arn:"):
+            resource = _secret_arn(account, region, resource)
+        out.append((req.action, resource, iam_eval.with_resource_tags(base, _tags(resource))))
+    tags = call.tags()
+    if tags and req.action in iam_eval.TAG_ON_CREATE:
+        tag_action, which = iam_eval.TAG_ON_CREATE[req.action]
+        out.append((tag_action, out[which][1], base))
+    if tags and req.action == "ecs:RunTask":
+        out.append(("ecs:TagResource", iam_eval.new_task_arn(call),
+                    {**base, "ecs:createaction": ["RunTask"]}))
+    family = call.get("family")
+    if tags and req.action == "ecs:RegisterTaskDefinition" and family:
+        out.append(("ecs:TagResource", _next_revision_arn(account, region, family),
+                    {**base, "ecs:createaction": ["RegisterTaskDefinition"]}))
+    for role in roles_passed(req, environ):
+        out.append((PASS_ROLE, role, {**base, "iam:passedtoservice": [_PASSED_TO]}))
+    monitoring = call.get("MonitoringRoleArn")
+    if monitoring and req.service == "rds":
+        out.append((PASS_ROLE, monitoring, {**base, "iam:passedtoservice": ["monitoring.rds.amazonaws.com"]}))
+    return out
+
+
+def _next_revision_arn(account: str, region: str, family: str) -> str:
+    """The ARN RegisterTaskDefinition will give the family's next revision."""
+    try:
+        revisions = ecs_backends[account][region].task_definitions.get(family) or {}
+        last = max(revisions, default=0)
+    except Exception:
+        last = 0
+    return f"arn:{PARTITION}:ecs:{region}:{account}:task-definition/{family}:{last + 1}"
+
+
+def _secret_arn(account: str, region: str, name: str) -> str:
+    """A secret's full ARN (its random suffix too), as AWS authorizes DescribeSecret on it."""
+    try:
+        return secretsmanager_backends[account][region].secrets[name].arn
+    except Exception:
+        return f"arn:{PARTITION}:secretsmanager:{region}:{account}:secret:{name}"
+
+
+def _tags(resource: str) -> dict[str, str]:
+    """The tags of an RDS resource, for aws:ResourceTag (the only resources opsctl's policy
+    conditions on tags)."""
+    parts = resource.split(":")
+    if len(parts) < 6 or parts[2] != "rds" or "*" in resource:
+        return {}
+    try:
+        tags = rds_backends[parts[4]][parts[3]].list_tags_for_resource(resource)
+    except Exception:
+        return {}
+    return {t["Key"]: t.get("Value", "") for t in tags if isinstance(t, dict) and "Key" in t}
 
 
 def roles_passed(req: wire.Request, environ: dict[str, Any]) -> list[str]:
@@ -227,38 +287,16 @@ def roles_passed(req: wire.Request, environ: dict[str, Any]) -> list[str]:
     return [r for r in dict.fromkeys(roles) if isinstance(r, str) and r]
 
 
-def _check_pass_role(request: _Check, role: str) -> None:
-    """Raises the AccessDeniedException ECS answers when the caller may not pass `role`."""
-    permitted = explicit = False
-    for policy in request._access_key.collect_policies():
-        statements = IAMPolicy(policy)._policy_json["Statement"]
-        for statement in statements if isinstance(statements, list) else [statements]:
-            st = IAMPolicyStatement(statement)
-            # moto answers DENIED for any statement whose Condition fails, an Allow's too:
-            # such a statement does not apply
-            if not st._check_conditions(_PASSED_TO):
-                continue
-            result = st.is_action_permitted(PASS_ROLE, role)
-            if result == PermissionResult.DENIED:
-                explicit = True
-            elif result == PermissionResult.PERMITTED:
-                permitted = True
-    if permitted and not explicit:
-        return
-    why = ("with an explicit deny in an identity-based policy" if explicit
-           else f"because no identity-based policy allows the {PASS_ROLE} action")
-    raise AwsError(400, "AccessDeniedException",
-                   f"User: {request._access_key.arn} is not authorized to perform: {PASS_ROLE} "
-                   f"on resource: {role} {why}")
-
-
-def set_permissions(account: str, user: str, allow: list[str] | None, deny: list[str] | None) -> None:
-    """Replaces the user's sandbox-permissions inline policy: Allow `allow`, Deny `deny`, both
-    on every resource; with neither, the policy is removed (call under the state lock)."""
+def set_permissions(account: str, user: str, allow: list[str] | None, deny: list[str] | None,
+                    policy: dict[str, Any] | None = None) -> None:
+    """Replaces the user's sandbox-permissions inline policy: the statements of `policy` (a
+    policy document, as `opsctl iam-policy` prints it), then Allow `allow` and Deny `deny` on
+    every resource; with none of them, the policy is removed (call under the state lock)."""
     backend = iam_backends[account][PARTITION]
     backend.get_user(user)  # NoSuchEntity if missing
-    statements = [{"Effect": effect, "Action": actions, "Resource": "*"}
-                  for effect, actions in (("Allow", allow), ("Deny", deny)) if actions]
+    statements = iam_eval.statements([policy]) if policy else []
+    statements += [{"Effect": effect, "Action": actions, "Resource": "*"}
+                   for effect, actions in (("Allow", allow), ("Deny", deny)) if actions]
     if statements:
         backend.put_user_policy(user, POLICY_NAME, json.dumps(
             {"Version": "2012-10-17", "Statement": statements}))
@@ -271,7 +309,8 @@ def permissions(account: str, user: str) -> dict[str, list[str]]:
     policy = iam_backends[account][PARTITION].get_user(user).policies.get(POLICY_NAME)
     out: dict[str, list[str]] = {"allow": [], "deny": []}
     if policy:
-        for st in json.loads(policy)["Statement"]:
-            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        for st in iam_eval.statements([policy]):
+            actions = st.get("Action", [])
+            actions = actions if isinstance(actions, list) else [actions]
             out["allow" if st["Effect"] == "Allow" else "deny"].extend(actions)
     return out
