@@ -288,6 +288,17 @@ impl Account {
         );
     }
 
+    /// Switches IAM enforcement on with `policy` (a policy document, as `opsctl iam-policy`
+    /// prints it) as the whole of the account user's permissions: its Resources and
+    /// Conditions are evaluated as AWS evaluates them.
+    pub fn enforce_iam_policy(&self, policy: &Value) {
+        control(
+            "POST",
+            "/_sandbox/iam-enforce",
+            &serde_json::json!({ "account_id": self.id, "enabled": true, "policy": policy }),
+        );
+    }
+
     /// Runs the real opsctl binary against this account with the repo's opsctl.toml.
     pub fn opsctl(&self, args: &[&str]) -> Run {
         self.opsctl_with_config(&repo_root().join("opsctl.toml"), args)
