@@ -311,6 +311,9 @@ pub trait Regions: Send + Sync {
     fn home(&self) -> Option<String>;
     /// RDS in `region`, with the same credentials and endpoint.
     fn database(&self, region: &str) -> Arc<dyn Database>;
+    /// Secrets Manager and Parameter Store in `region`, with the same credentials and
+    /// endpoint: a task definition may reference a secret by its ARN in another region.
+    fn secrets(&self, region: &str) -> Arc<dyn Secrets>;
 }
 
 /// One line a container logged (CloudWatch Logs).

@@ -24,7 +24,7 @@ pub fn policy(env: &EnvConfig, scope: &Scope) -> Policy {
             ecs(env, scope, &arn),
             ecr(env, scope, &arn),
             pass_role(scope),
-            secrets(scope, &arn),
+            secrets(scope),
             cloudwatch(env, &arn),
             elb(env, scope, &arn),
             rds(env, scope, &arn),
@@ -227,10 +227,15 @@ fn pass_role(scope: &Scope) -> Vec<Statement> {
 }
 
 /// Secrets Manager and Parameter Store: that the referenced secrets exist.
-fn secrets(scope: &Scope, arn: &Arn) -> Vec<Statement> {
+fn secrets(scope: &Scope) -> Vec<Statement> {
     let mut st = Vec::new();
     let secrets = match &scope.secrets {
-        None => Some(vec![arn("secretsmanager", "secret:*")]),
+        // Not known: any in the account, in any region, since a task definition may
+        // reference a secret of another region by its ARN (checked there).
+        None => Some(vec![format!(
+            "arn:{}:secretsmanager:*:{}:secret:*",
+            scope.partition, scope.account
+        )]),
         Some(s) if s.is_empty() => None,
         Some(s) => Some(s.clone()),
     };

@@ -232,7 +232,7 @@ fn unknown_details_become_wildcards_within_the_account() {
     for arn in [
         "arn:aws:ecs:us-east-1:123456789012:task-definition/*",
         "arn:aws:iam::123456789012:role/*",
-        "arn:aws:secretsmanager:us-east-1:123456789012:secret:*",
+        "arn:aws:secretsmanager:*:123456789012:secret:*",
         "arn:aws:ecr:us-east-1:123456789012:repository/*",
     ] {
         assert!(text.contains(arn), "{arn} missing from {text}");

@@ -235,10 +235,14 @@ impl Regions for FakeAws {
     fn database(&self, region: &str) -> std::sync::Arc<dyn Database> {
         std::sync::Arc::new(self.in_region(region))
     }
+
+    fn secrets(&self, region: &str) -> std::sync::Arc<dyn crate::aws::Secrets> {
+        std::sync::Arc::new(self.in_region(region))
+    }
 }
 
 impl FakeAws {
-    /// The same fake, its RDS calls going to `region`.
+    /// The same fake, its RDS, Secrets Manager and Parameter Store calls going to `region`.
     pub fn in_region(&self, region: &str) -> FakeAws {
         FakeAws {
             region: (region != HOME).then(|| region.to_owned()),
@@ -246,7 +250,7 @@ impl FakeAws {
         }
     }
 
-    fn region(&self) -> &str {
+    pub(super) fn region(&self) -> &str {
         self.region.as_deref().unwrap_or(HOME)
     }
 

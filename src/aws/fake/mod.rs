@@ -104,7 +104,8 @@ struct State {
     images: BTreeMap<(String, String), Image>,
     /// Scans of the `users` images by tag (`fake/ecr.rs`); an image not named is clean.
     scans: BTreeMap<String, ecr::FakeScan>,
-    secrets: HashSet<String>,
+    /// (region, ARN or parameter name).
+    secrets: HashSet<(String, String)>,
     alarms: BTreeMap<String, Alarm>,
     /// An alarm that goes into ALARM this long after the fake was made.
     alarm_at: Option<(String, Instant)>,
@@ -179,7 +180,7 @@ impl FakeAws {
             }
             let secret =
                 format!("arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:users/db-AbCdEf");
-            s.secrets.insert(secret.clone());
+            s.secrets.insert((db::HOME.to_owned(), secret.clone()));
             for (rev, version, previous) in
                 [(1, "v1.0.0", None), (2, "v1.1.0", Some("staging-users:1"))]
             {
@@ -427,7 +428,7 @@ impl FakeAws {
     }
 
     /// Adds secret references to every revision (as a log router's `secretOptions` or
-    /// `repositoryCredentials` would), none of which exists.
+    /// `repositoryCredentials` would); they exist only where a test adds them (`add_secret`).
     pub fn reference_missing_secrets(&self, refs: &[&str]) {
         let mut s = self.state.lock().unwrap();
         for td in &mut s.task_defs {

@@ -287,7 +287,8 @@ pub fn clients(config: &SdkConfig) -> Aws {
     }
 }
 
-/// RDS clients for other regions, built from the same configuration.
+/// Clients for other regions (RDS, and Secrets Manager with Parameter Store), built from the
+/// same configuration.
 pub struct SdkRegions(SdkConfig);
 
 impl super::Regions for SdkRegions {
@@ -301,6 +302,22 @@ impl super::Regions for SdkRegions {
             .interceptor(calls::CallLog)
             .build();
         Arc::new(db::SdkDatabase(aws_sdk_rds::Client::from_conf(config)))
+    }
+
+    fn secrets(&self, region: &str) -> Arc<dyn Secrets> {
+        let region = Region::new(region.to_owned());
+        let secrets = aws_sdk_secretsmanager::config::Builder::from(&self.0)
+            .region(region.clone())
+            .interceptor(calls::CallLog)
+            .build();
+        let parameters = aws_sdk_ssm::config::Builder::from(&self.0)
+            .region(region)
+            .interceptor(calls::CallLog)
+            .build();
+        Arc::new(SdkSecrets(
+            aws_sdk_secretsmanager::Client::from_conf(secrets),
+            SdkParameters(aws_sdk_ssm::Client::from_conf(parameters)),
+        ))
     }
 }
 

@@ -279,18 +279,39 @@ pub async fn run(aws: &Aws, req: &Request<'_>, reporter: &dyn Reporter) -> anyho
         push(c, reporter, check);
     }
 
+    // Each secret once (two JSON keys of one secret are one lookup), in its own region: an
+    // ARN of another region is not found in the home one.
+    let home = aws.regions.home();
+    let mut looked_up: Vec<(Option<&str>, SecretRef)> = Vec::new();
     let mut missing = Vec::new();
-    let mut checked = 0;
     for value_from in &current.secrets {
-        checked += 1;
-        let exists = match SecretRef::of(value_from) {
-            SecretRef::SecretsManager(id) => aws.secrets.secret_exists(id).await?,
-            SecretRef::Parameter(name) => aws.secrets.parameter_exists(&name).await?,
+        let what = SecretRef::of(value_from);
+        let region = arn_region(value_from).filter(|r| Some(*r) != home.as_deref());
+        if looked_up.iter().any(|(r, w)| *r == region && *w == what) {
+            continue;
+        }
+        let secrets = match region {
+            Some(r) => aws.regions.secrets(r),
+            None => aws.secrets.clone(),
+        };
+        let exists = match &what {
+            SecretRef::SecretsManager(id) => secrets.secret_exists(id).await?,
+            SecretRef::Parameter(name) => secrets.parameter_exists(name).await?,
         };
         if !exists {
-            missing.push(value_from.clone());
+            // A secret by its ARN without a JSON key; a parameter as the reference names it.
+            let named = match &what {
+                SecretRef::SecretsManager(id) => id,
+                SecretRef::Parameter(_) => value_from.as_str(),
+            };
+            missing.push(match region {
+                Some(r) => format!("{named} (in {r})"),
+                None => named.to_owned(),
+            });
         }
+        looked_up.push((region, what));
     }
+    let checked = looked_up.len();
     if missing.is_empty() {
         push(
             c,
@@ -494,8 +515,6 @@ pub fn repository_of(image: &str) -> &str {
     }
 }
 
-/// A Secrets Manager secret ARN without the JSON-key/version suffix ECS allows; `None` for
-/// anything that is not a Secrets Manager ARN.
 /// Where a task definition's secret reference points.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SecretRef<'a> {
@@ -522,6 +541,17 @@ impl<'a> SecretRef<'a> {
     }
 }
 
+/// The region of an ARN (`arn:PARTITION:SERVICE:REGION:...`); `None` for a plain name.
+fn arn_region(value_from: &str) -> Option<&str> {
+    let mut parts = value_from.split(':');
+    (parts.next() == Some("arn"))
+        .then(|| parts.nth(2))
+        .flatten()
+        .filter(|r| !r.is_empty())
+}
+
+/// A Secrets Manager secret ARN without the JSON-key/version suffix ECS allows; `None` for
+/// anything that is not a Secrets Manager ARN.
 pub fn secret_id(value_from: &str) -> Option<&str> {
     let parts: Vec<&str> = value_from.splitn(8, ':').collect();
     if parts.len() < 7 || parts[2] != "secretsmanager" {

@@ -979,6 +979,40 @@ async fn preflight_checks_every_secret_reference_and_names_each_missing_one_once
 }
 
 #[tokio::test(start_paused = true)]
+async fn preflight_looks_up_a_secret_of_another_region_in_that_region() {
+    let fake = FakeAws::staging();
+    let present = "arn:aws:secretsmanager:us-west-2:123456789012:secret:users/api-Ab12Cd";
+    let absent = "arn:aws:secretsmanager:us-west-2:123456789012:secret:users/gone-Ef34Gh";
+    let parameter = "arn:aws:ssm:us-west-2:123456789012:parameter/users/token";
+    fake.add_secret("us-west-2", present);
+    fake.add_secret("us-west-2", "/users/token");
+    // In the home region, under the same names, they would wrongly pass.
+    fake.add_secret("us-east-1", absent);
+    fake.reference_missing_secrets(&[
+        &format!("{present}:key::"),
+        &format!("{absent}:user::"),
+        &format!("{absent}:password::"),
+        parameter,
+    ]);
+    let out = run_deploy(&fake, &opts("v1.2.0"), &Recorder::default()).await;
+    assert_eq!(out.result, deploy::DeployResult::PreflightFailed, "{out}");
+    let text = out.to_string();
+    assert_eq!(
+        text.matches(&format!("{absent} (in us-west-2)")).count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains(present), "{text}");
+    assert!(!text.contains(parameter), "{text}");
+    assert!(fake.mutating_calls().is_empty());
+
+    // Once the missing one exists there, the preflight passes and the deploy goes on.
+    fake.add_secret("us-west-2", absent);
+    let out = run_deploy(&fake, &opts("v1.2.0"), &Recorder::default()).await;
+    assert_eq!(out.result, deploy::DeployResult::Deployed, "{out}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_plan_names_every_kind_of_call_the_deploy_makes() {
     let planning = FakeAws::staging();
     let mut o = opts("v1.2.0");
