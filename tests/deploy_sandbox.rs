@@ -736,3 +736,81 @@ async fn drift_from_the_repositorys_task_definition_is_named_carried_or_refused(
     let (td, _) = describe(&account, &service_td(&account).await).await;
     assert_eq!(td.memory(), Some("2048"));
 }
+
+#[tokio::test]
+async fn check_looks_up_a_secret_of_another_region_in_that_region() {
+    let account = Account::seed();
+    let sdk = account.sdk().await;
+    let west = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(&sdk)
+            .region(aws_config::Region::new("us-west-2"))
+            .build(),
+    );
+    let present = west
+        .create_secret()
+        .name("users/west-key")
+        .secret_string("k")
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    // The same ARN with another secret's name: it exists in neither region.
+    let absent = present.replace("users/west-key", "users/west-gone");
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let (td, _) = describe(&account, &service_td(&account).await).await;
+    let mut containers = td.container_definitions().to_vec();
+    let secret = |name: &str, from: &str| {
+        aws_sdk_ecs::types::Secret::builder()
+            .name(name)
+            .value_from(from)
+            .build()
+            .unwrap()
+    };
+    containers[0].secrets.get_or_insert_with(Vec::new).extend([
+        secret("WEST_KEY", &present),
+        secret("WEST_GONE_USER", &format!("{absent}:user::")),
+        secret("WEST_GONE_PASSWORD", &format!("{absent}:password::")),
+    ]);
+    let registered = ecs
+        .register_task_definition()
+        .family(td.family().unwrap())
+        .set_container_definitions(Some(containers))
+        .set_execution_role_arn(td.execution_role_arn().map(str::to_owned))
+        .set_task_role_arn(td.task_role_arn().map(str::to_owned))
+        .set_network_mode(td.network_mode().cloned())
+        .set_requires_compatibilities(Some(td.requires_compatibilities().to_vec()))
+        .set_cpu(td.cpu().map(str::to_owned))
+        .set_memory(td.memory().map(str::to_owned))
+        .send()
+        .await
+        .unwrap();
+    let arn = registered
+        .task_definition()
+        .unwrap()
+        .task_definition_arn()
+        .unwrap();
+    ecs.update_service()
+        .cluster("demo")
+        .service("staging-users")
+        .task_definition(arn)
+        .send()
+        .await
+        .unwrap();
+
+    let run = account.opsctl(&["check", "staging"]);
+    run.expect_code(2);
+    let text = format!("{}{}", run.stdout, run.stderr);
+    // The secrets check's line (the drift check also lists the new references).
+    let line = text
+        .lines()
+        .find(|l| l.contains("FAIL secrets"))
+        .unwrap_or_else(|| panic!("no secrets check failed: {text}"));
+    assert_eq!(
+        line.matches(&format!("{absent} (in us-west-2)")).count(),
+        1,
+        "{text}"
+    );
+    assert!(!line.contains(&present), "{text}");
+}
