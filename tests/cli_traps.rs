@@ -199,3 +199,36 @@ fn man_out_dir_writes_every_page_the_top_page_names() {
         std::fs::read_dir(dir.path()).unwrap().count()
     );
 }
+
+/// An endpoint that accepts connections and never answers: within seconds the user is told
+/// which call waits on which endpoint and what to check, not left with a silent minute.
+#[test]
+fn a_silent_endpoint_is_named_while_opsctl_waits_on_it() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    // Accept and hold every connection, writing nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let mut child = opsctl()
+        .args(["status", "staging", "--endpoint-url", &endpoint])
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let warned = stderr
+        .lines()
+        .map_while(Result::ok)
+        .find(|line| line.contains("still waiting for ecs:DescribeServices"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = warned.expect("no word of the call that waits");
+    assert!(line.contains(&endpoint), "{line}");
+    assert!(line.contains("--endpoint-url"), "{line}");
+}
