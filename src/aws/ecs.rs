@@ -95,6 +95,8 @@ pub struct Service {
     /// A native strategy behind a load balancer: the listener rule ECS moves and the two
     /// target groups it moves traffic between.
     pub native_traffic: Option<NativeTraffic>,
+    /// The native strategies' timing (bake time, canary or linear steps) as ECS holds it.
+    pub native_settings: NativeSettings,
     /// How its tasks are placed (a one-off task runs the same way).
     pub placement: Placement,
 }
@@ -106,6 +108,93 @@ pub struct NativeTraffic {
     pub production_rule: String,
     /// The service's target group and its alternate.
     pub target_groups: [String; 2],
+}
+
+/// The timing of a native deployment, as `deploymentConfiguration` holds it: the bake time
+/// after the traffic has moved, and the canary's or linear steps' share and bake. A field
+/// not set is left as the service has it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct NativeSettings {
+    /// `bakeTimeInMinutes`: how long ECS keeps the old revision after all traffic moved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bake_minutes: Option<i32>,
+    /// `canaryConfiguration`: the share the new revision takes first, and how long it bakes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<TrafficStep>,
+    /// `linearConfiguration`: the share each step moves, and how long each step bakes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linear: Option<TrafficStep>,
+}
+
+/// One traffic step of a canary or linear deployment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct TrafficStep {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bake_minutes: Option<i32>,
+}
+
+impl TrafficStep {
+    /// What of `self` differs from `live`; `None` when nothing does.
+    fn changes(&self, live: Option<&TrafficStep>) -> Option<TrafficStep> {
+        let live = live.copied().unwrap_or_default();
+        let step = TrafficStep {
+            percent: self.percent.filter(|p| Some(*p) != live.percent),
+            bake_minutes: self.bake_minutes.filter(|b| Some(*b) != live.bake_minutes),
+        };
+        (step != TrafficStep::default()).then_some(step)
+    }
+}
+
+impl NativeSettings {
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        *self == NativeSettings::default()
+    }
+
+    /// What of `self` (the config's) differs from `live` (the service's): what a deploy
+    /// sends; `None` when the service already has it all.
+    pub fn changes(&self, live: &NativeSettings) -> Option<NativeSettings> {
+        let changed = NativeSettings {
+            bake_minutes: self.bake_minutes.filter(|b| Some(*b) != live.bake_minutes),
+            canary: self.canary.and_then(|c| c.changes(live.canary.as_ref())),
+            linear: self.linear.and_then(|l| l.changes(live.linear.as_ref())),
+        };
+        (!changed.is_empty()).then_some(changed)
+    }
+
+    /// `bake time 2m -> 10m, canary 5% -> 10%`: each change from `live`, as plan and check
+    /// say it.
+    pub fn describe_changes(&self, live: &NativeSettings) -> Vec<String> {
+        fn mins(m: Option<i32>) -> String {
+            m.map_or("unset".into(), |m| format!("{m}m"))
+        }
+        fn pct(p: Option<f64>) -> String {
+            p.map_or("unset".into(), |p| format!("{p}%"))
+        }
+        let mut out = Vec::new();
+        let Some(changed) = self.changes(live) else {
+            return out;
+        };
+        if let Some(b) = changed.bake_minutes {
+            out.push(format!("bake time {} -> {b}m", mins(live.bake_minutes)));
+        }
+        for (name, step, was) in [
+            ("canary", changed.canary, live.canary),
+            ("linear step", changed.linear, live.linear),
+        ] {
+            let Some(step) = step else { continue };
+            let was = was.unwrap_or_default();
+            if let Some(p) = step.percent {
+                out.push(format!("{name} {} -> {p}%", pct(was.percent)));
+            }
+            if let Some(b) = step.bake_minutes {
+                out.push(format!("{name} bake {} -> {b}m", mins(was.bake_minutes)));
+            }
+        }
+        out
+    }
 }
 
 /// The service's deployment circuit breaker settings.

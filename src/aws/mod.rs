@@ -113,6 +113,16 @@ pub trait Ecs: Send + Sync {
         service: &str,
         task_definition: &str,
     ) -> AwsResult<Service>;
+    /// Points the service at a task definition and changes its native settings (bake time,
+    /// canary, linear) in the same UpdateService; what `settings` leaves unset, and every
+    /// other field of the deploymentConfiguration, stays as the service has it.
+    async fn update_native(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+        settings: &NativeSettings,
+    ) -> AwsResult<Service>;
     /// Sets the desired count; returns the service after.
     async fn update_desired_count(
         &self,

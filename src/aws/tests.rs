@@ -118,6 +118,7 @@ fn service(deployments: Vec<Deployment>, running: i32) -> Service {
         circuit_breaker: None,
         strategy: DeploymentStrategy::Rolling,
         native_traffic: None,
+        native_settings: NativeSettings::default(),
         placement: Placement::default(),
     }
 }

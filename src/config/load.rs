@@ -42,6 +42,25 @@ struct RawEnv {
     external_id: Option<String>,
     strategy: Option<String>,
     scan: Option<RawScan>,
+    bake_time: Option<Dur>,
+    canary: Option<RawCanary>,
+    linear: Option<RawLinear>,
+}
+
+/// `canary = { percent = 10, bake = "5m" }`: ECS's canaryConfiguration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCanary {
+    percent: Option<f64>,
+    bake: Option<Dur>,
+}
+
+/// `linear = { step_percent = 25, step_bake = "2m" }`: ECS's linearConfiguration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLinear {
+    step_percent: Option<f64>,
+    step_bake: Option<Dur>,
 }
 
 /// `scan = { fail_on = "HIGH", wait = "5m" }` as written; the severity is checked after.
@@ -360,6 +379,14 @@ impl Config {
                     })
                 }
             };
+            let native = native_settings(
+                &name,
+                declared_strategy,
+                env.bake_time,
+                env.canary,
+                env.linear,
+                &at,
+            )?;
             let env = EnvConfig {
                 name: name.clone(),
                 region: env.region,
@@ -377,6 +404,7 @@ impl Config {
                 task_definition,
                 role,
                 declared_strategy,
+                native,
                 scan,
             };
             if let Some((key, problem)) = bad_name(&env) {
@@ -614,4 +642,93 @@ fn is_external_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c))
+}
+
+/// The native settings an env sets, checked against its declared strategy and the ranges ECS
+/// documents (canary 0.1-100 %, linear step 3-100 %, bake times 0-1440 whole minutes).
+fn native_settings(
+    name: &str,
+    declared: Option<crate::aws::DeploymentStrategy>,
+    bake_time: Option<Dur>,
+    canary: Option<RawCanary>,
+    linear: Option<RawLinear>,
+    at: &dyn Fn(&str) -> String,
+) -> Result<crate::aws::NativeSettings, UserError> {
+    use crate::aws::{DeploymentStrategy, NativeSettings, TrafficStep};
+    let minutes = |key: &str, d: Option<Dur>| -> Result<Option<i32>, UserError> {
+        let Some(d) = d else { return Ok(None) };
+        let secs = d.0.as_secs();
+        if secs % 60 != 0 || d.0.subsec_nanos() != 0 || secs / 60 > 1440 {
+            return Err(UserError::new(format!(
+                "{}: env.{name}.{key} = {secs}s is not a whole number of minutes from 0 to 1440",
+                at(key.rsplit('.').next().unwrap_or(key))
+            ))
+            .hint("ECS counts bake times in whole minutes, up to 1440 (24h): write it as \"5m\""));
+        }
+        Ok(Some((secs / 60) as i32))
+    };
+    let percent = |key: &str, p: Option<f64>, low: f64| -> Result<Option<f64>, UserError> {
+        match p {
+            Some(p) if !(low..=100.0).contains(&p) => Err(UserError::new(format!(
+                "{}: env.{name}.{key} = {p} is outside {low} to 100",
+                at(key.rsplit('.').next().unwrap_or(key))
+            ))
+            .hint(format!("ECS takes a percentage from {low} to 100"))),
+            p => Ok(p),
+        }
+    };
+    let needs = |key: &str, fits: bool, strategy: &str| -> Result<(), UserError> {
+        if fits {
+            return Ok(());
+        }
+        let declared = declared.map_or("no strategy".to_owned(), |d| {
+            let word = match d {
+                DeploymentStrategy::Rolling => "rolling",
+                DeploymentStrategy::BlueGreen => "bluegreen",
+                DeploymentStrategy::Linear => "linear",
+                DeploymentStrategy::Canary => "canary",
+            };
+            format!("strategy = \"{word}\"")
+        });
+        Err(UserError::new(format!(
+            "{}: env.{name}.{key} is a setting of the {strategy} strategy, but env.{name} declares {declared}",
+            at(key)
+        ))
+        .hint(format!(
+            "set strategy = \"{}\" (as the service deploys), or remove `{key}`",
+            if strategy == "native" { "canary\", \"linear\" or \"bluegreen" } else { strategy }
+        )))
+    };
+    let mut out = NativeSettings::default();
+    if bake_time.is_some() {
+        needs(
+            "bake_time",
+            declared.is_some_and(|d| d.is_native()),
+            "native",
+        )?;
+        out.bake_minutes = minutes("bake_time", bake_time)?;
+    }
+    if let Some(c) = canary {
+        needs(
+            "canary",
+            declared == Some(DeploymentStrategy::Canary),
+            "canary",
+        )?;
+        out.canary = Some(TrafficStep {
+            percent: percent("canary.percent", c.percent, 0.1)?,
+            bake_minutes: minutes("canary.bake", c.bake)?,
+        });
+    }
+    if let Some(l) = linear {
+        needs(
+            "linear",
+            declared == Some(DeploymentStrategy::Linear),
+            "linear",
+        )?;
+        out.linear = Some(TrafficStep {
+            percent: percent("linear.step_percent", l.step_percent, 3.0)?,
+            bake_minutes: minutes("linear.step_bake", l.step_bake)?,
+        });
+    }
+    Ok(out)
 }

@@ -184,6 +184,11 @@ pub struct EnvConfig {
     /// the service; the preflight refuses a service whose deploymentConfiguration says
     /// otherwise. Unset, opsctl goes by what the service says.
     pub declared_strategy: Option<crate::aws::DeploymentStrategy>,
+    /// `bake_time`, `canary = { percent, bake }`, `linear = { step_percent, step_bake }`:
+    /// the native settings a deploy sends where the service's differ; unset ones stay as the
+    /// service has them.
+    #[serde(skip_serializing_if = "crate::aws::NativeSettings::is_empty")]
+    pub native: crate::aws::NativeSettings,
     /// The image-scan gate of the preflight, when the env sets `scan`.
     pub scan: Option<ScanGate>,
 }

@@ -288,3 +288,84 @@ fn scan_mistakes_are_refused_naming_the_key_and_the_fix() {
     let err = parse(&format!("{base}scan = \"HIGH\"\n")).unwrap_err();
     assert!(err.to_string().contains("line 4"), "{err}");
 }
+
+#[test]
+fn native_settings_are_read_in_minutes_and_checked_against_the_strategy_and_ecs_ranges() {
+    use crate::aws::{NativeSettings, TrafficStep};
+    let env = |extra: &str| {
+        parse(&format!(
+            "[env.a]\ncluster = \"c\"\nservice = \"s\"\n{extra}"
+        ))
+    };
+    let canary = env(
+        "strategy = \"canary\"\nbake_time = \"10m\"\ncanary = { percent = 12.5, bake = \"5m\" }\n",
+    )
+    .unwrap();
+    assert_eq!(
+        canary.env("a").unwrap().native,
+        NativeSettings {
+            bake_minutes: Some(10),
+            canary: Some(TrafficStep {
+                percent: Some(12.5),
+                bake_minutes: Some(5)
+            }),
+            linear: None,
+        }
+    );
+    let linear = env("strategy = \"linear\"\nlinear = { step_percent = 25 }\n").unwrap();
+    assert_eq!(
+        linear.env("a").unwrap().native.linear,
+        Some(TrafficStep {
+            percent: Some(25.0),
+            bake_minutes: None
+        })
+    );
+    assert!(env("").unwrap().env("a").unwrap().native.is_empty());
+    for (bad, says, fix) in [
+        (
+            "bake_time = \"5m\"\n",
+            "env.a.bake_time is a setting of the native strategy, but env.a declares no strategy",
+            "set strategy = \"canary\", \"linear\" or \"bluegreen\"",
+        ),
+        (
+            "strategy = \"rolling\"\nbake_time = \"5m\"\n",
+            "declares strategy = \"rolling\"",
+            "or remove `bake_time`",
+        ),
+        (
+            "strategy = \"linear\"\ncanary = { percent = 10 }\n",
+            "env.a.canary is a setting of the canary strategy, but env.a declares strategy = \"linear\"",
+            "set strategy = \"canary\"",
+        ),
+        (
+            "strategy = \"canary\"\nlinear = { step_percent = 10 }\n",
+            "env.a.linear is a setting of the linear strategy",
+            "set strategy = \"linear\"",
+        ),
+        (
+            "strategy = \"canary\"\ncanary = { percent = 0.05 }\n",
+            "env.a.canary.percent = 0.05 is outside 0.1 to 100",
+            "from 0.1 to 100",
+        ),
+        (
+            "strategy = \"linear\"\nlinear = { step_percent = 2 }\n",
+            "env.a.linear.step_percent = 2 is outside 3 to 100",
+            "from 3 to 100",
+        ),
+        (
+            "strategy = \"bluegreen\"\nbake_time = \"90s\"\n",
+            "env.a.bake_time = 90s is not a whole number of minutes from 0 to 1440",
+            "whole minutes",
+        ),
+        (
+            "strategy = \"linear\"\nlinear = { step_bake = \"30s\" }\n",
+            "env.a.linear.step_bake = 30s is not a whole number of minutes",
+            "whole minutes",
+        ),
+    ] {
+        let err = env(bad).unwrap_err();
+        assert!(err.to_string().contains(says), "{bad}: {err}");
+        let hint = err.hint.clone().unwrap_or_default();
+        assert!(hint.contains(fix), "{bad}: {hint}");
+    }
+}

@@ -270,6 +270,7 @@ pub(super) fn view(s: &State, svc: &FakeService) -> Service {
         }),
         strategy: svc.strategy,
         native_traffic: None,
+        native_settings: svc.native_settings,
         placement: Placement {
             launch_type: Some("FARGATE".into()),
             capacity_providers: Vec::new(),
@@ -411,6 +412,41 @@ impl Ecs for FakeAws {
         let now = Instant::now();
         advance(&mut s, now, self.epoch);
         if s.services[service].strategy.is_native() {
+            start_native(&mut s, service, task_definition, now, self.epoch);
+        } else {
+            start_deployment(&mut s, service, task_definition, now, self.epoch);
+        }
+        Ok(view(&s, &s.services[service]))
+    }
+
+    async fn update_native(
+        &self,
+        _cluster: &str,
+        service: &str,
+        task_definition: &str,
+        settings: &NativeSettings,
+    ) -> AwsResult<Service> {
+        self.record_change("ecs:UpdateService")?;
+        let mut s = self.state.lock().unwrap();
+        let now = Instant::now();
+        advance(&mut s, now, self.epoch);
+        let svc = s.services.get_mut(service).unwrap();
+        svc.native_updates.push(*settings);
+        let live = &mut svc.native_settings;
+        live.bake_minutes = settings.bake_minutes.or(live.bake_minutes);
+        for (given, kept) in [
+            (settings.canary, &mut live.canary),
+            (settings.linear, &mut live.linear),
+        ] {
+            if let Some(step) = given {
+                let was = kept.unwrap_or_default();
+                *kept = Some(crate::aws::TrafficStep {
+                    percent: step.percent.or(was.percent),
+                    bake_minutes: step.bake_minutes.or(was.bake_minutes),
+                });
+            }
+        }
+        if svc.strategy.is_native() {
             start_native(&mut s, service, task_definition, now, self.epoch);
         } else {
             start_deployment(&mut s, service, task_definition, now, self.epoch);

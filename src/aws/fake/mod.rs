@@ -84,6 +84,10 @@ struct FakeService {
     events: Vec<ServiceEvent>,
     target_group: String,
     strategy: DeploymentStrategy,
+    /// `deploymentConfiguration`'s bake time and canary/linear steps.
+    native_settings: NativeSettings,
+    /// The native settings each UpdateService sent, in order (`FakeAws::native_updates`).
+    native_updates: Vec<NativeSettings>,
     /// The service deployments of a native strategy, oldest first (`fake/ecs.rs`).
     native: Vec<native::FakeNative>,
 }
@@ -253,6 +257,8 @@ impl FakeAws {
                     }],
                     target_group: tg_arn("staging-users"),
                     strategy: DeploymentStrategy::Rolling,
+                    native_settings: NativeSettings::default(),
+                    native_updates: Vec::new(),
                     native: Vec::new(),
                 },
             );
@@ -299,6 +305,8 @@ impl FakeAws {
                         events: Vec::new(),
                         target_group: tg_arn(name),
                         strategy: DeploymentStrategy::Rolling,
+                        native_settings: NativeSettings::default(),
+                        native_updates: Vec::new(),
                         native: Vec::new(),
                     },
                 );
@@ -368,6 +376,24 @@ impl FakeAws {
             .unwrap()
             .metrics
             .insert(tg_arn(service), metrics);
+    }
+
+    /// Sets the service's native settings, as its deploymentConfiguration would hold them.
+    pub fn set_native_settings(&self, service: &str, settings: NativeSettings) {
+        self.state
+            .lock()
+            .unwrap()
+            .services
+            .get_mut(service)
+            .unwrap()
+            .native_settings = settings;
+    }
+
+    /// The native settings each UpdateService sent to the service, oldest first.
+    pub fn native_updates(&self, service: &str) -> Vec<NativeSettings> {
+        self.state.lock().unwrap().services[service]
+            .native_updates
+            .clone()
     }
 
     /// Makes the service deploy with a native ECS strategy.

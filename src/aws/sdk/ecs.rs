@@ -145,6 +145,37 @@ impl SdkEcs {
     }
 }
 
+/// `live` with the native settings given laid over it, field by field.
+fn with_native_settings(
+    live: Option<ecs::DeploymentConfiguration>,
+    settings: &NativeSettings,
+) -> ecs::DeploymentConfiguration {
+    let mut config = live.unwrap_or_else(|| ecs::DeploymentConfiguration::builder().build());
+    if let Some(minutes) = settings.bake_minutes {
+        config.bake_time_in_minutes = Some(minutes);
+    }
+    if let Some(step) = settings.canary {
+        let mut canary = config
+            .canary_configuration
+            .take()
+            .unwrap_or_else(|| ecs::CanaryConfiguration::builder().build());
+        canary.canary_percent = step.percent.or(canary.canary_percent);
+        canary.canary_bake_time_in_minutes =
+            step.bake_minutes.or(canary.canary_bake_time_in_minutes);
+        config.canary_configuration = Some(canary);
+    }
+    if let Some(step) = settings.linear {
+        let mut linear = config
+            .linear_configuration
+            .take()
+            .unwrap_or_else(|| ecs::LinearConfiguration::builder().build());
+        linear.step_percent = step.percent.or(linear.step_percent);
+        linear.step_bake_time_in_minutes = step.bake_minutes.or(linear.step_bake_time_in_minutes);
+        config.linear_configuration = Some(linear);
+    }
+    config
+}
+
 /// DescribeTaskDefinition's error, sorted: ECS answers an unknown revision with a
 /// ClientException, which is a revision not found.
 fn describe_error<R: std::fmt::Debug + 'static>(
@@ -313,6 +344,50 @@ impl Ecs for SdkEcs {
     ) -> AwsResult<Service> {
         self.update(cluster, service, Some(task_definition), None)
             .await
+    }
+
+    async fn update_native(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+        settings: &NativeSettings,
+    ) -> AwsResult<Service> {
+        // The whole deploymentConfiguration goes back as the service has it (hooks, alarms,
+        // circuit breaker), with only the settings given changed.
+        let described = self
+            .0
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeServices", e))?;
+        let live = described
+            .services()
+            .first()
+            .ok_or_else(|| {
+                AwsError::not_found(
+                    Resource::Service,
+                    format!("service {service} in cluster {cluster}"),
+                )
+            })?
+            .deployment_configuration()
+            .cloned();
+        let config = with_native_settings(live, settings);
+        let out = self
+            .0
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .task_definition(task_definition)
+            .deployment_configuration(config)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateService", e))?;
+        out.service()
+            .map(service_from)
+            .ok_or_else(|| AwsError::Other("UpdateService returned no service".into()))
     }
 
     async fn update_desired_count(

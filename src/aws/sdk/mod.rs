@@ -16,10 +16,10 @@ use jiff::Timestamp;
 use super::{
     Alarm, AlarmState, Aws, AwsError, AwsResult, CircuitBreaker, Container, Deployment,
     DeploymentStatus, DeploymentStrategy, Ecs, Finding, Forward, Image, LoadBalancing, LogConfig,
-    LogLine, Logs, Monitoring, NativeTraffic, OneOffTask, Placement, Registry, Resource,
-    RolloutState, RunRequest, RunningTask, Scan, ScanStatus, Secrets, Service, ServiceDeployment,
-    ServiceDeploymentStatus, ServiceEvent, ServiceStatus, Severity, StoppedTask,
-    TargetGroupMetrics, TargetHealth, TargetState, TaskDefinition,
+    LogLine, Logs, Monitoring, NativeSettings, NativeTraffic, OneOffTask, Placement, Registry,
+    Resource, RolloutState, RunRequest, RunningTask, Scan, ScanStatus, Secrets, Service,
+    ServiceDeployment, ServiceDeploymentStatus, ServiceEvent, ServiceStatus, Severity, StoppedTask,
+    TargetGroupMetrics, TargetHealth, TargetState, TaskDefinition, TrafficStep,
 };
 
 mod calls;

@@ -173,6 +173,10 @@ pub struct Plan {
     pub unchanged_containers: Vec<String>,
     /// The AWS calls that change something, in order.
     pub calls: Vec<String>,
+    /// The native settings (bake time, canary, linear) the deploy changes on the service,
+    /// each as `bake time 2m -> 10m`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deployment_configuration: Vec<String>,
 }
 
 impl fmt::Display for Plan {
@@ -183,6 +187,12 @@ impl fmt::Display for Plan {
         writeln!(f, "  + image: {}", self.image_to)?;
         if !self.unchanged_containers.is_empty() {
             writeln!(f, "  unchanged: {}", self.unchanged_containers.join(", "))?;
+        }
+        if !self.deployment_configuration.is_empty() {
+            writeln!(f, "deploymentConfiguration:")?;
+            for change in &self.deployment_configuration {
+                writeln!(f, "  {change}")?;
+            }
         }
         writeln!(f, "calls:")?;
         for call in &self.calls {

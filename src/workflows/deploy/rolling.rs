@@ -80,17 +80,37 @@ pub async fn deploy(
         .filter(|c| c.name != container)
         .map(|c| c.name.clone())
         .collect();
+    // The native settings the config sets and the service lacks go in the same UpdateService.
+    let native_change = if svc.strategy.is_native() {
+        env.native.changes(&svc.native_settings)
+    } else {
+        None
+    };
+    let deployment_configuration = env.native.describe_changes(&svc.native_settings);
+    let mut calls = roll_out_calls(env, service, &current, &container, None, &opts.version);
+    if native_change.is_some()
+        && let Some(update) = calls
+            .iter_mut()
+            .find(|c| c.starts_with("ecs:UpdateService"))
+    {
+        update.push_str(&format!(
+            " deploymentConfiguration: {}",
+            deployment_configuration.join(", ")
+        ));
+    }
+    calls.push(outcome_call());
     out.plan = Some(Plan {
         base: current.short(),
         container: container.clone(),
         image_from: current_image,
         image_to: image.uri.clone(),
         unchanged_containers,
-        calls: [
-            roll_out_calls(env, service, &current, &container, None, &opts.version),
-            vec![outcome_call()],
-        ]
-        .concat(),
+        calls,
+        deployment_configuration: if native_change.is_some() {
+            deployment_configuration
+        } else {
+            Vec::new()
+        },
     });
     plan_snapshot(env, &opts.version, &mut out);
     if opts.dry_run {
@@ -123,7 +143,16 @@ pub async fn deploy(
     }
     let since = jiff::Timestamp::now();
     let (new, updated) = match roll_out(
-        aws, env, service, &current, &container, &image.uri, None, opts, reporter, interrupt,
+        aws,
+        env,
+        service,
+        &current,
+        &container,
+        &image.uri,
+        Update::Native(native_change.as_ref()),
+        opts,
+        reporter,
+        interrupt,
     )
     .await
     {

@@ -129,6 +129,27 @@ pub(crate) fn outcome_call() -> String {
     )
 }
 
+/// What the UpdateService of a deploy changes besides the revision.
+pub(crate) enum Update<'a> {
+    /// The native settings the service lacks (`None`: the revision only).
+    Native(Option<&'a crate::aws::NativeSettings>),
+    /// The desired count too (a blue/green idle colour).
+    Count(i32),
+}
+
+/// `bake time and canary`: which native settings an update changes.
+fn settings_names(s: &crate::aws::NativeSettings) -> String {
+    [
+        s.bake_minutes.map(|_| "bake time"),
+        s.canary.map(|_| "canary"),
+        s.linear.map(|_| "linear steps"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" and ")
+}
+
 /// Registers a revision that copies `base` with the container's image changed, points the
 /// service at it (with a new desired count, for a blue/green idle colour), and publishes the
 /// deployment marker. Returns the new revision and the service as `UpdateService` left it.
@@ -140,7 +161,7 @@ pub(crate) async fn roll_out(
     base: &TaskDefinition,
     container: &str,
     image: &str,
-    desired: Option<i32>,
+    update: Update<'_>,
     opts: &Options,
     reporter: &dyn Reporter,
     interrupt: &Interrupt,
@@ -159,8 +180,22 @@ pub(crate) async fn roll_out(
         aws, env, service, &new, container, opts, reporter, interrupt,
     )
     .await?;
-    let updated = match desired {
-        None => {
+    let updated = match update {
+        Update::Native(Some(settings)) => {
+            reporter.step(
+                "update",
+                format!(
+                    "pointing {service} at {} ({}), with its deploymentConfiguration's {}",
+                    new.short(),
+                    opts.version,
+                    settings_names(settings)
+                ),
+            );
+            aws.ecs
+                .update_native(&env.cluster, service, &new.arn, settings)
+                .await
+        }
+        Update::Native(None) => {
             reporter.step(
                 "update",
                 format!("pointing {service} at {} ({})", new.short(), opts.version),
@@ -169,7 +204,7 @@ pub(crate) async fn roll_out(
                 .update_task_definition(&env.cluster, service, &new.arn)
                 .await
         }
-        Some(count) => {
+        Update::Count(count) => {
             reporter.step(
                 "update",
                 format!("pointing {service} at {} with {count} task(s)", new.short()),

@@ -111,6 +111,7 @@ pub async fn deploy(
             vec![outcome_call()],
         ]
         .concat(),
+        deployment_configuration: Vec::new(),
     });
     plan_snapshot(env, &opts.version, &mut out);
     if opts.dry_run {
@@ -143,7 +144,7 @@ pub async fn deploy(
         &base,
         &container,
         &image.uri,
-        Some(desired),
+        Update::Count(desired),
         opts,
         reporter,
         interrupt,

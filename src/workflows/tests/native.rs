@@ -510,3 +510,88 @@ async fn a_declared_strategy_the_service_does_not_have_fails_preflight() {
     );
     assert!(fake.mutating_calls().is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_native_settings_the_service_lacks_go_in_the_deploys_update_service() {
+    use crate::aws::{NativeSettings, TrafficStep};
+    let fake = native(DeploymentStrategy::Canary);
+    fake.set_native_settings(
+        "staging-users",
+        NativeSettings {
+            bake_minutes: Some(2),
+            canary: Some(TrafficStep {
+                percent: Some(5.0),
+                bake_minutes: Some(10),
+            }),
+            linear: None,
+        },
+    );
+    let mut env = staging();
+    env.declared_strategy = Some(DeploymentStrategy::Canary);
+    env.native = NativeSettings {
+        bake_minutes: Some(10),
+        canary: Some(TrafficStep {
+            percent: Some(20.0),
+            bake_minutes: Some(10),
+        }),
+        linear: None,
+    };
+    let (_h, interrupt) = Interrupt::new();
+    let run = |o: deploy::Options| {
+        let (aws, env, interrupt) = (fake.aws(), env.clone(), interrupt.clone());
+        async move {
+            deploy::deploy(
+                &aws,
+                &env,
+                "staging-users",
+                &o,
+                &Recorder::default(),
+                &interrupt,
+            )
+            .await
+            .unwrap()
+        }
+    };
+
+    let mut dry = opts("v1.2.0");
+    dry.dry_run = true;
+    let planned = run(dry).await;
+    let plan = planned.plan.as_ref().expect("a plan");
+    assert_eq!(
+        plan.deployment_configuration,
+        vec!["bake time 2m -> 10m", "canary 5% -> 20%"],
+        "the plan names each change, and only the changes"
+    );
+    assert!(
+        plan.calls.iter().any(|c| c.starts_with("ecs:UpdateService")
+            && c.contains("deploymentConfiguration: bake time 2m -> 10m, canary 5% -> 20%")),
+        "{:?}",
+        plan.calls
+    );
+    assert!(
+        fake.mutating_calls().is_empty(),
+        "a dry run changes nothing"
+    );
+
+    let out = run(opts("v1.2.0")).await;
+    assert_eq!(out.result, DeployResult::Deployed, "{out}");
+    assert_eq!(
+        fake.native_updates("staging-users"),
+        vec![NativeSettings {
+            bake_minutes: Some(10),
+            canary: Some(TrafficStep {
+                percent: Some(20.0),
+                bake_minutes: None,
+            }),
+            linear: None,
+        }],
+        "only what differs is sent; the canary's bake, already 10m, is kept"
+    );
+    assert_eq!(fake.count("ecs:UpdateService"), 1, "one UpdateService");
+
+    // The service now has them: the next deploy sends the revision only.
+    let again = run(opts("v1.3.0")).await;
+    assert_eq!(again.result, DeployResult::Deployed, "{again}");
+    assert!(again.plan.unwrap().deployment_configuration.is_empty());
+    assert_eq!(fake.native_updates("staging-users").len(), 1);
+}

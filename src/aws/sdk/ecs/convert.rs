@@ -73,7 +73,25 @@ pub(super) fn service_from(s: &ecs::Service) -> Service {
                 .and_then(|c| c.strategy())
                 .map_or("ROLLING", |s| s.as_str()),
         ),
+        native_settings: native_settings_from(s.deployment_configuration()),
         placement: placement_from(s),
+    }
+}
+
+fn native_settings_from(c: Option<&ecs::DeploymentConfiguration>) -> NativeSettings {
+    let Some(c) = c else {
+        return NativeSettings::default();
+    };
+    NativeSettings {
+        bake_minutes: c.bake_time_in_minutes(),
+        canary: c.canary_configuration().map(|s| TrafficStep {
+            percent: s.canary_percent(),
+            bake_minutes: s.canary_bake_time_in_minutes(),
+        }),
+        linear: c.linear_configuration().map(|s| TrafficStep {
+            percent: s.step_percent(),
+            bake_minutes: s.step_bake_time_in_minutes(),
+        }),
     }
 }
 
