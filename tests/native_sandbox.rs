@@ -546,3 +546,44 @@ async fn deploy_wait_until_paused_returns_at_the_pause_for_ci_to_promote() {
         "nothing changed"
     );
 }
+
+#[tokio::test]
+async fn a_deploy_sets_the_native_settings_the_config_names_and_the_service_keeps_them() {
+    let account = Account::seed_native();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("opsctl.toml");
+    // The seed's service bakes 2 minutes; the config asks for 0, so the deploy ends at once.
+    std::fs::write(
+        &path,
+        format!("{CONFIG}strategy = \"bluegreen\"\nbake_time = \"0m\"\n"),
+    )
+    .unwrap();
+    let plan = account.opsctl_with_config(&path, &["plan", "native", "--version", "v1.2.0"]);
+    plan.expect_code(0);
+    assert!(
+        plan.stdout.contains("bake time 2m -> 0m"),
+        "{}{}",
+        plan.stdout,
+        plan.stderr
+    );
+    let run = account.opsctl_with_config(&path, &["deploy", "native", "--version", "v1.2.0"]);
+    run.expect_code(0);
+    let ecs = aws_sdk_ecs::Client::new(&account.sdk().await);
+    let described = ecs
+        .describe_services()
+        .cluster("demo")
+        .services("native-users")
+        .send()
+        .await
+        .unwrap();
+    let config = described.services()[0].deployment_configuration().unwrap();
+    assert_eq!(config.bake_time_in_minutes(), Some(0), "{config:?}");
+    assert!(
+        !config.lifecycle_hooks().is_empty() || config.alarms().is_some(),
+        "the rest of the deploymentConfiguration is kept: {config:?}"
+    );
+    assert_eq!(
+        config.strategy(),
+        Some(&aws_sdk_ecs::types::DeploymentStrategy::BlueGreen)
+    );
+}
