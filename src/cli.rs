@@ -213,9 +213,10 @@ pub struct UnlockArgs {
 pub struct EnvArgs {
     /// The environment, a table [env.NAME] in opsctl.toml
     pub env: String,
-    /// Act on this service instead of the environment's own
+    /// Act on this service instead of the environment's own (repeat it to name several of a
+    /// `services` environment)
     #[arg(long, value_name = "NAME")]
-    pub service: Option<String>,
+    pub service: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -235,7 +235,7 @@ pub fn logs(args: &LogsArgs, now: jiff::Timestamp) -> workflows::logs::LogsOptio
     let back = jiff::SignedDuration::try_from(since).unwrap_or(jiff::SignedDuration::ZERO);
     use workflows::logs::Which;
     workflows::logs::LogsOptions {
-        service: args.target.service.clone(),
+        service: args.target.service.first().cloned(),
         colour: args.colour.map(|c| match c {
             LogsColour::Blue => Which::Colour(workflows::traffic::Colour::Blue),
             LogsColour::Green => Which::Colour(workflows::traffic::Colour::Green),
@@ -258,7 +258,7 @@ pub fn logs(args: &LogsArgs, now: jiff::Timestamp) -> workflows::logs::LogsOptio
 /// `opsctl run`.
 pub fn run(args: &RunArgs, actor: &str) -> workflows::run::RunOptions {
     workflows::run::RunOptions {
-        service: args.target.service.clone(),
+        service: args.target.service.first().cloned(),
         container: args.container.clone(),
         version: args.version.clone(),
         command: args.command.clone(),

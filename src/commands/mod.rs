@@ -301,14 +301,25 @@ enum Subject<'a> {
     One(&'a str),
     /// A two-service env and no `--service`: the workflow picks the colour.
     Colours,
+    /// A `services = [...]` env: these of its services (all, unless `--service` names some).
+    Several(Vec<crate::config::Member>),
 }
 
-fn subject<'a>(env: &'a EnvConfig, target: &'a EnvArgs) -> Subject<'a> {
-    match (target.service.as_deref(), &env.strategy) {
-        (Some(service), _) => Subject::One(service),
-        (None, Strategy::Rolling { service }) => Subject::One(service),
-        (None, Strategy::TwoService { .. }) => Subject::Colours,
-    }
+fn subject<'a>(env: &'a EnvConfig, target: &'a EnvArgs) -> Result<Subject<'a>, UserError> {
+    Ok(match (target.service.as_slice(), &env.strategy) {
+        (named, Strategy::Several { .. }) => Subject::Several(env.select(named)?),
+        ([], Strategy::Rolling { service }) => Subject::One(service),
+        ([], Strategy::TwoService { .. }) => Subject::Colours,
+        ([service], _) => Subject::One(service),
+        (_, _) => {
+            return Err(UserError::new(format!(
+                "--service is given {} times, but env.{} names one service",
+                target.service.len(),
+                env.name
+            ))
+            .hint("give --service once"));
+        }
+    })
 }
 
 /// Deploys rolling or blue/green, as the env says (`--service` forces a rolling deploy of
@@ -321,12 +332,13 @@ async fn run_deploy(
     reporter: &CliReporter,
     interrupt: &Interrupt,
 ) -> anyhow::Result<deploy::DeployOutcome> {
-    let service = match subject(&env.config, target) {
+    let service = match subject(&env.config, target)? {
         Subject::Colours => {
             return deploy::two_service::deploy(&env.aws, &env.config, opts, reporter, interrupt)
                 .await;
         }
         Subject::One(service) => service,
+        Subject::Several(_) => unreachable!("a services env deploys through run_release"),
     };
     if env.config.two_service().is_some() && !in_place_on_live && !opts.dry_run {
         // A rolling deploy of the colour that carries the traffic is rarely meant.
@@ -344,15 +356,58 @@ async fn run_deploy(
     deploy::deploy(&env.aws, &env.config, service, opts, reporter, interrupt).await
 }
 
+/// Deploys or plans a release of a `services` env: the members `--service` names, or all.
+/// `None` for the other envs, which `run_deploy` deploys.
+async fn run_release(
+    env: &Env,
+    target: &EnvArgs,
+    opts: &deploy::Options,
+    reporter: &CliReporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<Option<deploy::release::ReleaseOutcome>> {
+    let Subject::Several(members) = subject(&env.config, target)? else {
+        return Ok(None);
+    };
+    deploy::release::deploy(&env.aws, &env.config, &members, opts, reporter, interrupt)
+        .await
+        .map(Some)
+}
+
+/// A command that acts on one service at a time, in a `services` env: the env as the
+/// service `--service` names (or its only one) sees it. Other envs are left as they are.
+fn one_member(env: &mut Env, target: &EnvArgs) -> Result<(), UserError> {
+    let Some(all) = env.config.members() else {
+        return Ok(());
+    };
+    let names: Vec<&str> = all.iter().map(|m| m.name.as_str()).collect();
+    match env.config.select(&target.service)?.as_slice() {
+        [member] => {
+            env.config = env.config.for_member(member);
+            Ok(())
+        }
+        _ => Err(UserError::new(format!(
+            "env.{} has {} services, and this command acts on one at a time",
+            env.config.name,
+            names.len()
+        ))
+        .hint(format!(
+            "name it with --service (one of: {})",
+            names.join(", ")
+        ))),
+    }
+}
+
 /// The service a read-only command looks at: `--service`, the env's own, or for blue/green
 /// the live colour's.
-async fn live_service(env: &Env, target: &EnvArgs) -> anyhow::Result<String> {
-    match subject(&env.config, target) {
+async fn live_service(env: &mut Env, target: &EnvArgs) -> anyhow::Result<String> {
+    one_member(env, target)?;
+    match subject(&env.config, target)? {
         Subject::One(service) => Ok(service.to_owned()),
         Subject::Colours => {
             let pair = traffic::resolve(&env.aws, &env.config).await?;
             Ok(pair.side(pair.live()).service.clone())
         }
+        Subject::Several(_) => unreachable!("one_member narrowed the env to one service"),
     }
 }
 
@@ -397,6 +452,9 @@ async fn dispatch(
         Command::Deploy(args) => {
             let env = load_env(cli, &args.target.env, reporter).await?;
             let opts = settings::deploy(args, &env.config, &actor(&env, reporter).await);
+            if let Some(out) = run_release(&env, &args.target, &opts, reporter, interrupt).await? {
+                return Ok(printer.finish(&out, reporter));
+            }
             let out = run_deploy(
                 &env,
                 &args.target,
@@ -411,16 +469,22 @@ async fn dispatch(
         Command::Plan(args) => {
             let env = load_env(cli, &args.target.env, reporter).await?;
             let opts = settings::plan(args, &env.config, &actor(&env, reporter).await);
+            if let Some(out) = run_release(&env, &args.target, &opts, reporter, interrupt).await? {
+                return Ok(printer.finish(&out, reporter));
+            }
             let out = run_deploy(&env, &args.target, false, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
         }
         Command::WaitStable(args) => {
-            let env = load_env(cli, &args.target.env, reporter).await?;
-            let service = live_service(&env, &args.target).await?;
-            let out = wait::wait_stable(
+            let mut env = load_env(cli, &args.target.env, reporter).await?;
+            let services = match subject(&env.config, &args.target)? {
+                Subject::Several(members) => members.into_iter().map(|m| m.name).collect(),
+                _ => vec![live_service(&mut env, &args.target).await?],
+            };
+            let out = wait::wait_stable_all(
                 &env.aws,
                 &env.config,
-                &service,
+                &services,
                 &settings::wait(args, &env.config),
                 reporter,
                 interrupt,
@@ -429,9 +493,10 @@ async fn dispatch(
             Ok(printer.finish(&out, reporter))
         }
         Command::Rollback(args) => {
-            let env = load_env(cli, &args.target.env, reporter).await?;
+            let mut env = load_env(cli, &args.target.env, reporter).await?;
+            one_member(&mut env, &args.target)?;
             let opts = settings::rollback(args, &env.config);
-            let out = match subject(&env.config, &args.target) {
+            let out = match subject(&env.config, &args.target)? {
                 Subject::Colours => {
                     rollback::two_service::rollback(
                         &env.aws,
@@ -467,13 +532,15 @@ async fn dispatch(
                     rollback::rollback(&env.aws, &env.config, service, &opts, reporter, interrupt)
                         .await?
                 }
+                Subject::Several(_) => unreachable!("one_member narrowed the env to one service"),
             };
             Ok(printer.finish(&out, reporter))
         }
         Command::Status(target) => {
             let env = load_env(cli, &target.env, reporter).await?;
-            let services: Vec<String> = match subject(&env.config, target) {
+            let services: Vec<String> = match subject(&env.config, target)? {
                 Subject::One(service) => vec![service.to_owned()],
+                Subject::Several(members) => members.into_iter().map(|m| m.name).collect(),
                 Subject::Colours => env
                     .config
                     .services()
@@ -508,8 +575,8 @@ async fn dispatch(
             Ok(printer.finish(&out, reporter))
         }
         Command::Promote(args) | Command::Abort(args) => {
-            let env = load_env(cli, &args.target.env, reporter).await?;
-            let service = live_service(&env, &args.target).await?;
+            let mut env = load_env(cli, &args.target.env, reporter).await?;
+            let service = live_service(&mut env, &args.target).await?;
             let action = if matches!(cli.command, Command::Promote(_)) {
                 workflows::native::Action::Promote
             } else {
@@ -528,14 +595,15 @@ async fn dispatch(
             Ok(printer.finish(&out, reporter))
         }
         Command::History(args) => {
-            let env = load_env(cli, &args.target.env, reporter).await?;
-            let service = live_service(&env, &args.target).await?;
+            let mut env = load_env(cli, &args.target.env, reporter).await?;
+            let service = live_service(&mut env, &args.target).await?;
             let out = inspect::history(&env.aws, &env.config, &service, args.limit).await?;
             Ok(printer.finish(&out, reporter))
         }
         Command::Scale(args) => scale::run(cli, args, printer, reporter, interrupt).await,
         Command::Logs(args) => {
-            let env = load_env(cli, &args.target.env, reporter).await?;
+            let mut env = load_env(cli, &args.target.env, reporter).await?;
+            one_member(&mut env, &args.target)?;
             let opts = settings::logs(args, jiff::Timestamp::now());
             let mut sink = |line: &workflows::logs::Line| printer.log_line(line);
             workflows::logs::logs(&env.aws, &env.config, &opts, reporter, interrupt, &mut sink)
@@ -543,7 +611,8 @@ async fn dispatch(
             Ok(Exit::Ok)
         }
         Command::Run(args) => {
-            let env = load_env(cli, &args.target.env, reporter).await?;
+            let mut env = load_env(cli, &args.target.env, reporter).await?;
+            one_member(&mut env, &args.target)?;
             let opts = settings::run(args, &actor(&env, reporter).await);
             let out =
                 workflows::run::run(&env.aws, &env.config, &opts, reporter, interrupt).await?;
@@ -566,9 +635,11 @@ async fn dispatch(
             Ok(printer.finish(&out, reporter))
         }
         Command::Check(args) => {
-            let env = load_env(cli, &args.target.env, reporter).await?;
-            let service = match subject(&env.config, &args.target) {
+            let mut env = load_env(cli, &args.target.env, reporter).await?;
+            one_member(&mut env, &args.target)?;
+            let service = match subject(&env.config, &args.target)? {
                 Subject::One(service) => service.to_owned(),
+                Subject::Several(_) => unreachable!("one_member narrowed the env to one service"),
                 Subject::Colours => {
                     // The preflight a deploy runs: of the idle colour, where it deploys.
                     let pair = traffic::resolve(&env.aws, &env.config).await?;

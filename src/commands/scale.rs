@@ -14,9 +14,10 @@ pub(super) async fn run(
     reporter: &CliReporter,
     interrupt: &Interrupt,
 ) -> anyhow::Result<Exit> {
-    let env = load_env(cli, &args.target.env, reporter).await?;
+    let mut env = load_env(cli, &args.target.env, reporter).await?;
+    super::one_member(&mut env, &args.target)?;
     // A blue/green env scales its live colour unless --service names one.
-    let (service, colour) = match super::subject(&env.config, &args.target) {
+    let (service, colour) = match super::subject(&env.config, &args.target)? {
         super::Subject::Colours => {
             let pair = traffic::resolve(&env.aws, &env.config).await?;
             let live = pair.live();
@@ -29,6 +30,9 @@ pub(super) async fn run(
             service.to_owned(),
             env.config.colour_of(service).map(str::to_owned),
         ),
+        super::Subject::Several(_) => {
+            unreachable!("one_member narrowed the env to one service")
+        }
     };
     let opts = settings::scale(args, &env.config);
     let out = scale::scale(

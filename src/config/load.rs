@@ -23,6 +23,7 @@ struct RawEnv {
     region: Option<String>,
     cluster: String,
     service: Option<String>,
+    services: Option<Vec<RawMember>>,
     container: Option<String>,
     repository: Option<String>,
     #[serde(default)]
@@ -61,6 +62,16 @@ struct RawCanary {
 struct RawLinear {
     step_percent: Option<f64>,
     step_bake: Option<Dur>,
+}
+
+/// `{ name = "users-api", container = "users", wave = 2 }` as written; the wave is checked after.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMember {
+    name: String,
+    container: Option<String>,
+    repository: Option<String>,
+    wave: Option<i64>,
 }
 
 /// `scan = { fail_on = "HIGH", wait = "5m" }` as written; the severity is checked after.
@@ -192,17 +203,33 @@ impl Config {
                     }
                 }),
             };
-            let strategy = match (env.service, env.bluegreen) {
-                (None, None) => {
+            let strategy = match (env.service, env.services, env.bluegreen) {
+                (None, None, None) => {
                     return Err(UserError::new(format!(
                         "{}: env.{name} names no service",
                         at("")
                     ))
                     .hint(format!(
-                        "add service = \"...\" to [env.{name}], or a [env.{name}.bluegreen] table"
+                        "add service = \"...\" to [env.{name}], services = [...], or a [env.{name}.bluegreen] table"
                     )));
                 }
-                (Some(_), Some(_)) => {
+                (Some(_), Some(_), _) => {
+                    return Err(UserError::new(format!(
+                        "{}: env.{name} has both `service` and `services`",
+                        at("services")
+                    ))
+                    .hint(
+                        "keep one: `service = \"...\"` for one service, or list it in `services`",
+                    ));
+                }
+                (_, Some(_), Some(_)) => {
+                    return Err(UserError::new(format!(
+                        "{}: env.{name} has both `services` and a bluegreen table",
+                        at("services")
+                    ))
+                    .hint("a blue/green environment names its two services per colour; remove `services`, or the bluegreen table"));
+                }
+                (Some(_), None, Some(_)) => {
                     return Err(UserError::new(format!(
                         "{}: env.{name} has both `service` and a bluegreen table",
                         at("service")
@@ -211,8 +238,11 @@ impl Config {
                         "a blue/green environment names its services per colour; remove `service`",
                     ));
                 }
-                (Some(service), None) => Strategy::Rolling { service },
-                (None, Some(bluegreen)) => Strategy::TwoService { bluegreen },
+                (Some(service), None, None) => Strategy::Rolling { service },
+                (None, Some(raw), None) => Strategy::Several {
+                    services: members(raw, &name, &at("services"))?,
+                },
+                (None, None, Some(bluegreen)) => Strategy::TwoService { bluegreen },
             };
             if let Some(t) = env.timeout
                 && t.0 < Duration::from_secs(1)
@@ -480,6 +510,14 @@ fn bad_name(env: &EnvConfig) -> Option<(String, String)> {
     if let Some(service) = env.rolling_service() {
         names.push(("service".into(), service));
     }
+    for m in env.members().unwrap_or_default() {
+        names.push(("services.name".into(), &m.name));
+        for (key, value) in [("container", &m.container), ("repository", &m.repository)] {
+            if let Some(v) = value {
+                names.push((format!("services.{key}"), v));
+            }
+        }
+    }
     let optional = [
         ("container", &env.container),
         ("repository", &env.repository),
@@ -552,6 +590,46 @@ fn control_chars(env: &EnvConfig) -> Option<(String, String)> {
         }
     }
     walk(String::new(), &serde_json::to_value(env).ok()?)
+}
+
+/// The `services` list, checked: not empty, each name once, waves from 1.
+fn members(raw: Vec<RawMember>, env: &str, at: &str) -> Result<Vec<Member>, UserError> {
+    if raw.is_empty() {
+        return Err(
+            UserError::new(format!("{at}: env.{env}.services is empty")).hint(
+                "list the services, such as services = [{ name = \"users-api\", container = \"users\" }], or name one with service = \"...\"",
+            ),
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for m in raw {
+        if !seen.insert(m.name.clone()) {
+            return Err(UserError::new(format!(
+                "{at}: env.{env}.services names `{}` twice",
+                crate::input::escape(&m.name)
+            ))
+            .hint("list each service once"));
+        }
+        let wave = match m.wave {
+            None => 1,
+            Some(w) if (1..=i64::from(u32::MAX)).contains(&w) => w as u32,
+            Some(w) => {
+                return Err(UserError::new(format!(
+                    "{at}: env.{env}.services: `{}` has wave = {w}",
+                    crate::input::escape(&m.name)
+                ))
+                .hint("waves count from 1 (the first to deploy); leave wave out for 1"));
+            }
+        };
+        out.push(Member {
+            name: m.name,
+            container: m.container,
+            repository: m.repository,
+            wave,
+        });
+    }
+    Ok(out)
 }
 
 /// Steps must increase strictly, lie in 1..=100 and end at 100.

@@ -136,16 +136,33 @@ fn default_max_p99_increase() -> f64 {
 pub enum Strategy {
     /// `service = "..."`: one service, replaced in place by ECS's rolling deployment.
     Rolling { service: String },
+    /// `services = [...]`: several services deployed together as one release, each in place
+    /// by ECS's rolling deployment, wave after wave, all or nothing.
+    Several { services: Vec<Member> },
     /// `[env.X.bluegreen]`: two services (blue and green) behind one weighted listener;
     /// deploys go to the idle colour and opsctl moves the traffic.
     TwoService { bluegreen: BlueGreen },
+}
+
+/// One service of a `services = [...]` environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub name: String,
+    /// The container whose image a deploy changes (default: the env's `container`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The ECR repository its versions live in (default: the env's `repository`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// Waves deploy in increasing order, each once the one before is stable (default 1).
+    pub wave: u32,
 }
 
 impl Strategy {
     /// The strategy's name, as the docs and `--output json` spell it.
     pub fn name(&self) -> &'static str {
         match self {
-            Strategy::Rolling { .. } => "rolling",
+            Strategy::Rolling { .. } | Strategy::Several { .. } => "rolling",
             Strategy::TwoService { .. } => "two-service",
         }
     }
@@ -260,7 +277,7 @@ impl EnvConfig {
     pub fn two_service(&self) -> Option<&BlueGreen> {
         match &self.strategy {
             Strategy::TwoService { bluegreen } => Some(bluegreen),
-            Strategy::Rolling { .. } => None,
+            Strategy::Rolling { .. } | Strategy::Several { .. } => None,
         }
     }
 
@@ -269,7 +286,7 @@ impl EnvConfig {
     pub fn two_service_mut(&mut self) -> Option<&mut BlueGreen> {
         match &mut self.strategy {
             Strategy::TwoService { bluegreen } => Some(bluegreen),
-            Strategy::Rolling { .. } => None,
+            Strategy::Rolling { .. } | Strategy::Several { .. } => None,
         }
     }
 
@@ -277,14 +294,68 @@ impl EnvConfig {
     pub fn rolling_service(&self) -> Option<&str> {
         match &self.strategy {
             Strategy::Rolling { service } => Some(service),
-            Strategy::TwoService { .. } => None,
+            Strategy::Several { .. } | Strategy::TwoService { .. } => None,
         }
+    }
+
+    /// The services of a `services = [...]` environment, in the order the file lists them.
+    pub fn members(&self) -> Option<&[Member]> {
+        match &self.strategy {
+            Strategy::Several { services } => Some(services),
+            Strategy::Rolling { .. } | Strategy::TwoService { .. } => None,
+        }
+    }
+
+    /// The members `--service` names (all of them when it names none), in wave order; a name
+    /// that is not one of them is bad input that lists the env's services.
+    pub fn select(&self, named: &[String]) -> Result<Vec<Member>, crate::error::UserError> {
+        let all = self.members().unwrap_or_default();
+        for name in named {
+            if !all.iter().any(|m| &m.name == name) {
+                return Err(crate::error::UserError::new(format!(
+                    "env.{} has no service `{}`",
+                    self.name,
+                    crate::input::escape(name)
+                ))
+                .hint(format!(
+                    "name one of: {}",
+                    all.iter()
+                        .map(|m| m.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+        let mut chosen: Vec<Member> = all
+            .iter()
+            .filter(|m| named.is_empty() || named.contains(&m.name))
+            .cloned()
+            .collect();
+        chosen.sort_by_key(|m| m.wave);
+        Ok(chosen)
+    }
+
+    /// The environment as one of its services sees it: a rolling env of that service, with
+    /// the member's container and repository. The steps of a single-service deploy run on it
+    /// unchanged.
+    pub fn for_member(&self, member: &Member) -> EnvConfig {
+        let mut one = self.clone();
+        one.strategy = Strategy::Rolling {
+            service: member.name.clone(),
+        };
+        one.container = member.container.clone().or_else(|| self.container.clone());
+        one.repository = member
+            .repository
+            .clone()
+            .or_else(|| self.repository.clone());
+        one
     }
 
     /// Every service the environment names, in a fixed order (blue before green).
     pub fn services(&self) -> Vec<&str> {
         match &self.strategy {
             Strategy::Rolling { service } => vec![service],
+            Strategy::Several { services } => services.iter().map(|m| m.name.as_str()).collect(),
             Strategy::TwoService { bluegreen } => {
                 vec![&bluegreen.blue.service, &bluegreen.green.service]
             }

@@ -369,3 +369,92 @@ fn native_settings_are_read_in_minutes_and_checked_against_the_strategy_and_ecs_
         assert!(hint.contains(fix), "{bad}: {hint}");
     }
 }
+
+fn several_services_are_read_in_waves_with_their_containers() {
+    let config = parse(
+        "[env.prod]\ncluster = \"c\"\nrepository = \"users\"\nservices = [\n  { name = \"users-api\", container = \"users\" },\n  { name = \"users-worker\", container = \"worker\", repository = \"worker\", wave = 2 },\n]\n",
+    )
+    .unwrap();
+    let prod = config.env("prod").unwrap();
+    assert_eq!(prod.services(), vec!["users-api", "users-worker"]);
+    assert_eq!(prod.strategy.name(), "rolling");
+    assert_eq!(prod.rolling_service(), None);
+    let members = prod.select(&[]).unwrap();
+    assert_eq!(
+        members.iter().map(|m| m.wave).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    let worker = prod.for_member(&members[1]);
+    assert_eq!(worker.rolling_service(), Some("users-worker"));
+    assert_eq!(worker.container.as_deref(), Some("worker"));
+    assert_eq!(worker.repository.as_deref(), Some("worker"));
+    // Unset on the member: the env's own.
+    assert_eq!(
+        prod.for_member(&members[0]).repository.as_deref(),
+        Some("users")
+    );
+}
+
+#[test]
+fn service_lists_that_cannot_deploy_are_refused_naming_the_key_and_the_fix() {
+    let base = "[env.a]\ncluster = \"c\"\n";
+    for (extra, says, fix) in [
+        (
+            "service = \"s\"\nservices = [{ name = \"t\" }]\n",
+            "both `service` and `services`",
+            "keep one",
+        ),
+        (
+            "services = []\n",
+            "env.a.services is empty",
+            "list the services",
+        ),
+        (
+            "services = [{ name = \"t\" }, { name = \"t\", wave = 2 }]\n",
+            "names `t` twice",
+            "list each service once",
+        ),
+        (
+            "services = [{ name = \"t\", wave = 0 }]\n",
+            "`t` has wave = 0",
+            "waves count from 1",
+        ),
+        (
+            "services = [{ name = \"t\", wave = -1 }]\n",
+            "`t` has wave = -1",
+            "waves count from 1",
+        ),
+        (
+            "services = [{ name = \"\" }]\n",
+            "env.a.services.name is empty",
+            "name the AWS resource",
+        ),
+        (
+            "services = [{ name = \"t\" }]\n[env.a.bluegreen]\nlistener = \"l\"\nblue = { service = \"b\", target_group = \"tb\" }\ngreen = { service = \"g\", target_group = \"tg\" }\n",
+            "both `services` and a bluegreen table",
+            "remove `services`",
+        ),
+    ] {
+        let err = parse(&format!("{base}{extra}")).unwrap_err();
+        assert!(err.to_string().contains(says), "{extra}: {err}");
+        assert!(err.to_string().contains("opsctl.toml:"), "{extra}: {err}");
+        assert!(
+            err.hint.as_deref().unwrap_or_default().contains(fix),
+            "{extra}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_service_name_is_refused_listing_the_envs_services() {
+    let config =
+        parse("[env.a]\ncluster = \"c\"\nservices = [{ name = \"api\" }, { name = \"worker\" }]\n")
+            .unwrap();
+    let env = config.env("a").unwrap();
+    let err = env.select(&["wrker".into()]).unwrap_err();
+    assert!(err.to_string().contains("no service `wrker`"), "{err}");
+    assert_eq!(err.hint.as_deref(), Some("name one of: api, worker"));
+    let one = env.select(&["worker".into()]).unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].name, "worker");
+}

@@ -17,6 +17,9 @@ use super::pace::{Pacer, Shown, Stop};
 use super::{Event, Interrupt, Reporter};
 use crate::aws::{Aws, RolloutState, Service, ServiceEvent, StoppedTask, TargetTally};
 
+/// The most services one `DescribeServices` call may name (ECS's limit).
+pub const DESCRIBE_LIMIT: usize = 10;
+
 /// The slowest the waiter polls while AWS throttles it.
 const MAX_POLL: Duration = Duration::from_secs(20);
 
@@ -293,7 +296,7 @@ pub async fn wait(
 
     loop {
         polls += 1;
-        match aws.ecs.describe_services(cluster, &names).await {
+        match describe_all(aws, cluster, &names).await {
             Ok(services) => {
                 pacer.answered();
                 for t in tracked.iter_mut().filter(|t| t.result.is_none()) {
@@ -356,6 +359,20 @@ pub async fn wait(
         elapsed_secs: started.elapsed().as_secs_f64(),
         polls,
     })
+}
+
+/// Every named service, in as few `DescribeServices` calls as ECS allows: one per
+/// [`DESCRIBE_LIMIT`] services.
+async fn describe_all(
+    aws: &Aws,
+    cluster: &str,
+    names: &[String],
+) -> crate::aws::AwsResult<Vec<Service>> {
+    let mut all = Vec::with_capacity(names.len());
+    for chunk in names.chunks(DESCRIBE_LIMIT) {
+        all.extend(aws.ecs.describe_services(cluster, chunk).await?);
+    }
+    Ok(all)
 }
 
 fn finish_all(tracked: &mut [Tracked], verdict: Verdict) {
@@ -519,10 +536,22 @@ pub async fn wait_stable(
     reporter: &dyn Reporter,
     interrupt: &Interrupt,
 ) -> anyhow::Result<WaitOutcome> {
+    wait_stable_all(aws, env, &[service.to_owned()], opts, reporter, interrupt).await
+}
+
+/// [`wait_stable`] for several services of the env at once, in one wait (a `services` env).
+pub async fn wait_stable_all(
+    aws: &Aws,
+    env: &crate::config::EnvConfig,
+    services: &[String],
+    opts: &Options,
+    reporter: &dyn Reporter,
+    interrupt: &Interrupt,
+) -> anyhow::Result<WaitOutcome> {
     let mut out = wait(
         aws,
         &env.cluster,
-        vec![Target::current(service)],
+        services.iter().map(|s| Target::current(s)).collect(),
         opts,
         reporter,
         interrupt,

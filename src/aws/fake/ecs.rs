@@ -290,6 +290,12 @@ impl Ecs for FakeAws {
         services: &[String],
     ) -> AwsResult<Vec<Service>> {
         self.record("ecs:DescribeServices")?;
+        if services.len() > 10 {
+            // As ECS answers a call that names more than it takes.
+            return Err(AwsError::Other(
+                "InvalidParameterException: services can have at most 10 items".into(),
+            ));
+        }
         let mut s = self.state.lock().unwrap();
         if s.throttle > 0 {
             s.throttle -= 1;

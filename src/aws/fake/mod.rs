@@ -332,6 +332,58 @@ impl FakeAws {
         fake
     }
 
+    /// Another service in the cluster, as staging-users is: its own family `name` on
+    /// revision 1 (v1.1.0, the same containers), 2 tasks, stable.
+    pub fn add_service(&self, name: &str) {
+        let mut s = self.state.lock().unwrap();
+        let mut td = s
+            .task_defs
+            .iter()
+            .find(|t| t.arn == td_arn("staging-users", 2))
+            .expect("the staging fixture")
+            .clone();
+        td.family = name.into();
+        td.revision = 1;
+        td.arn = td_arn(name, 1);
+        td.tags.remove(tags_key::PREVIOUS);
+        s.task_defs.push(td);
+        let start = self.epoch.0;
+        s.services.insert(
+            name.into(),
+            FakeService {
+                name: name.into(),
+                desired: 2,
+                deployments: vec![FakeDeployment {
+                    id: format!("ecs-svc/{name}"),
+                    task_definition: td_arn(name, 1),
+                    primary: true,
+                    created: start,
+                    state: RolloutState::Completed,
+                    reason: None,
+                    failed_tasks: 0,
+                    done_at: Some(start),
+                }],
+                events: Vec::new(),
+                target_group: tg_arn(name),
+                strategy: DeploymentStrategy::Rolling,
+                native: Vec::new(),
+            },
+        );
+    }
+
+    /// An image `repository:tag` in ECR.
+    pub fn add_image(&self, repository: &str, tag: &str) {
+        let mut s = self.state.lock().unwrap();
+        let n = s.images.len() + 1;
+        s.images.insert(
+            (repository.into(), tag.into()),
+            Image {
+                uri: format!("{REGISTRY}/{repository}:{tag}"),
+                digest: format!("sha256:{n:0>64}"),
+            },
+        );
+    }
+
     /// The listener's weights now, as `(blue, green)`.
     pub fn weights(&self) -> (i32, i32) {
         let s = self.state.lock().unwrap();

@@ -20,6 +20,7 @@ use crate::config::EnvConfig;
 use crate::error::Exit;
 
 mod native;
+pub mod release;
 mod rolling;
 mod steps;
 pub mod two_service;
@@ -288,7 +289,14 @@ impl DeployOutcome {
 
 impl Outcome for DeployOutcome {
     fn exit(&self) -> Exit {
-        match self.result {
+        self.result.exit()
+    }
+}
+
+impl DeployResult {
+    /// The exit code a deploy that ended so exits with.
+    pub fn exit(self) -> Exit {
+        match self {
             DeployResult::Deployed
             | DeployResult::Unchanged
             | DeployResult::Started
