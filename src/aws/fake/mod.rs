@@ -367,6 +367,8 @@ impl FakeAws {
                 target_group: tg_arn(name),
                 strategy: DeploymentStrategy::Rolling,
                 native: Vec::new(),
+                native_settings: NativeSettings::default(),
+                native_updates: Vec::new(),
             },
         );
     }

@@ -203,6 +203,7 @@ pub async fn deploy(
                         container: container.clone(),
                         image_from: current_image,
                         image_to: image.uri.clone(),
+                        deployment_configuration: Vec::new(),
                         unchanged_containers: current
                             .containers
                             .iter()
@@ -330,7 +331,7 @@ pub async fn deploy(
                         &r.current,
                         &r.container,
                         &r.image,
-                        None,
+                        Update::Native(None),
                         opts,
                         reporter,
                         interrupt,
