@@ -53,6 +53,7 @@ mod ecs;
 mod elb;
 mod error;
 mod lock;
+mod notify;
 mod rds;
 mod scan;
 pub mod sdk;
@@ -68,6 +69,7 @@ pub use ecs::*;
 pub use elb::*;
 pub use error::*;
 pub use lock::*;
+pub use notify::*;
 pub use rds::*;
 pub use scan::*;
 
@@ -406,6 +408,7 @@ pub struct Aws {
     pub logs: Arc<dyn Logs>,
     pub locks: Arc<dyn Locks>,
     pub identity: Arc<dyn Identity>,
+    pub notifier: Arc<dyn Notifier>,
 }
 
 /// ARNs in a line for people, shortened to the names they carry (`arn:aws:elasticloadbalancing:

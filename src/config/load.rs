@@ -46,6 +46,8 @@ struct RawEnv {
     bake_time: Option<Dur>,
     canary: Option<RawCanary>,
     linear: Option<RawLinear>,
+    #[serde(default)]
+    notify: Vec<toml::Table>,
 }
 
 /// `canary = { percent = 10, bake = "5m" }`: ECS's canaryConfiguration.
@@ -417,6 +419,14 @@ impl Config {
                 env.linear,
                 &at,
             )?;
+            let notify =
+                super::notify::targets(&name, env.notify).map_err(|(i, problem, hint)| {
+                    UserError::new(format!(
+                        "{}: env.{name}.notify[{i}] {problem}",
+                        at("notify")
+                    ))
+                    .hint(hint)
+                })?;
             let env = EnvConfig {
                 name: name.clone(),
                 region: env.region,
@@ -436,6 +446,7 @@ impl Config {
                 declared_strategy,
                 native,
                 scan,
+                notify,
             };
             if let Some((key, problem)) = bad_name(&env) {
                 return Err(UserError::new(format!(

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 
 mod load;
+mod notify;
 
 #[cfg(test)]
 mod tests;
@@ -208,7 +209,11 @@ pub struct EnvConfig {
     pub native: crate::aws::NativeSettings,
     /// The image-scan gate of the preflight, when the env sets `scan`.
     pub scan: Option<ScanGate>,
+    /// Where start, step and end notices of the commands that change the env go (`notify`).
+    pub notify: Vec<NotifyTarget>,
 }
+
+pub use notify::NotifyTarget;
 
 /// `role_arn = "arn:aws:iam::222222222222:role/deployer"` and, if its trust policy asks for
 /// one, `external_id`.

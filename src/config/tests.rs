@@ -458,3 +458,54 @@ fn an_unknown_service_name_is_refused_listing_the_envs_services() {
     assert_eq!(one.len(), 1);
     assert_eq!(one[0].name, "worker");
 }
+
+fn notify_targets_parse_and_each_mistake_names_its_entry() {
+    let env =
+        |notify: &str| format!("[env.a]\ncluster = \"c\"\nservice = \"s\"\nnotify = {notify}\n");
+    let config = parse(&env(
+        r#"[{ webhook = "https://hooks.slack.com/services/T0/B0/SECRET" }, { sns = "arn:aws:sns:eu-west-1:123456789012:deploys" }]"#,
+    ))
+    .unwrap();
+    let a = config.env("a").unwrap();
+    assert_eq!(
+        a.notify,
+        vec![
+            NotifyTarget::Webhook("https://hooks.slack.com/services/T0/B0/SECRET".into()),
+            NotifyTarget::Sns("arn:aws:sns:eu-west-1:123456789012:deploys".into()),
+        ]
+    );
+    assert_eq!(a.notify[0].shown(), "webhook https://hooks.slack.com/…");
+    for (notify, names) in [
+        (
+            r#"[{ webhook = "hooks.slack.com/x" }]"#,
+            "notify[0] webhook is not an absolute",
+        ),
+        (r#"[{ webhook = "ftp://h/x" }]"#, "notify[0] webhook"),
+        (
+            r#"[{ sns = "https://x" }, { sns = "arn:aws:sqs:eu-west-1:123456789012:q" }]"#,
+            "notify[0] sns",
+        ),
+        (
+            r#"[{ sns = "arn:aws:sns:eu-west-1:123456789012:ok" }, { sns = "arn:aws:sqs:eu-west-1:123456789012:q" }]"#,
+            "notify[1] sns",
+        ),
+        (
+            r#"[{ webhook = "https://h/x", sns = "arn:aws:sns:eu-west-1:123456789012:t" }]"#,
+            "notify[0] must have exactly one",
+        ),
+        (
+            r#"[{ email = "me@example.com" }]"#,
+            "notify[0] has the unknown key `email`",
+        ),
+        (
+            r#"[{ webhook = 5 }]"#,
+            "notify[0] `webhook` must be a string",
+        ),
+    ] {
+        let err = parse(&env(notify)).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("env.a.{names}")), "{notify}: {msg}");
+        assert!(msg.contains("opsctl.toml:4"), "{notify}: {msg}");
+        assert!(err.hint.is_some(), "{notify}: no fix given");
+    }
+}

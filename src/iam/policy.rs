@@ -31,6 +31,7 @@ pub fn policy(env: &EnvConfig, scope: &Scope) -> Policy {
             autoscaling(env),
             logs(&arn),
             lock(env, &arn),
+            sns(env),
         ]
         .concat(),
     }
@@ -177,6 +178,19 @@ fn lock(env: &EnvConfig, arn: &Arn) -> Vec<Statement> {
             arn("ssm", &format!("parameter{path}/*")),
         ],
     )]
+}
+
+/// SNS: publishing the env's notices, to exactly the topics its `notify` names.
+fn sns(env: &EnvConfig) -> Vec<Statement> {
+    let topics: Vec<String> = env
+        .notify
+        .iter()
+        .filter_map(|t| t.topic().map(str::to_owned))
+        .collect();
+    if topics.is_empty() {
+        return Vec::new();
+    }
+    vec![allow("SnsPublishTheNotices", &["sns:Publish"], topics)]
 }
 
 /// ECR: finding versions in the repositories, and reading their scans where the env gates

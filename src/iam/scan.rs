@@ -14,6 +14,7 @@ pub fn iam_prefix(sdk_crate: &str) -> Option<&'static str> {
         "aws_sdk_rds" => "rds",
         "aws_sdk_applicationautoscaling" => "application-autoscaling",
         "aws_sdk_sts" => "sts",
+        "aws_sdk_sns" => "sns",
         "aws_sdk_iam" => "iam",
         _ => return None,
     })

@@ -97,9 +97,19 @@ fn every_aws_call_in_the_code_is_in_the_policy() {
         fail_on: crate::aws::Severity::High,
         wait: crate::config::Dur(std::time::Duration::from_secs(300)),
     });
+    let mut notified = repo_env("staging");
+    notified.notify = vec![crate::config::NotifyTarget::Sns(
+        "arn:aws:sns:us-east-1:123456789012:deploys".into(),
+    )];
+    let mut notified = repo_env("staging");
+    notified.notify = vec![crate::config::NotifyTarget::Sns(
+        "arn:aws:sns:us-east-1:123456789012:deploys".into(),
+    )];
     let policies = [
         policy(&repo_env("prod"), &scope()),
+        policy(&notified, &scope()),
         policy(&scanned, &scope()),
+        policy(&notified, &scope()),
         policy(&rule, &scope()),
         policy(&repo_env("staging"), &scope()),
         policy(
@@ -338,5 +348,29 @@ fn scan_findings_are_read_only_where_the_env_gates_on_them() {
     assert_eq!(
         statement["Resource"],
         "arn:aws:ecr:us-east-1:123456789012:repository/users"
+    );
+}
+
+#[test]
+fn sns_publish_is_granted_on_exactly_the_envs_topics_and_only_where_it_names_one() {
+    let mut env = repo_env("staging");
+    env.notify = vec![crate::config::NotifyTarget::Webhook(
+        "https://hooks.example.com/x".into(),
+    )];
+    assert!(!allowed(&policy(&env, &scope()), "sns:Publish"));
+    env.notify.push(crate::config::NotifyTarget::Sns(
+        "arn:aws:sns:us-east-1:123456789012:deploys".into(),
+    ));
+    let value = serde_json::to_value(policy(&env, &scope())).unwrap();
+    let statement = value["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "SnsPublishTheNotices")
+        .expect("a statement for the topics");
+    assert_eq!(statement["Action"], "sns:Publish");
+    assert_eq!(
+        statement["Resource"],
+        "arn:aws:sns:us-east-1:123456789012:deploys"
     );
 }

@@ -17,6 +17,7 @@ pub mod inspect;
 pub mod lock;
 pub mod logs;
 pub mod native;
+pub mod notify;
 pub mod pace;
 pub mod preflight;
 pub mod retire;

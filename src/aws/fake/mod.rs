@@ -26,10 +26,12 @@ mod ecs;
 mod elb;
 mod lock;
 mod native;
+mod notify;
 pub mod run;
 mod secrets;
 
 use ecs::{advance, at, start_deployment, view};
+pub use notify::{Failing, FakeNotifier};
 
 /// How the fake ECS behaves.
 #[derive(Debug, Clone)]
@@ -479,6 +481,7 @@ impl FakeAws {
             logs: Arc::new(self.clone()),
             locks: Arc::new(self.clone()),
             identity: Arc::new(self.clone()),
+            notifier: Arc::new(FakeNotifier::default()),
         }
     }
 

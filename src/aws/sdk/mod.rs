@@ -33,7 +33,9 @@ mod lock;
 mod logs;
 #[cfg(test)]
 mod model;
+mod notify;
 mod secrets;
+mod sns;
 
 pub use cloudwatch::{SdkMonitoring, lb_dimension, tg_dimension};
 pub use ecr::SdkRegistry;
@@ -284,6 +286,10 @@ pub fn clients(config: &SdkConfig) -> Aws {
         logs: Arc::new(logs::SdkLogs(client!(aws_sdk_cloudwatchlogs, config))),
         locks: Arc::new(lock::SdkLocks(client!(aws_sdk_ssm, config))),
         identity: Arc::new(identity::SdkIdentity(client!(aws_sdk_sts, config))),
+        notifier: Arc::new(notify::SdkNotifier::new(sns::SdkSns(client!(
+            aws_sdk_sns,
+            config
+        )))),
     }
 }
 

@@ -7,6 +7,7 @@ mod dr;
 mod kit;
 mod lock;
 mod native;
+mod notify;
 mod release;
 mod rolling;
 mod run;
