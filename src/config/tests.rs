@@ -370,6 +370,7 @@ fn native_settings_are_read_in_minutes_and_checked_against_the_strategy_and_ecs_
     }
 }
 
+#[test]
 fn several_services_are_read_in_waves_with_their_containers() {
     let config = parse(
         "[env.prod]\ncluster = \"c\"\nrepository = \"users\"\nservices = [\n  { name = \"users-api\", container = \"users\" },\n  { name = \"users-worker\", container = \"worker\", repository = \"worker\", wave = 2 },\n]\n",
@@ -459,6 +460,7 @@ fn an_unknown_service_name_is_refused_listing_the_envs_services() {
     assert_eq!(one[0].name, "worker");
 }
 
+#[test]
 fn notify_targets_parse_and_each_mistake_names_its_entry() {
     let env =
         |notify: &str| format!("[env.a]\ncluster = \"c\"\nservice = \"s\"\nnotify = {notify}\n");
