@@ -152,6 +152,10 @@ fn base_env(db: &TestDb) -> HashMap<String, String> {
 
 /// A client for talking to the apps under test.
 pub fn client() -> reqwest::Client {
+    // The workspace builds reqwest with rustls and no crypto provider of its own (opsctl's
+    // webhooks use the one the AWS SDK brings): name it, or the client panics. A second
+    // install is a harmless error.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))
