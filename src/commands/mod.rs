@@ -10,7 +10,9 @@ use crate::error::{Exit, UserError};
 use crate::settings;
 use crate::ui::{CliReporter, Printer};
 use crate::workflows::traffic::{self, Colour};
-use crate::workflows::{self, Interrupt, deploy, inspect, preflight, retire, rollback, wait};
+use crate::workflows::{
+    self, Interrupt, deploy, inspect, notify, preflight, retire, rollback, wait,
+};
 
 mod db;
 mod iam;
@@ -329,7 +331,7 @@ async fn run_deploy(
     target: &EnvArgs,
     in_place_on_live: bool,
     opts: &deploy::Options,
-    reporter: &CliReporter,
+    reporter: &dyn workflows::Reporter,
     interrupt: &Interrupt,
 ) -> anyhow::Result<deploy::DeployOutcome> {
     let service = match subject(&env.config, target)? {
@@ -418,6 +420,54 @@ fn colour(arg: ColourArg) -> Colour {
     }
 }
 
+/// What every notice of a command on `env` says the same.
+fn about(env: &Env, command: &str, version: Option<&str>, who: String) -> notify::About {
+    notify::About {
+        env: env.config.name.clone(),
+        command: command.to_owned(),
+        services: env
+            .config
+            .services()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        version: version.map(str::to_owned),
+        who,
+        ci_run: notify::ci_run(&settings::process_vars),
+    }
+}
+
+/// Runs `$work`, a command that changes the env, with its notices: start, each traffic
+/// step, and its end, whatever the outcome; `$r` is the reporter it reports to. A dry run
+/// sends nothing and says where they would go. (A macro: the work borrows the command's
+/// settings, which an async closure's future could not be sent with.)
+macro_rules! notified {
+    ($env:expr, $about:expr, $dry_run:expr, $reporter:expr, |$r:ident| $work:expr) => {{
+        let reporter: &CliReporter = $reporter;
+        if $dry_run {
+            if let Some(line) = notify::would_send(&$env.config.notify) {
+                workflows::Reporter::step(reporter, "notify", line);
+            }
+            let $r: &dyn workflows::Reporter = reporter;
+            async { $work }.await
+        } else {
+            let notices =
+                notify::Notices::start($env.aws.notifier.clone(), &$env.config.notify, $about);
+            let result = {
+                let notifying = notices.reporter(reporter);
+                let $r: &dyn workflows::Reporter = &notifying;
+                async { $work }.await
+            };
+            let end = match &result {
+                Ok(out) => notify::End::of(out),
+                Err(e) => notify::End::of_error(e),
+            };
+            notices.finish(end, reporter).await;
+            result
+        }
+    }};
+}
+
 async fn dispatch(
     cli: &Cli,
     printer: &Printer,
@@ -451,19 +501,23 @@ async fn dispatch(
         }
         Command::Deploy(args) => {
             let env = load_env(cli, &args.target.env, reporter).await?;
-            let opts = settings::deploy(args, &env.config, &actor(&env, reporter).await);
+            let who = actor(&env, reporter).await;
+            let opts = settings::deploy(args, &env.config, &who);
             if let Some(out) = run_release(&env, &args.target, &opts, reporter, interrupt).await? {
                 return Ok(printer.finish(&out, reporter));
             }
-            let out = run_deploy(
-                &env,
-                &args.target,
-                args.in_place_on_live_colour,
-                &opts,
-                reporter,
-                interrupt,
-            )
-            .await?;
+            let about = about(&env, "deploy", Some(&args.version), who);
+            let out = notified!(env, about, opts.dry_run, reporter, |r| {
+                run_deploy(
+                    &env,
+                    &args.target,
+                    args.in_place_on_live_colour,
+                    &opts,
+                    r,
+                    interrupt,
+                )
+                .await
+            })?;
             Ok(printer.finish(&out, reporter))
         }
         Command::Plan(args) => {
@@ -471,6 +525,9 @@ async fn dispatch(
             let opts = settings::plan(args, &env.config, &actor(&env, reporter).await);
             if let Some(out) = run_release(&env, &args.target, &opts, reporter, interrupt).await? {
                 return Ok(printer.finish(&out, reporter));
+            }
+            if let Some(line) = workflows::notify::would_send(&env.config.notify) {
+                workflows::Reporter::step(reporter, "notify", line);
             }
             let out = run_deploy(&env, &args.target, false, &opts, reporter, interrupt).await?;
             Ok(printer.finish(&out, reporter))
@@ -556,8 +613,10 @@ async fn dispatch(
             let bg = traffic::bluegreen(&env.config)?;
             let pair = traffic::resolve(&env.aws, &env.config).await?;
             let opts = settings::traffic(args, bg, colour(args.to));
-            let out =
-                traffic::switch(&env.aws, &env.config, &pair, &opts, reporter, interrupt).await?;
+            let about = about(&env, "traffic", None, actor(&env, reporter).await);
+            let out = notified!(env, about, args.dry_run, reporter, |r| {
+                traffic::switch(&env.aws, &env.config, &pair, &opts, r, interrupt).await
+            })?;
             Ok(printer.finish(&out, reporter))
         }
         Command::Retire(args) => {
