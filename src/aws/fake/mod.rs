@@ -94,6 +94,38 @@ struct FakeService {
     native: Vec<native::FakeNative>,
 }
 
+impl FakeService {
+    /// A rolling service settled on `task_definition`: one completed deployment, no events.
+    fn settled(
+        name: &str,
+        deployment: String,
+        task_definition: String,
+        desired: i32,
+        at: Instant,
+    ) -> Self {
+        FakeService {
+            name: name.into(),
+            desired,
+            deployments: vec![FakeDeployment {
+                id: deployment,
+                task_definition,
+                primary: true,
+                created: at,
+                state: RolloutState::Completed,
+                reason: None,
+                failed_tasks: 0,
+                done_at: Some(at),
+            }],
+            events: Vec::new(),
+            target_group: tg_arn(name),
+            strategy: DeploymentStrategy::Rolling,
+            native_settings: NativeSettings::default(),
+            native_updates: Vec::new(),
+            native: Vec::new(),
+        }
+    }
+}
+
 /// A call that answers with an error (`FakeAws::fail`).
 struct Fault {
     call: String,
@@ -240,28 +272,18 @@ impl FakeAws {
             s.services.insert(
                 "staging-users".into(),
                 FakeService {
-                    name: "staging-users".into(),
-                    desired: 2,
-                    deployments: vec![FakeDeployment {
-                        id: "ecs-svc/0001".into(),
-                        task_definition: td_arn("staging-users", 2),
-                        primary: true,
-                        created: start,
-                        state: RolloutState::Completed,
-                        reason: None,
-                        failed_tasks: 0,
-                        done_at: Some(start),
-                    }],
                     events: vec![ServiceEvent {
                         id: "e0".into(),
                         at: fake.epoch.1,
                         message: "(service staging-users) has reached a steady state.".into(),
                     }],
-                    target_group: tg_arn("staging-users"),
-                    strategy: DeploymentStrategy::Rolling,
-                    native_settings: NativeSettings::default(),
-                    native_updates: Vec::new(),
-                    native: Vec::new(),
+                    ..FakeService::settled(
+                        "staging-users",
+                        "ecs-svc/0001".into(),
+                        td_arn("staging-users", 2),
+                        2,
+                        start,
+                    )
                 },
             );
         }
@@ -291,26 +313,13 @@ impl FakeAws {
             for (name, rev) in [("prod-users-blue", 2), ("prod-users-green", 1)] {
                 s.services.insert(
                     name.into(),
-                    FakeService {
-                        name: name.into(),
-                        desired: 3,
-                        deployments: vec![FakeDeployment {
-                            id: format!("ecs-svc/{name}"),
-                            task_definition: td_arn("prod-users", rev),
-                            primary: true,
-                            created: start,
-                            state: RolloutState::Completed,
-                            reason: None,
-                            failed_tasks: 0,
-                            done_at: Some(start),
-                        }],
-                        events: Vec::new(),
-                        target_group: tg_arn(name),
-                        strategy: DeploymentStrategy::Rolling,
-                        native_settings: NativeSettings::default(),
-                        native_updates: Vec::new(),
-                        native: Vec::new(),
-                    },
+                    FakeService::settled(
+                        name,
+                        format!("ecs-svc/{name}"),
+                        td_arn("prod-users", rev),
+                        3,
+                        start,
+                    ),
                 );
             }
             s.listener = Some((
@@ -352,26 +361,7 @@ impl FakeAws {
         let start = self.epoch.0;
         s.services.insert(
             name.into(),
-            FakeService {
-                name: name.into(),
-                desired: 2,
-                deployments: vec![FakeDeployment {
-                    id: format!("ecs-svc/{name}"),
-                    task_definition: td_arn(name, 1),
-                    primary: true,
-                    created: start,
-                    state: RolloutState::Completed,
-                    reason: None,
-                    failed_tasks: 0,
-                    done_at: Some(start),
-                }],
-                events: Vec::new(),
-                target_group: tg_arn(name),
-                strategy: DeploymentStrategy::Rolling,
-                native: Vec::new(),
-                native_settings: NativeSettings::default(),
-                native_updates: Vec::new(),
-            },
+            FakeService::settled(name, format!("ecs-svc/{name}"), td_arn(name, 1), 2, start),
         );
     }
 

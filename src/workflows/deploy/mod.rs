@@ -473,20 +473,29 @@ impl fmt::Display for DeployOutcome {
         for c in self.checks.iter().filter(|c| c.warning) {
             write!(f, "{}", indent(&c.to_string()))?;
         }
-        if let Some(s) = &self.snapshot
-            && s.result == db::SnapshotResult::Available
-        {
-            writeln!(
-                f,
-                "  database snapshot: {} of {}",
-                s.snapshot_id, s.instance
-            )?;
-        }
-        for n in &self.next {
-            writeln!(f, "  next: {n}")?;
-        }
-        Ok(())
+        write_snapshot_and_next(f, self.snapshot.as_ref(), &self.next)
     }
+}
+
+/// The last lines of a deploy's result: the snapshot taken before it, and what to run next.
+pub(crate) fn write_snapshot_and_next(
+    f: &mut fmt::Formatter<'_>,
+    snapshot: Option<&db::SnapshotOutcome>,
+    next: &[String],
+) -> fmt::Result {
+    if let Some(s) = snapshot
+        && s.result == db::SnapshotResult::Available
+    {
+        writeln!(
+            f,
+            "  database snapshot: {} of {}",
+            s.snapshot_id, s.instance
+        )?;
+    }
+    for n in next {
+        writeln!(f, "  next: {n}")?;
+    }
+    Ok(())
 }
 
 /// Where a failed blue/green deploy left the traffic. A switch that completed and was then

@@ -800,19 +800,7 @@ impl fmt::Display for ReleaseOutcome {
                 }
             }
         }
-        if let Some(s) = &self.snapshot
-            && s.result == db::SnapshotResult::Available
-        {
-            writeln!(
-                f,
-                "  database snapshot: {} of {}",
-                s.snapshot_id, s.instance
-            )?;
-        }
-        for n in &self.next {
-            writeln!(f, "  next: {n}")?;
-        }
-        Ok(())
+        write_snapshot_and_next(f, self.snapshot.as_ref(), &self.next)
     }
 }
 
